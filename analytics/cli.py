@@ -1,0 +1,9 @@
+"""Researcher commands (``cbt score``, ``cbt calibrate``, ...), registered on the ``cbt`` group by cbt.cli."""
+
+from __future__ import annotations
+
+import click
+
+
+def register_commands(group: click.Group) -> None:
+    """Attach the research commands to the top-level ``cbt`` group."""
