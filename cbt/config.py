@@ -1,0 +1,256 @@
+"""Layered configuration, checked once at start-up and read-only after.
+
+Layers, each overriding the one before:
+
+1. the defaults below (every key documented beside its default);
+2. an optional TOML file named by ``CBT_CONFIG_FILE`` (keys without the ``CBT_`` prefix);
+3. ``CBT_*`` environment variables;
+4. the mapping passed to ``create_app(config)`` (tests, embedding).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or malformed; the app refuses to start."""
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {value!r}")
+
+
+def _parse_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"expected an integer, got {value!r}")
+    return int(value)
+
+
+def _parse_optional_str(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _parse_str(value: Any) -> str:
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: its default, how to parse it, and what it means."""
+
+    name: str
+    default: Any
+    parse: Callable[[Any], Any]
+    doc: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "ENV",
+        "development",
+        _parse_str,
+        "`development` (embedded defaults allowed) or `production` (secret key and an explicit "
+        "database required).",
+    ),
+    Setting(
+        "DATABASE_URL",
+        None,
+        _parse_optional_str,
+        "SQLAlchemy URL. Default: SQLite file `cbt.sqlite3` in the instance folder. "
+        "`postgresql://` URLs use psycopg 3.",
+    ),
+    Setting(
+        "REDIS_URL",
+        None,
+        _parse_optional_str,
+        "Redis URL for session state, exposure counters and rate limits. Default: none, "
+        "meaning the in-process store (one process only).",
+    ),
+    Setting(
+        "REDIS_PREFIX",
+        "cbt",
+        _parse_str,
+        "Prefix of every Redis key, so several deployments or test runs can share one Redis.",
+    ),
+    Setting(
+        "SECRET_KEY",
+        None,
+        _parse_optional_str,
+        "Signs cookies and tokens and keys the HMAC of student login codes. Required in "
+        "production; in development it is generated once and kept in the instance folder.",
+    ),
+    Setting(
+        "STATE_TTL_SECONDS",
+        12 * 3600,
+        _parse_int,
+        "How long hot session state stays in the state store after its last use.",
+    ),
+    Setting(
+        "LOGIN_RATE_LIMIT",
+        "20 per minute",
+        _parse_str,
+        "Login attempts allowed per client address (Flask-Limiter syntax).",
+    ),
+    Setting(
+        "RATE_LIMIT_ENABLED",
+        True,
+        _parse_bool,
+        "Turn login rate limiting on or off.",
+    ),
+    Setting(
+        "SESSION_COOKIE_SECURE",
+        False,
+        _parse_bool,
+        "Send cookies over HTTPS only. Set true in production behind TLS.",
+    ),
+    Setting(
+        "SESSION_HOURS",
+        8,
+        _parse_int,
+        "Lifetime of a login session in hours.",
+    ),
+    Setting(
+        "SQL_ECHO",
+        False,
+        _parse_bool,
+        "Log every SQL statement (debugging only).",
+    ),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS}
+_ALLOWED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}
+
+
+def _read_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError as error:
+        raise ConfigError(f"CBT_CONFIG_FILE {path!r} does not exist") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"CBT_CONFIG_FILE {path!r} is not valid TOML: {error}") from error
+    return {key.upper().removeprefix("CBT_"): value for key, value in data.items()}
+
+
+def _normalise_database_url(url: str) -> str:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise ConfigError(f"CBT_DATABASE_URL is not a database URL: {url!r}") from error
+    if parsed.drivername not in _ALLOWED_DRIVERS:
+        raise ConfigError(
+            f"CBT_DATABASE_URL uses {parsed.drivername!r}; supported are SQLite and "
+            "PostgreSQL (postgresql:// or postgresql+psycopg://)"
+        )
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None,
+    instance_path: str,
+    environ: Mapping[str, str] | None = None,
+) -> MappingProxyType[str, Any]:
+    """Merge the layers, validate every value and return a read-only mapping.
+
+    Keys in ``overrides`` may carry the ``CBT_`` prefix or not; unknown keys are passed
+    through untouched so that Flask's own settings (``TESTING``) can be set the same way.
+    """
+    environ = os.environ if environ is None else environ
+    raw: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
+    config_file = (overrides or {}).get("CONFIG_FILE") or environ.get("CBT_CONFIG_FILE")
+    if config_file:
+        raw.update(_read_file(config_file))
+    for key, value in environ.items():
+        if key.startswith("CBT_") and key[4:] in _BY_NAME:
+            raw[key[4:]] = value
+    extra: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        name = key.removeprefix("CBT_")
+        if name in _BY_NAME:
+            raw[name] = value
+        else:
+            extra[key] = value
+
+    settings: dict[str, Any] = {}
+    for name, value in raw.items():
+        setting = _BY_NAME.get(name)
+        if setting is None:
+            raise ConfigError(f"unknown configuration key CBT_{name}")
+        try:
+            settings[name] = setting.parse(value)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"CBT_{name}: {error}") from error
+
+    if settings["ENV"] not in {"development", "production"}:
+        raise ConfigError("CBT_ENV must be 'development' or 'production'")
+    production = settings["ENV"] == "production"
+    if production and not settings["SECRET_KEY"]:
+        raise ConfigError("CBT_SECRET_KEY is required when CBT_ENV=production")
+    if production and not settings["DATABASE_URL"]:
+        raise ConfigError("CBT_DATABASE_URL is required when CBT_ENV=production")
+    if settings["SECRET_KEY"] is not None and len(settings["SECRET_KEY"]) < 16:
+        raise ConfigError("CBT_SECRET_KEY must be at least 16 characters")
+    if settings["STATE_TTL_SECONDS"] <= 0 or settings["SESSION_HOURS"] <= 0:
+        raise ConfigError("CBT_STATE_TTL_SECONDS and CBT_SESSION_HOURS must be positive")
+    if settings["REDIS_URL"] and not settings["REDIS_URL"].startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise ConfigError("CBT_REDIS_URL must start with redis://, rediss:// or unix://")
+
+    if settings["DATABASE_URL"] is None:
+        settings["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "cbt.sqlite3")
+    settings["DATABASE_URL"] = _normalise_database_url(settings["DATABASE_URL"])
+    if settings["SECRET_KEY"] is None:
+        settings["SECRET_KEY"] = _instance_secret(instance_path)
+
+    settings.update(extra)
+    return MappingProxyType(settings)
+
+
+def _instance_secret(instance_path: str) -> str:
+    """Generate the development secret once and keep it, so logins survive a restart."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together must not overwrite each other's key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def settings_table() -> str:
+    """The configuration table for the README, generated from SETTINGS so it never drifts."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        default = "(see meaning)" if setting.default is None else f"`{setting.default}`"
+        rows.append(f"| `CBT_{setting.name}` | {default} | {setting.doc} |")
+    return "\n".join(rows)

@@ -1,0 +1,36 @@
+"""Every Redis key the engine uses is built here, under one versioned prefix.
+
+Bump ``SCHEMA_VERSION`` when the layout of a stored value changes: old keys are then simply
+ignored (and expire), and state is rebuilt from the database.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = "v1"
+
+
+class KeyBuilder:
+    """Builds keys as ``<prefix>:v1:<kind>:<id>``."""
+
+    def __init__(self, prefix: str) -> None:
+        self.root = f"{prefix}:{SCHEMA_VERSION}"
+
+    def session_state(self, session_id: str) -> str:
+        """Hot state of one exam session (JSON)."""
+        return f"{self.root}:session:{session_id}"
+
+    def session_lock(self, session_id: str) -> str:
+        """Short lock serialising concurrent submits for one exam session."""
+        return f"{self.root}:session-lock:{session_id}"
+
+    def exposure_counts(self, pool_id: int) -> str:
+        """Hash of item-version id -> times administered, shared by all workers."""
+        return f"{self.root}:exposure:{pool_id}"
+
+    def rate_limit_prefix(self) -> str:
+        """Prefix handed to Flask-Limiter for its own keys."""
+        return f"{self.root}:ratelimit"
+
+    def pattern(self) -> str:
+        """Glob matching every key of this deployment (used by tests and maintenance)."""
+        return f"{self.root}:*"

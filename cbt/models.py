@@ -1,0 +1,105 @@
+"""People and places: schools, classrooms, users, enrolments and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from cbt.db import db, utcnow
+
+
+class Role(StrEnum):
+    """What a user may do; scopes are narrowed further by enrolment (invariant 6)."""
+
+    STUDENT = "student"
+    TEACHER = "teacher"
+    RESEARCHER = "researcher"
+    OPERATOR = "operator"
+
+
+class School(db.Model):
+    __tablename__ = "schools"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    classrooms: Mapped[list[Classroom]] = relationship(back_populates="school")
+
+
+class Classroom(db.Model):
+    __tablename__ = "classrooms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    grade: Mapped[int]
+    academic_year: Mapped[int]
+    # What students type at login together with their number and personal code.
+    class_code: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    school: Mapped[School] = relationship(back_populates="classrooms")
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="classroom")
+
+
+class User(db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), index=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    # Staff log in by e-mail and an argon2 password hash; students have neither.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    # Stable random identifier: the only person key researchers ever see.
+    pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    enrollments: Mapped[list[Enrollment]] = relationship(back_populates="user")
+
+
+class Enrollment(db.Model):
+    """A user in a classroom: a student (with number and login code) or a teacher."""
+
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        UniqueConstraint("classroom_id", "user_id"),
+        UniqueConstraint("classroom_id", "student_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    classroom_id: Mapped[int] = mapped_column(ForeignKey("classrooms.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    student_number: Mapped[int | None]
+    # HMAC-SHA256 of the class-issued login code, keyed by the server secret; never the code.
+    login_code_hmac: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    classroom: Mapped[Classroom] = relationship(back_populates="enrollments")
+    user: Mapped[User] = relationship(back_populates="enrollments")
+
+
+class AuditEvent(db.Model):
+    """Who saw or changed what, and when. Append-only."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_target", "target_type", "target_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    actor_role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    target_type: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[str] = mapped_column(String(64))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,190 @@
+"""Test helpers: a CSRF-aware JSON client and a small seeded school built through the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from cbt.db import db
+from cbt.models import Role
+from cbt.service import (
+    create_classroom,
+    create_school,
+    create_staff_user,
+    enroll_student,
+    enroll_teacher,
+)
+from delivery.models import (
+    Administration,
+    AdministrationClassroom,
+    AdministrationStatus,
+    TestDefinition,
+)
+from item_bank.models import ItemStatus, ParameterSetStatus
+from item_bank.service import create_item, create_parameter_set, create_pool
+
+SECRET = "test-secret-key-not-for-production"
+TEACHER_PASSWORD = "teacher-password-1"
+
+
+class ApiClient:
+    """Wraps Flask's test client: JSON in and out, CSRF header added like the pages do."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        self.csrf = ""
+
+    def _headers(self) -> dict[str, str]:
+        if not self.csrf:
+            self.csrf = self.client.get("/api/v1/auth/csrf").get_json()["csrf_token"]
+        return {"X-CSRF-Token": self.csrf}
+
+    def get(self, path: str, **kwargs: Any):
+        return self.client.get(path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any):
+        headers = {**self._headers(), **kwargs.pop("headers", {})}
+        response = self.client.post(path, json=json, headers=headers, **kwargs)
+        body = response.get_json(silent=True)
+        if isinstance(body, dict) and body.get("csrf_token"):
+            self.csrf = body["csrf_token"]
+        return response
+
+    def login_student(self, class_code: str, number: int, code: str):
+        return self.post(
+            "/api/v1/auth/student-login",
+            {"class_code": class_code, "student_number": number, "login_code": code},
+        )
+
+    def login_staff(self, email: str, password: str):
+        return self.post("/api/v1/auth/staff-login", {"email": email, "password": password})
+
+
+@dataclass
+class SeededSchool:
+    class_code: str
+    other_class_code: str
+    classroom_id: int
+    other_classroom_id: int
+    student_codes: dict[int, str]  # number -> login code, class 1
+    student_ids: dict[int, int]
+    other_student_id: int
+    other_student_code: str
+    teacher_email: str
+    other_teacher_email: str
+    researcher_email: str
+    administration_id: int
+    test_definition_id: int
+    item_version_ids: list[int] = field(default_factory=list)
+    keys: dict[int, str] = field(default_factory=dict)  # item_version_id -> correct option
+
+
+def seed_school(
+    *,
+    n_items: int = 30,
+    n_students: int = 3,
+    settings: dict[str, Any] | None = None,
+    time_limit_seconds: int | None = None,
+    status: str = AdministrationStatus.OPEN,
+) -> SeededSchool:
+    """A school with two classes, two teachers, a researcher, an item pool and an open CAT."""
+    school = create_school("T1", "Test School")
+    classroom = create_classroom(school, "1-A", 7, 2026, "TEST-1A")
+    other = create_classroom(school, "1-B", 7, 2026, "TEST-1B")
+    teacher = create_staff_user("teacher@test.example", "Teacher", Role.TEACHER, TEACHER_PASSWORD)
+    other_teacher = create_staff_user(
+        "other@test.example", "Other Teacher", Role.TEACHER, TEACHER_PASSWORD
+    )
+    create_staff_user("research@test.example", "Researcher", Role.RESEARCHER, TEACHER_PASSWORD)
+    enroll_teacher(classroom, teacher)
+    enroll_teacher(other, other_teacher)
+    codes, ids = {}, {}
+    for number in range(1, n_students + 1):
+        code = f"ABCD-EFGH-{number:04d}"
+        enrollment = enroll_student(classroom, number, f"Student {number}", code, SECRET)
+        codes[number], ids[number] = code, enrollment.user_id
+    other_enrollment = enroll_student(other, 1, "Other Student", "ZZZZ-ZZZZ-0001", SECRET)
+
+    version_ids, keys, parameters = [], {}, {}
+    for index in range(n_items):
+        correct = "ABCD"[index % 4]
+        version = create_item(
+            key=f"t-{index:03d}",
+            item_type="single_choice",
+            content={
+                "stem": f"<p>What is {index} + 1?</p><script>alert(1)</script>",
+                "options": [{"id": c, "text": f"{c}: {index + n}"} for n, c in enumerate("ABCD")],
+            },
+            scoring={"correct": correct},
+            curriculum_codes=[f"83H120311120{index % 10:04d}"],
+            content_area=("arithmetic", "geometry")[index % 2],
+            grade=7,
+            status=ItemStatus.OPERATIONAL,
+        )
+        version_ids.append(version.id)
+        keys[version.id] = correct
+        parameters[version.id] = {
+            "model": "2pl",
+            "discrimination": 0.8 + (index % 5) * 0.2,
+            "difficulty": -2.5 + 5.0 * index / max(1, n_items - 1),
+        }
+    parameter_set = create_parameter_set(
+        name="test-set",
+        parameters=parameters,
+        provenance={"source": "test"},
+        status=ParameterSetStatus.PUBLISHED,
+    )
+    pool = create_pool(
+        name="test-pool", item_version_ids=version_ids, active_parameter_set_id=parameter_set.id
+    )
+    definition = TestDefinition(
+        key="test-cat",
+        title="Test CAT",
+        mode="cat",
+        pool_id=pool.id,
+        parameter_set_id=parameter_set.id,
+        settings=settings or {"min_items": 3, "max_items": 5, "se_target": None},
+        scale={
+            "slope": 100.0,
+            "intercept": 500.0,
+            "cut_scores": [450.0, 550.0],
+            "band_labels": ["Low", "Middle", "High"],
+        },
+        time_limit_seconds=time_limit_seconds,
+    )
+    db.session.add(definition)
+    db.session.flush()
+    administration = Administration(test_definition_id=definition.id, name="Spring", status=status)
+    db.session.add(administration)
+    db.session.flush()
+    db.session.add_all(
+        [
+            AdministrationClassroom(administration_id=administration.id, classroom_id=c.id)
+            for c in (classroom, other)
+        ]
+    )
+    db.session.commit()
+    return SeededSchool(
+        class_code="TEST-1A",
+        other_class_code="TEST-1B",
+        classroom_id=classroom.id,
+        other_classroom_id=other.id,
+        student_codes=codes,
+        student_ids=ids,
+        other_student_id=other_enrollment.user_id,
+        other_student_code="ZZZZ-ZZZZ-0001",
+        teacher_email="teacher@test.example",
+        other_teacher_email="other@test.example",
+        researcher_email="research@test.example",
+        administration_id=administration.id,
+        test_definition_id=definition.id,
+        item_version_ids=version_ids,
+        keys=keys,
+    )
+
+
+def row_count(model: type) -> int:
+    return db.session.scalar(select(func.count()).select_from(model)) or 0
