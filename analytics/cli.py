@@ -1,4 +1,4 @@
-"""Researcher commands (``cbt score``, ``cbt calibrate``, ...), registered on the ``cbt`` group by cbt.cli."""
+"""Researcher commands (``cbt score``, ``cbt calibrate``, ...), attached to ``cbt`` by cbt.cli."""
 
 from __future__ import annotations
 

@@ -1,0 +1,112 @@
+"""Teacher report API under /api/v1. Every read of student data is scoped and audited."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, jsonify, request
+
+from analytics.service import classroom_results, list_classrooms, student_answer_history
+from cbt.audit import record_audit
+from cbt.auth import ensure_can_see_student, ensure_teacher_sees_classroom, require_user
+from cbt.models import Role
+
+blueprint = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
+
+_STAFF_REPORT_ROLES = (Role.TEACHER, Role.OPERATOR)
+
+
+@blueprint.get("/classes")
+def classes() -> Response:
+    user = require_user(*_STAFF_REPORT_ROLES)
+    return jsonify({"classes": list_classrooms(user.id, user.role)})
+
+
+@blueprint.get("/classes/<int:classroom_id>/results")
+def class_results(classroom_id: int) -> Response:
+    user = require_user(*_STAFF_REPORT_ROLES)
+    ensure_teacher_sees_classroom(user, classroom_id)
+    report = classroom_results(classroom_id)
+    record_audit(
+        actor_id=user.id,
+        actor_role=user.role,
+        action="view_class_results",
+        target_type="classroom",
+        target_id=classroom_id,
+        remote_addr=request.remote_addr,
+    )
+    return jsonify(report)
+
+
+@blueprint.get("/classes/<int:classroom_id>/results.csv")
+def class_results_csv(classroom_id: int) -> Response:
+    user = require_user(*_STAFF_REPORT_ROLES)
+    ensure_teacher_sees_classroom(user, classroom_id)
+    report = classroom_results(classroom_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "student_number",
+            "student",
+            "administration",
+            "status",
+            "n_answered",
+            "scale_score",
+            "scale_se",
+            "band",
+            "theta",
+            "se",
+            "finished_at",
+        ]
+    )
+    names = {str(a["id"]): a["name"] for a in report["administrations"]}
+    for student in report["students"]:
+        for administration_id, session in student["sessions"].items():
+            result = (session or {}).get("result") or {}
+            writer.writerow(
+                [
+                    student["student_number"],
+                    student["display_name"],
+                    names[administration_id],
+                    session["status"] if session else "not_started",
+                    session["n_answered"] if session else 0,
+                    result.get("scale_score", ""),
+                    result.get("scale_se", ""),
+                    result.get("band", ""),
+                    result.get("theta", ""),
+                    result.get("se", ""),
+                    (session or {}).get("finished_at") or "",
+                ]
+            )
+    record_audit(
+        actor_id=user.id,
+        actor_role=user.role,
+        action="export_class_results",
+        target_type="classroom",
+        target_id=classroom_id,
+        remote_addr=request.remote_addr,
+    )
+    filename = f"class-{classroom_id}-results.csv"
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@blueprint.get("/students/<int:student_id>/history")
+def student_history(student_id: int) -> Response:
+    user = require_user(Role.TEACHER, Role.OPERATOR)
+    ensure_can_see_student(user, student_id)
+    history = student_answer_history(student_id)
+    record_audit(
+        actor_id=user.id,
+        actor_role=user.role,
+        action="view_answer_history",
+        target_type="student",
+        target_id=student_id,
+        remote_addr=request.remote_addr,
+    )
+    return jsonify(history)

@@ -1,0 +1,228 @@
+"""Teacher reports: classes, per-student results and answer history (read side only)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import func, select
+
+from cbt.db import db
+from cbt.errors import NotFound
+from cbt.models import Classroom, Enrollment, Role, School, User
+from delivery.models import (
+    Administration,
+    AdministrationClassroom,
+    ExamSession,
+    ItemResponse,
+    Result,
+    SessionStatus,
+    TestDefinition,
+)
+from item_bank.models import Item, ItemCurriculumCode, ItemVersion
+from item_bank.rendering import sanitise_html
+
+
+def _iso(moment: Any) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+def list_classrooms(user_id: int, role: str) -> list[dict[str, Any]]:
+    """Classrooms the user may see: a teacher's own, or every one for an operator."""
+    students = (
+        select(Enrollment.classroom_id, func.count().label("n_students"))
+        .where(Enrollment.role == Role.STUDENT)
+        .group_by(Enrollment.classroom_id)
+        .subquery()
+    )
+    query = (
+        select(Classroom, School.name, func.coalesce(students.c.n_students, 0))
+        .join(School, School.id == Classroom.school_id)
+        .outerjoin(students, students.c.classroom_id == Classroom.id)
+        .order_by(School.name, Classroom.grade, Classroom.name)
+    )
+    if role != Role.OPERATOR:
+        query = query.where(
+            Classroom.id.in_(
+                select(Enrollment.classroom_id).where(
+                    Enrollment.user_id == user_id, Enrollment.role == Role.TEACHER
+                )
+            )
+        )
+    return [
+        {
+            "id": classroom.id,
+            "name": classroom.name,
+            "grade": classroom.grade,
+            "academic_year": classroom.academic_year,
+            "school": school_name,
+            "class_code": classroom.class_code,
+            "n_students": n_students,
+        }
+        for classroom, school_name, n_students in db.session.execute(query)
+    ]
+
+
+def classroom_results(classroom_id: int) -> dict[str, Any]:
+    """Every student of a class with their latest session and result per administration."""
+    classroom = db.session.get(Classroom, classroom_id)
+    if classroom is None:
+        raise NotFound("No such class.", details={"classroom_id": classroom_id})
+    students = db.session.execute(
+        select(User.id, User.display_name, Enrollment.student_number)
+        .join(Enrollment, Enrollment.user_id == User.id)
+        .where(Enrollment.classroom_id == classroom_id, Enrollment.role == Role.STUDENT)
+        .order_by(Enrollment.student_number)
+    ).all()
+    administrations = db.session.execute(
+        select(Administration.id, Administration.name, Administration.status, TestDefinition.title)
+        .join(
+            AdministrationClassroom,
+            AdministrationClassroom.administration_id == Administration.id,
+        )
+        .join(TestDefinition, TestDefinition.id == Administration.test_definition_id)
+        .where(AdministrationClassroom.classroom_id == classroom_id)
+        .order_by(Administration.id)
+    ).all()
+    student_ids = [row.id for row in students]
+    sessions: dict[tuple[int, int], dict[str, Any]] = {}
+    if student_ids:
+        rows = db.session.execute(
+            select(ExamSession, Result)
+            .outerjoin(Result, Result.exam_session_id == ExamSession.id)
+            .where(
+                ExamSession.student_id.in_(student_ids),
+                ExamSession.administration_id.in_([a.id for a in administrations] or [-1]),
+                ExamSession.status != SessionStatus.RESET,
+            )
+            .order_by(ExamSession.started_at)
+        ).all()
+        for session, result in rows:  # later sessions overwrite earlier ones
+            sessions[(session.student_id, session.administration_id)] = _session_summary(
+                session, result
+            )
+    return {
+        "classroom": {"id": classroom.id, "name": classroom.name, "grade": classroom.grade},
+        "administrations": [
+            {"id": a.id, "name": a.name, "status": a.status, "title": a.title}
+            for a in administrations
+        ],
+        "students": [
+            {
+                "id": student.id,
+                "display_name": student.display_name,
+                "student_number": student.student_number,
+                "sessions": {str(a.id): sessions.get((student.id, a.id)) for a in administrations},
+            }
+            for student in students
+        ],
+    }
+
+
+def _session_summary(session: ExamSession, result: Result | None) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "session_id": session.id,
+        "status": session.status,
+        "n_answered": session.n_answered,
+        "started_at": _iso(session.started_at),
+        "finished_at": _iso(session.finished_at),
+        "result": None,
+    }
+    if result is not None:
+        summary["result"] = {
+            "theta": result.theta,
+            "se": result.se,
+            "scale_score": result.scale_score,
+            "scale_se": result.scale_se,
+            "band": result.band,
+            "n_items": result.n_items,
+        }
+    return summary
+
+
+def student_answer_history(student_id: int) -> dict[str, Any]:
+    """One student's sessions, each with every answer: item, response, correct or not, time."""
+    student = db.session.execute(
+        select(User).where(User.id == student_id, User.role == Role.STUDENT)
+    ).scalar_one_or_none()
+    if student is None:
+        raise NotFound("No such student.", details={"student_id": student_id})
+    sessions = db.session.execute(
+        select(ExamSession, Result, Administration.name, TestDefinition.title)
+        .outerjoin(Result, Result.exam_session_id == ExamSession.id)
+        .join(Administration, Administration.id == ExamSession.administration_id)
+        .join(TestDefinition, TestDefinition.id == Administration.test_definition_id)
+        .where(ExamSession.student_id == student_id)
+        .order_by(ExamSession.started_at.desc())
+    ).all()
+    session_ids = [session.id for session, *_ in sessions]
+    answers: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if session_ids:
+        rows = db.session.execute(
+            select(ItemResponse, ItemVersion, Item.key)
+            .join(ItemVersion, ItemVersion.id == ItemResponse.item_version_id)
+            .join(Item, Item.id == ItemVersion.item_id)
+            .where(ItemResponse.exam_session_id.in_(session_ids))
+            .order_by(ItemResponse.exam_session_id, ItemResponse.sequence)
+        ).all()
+        codes = _curriculum_codes({version.id for _, version, _ in rows})
+        for response, version, key in rows:
+            answers[response.exam_session_id].append(
+                _answer_row(response, version, key, codes.get(version.id, []))
+            )
+    return {
+        "student": {"id": student.id, "display_name": student.display_name},
+        "sessions": [
+            {
+                **_session_summary(session, result),
+                "administration": name,
+                "title": title,
+                "answers": answers.get(session.id, []),
+            }
+            for session, result, name, title in sessions
+        ],
+    }
+
+
+def _curriculum_codes(version_ids: set[int]) -> dict[int, list[str]]:
+    codes: dict[int, list[str]] = defaultdict(list)
+    if version_ids:
+        for version_id, code in db.session.execute(
+            select(ItemCurriculumCode.item_version_id, ItemCurriculumCode.code).where(
+                ItemCurriculumCode.item_version_id.in_(version_ids)
+            )
+        ):
+            codes[version_id].append(code)
+    return codes
+
+
+def _option_text(version: ItemVersion, option_id: Any) -> str | None:
+    for option in version.content.get("options", []):
+        if option.get("id") == option_id:
+            return sanitise_html(option.get("text", ""))
+    return None
+
+
+def _answer_row(
+    response: ItemResponse, version: ItemVersion, key: str, codes: list[str]
+) -> dict[str, Any]:
+    chosen = response.response.get("choice")
+    correct = version.scoring.get("correct")
+    return {
+        "sequence": response.sequence,
+        "item_key": key,
+        "item_version": version.version_number,
+        "content_area": version.content_area,
+        "curriculum_codes": codes,
+        "stem": sanitise_html(version.content.get("stem", "")),
+        "response": chosen,
+        "response_text": _option_text(version, chosen),
+        "correct_response": correct,
+        "correct_text": _option_text(version, correct),
+        "is_correct": response.is_correct,
+        "score": response.score,
+        "time_taken_ms": response.time_taken_ms,
+        "answered_at": _iso(response.answered_at),
+        "theta_after": response.theta_after,
+        "se_after": response.se_after,
+    }

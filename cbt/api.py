@@ -1,0 +1,85 @@
+"""Authentication API: CSRF token, student and staff login, logout, who am I."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from cbt.audit import record_audit
+from cbt.auth import (
+    authenticate_staff,
+    authenticate_student,
+    current_user,
+    login_user,
+    logout_user,
+    require_user,
+    session_payload,
+)
+from cbt.http import get_field, json_body
+from cbt.security import csrf_token, limiter
+
+blueprint = Blueprint("cbt_api", __name__, url_prefix="/api/v1")
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@blueprint.get("/auth/csrf")
+def get_csrf() -> Response:
+    """A CSRF token for clients that are not our pages (load tests, scripts)."""
+    return jsonify({"csrf_token": csrf_token()})
+
+
+@blueprint.post("/auth/student-login")
+@limiter.limit(_login_limit)
+def student_login() -> Response:
+    data = json_body()
+    class_code = get_field(data, "class_code", str, max_length=32)
+    student_number = get_field(data, "student_number", (int, str))
+    login_code = get_field(data, "login_code", str, max_length=64)
+    try:
+        number = int(student_number)
+    except ValueError:
+        number = -1  # fails like any wrong detail, without saying which one
+    user = authenticate_student(current_app.config["SECRET_KEY"], class_code, number, login_code)
+    login = login_user(user)
+    record_audit(
+        actor_id=user.id,
+        actor_role=user.role,
+        action="login",
+        target_type="user",
+        target_id=user.id,
+        remote_addr=request.remote_addr,
+    )
+    return jsonify({"user": session_payload(login), "csrf_token": csrf_token()})
+
+
+@blueprint.post("/auth/staff-login")
+@limiter.limit(_login_limit)
+def staff_login() -> Response:
+    data = json_body()
+    email = get_field(data, "email", str, max_length=254)
+    password = get_field(data, "password", str, max_length=1024)
+    user = authenticate_staff(email, password)
+    login = login_user(user)
+    record_audit(
+        actor_id=user.id,
+        actor_role=user.role,
+        action="login",
+        target_type="user",
+        target_id=user.id,
+        remote_addr=request.remote_addr,
+    )
+    return jsonify({"user": session_payload(login), "csrf_token": csrf_token()})
+
+
+@blueprint.post("/auth/logout")
+def logout() -> Response:
+    logout_user()
+    return jsonify({"user": None, "csrf_token": csrf_token()})
+
+
+@blueprint.get("/me")
+def me() -> Response:
+    require_user()
+    return jsonify({"user": session_payload(current_user())})

@@ -1,0 +1,151 @@
+"""The application factory: the only entry point for gunicorn, the CLI and the tests."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, jsonify
+from sqlalchemy import text
+
+import frontend
+from cbt.config import load_settings
+from cbt.db import db
+from cbt.errors import ERROR_CODES, register_error_handlers
+from cbt.security import init_security
+from cbt.state import StateStore, make_state_store
+
+FRONTEND_DIR = Path(frontend.__file__).parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build a configured app. ``config`` overrides every other layer (see cbt.config)."""
+    config = dict(config or {})
+    instance_path = config.pop("INSTANCE_PATH", None) or os.environ.get("CBT_INSTANCE_PATH")
+    app = Flask(
+        "cbt",
+        instance_path=str(Path(instance_path).resolve()) if instance_path else None,
+        instance_relative_config=True,
+        template_folder=str(FRONTEND_DIR / "templates"),
+        static_folder=str(FRONTEND_DIR / "static"),
+        static_url_path="/static",
+    )
+    settings = load_settings(config, app.instance_path)
+    app.extensions["cbt.settings"] = settings
+    app.config.update(settings)
+    app.config.update(
+        SECRET_KEY=settings["SECRET_KEY"],
+        SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
+        SQLALCHEMY_ECHO=settings["SQL_ECHO"],
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings["DATABASE_URL"]),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["SESSION_COOKIE_SECURE"],
+        SESSION_COOKIE_NAME="cbt_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings["SESSION_HOURS"]),
+        MAX_CONTENT_LENGTH=settings.get("MAX_CONTENT_LENGTH", 64 * 1024 * 1024),
+        JSON_SORT_KEYS=False,
+        RATELIMIT_ENABLED=settings["RATE_LIMIT_ENABLED"],
+        RATELIMIT_STORAGE_URI=settings["REDIS_URL"] or "memory://",
+        RATELIMIT_KEY_PREFIX=f"{settings['REDIS_PREFIX']}:v1:ratelimit",
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+
+    db.init_app(app)
+    app.extensions["cbt.state"] = make_state_store(settings["REDIS_URL"], settings["REDIS_PREFIX"])
+    register_error_handlers(app)
+    init_security(app)
+    _register_request_boundary(app)
+    _register_health(app)
+    _register_blueprints(app)
+    _register_page_context(app)
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # The dev server is threaded; SQLite connections may cross threads under the pool.
+        return {"connect_args": {"check_same_thread": False, "timeout": 15}}
+    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+
+
+def state_store(app: Flask) -> StateStore:
+    return app.extensions["cbt.state"]
+
+
+def _register_request_boundary(app: Flask) -> None:
+    """The one place that commits: success commits, any error rolls back (STYLE habit 3)."""
+
+    @app.after_request
+    def _commit_or_rollback(response: Response) -> Response:
+        if response.status_code < 400:
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return response
+
+
+def _register_health(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return jsonify({"status": "ok"})
+
+    @app.get("/readyz")
+    def readyz() -> tuple[Response, int]:
+        checks: dict[str, str] = {}
+        try:
+            db.session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:  # any failure means not ready; say which
+            checks["database"] = f"error: {type(error).__name__}"
+        try:
+            checks["state_store"] = "ok" if state_store(app).ping() else "error: no pong"
+        except Exception as error:
+            checks["state_store"] = f"error: {type(error).__name__}"
+        ready = all(value == "ok" for value in checks.values())
+        body = {"status": "ready" if ready else "not_ready", "checks": checks}
+        return jsonify(body), 200 if ready else 503
+
+
+def _register_blueprints(app: Flask) -> None:
+    # The wiring point: cbt.app is the one module of cbt allowed to import every package.
+    from analytics.api import blueprint as analytics_api
+    from analytics.views import blueprint as analytics_views
+    from cbt.api import blueprint as cbt_api
+    from cbt.views import blueprint as cbt_views
+    from delivery.api import blueprint as delivery_api
+    from delivery.service import DeliveryService
+    from delivery.views import blueprint as delivery_views
+    from item_bank.api import blueprint as item_bank_api
+
+    app.extensions["cbt.delivery"] = DeliveryService(
+        state_store(app), app.config["SECRET_KEY"], app.config["STATE_TTL_SECONDS"]
+    )
+    blueprints = (
+        cbt_api,
+        cbt_views,
+        item_bank_api,
+        delivery_api,
+        delivery_views,
+        analytics_api,
+        analytics_views,
+    )
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
+
+
+def _register_page_context(app: Flask) -> None:
+    from cbt.auth import current_user, session_payload
+    from delivery.models import SessionStatus
+
+    # Defined once in Python, handed to the frontend (STYLE habit 10).
+    constants = {
+        "errorCodes": ERROR_CODES,
+        "sessionStatus": {member.name: member.value for member in SessionStatus},
+    }
+
+    @app.context_processor
+    def _page_context() -> dict[str, Any]:
+        return {"cbt_constants": constants, "cbt_user": session_payload(current_user())}

@@ -1,0 +1,165 @@
+"""Test definitions, administrations, exam sessions, the durable response log and results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cbt.db import db, utcnow
+
+# 64-bit ids where volume is national-scale; SQLite only auto-increments INTEGER keys.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class SessionStatus(StrEnum):
+    """States of an ExamSession; handed to the frontend from here."""
+
+    ACTIVE = "active"
+    FINISHED = "finished"
+    EXPIRED = "expired"
+    RESET = "reset"
+
+
+class AdministrationStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class TestDefinition(db.Model):
+    """What a test is: its pool, parameters, engine settings, reporting scale and time limit."""
+
+    __tablename__ = "test_definitions"
+    __test__ = False  # not a pytest class, despite the name
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(16), default="cat")
+    pool_id: Mapped[int] = mapped_column(ForeignKey("item_pools.id"))
+    parameter_set_id: Mapped[int] = mapped_column(ForeignKey("parameter_sets.id"))
+    # Engine settings (lengths, SE target, selection rule, prior) validated by delivery.engine.
+    settings: Mapped[dict[str, Any]]
+    # Reporting scale: slope, intercept, cut scores and band labels (scoring.ReportingScale).
+    scale: Mapped[dict[str, Any]]
+    time_limit_seconds: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Administration(db.Model):
+    """A test given to chosen classrooms during a window."""
+
+    __tablename__ = "administrations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    test_definition_id: Mapped[int] = mapped_column(ForeignKey("test_definitions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default=AdministrationStatus.SCHEDULED)
+    opens_at: Mapped[datetime | None]
+    closes_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AdministrationClassroom(db.Model):
+    __tablename__ = "administration_classrooms"
+
+    administration_id: Mapped[int] = mapped_column(
+        ForeignKey("administrations.id"), primary_key=True
+    )
+    classroom_id: Mapped[int] = mapped_column(
+        ForeignKey("classrooms.id"), primary_key=True, index=True
+    )
+
+
+class ExamSession(db.Model):
+    """One student's sitting of one administration."""
+
+    __tablename__ = "exam_sessions"
+    __table_args__ = (
+        # One active session per student per administration, enforced by the database.
+        Index(
+            "uq_exam_sessions_active",
+            "administration_id",
+            "student_id",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=SessionStatus.ACTIVE)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    engine_settings: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deadline_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # The item on screen now: written with the previous answer, so a rebuild re-presents it.
+    current_item_version_id: Mapped[int | None] = mapped_column(ForeignKey("item_versions.id"))
+    presented_at: Mapped[datetime | None]
+    n_answered: Mapped[int] = mapped_column(default=0)
+    theta: Mapped[float | None] = mapped_column(Float)
+    se: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ItemResponse(db.Model):
+    """One acknowledged answer. Written before the reply (invariant 2); never updated."""
+
+    __tablename__ = "item_responses"
+    __table_args__ = (
+        UniqueConstraint("exam_session_id", "sequence"),
+        UniqueConstraint("exam_session_id", "item_version_id"),
+        UniqueConstraint("exam_session_id", "idempotency_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    exam_session_id: Mapped[str] = mapped_column(ForeignKey("exam_sessions.id"), index=True)
+    sequence: Mapped[int]
+    item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]]
+    score: Mapped[float] = mapped_column(Float)
+    is_correct: Mapped[bool | None]
+    presented_at: Mapped[datetime]
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    time_taken_ms: Mapped[int]
+    theta_after: Mapped[float] = mapped_column(Float)
+    se_after: Mapped[float] = mapped_column(Float)
+
+
+class Result(db.Model):
+    """A finished session's score, with everything needed to replay it (invariant 5)."""
+
+    __tablename__ = "results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    exam_session_id: Mapped[str] = mapped_column(ForeignKey("exam_sessions.id"), unique=True)
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), index=True)
+    student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    theta: Mapped[float] = mapped_column(Float)
+    se: Mapped[float] = mapped_column(Float)
+    scale_score: Mapped[float] = mapped_column(Float)
+    scale_se: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(50))
+    n_items: Mapped[int]
+    parameter_set_id: Mapped[int] = mapped_column(ForeignKey("parameter_sets.id"))
+    item_version_ids: Mapped[list[int]] = mapped_column(db.JSON)
+    engine_settings: Mapped[dict[str, Any]]
+    seed: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,88 @@
+// The one way pages talk to the server: JSON over /api/v1, CSRF header, clear errors, retries.
+
+const csrfMeta = () => document.querySelector('meta[name="csrf-token"]');
+
+export const constants = JSON.parse(document.getElementById("cbt-constants").textContent);
+export const currentUser = JSON.parse(document.getElementById("cbt-user").textContent);
+
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details || {};
+  }
+}
+
+export class NetworkError extends Error {}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Weak school networks drop requests: idempotent calls are retried with growing pauses.
+// A server answer (even an error) is never retried; only a lost connection or a 502/503/504.
+export async function api(path, { method = "GET", body, retries = 0, onRetry } = {}) {
+  let attempt = 0;
+  for (;;) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        credentials: "same-origin",
+        headers: {
+          Accept: "application/json",
+          ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+          ...(method !== "GET" ? { "X-CSRF-Token": csrfMeta().content } : {}),
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+    } catch (error) {
+      response = null;
+    }
+    const transient = response === null || [502, 503, 504].includes(response.status);
+    if (transient && attempt < retries) {
+      attempt += 1;
+      if (onRetry) onRetry(attempt);
+      await sleep(Math.min(8000, 500 * 2 ** (attempt - 1)));
+      continue;
+    }
+    if (response === null) throw new NetworkError("The connection to the server was lost.");
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = (data && data.error) || {};
+      throw new ApiError(
+        response.status,
+        error.code || "http_" + response.status,
+        error.message || response.statusText,
+        error.details,
+      );
+    }
+    if (data && data.csrf_token) csrfMeta().content = data.csrf_token;
+    return data;
+  }
+}
+
+// A random key that also works on plain-http school servers (randomUUID needs a secure context).
+export function randomKey() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (name === "text") node.textContent = value;
+    else if (name === "html") node.innerHTML = value; // only for HTML sanitised by the server
+    else node.setAttribute(name, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+export function setStatus(text, kind = "") {
+  const status = document.querySelector("[data-status]");
+  if (!status) return;
+  status.textContent = text;
+  status.dataset.kind = kind;
+  status.hidden = !text;
+}
