@@ -1,26 +1,41 @@
-"""Student-safe rendering: the one function that turns item content into what a browser receives."""
+"""HTML sanitising for everything an item shows: the one place that decides which markup survives.
+
+``sanitise_html`` runs when content is saved (so the bank holds clean HTML) and again when an
+item is rendered for a student (so a bug elsewhere cannot smuggle markup through).
+"""
 
 from __future__ import annotations
 
 import nh3
 
-# Enough for mathematics stems and Japanese text with ruby; no scripts, styles or event handlers.
+__all__ = ["ALLOWED_ATTRIBUTES", "ALLOWED_TAGS", "sanitise_html"]
+
+# Enough for mathematics stems, Japanese text with ruby, tables and media; no scripts, styles,
+# event handlers, forms or links.
 ALLOWED_TAGS = {
     "p", "br", "span", "div", "em", "strong", "b", "i", "u", "sub", "sup", "small",
     "ruby", "rb", "rt", "rp", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td",
-    "code", "pre", "blockquote", "img", "figure", "figcaption",
+    "code", "pre", "blockquote", "img", "figure", "figcaption", "audio", "video", "source",
+    "caption", "h3", "h4", "hr",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
     "img": {"src", "alt", "width", "height"},
+    "audio": {"src", "controls"},
+    "video": {"src", "controls", "width", "height", "poster"},
+    "source": {"src", "type"},
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan", "scope"},
     "span": {"lang"},
     "p": {"lang"},
+    "div": {"lang"},
 }
 
 
 def sanitise_html(html: str) -> str:
-    """Clean author HTML with nh3 (ammonia): unknown tags dropped, links and scripts removed."""
+    """Clean author HTML with nh3 (ammonia): unknown tags dropped, links and scripts removed.
+
+    URLs may be relative (our media, ``/api/v1/media/<sha256>``), https or data.
+    """
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
