@@ -790,6 +790,7 @@ def list_items(
             )
             .tuples()
             .all()
+            .all()
         )
     total = (
         db.session.scalar(select(func.count()).select_from(ItemVersion).where(where))
@@ -1237,14 +1238,18 @@ def pool_summary(pool_id: int, *, code_prefix_length: int = 16) -> dict[str, Any
             select(ItemVersion.item_type, func.count())
             .where(ItemVersion.id.in_(members))
             .group_by(ItemVersion.item_type)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     by_status = dict(
         db.session.execute(
             select(ItemVersion.status, func.count())
             .where(ItemVersion.id.in_(members))
             .group_by(ItemVersion.status)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     prefix = func.substr(ItemCurriculumCode.code, 1, code_prefix_length)
     by_code = dict(
@@ -1253,7 +1258,9 @@ def pool_summary(pool_id: int, *, code_prefix_length: int = 16) -> dict[str, Any
             .where(ItemCurriculumCode.item_version_id.in_(members))
             .group_by(prefix)
             .order_by(prefix)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     difficulty_counts: Counter[str] = Counter()
     n_calibrated = 0

@@ -1,0 +1,656 @@
+"""QTI 3.0 content packages: a zip with ``imsmanifest.xml``, item files, stimuli and media.
+
+Layout we write (and read, along with other tools' layouts)::
+
+    imsmanifest.xml                 IMS CP manifest, one resource per item and stimulus
+    items/<key>.xml                 qti-assessment-item (resource type imsqti_item_xmlv3p0)
+    stimuli/<key>-v<n>.xml          qti-assessment-stimulus (imsqti_stimulus_xmlv3p0)
+    media/<sha256>.<ext>            images, audio, video, named by content hash
+
+Each item resource's metadata carries IEEE LOM (title, language, keywords, rights and the
+学習指導要領コード as a classification) and a ``cbt:item`` element with our own metadata as
+JSON: key, subject, grade, codes, accessibility, the exact scoring rule, and enemies. Another
+tool can ignore it; our import prefers it, so an export followed by an import preserves content
+and scoring exactly.
+
+An import is all or nothing: every item is parsed and validated before anything is written,
+and the writes happen in the caller's one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import posixpath
+import re
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from cbt.db import db
+from cbt.errors import ValidationError
+from item_bank.curriculum import CURRICULUM_CODE
+from item_bank.media import MEDIA_EXTENSIONS, MEDIA_REF, MEDIA_URL, _check, store_media
+from item_bank.models import (
+    Item,
+    ItemEnemy,
+    ItemStatus,
+    ItemVersion,
+    MediaAsset,
+    Stimulus,
+)
+from item_bank.qti.items import item_xml, read_item, read_stimulus, stimulus_xml
+from item_bank.qti.safety import PackageLimits, SafePackage, resolve_href
+from item_bank.service import (
+    Actor,
+    ItemFields,
+    _audit,
+    create_item,
+    create_stimulus,
+    enemy_keys,
+    revise_item,
+)
+
+__all__ = ["CBT_NS", "ImportOptions", "export_package", "import_package"]
+
+MANIFEST_NS = "http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1"
+LOM_NS = "http://ltsc.ieee.org/xsd/LOM"
+CBT_NS = "urn:cbt-engine:qti:item-metadata:v1"
+ITEM_RESOURCE = "imsqti_item_xmlv3p0"
+STIMULUS_RESOURCE = "imsqti_stimulus_xmlv3p0"
+CODE_SOURCE = "学習指導要領コード"
+NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+MAX_ERRORS = 50
+BATCH = 500
+
+
+def _m(tag: str) -> str:
+    return f"{{{MANIFEST_NS}}}{tag}"
+
+
+def _lom(tag: str) -> str:
+    return f"{{{LOM_NS}}}{tag}"
+
+
+def _file_stem(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+
+
+def _identifier(key: str, prefix: str = "I_") -> str:
+    return key if NCNAME.match(key) else prefix + _file_stem(key)
+
+
+# --------------------------------------------------------------------------- export
+
+
+def export_package(version_ids: list[int], *, actor: Actor | None = None) -> tuple[bytes, int]:
+    """A QTI 3.0 package of these item versions; returns ``(zip bytes, number of items)``."""
+    if not version_ids:
+        raise ValidationError("Nothing to export: no items match.")
+    versions = list(
+        db.session.scalars(
+            select(ItemVersion)
+            .where(ItemVersion.id.in_(version_ids))
+            .options(selectinload(ItemVersion.curriculum_codes), selectinload(ItemVersion.item))
+            .order_by(ItemVersion.id)
+        )
+    )
+    stimuli = {
+        s.id: s
+        for s in db.session.scalars(
+            select(Stimulus).where(Stimulus.id.in_({v.stimulus_id for v in versions} - {None}))
+        )
+    }
+    hashes: set[str] = set()
+    for version in versions:
+        hashes.update(MEDIA_REF.findall(json.dumps(version.content)))
+        hashes.update(MEDIA_REF.findall(json.dumps(version.accessibility or {})))
+    for stimulus in stimuli.values():
+        hashes.update(MEDIA_REF.findall(stimulus.html))
+    media = {
+        asset.sha256: asset
+        for asset in db.session.scalars(select(MediaAsset).where(MediaAsset.sha256.in_(hashes)))
+    }
+
+    def media_path(sha: str) -> str:
+        return f"media/{sha}.{MEDIA_EXTENSIONS[media[sha].mime_type]}"
+
+    def rewriter(base: str):
+        def rewrite(src: str) -> str:
+            match = MEDIA_REF.fullmatch(src)
+            if match and match.group(1) in media:
+                return posixpath.relpath(media_path(match.group(1)), posixpath.dirname(base))
+            return src
+
+        return rewrite
+
+    manifest = etree.Element(
+        _m("manifest"),
+        nsmap={None: MANIFEST_NS, "imsmd": LOM_NS, "cbt": CBT_NS},
+        attrib={
+            "identifier": "cbt-export-"
+            + hashlib.sha256(repr(version_ids).encode()).hexdigest()[:12]
+        },
+    )
+    header = etree.SubElement(manifest, _m("metadata"))
+    etree.SubElement(header, _m("schema")).text = "QTI Package"
+    etree.SubElement(header, _m("schemaversion")).text = "3.0.0"
+    etree.SubElement(manifest, _m("organizations"))
+    resources = etree.SubElement(manifest, _m("resources"))
+
+    buffer = io.BytesIO()
+    used_names: set[str] = set()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        stimulus_refs: dict[int, tuple[str, str]] = {}
+        for stimulus in stimuli.values():
+            href = f"stimuli/{_file_stem(stimulus.key)}-v{stimulus.version}.xml"
+            identifier = _identifier(f"{stimulus.key}-v{stimulus.version}", "S_")
+            archive.writestr(
+                href,
+                stimulus_xml(
+                    identifier=identifier,
+                    title=stimulus.title,
+                    language=stimulus.language,
+                    html=stimulus.html,
+                    rewrite_src=rewriter(href),
+                ),
+            )
+            resource = etree.SubElement(
+                resources,
+                _m("resource"),
+                {"identifier": "R_" + identifier, "type": STIMULUS_RESOURCE, "href": href},
+            )
+            etree.SubElement(
+                etree.SubElement(resource, _m("metadata")), f"{{{CBT_NS}}}stimulus"
+            ).text = json.dumps({"key": stimulus.key, "version": stimulus.version})
+            etree.SubElement(resource, _m("file"), {"href": href})
+            for sha in MEDIA_REF.findall(stimulus.html):
+                if sha in media:
+                    etree.SubElement(resource, _m("file"), {"href": media_path(sha)})
+            stimulus_refs[stimulus.id] = (identifier, href)
+
+        for version in versions:
+            item = version.item
+            stem = _file_stem(item.key)
+            href = f"items/{stem}.xml"
+            suffix = 1
+            while href in used_names:
+                suffix += 1
+                href = f"items/{stem}-{suffix}.xml"
+            used_names.add(href)
+            identifier = _identifier(item.key)
+            stimulus_ref = None
+            if version.stimulus_id in stimulus_refs:
+                ref_id, ref_href = stimulus_refs[version.stimulus_id]
+                stimulus_ref = (
+                    ref_id,
+                    posixpath.relpath(ref_href, posixpath.dirname(href)),
+                    stimuli[version.stimulus_id].title,
+                )
+            archive.writestr(
+                href,
+                item_xml(
+                    identifier=identifier,
+                    title=version.title or item.key,
+                    language=version.language,
+                    item_type=version.item_type,
+                    content=version.content,
+                    scoring=version.scoring,
+                    max_score=version.max_score,
+                    accessibility=version.accessibility,
+                    stimulus=stimulus_ref,
+                    rewrite_src=rewriter(href),
+                ),
+            )
+            resource = etree.SubElement(
+                resources,
+                _m("resource"),
+                {"identifier": "R_" + identifier, "type": ITEM_RESOURCE, "href": href},
+            )
+            _item_metadata(etree.SubElement(resource, _m("metadata")), item, version)
+            etree.SubElement(resource, _m("file"), {"href": href})
+            used = set(MEDIA_REF.findall(json.dumps(version.content)))
+            used |= set(MEDIA_REF.findall(json.dumps(version.accessibility or {})))
+            for sha in sorted(used & set(media)):
+                etree.SubElement(resource, _m("file"), {"href": media_path(sha)})
+            if stimulus_ref is not None:
+                etree.SubElement(
+                    resource, _m("dependency"), {"identifierref": "R_" + stimulus_ref[0]}
+                )
+        for sha, asset in media.items():
+            archive.writestr(media_path(sha), asset.data)
+        archive.writestr(
+            "imsmanifest.xml",
+            etree.tostring(manifest, xml_declaration=True, encoding="UTF-8", pretty_print=True),
+        )
+    if actor is not None:
+        _audit(actor, "items_exported", "item_bank", "qti", n_items=len(versions))
+    return buffer.getvalue(), len(versions)
+
+
+def _item_metadata(metadata: etree._Element, item: Item, version: ItemVersion) -> None:
+    codes = sorted(code.code for code in version.curriculum_codes)
+    lom = etree.SubElement(metadata, _lom("lom"))
+    general = etree.SubElement(lom, _lom("general"))
+    identifier = etree.SubElement(general, _lom("identifier"))
+    etree.SubElement(identifier, _lom("catalog")).text = "cbt-item-key"
+    etree.SubElement(identifier, _lom("entry")).text = item.key
+    title = etree.SubElement(general, _lom("title"))
+    etree.SubElement(title, _lom("string"), {"language": version.language}).text = (
+        version.title or item.key
+    )
+    etree.SubElement(general, _lom("language")).text = version.language
+    for word in version.keywords or []:
+        keyword = etree.SubElement(general, _lom("keyword"))
+        etree.SubElement(keyword, _lom("string"), {"language": version.language}).text = word
+    if version.licence:
+        rights = etree.SubElement(lom, _lom("rights"))
+        description = etree.SubElement(rights, _lom("description"))
+        etree.SubElement(description, _lom("string")).text = version.licence
+    if codes:
+        classification = etree.SubElement(lom, _lom("classification"))
+        purpose = etree.SubElement(classification, _lom("purpose"))
+        etree.SubElement(purpose, _lom("source")).text = "LOMv1.0"
+        etree.SubElement(purpose, _lom("value")).text = "educational objective"
+        path = etree.SubElement(classification, _lom("taxonPath"))
+        source = etree.SubElement(path, _lom("source"))
+        etree.SubElement(source, _lom("string"), {"language": "ja"}).text = CODE_SOURCE
+        for code in codes:
+            taxon = etree.SubElement(path, _lom("taxon"))
+            etree.SubElement(taxon, _lom("id")).text = code
+    extra = {k: v for k, v in version.content.items() if k == "unit_hint" and v}
+    ours = {
+        "key": item.key,
+        "subject": item.subject,
+        "item_type": version.item_type,
+        "scoring": version.scoring,
+        "content_extra": extra,
+        "curriculum_codes": codes,
+        "title": version.title,
+        "grade": version.grade,
+        "content_area": version.content_area,
+        "language": version.language,
+        "keywords": version.keywords or [],
+        "accessibility": version.accessibility or {},
+        "author": version.author,
+        "licence": version.licence,
+        "rationale": version.rationale,
+        "status": version.status,
+        "version_number": version.version_number,
+        "enemies": enemy_keys(item.id),
+    }
+    etree.SubElement(metadata, f"{{{CBT_NS}}}item").text = json.dumps(ours, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- import
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """``status`` of new items and new versions; what to do with a key the bank already has."""
+
+    status: str = ItemStatus.DRAFT
+    on_existing: str = "new_version"  # or "skip", "error"
+    limits: PackageLimits = field(default_factory=PackageLimits)
+
+
+@dataclass
+class _Resource:
+    identifier: str
+    kind: str
+    href: str
+    ours: dict[str, Any]
+    codes: list[str]
+    keywords: list[str]
+    licence: str | None
+
+
+@dataclass
+class _Prepared:
+    key: str
+    subject: str
+    fields: ItemFields
+    stimulus_path: str | None
+    enemies: list[str]
+
+
+def _local(tag: Any) -> str:
+    return etree.QName(tag).localname if isinstance(tag, str) else ""
+
+
+def _child(element: etree._Element, name: str) -> etree._Element | None:
+    for child in element:
+        if _local(child.tag) == name:
+            return child
+    return None
+
+
+def _children(element: etree._Element, name: str) -> list[etree._Element]:
+    return [child for child in element if _local(child.tag) == name]
+
+
+def _resources(manifest: etree._Element) -> list[_Resource]:
+    if _local(manifest.tag) != "manifest":
+        raise ValidationError("imsmanifest.xml: the root element is not a manifest.")
+    block = _child(manifest, "resources")
+    found = []
+    for resource in _children(block, "resource") if block is not None else []:
+        kind = resource.get("type", "")
+        metadata = _child(resource, "metadata")
+        ours: dict[str, Any] = {}
+        codes: list[str] = []
+        keywords: list[str] = []
+        licence = None
+        if metadata is not None:
+            for element in metadata.iter():
+                if element.tag in (f"{{{CBT_NS}}}item", f"{{{CBT_NS}}}stimulus"):
+                    try:
+                        ours = json.loads(element.text or "{}")
+                    except json.JSONDecodeError:
+                        raise ValidationError(
+                            f"imsmanifest.xml: the cbt metadata of {resource.get('identifier')} "
+                            "is not valid JSON."
+                        ) from None
+                    if not isinstance(ours, dict):
+                        ours = {}
+                elif _local(element.tag) == "taxonPath":
+                    source = " ".join(
+                        "".join(s.itertext()) for s in element if _local(s.tag) == "source"
+                    )
+                    if "学習指導要領" in source or "curriculum" in source.lower():
+                        for taxon in element.iter():
+                            if _local(taxon.tag) == "id" and taxon.text:
+                                codes.append(taxon.text.strip())
+                elif _local(element.tag) == "keyword":
+                    keywords.append(" ".join("".join(element.itertext()).split()))
+                elif _local(element.tag) == "rights":
+                    licence = " ".join("".join(element.itertext()).split())[:100] or None
+        found.append(
+            _Resource(
+                identifier=resource.get("identifier", ""),
+                kind=kind,
+                href=resource.get("href", ""),
+                ours=ours,
+                codes=codes,
+                keywords=keywords,
+                licence=licence,
+            )
+        )
+    return found
+
+
+def import_package(
+    data: bytes, *, actor: Actor, options: ImportOptions | None = None
+) -> dict[str, Any]:
+    """Import every item of a QTI 3.0 package, or nothing (the first problem raises, 4xx).
+
+    Flushes; the caller's transaction commits or rolls back the whole package.
+    """
+    options = options or ImportOptions()
+    if options.status not in ItemStatus.__members__.values():
+        raise ValidationError(f"Unknown status {options.status!r}.")
+    if options.on_existing not in ("new_version", "skip", "error"):
+        raise ValidationError("'on_existing' must be new_version, skip or error.")
+    package = SafePackage(data, options.limits)
+    if "imsmanifest.xml" not in package:
+        raise ValidationError("The package has no imsmanifest.xml at its root.")
+    resources = _resources(package.read_xml("imsmanifest.xml"))
+    legacy = [r.kind for r in resources if r.kind.startswith("imsqti_") and "v3p0" not in r.kind]
+    if legacy:
+        raise ValidationError(
+            f"The package holds {legacy[0]} resources; only QTI 3.0 (imsqti_item_xmlv3p0) is "
+            "imported.",
+            details={"resource_type": legacy[0]},
+        )
+    items = [r for r in resources if r.kind.startswith(ITEM_RESOURCE)]
+    if not items:
+        raise ValidationError("The package lists no QTI 3.0 items (imsqti_item_xmlv3p0).")
+
+    media: dict[str, tuple[bytes, str, str]] = {}  # sha -> (data, mime, path)
+
+    def media_rewriter(base: str):
+        def rewrite(src: str) -> str:
+            if not src or src.startswith(("https://", "data:")) or MEDIA_REF.fullmatch(src):
+                return src
+            path = resolve_href(base, src)
+            if path not in package:
+                raise ValidationError(
+                    f"{base}: media file {src!r} is not in the package.", details={"file": base}
+                )
+            blob = package.read(path)
+            extension = path.rsplit(".", 1)[-1].lower() if "." in path else ""
+            mime = next(
+                (m for m, ext in MEDIA_EXTENSIONS.items() if ext == extension),
+                {"jpeg": "image/jpeg"}.get(extension, f"unknown/{extension or 'none'}"),
+            )
+            mime = _check(blob, mime, path)
+            sha = hashlib.sha256(blob).hexdigest()
+            media[sha] = (blob, mime, path)
+            return MEDIA_URL + sha
+
+        return rewrite
+
+    errors: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    prepared: list[_Prepared] = []
+    seen_keys: dict[str, str] = {}
+    for resource in items:
+        path = None
+        try:
+            path = resolve_href("imsmanifest.xml", resource.href)
+            parsed = read_item(package.read_xml(path), path, media_rewriter(path))
+            warnings.extend(parsed.warnings)
+            ours = resource.ours
+            key = ours.get("key") or parsed.identifier
+            if key in seen_keys:
+                raise ValidationError(f"{path}: key {key!r} also used by {seen_keys[key]}.")
+            seen_keys[key] = path
+            content = dict(parsed.content)
+            if isinstance(ours.get("content_extra"), dict):
+                content.update(
+                    {k: v for k, v in ours["content_extra"].items() if k in ("unit_hint",)}
+                )
+            item_type = ours.get("item_type") or parsed.item_type
+            scoring = ours.get("scoring") if item_type == ours.get("item_type") else None
+            accessibility = dict(parsed.accessibility)
+            if isinstance(ours.get("accessibility"), dict) and ours["accessibility"].get(
+                "large_print"
+            ):
+                accessibility["large_print"] = True
+            codes = ours.get("curriculum_codes") or [
+                c for c in resource.codes if CURRICULUM_CODE.match(c)
+            ]
+            fields = ItemFields(
+                item_type=item_type,
+                content=content,
+                scoring=scoring if isinstance(scoring, dict) else parsed.scoring,
+                curriculum_codes=codes,
+                title=ours["title"] if isinstance(ours.get("title"), str) else parsed.title,
+                content_area=ours.get("content_area"),
+                grade=ours.get("grade"),
+                language=ours.get("language") or parsed.language,
+                rationale=ours.get("rationale"),
+                keywords=ours.get("keywords") or resource.keywords,
+                accessibility=accessibility,
+                author=ours.get("author"),
+                licence=ours.get("licence") or resource.licence,
+            ).clean()
+            prepared.append(
+                _Prepared(
+                    key=str(key),
+                    subject=str(ours.get("subject") or "mathematics"),
+                    fields=fields,
+                    stimulus_path=resolve_href(path, parsed.stimulus_href)
+                    if parsed.stimulus_href
+                    else None,
+                    enemies=[str(k) for k in ours.get("enemies") or []],
+                )
+            )
+        except ValidationError as error:
+            errors.append(
+                {
+                    "resource": resource.identifier,
+                    "file": path,
+                    "message": error.message,
+                    **({"details": error.details} if error.details else {}),
+                }
+            )
+            if len(errors) >= MAX_ERRORS:
+                break
+    if errors:
+        raise ValidationError(
+            f"The package was not imported: {len(errors)} item(s) have problems "
+            f"(first: {errors[0]['message']}).",
+            details={"errors": errors},
+        )
+
+    # Everything parsed and validated: now write, all in the caller's transaction.
+    for blob, mime, path in media.values():
+        store_media(blob, mime, filename=path, created_by_id=actor.id)
+    stimulus_ids = _import_stimuli(package, resources, prepared, media_rewriter, actor)
+    existing = _existing_items([p.key for p in prepared])
+    report: dict[str, Any] = {"created": 0, "revised": 0, "unchanged": 0, "skipped": 0}
+    outcomes = []
+    pending = 0
+    for entry in prepared:
+        fields = entry.fields
+        fields.stimulus_id = stimulus_ids.get(entry.stimulus_path) if entry.stimulus_path else None
+        item_id = existing.get(entry.key)
+        if item_id is None:
+            version = create_item(
+                key=entry.key,
+                subject=entry.subject,
+                status=options.status,
+                actor=actor,
+                flush=False,
+                **{name: getattr(fields, name) for name in ItemFields.EDITABLE},
+            )
+            action = "created"
+            pending += 1
+            if pending >= BATCH:
+                db.session.flush()
+                pending = 0
+        elif options.on_existing == "skip":
+            outcomes.append({"key": entry.key, "action": "skipped"})
+            report["skipped"] += 1
+            continue
+        elif options.on_existing == "error":
+            raise ValidationError(
+                f"The bank already has an item with key {entry.key!r}.",
+                details={"key": entry.key},
+            )
+        else:
+            db.session.flush()
+            version, created = revise_item(
+                item_id,
+                {name: getattr(fields, name) for name in ItemFields.EDITABLE},
+                actor=actor,
+            )
+            action = "revised" if created else "unchanged"
+            if created and options.status != ItemStatus.DRAFT:
+                version.status = options.status
+        report[action] += 1
+        outcomes.append({"key": entry.key, "action": action, "version": version})
+    db.session.flush()
+    n_enemies = _import_enemies(prepared, warnings)
+    _audit(
+        actor,
+        "items_imported",
+        "item_bank",
+        "qti",
+        **{k: report[k] for k in ("created", "revised", "unchanged", "skipped")},
+        media=len(media),
+        stimuli=len(stimulus_ids),
+    )
+    report.update(
+        {
+            "n_items": len(prepared),
+            "media": len(media),
+            "stimuli": len(stimulus_ids),
+            "enemy_pairs": n_enemies,
+            "warnings": warnings,
+            "items": [
+                {
+                    "key": o["key"],
+                    "action": o["action"],
+                    **(
+                        {
+                            "item_id": o["version"].item_id,
+                            "version_number": o["version"].version_number,
+                        }
+                        if "version" in o
+                        else {}
+                    ),
+                }
+                for o in outcomes
+            ],
+        }
+    )
+    return report
+
+
+def _existing_items(keys: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), 1000):
+        chunk = keys[start : start + 1000]
+        found.update(
+            db.session.execute(select(Item.key, Item.id).where(Item.key.in_(chunk))).tuples().all()
+        )
+    return found
+
+
+def _import_stimuli(package, resources, prepared, media_rewriter, actor) -> dict[str, int]:
+    wanted = {p.stimulus_path for p in prepared if p.stimulus_path}
+    by_path = {}
+    declared = {}
+    for resource in resources:
+        if resource.kind.startswith(STIMULUS_RESOURCE):
+            declared[resolve_href("imsmanifest.xml", resource.href)] = resource
+    for path in sorted(wanted):
+        if path not in package:
+            raise ValidationError(f"The stimulus {path} is not in the package.")
+        identifier, title, language, html = read_stimulus(
+            package.read_xml(path), path, media_rewriter(path)
+        )
+        ours = declared[path].ours if path in declared else {}
+        key = ours.get("key") or identifier
+        stimulus = create_stimulus(
+            key=str(key), html=html, title=title, language=language, actor=actor
+        )
+        by_path[path] = stimulus.id
+    return by_path
+
+
+def _import_enemies(prepared: list[_Prepared], warnings: list[str]) -> int:
+    keys = {k for p in prepared for k in p.enemies} | {p.key for p in prepared if p.enemies}
+    if not keys:
+        return 0
+    ids = _existing_items(sorted(keys))
+    pairs = set()
+    for entry in prepared:
+        for other in entry.enemies:
+            if other not in ids:
+                warnings.append(f"{entry.key}: enemy {other!r} is not in the bank; left out.")
+                continue
+            a, b = sorted((ids[entry.key], ids[other]))
+            if a != b:
+                pairs.add((a, b))
+    if not pairs:
+        return 0
+    present = set(
+        db.session.execute(
+            select(ItemEnemy.item_id, ItemEnemy.enemy_item_id).where(
+                ItemEnemy.item_id.in_({a for a, _ in pairs})
+            )
+        )
+        .tuples()
+        .all()
+    )
+    db.session.add_all(ItemEnemy(item_id=a, enemy_item_id=b) for a, b in pairs - present)
+    db.session.flush()
+    return len(pairs)
