@@ -114,11 +114,13 @@ def _register_blueprints(app: Flask) -> None:
     from analytics.api import blueprint as analytics_api
     from analytics.views import blueprint as analytics_views
     from cbt.api import blueprint as cbt_api
+    from cbt.openapi import blueprint as openapi_api
     from cbt.views import blueprint as cbt_views
     from delivery.api import blueprint as delivery_api
     from delivery.service import DeliveryService
     from delivery.views import blueprint as delivery_views
     from item_bank.api import blueprint as item_bank_api
+    from item_bank.views import blueprint as item_bank_views
 
     app.extensions["cbt.delivery"] = DeliveryService(
         state_store(app), app.config["SECRET_KEY"], app.config["STATE_TTL_SECONDS"]
@@ -127,6 +129,8 @@ def _register_blueprints(app: Flask) -> None:
         cbt_api,
         cbt_views,
         item_bank_api,
+        item_bank_views,
+        openapi_api,
         delivery_api,
         delivery_views,
         analytics_api,

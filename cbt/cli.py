@@ -124,8 +124,10 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 def _register() -> None:
     from analytics.cli import register_commands
+    from item_bank.cli import register_commands as register_item_commands
 
     register_commands(cli)
+    register_item_commands(cli)
 
 
 _register()

@@ -13,7 +13,7 @@ blueprint = Blueprint("cbt_views", __name__)
 _HOME_BY_ROLE = {
     Role.STUDENT: "delivery_views.student_home",
     Role.TEACHER: "analytics_views.teacher_home",
-    Role.OPERATOR: "analytics_views.teacher_home",
+    Role.OPERATOR: "item_bank_views.operator_home",
     Role.RESEARCHER: "analytics_views.researcher_home",
 }
 

@@ -1,46 +1,615 @@
-"""Item bank API under /api/v1 (grows with the [item bank] issue)."""
+"""Item bank API under /api/v1: thin routes (validate, call one service, serialise).
+
+Operators author, import and export; researchers read the bank and own parameter sets; the
+lifecycle table in ``item_bank.service.TRANSITIONS`` decides who moves an item where.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
-from sqlalchemy import func, select
+from flask import Blueprint, Response, jsonify, request
 
-from cbt.auth import require_user
+from cbt.auth import CurrentUser, require_user
 from cbt.db import db
+from cbt.errors import DomainError, ErrorCode, Forbidden, NotFound, ValidationError
+from cbt.http import get_field, json_body
 from cbt.models import Role
-from item_bank.models import ItemParameter, ParameterSet
+from cbt.openapi import openapi, register_schemas
+from item_bank import service
+from item_bank.curriculum import describe_curriculum_code
+from item_bank.media import get_media, store_media
+from item_bank.models import ItemStatus
+from item_bank.qti import ImportOptions, export_package, import_package
+from item_bank.schemas import SCHEMAS, item_fields, item_filters, query_int
+from item_bank.service import Actor
+from item_bank.types import ITEM_TYPES, get_item_type
+
+__all__ = ["blueprint"]
 
 blueprint = Blueprint("item_bank_api", __name__, url_prefix="/api/v1")
+register_schemas(SCHEMAS)
+
+AUTHORS = (Role.OPERATOR,)
+READERS = (Role.OPERATOR, Role.RESEARCHER)
+STAFF_IMPORT_STATUSES = (ItemStatus.DRAFT, ItemStatus.REVIEW, ItemStatus.PRETEST)
+ITEMS = "Item bank"
+PARAMS = "Parameter sets"
+POOLS = "Pools"
+
+
+def _actor(user: CurrentUser) -> Actor:
+    return Actor(id=user.id, role=str(user.role), remote_addr=request.remote_addr)
+
+
+def _list_query() -> list[tuple[str, str, str]]:
+    return [
+        ("q", "string", "Text in the key, title, stem or keywords."),
+        ("status", "string", "Comma-separated statuses."),
+        ("item_type", "string", "Comma-separated item type ids."),
+        ("code_prefix", "string", "学習指導要領コード prefix, e.g. 83502."),
+        ("subject", "string", "Subject."),
+        ("grade", "integer", "Grade."),
+        ("content_area", "string", "Content area."),
+        ("difficulty_min", "number", "Lowest difficulty (b)."),
+        ("difficulty_max", "number", "Highest difficulty (b)."),
+        ("parameter_set_id", "integer", "Whose difficulties to filter and show."),
+        ("limit", "integer", "Page size, 1 to 200 (default 50)."),
+        ("cursor", "string", "next_cursor of the previous page."),
+    ]
+
+
+# --------------------------------------------------------------------------- item types
+
+
+@blueprint.get("/item-types")
+@openapi(
+    summary="The item-type registry: ids, response shapes and examples.",
+    tags=[ITEMS],
+    roles=READERS,
+)
+def item_types() -> Response:
+    require_user(*READERS)
+    types = []
+    for type_id, kind in ITEM_TYPES.items():
+        content, scoring = kind.example()
+        types.append(
+            {
+                "id": type_id,
+                "label": kind.label,
+                "human_scored": kind.human_scored,
+                "polytomous": kind.polytomous,
+                "response_example": kind.response_example,
+                "example": {"content": content, "scoring": scoring},
+            }
+        )
+    return jsonify(
+        {
+            "item_types": types,
+            "statuses": [status.value for status in ItemStatus],
+            "transitions": [
+                {"from": src, "to": to, "roles": sorted(roles)}
+                for (src, to), roles in service.TRANSITIONS.items()
+            ],
+        }
+    )
+
+
+# --------------------------------------------------------------------------- items
+
+
+@blueprint.get("/items")
+@openapi(
+    summary="List and search the bank (latest version of each item), newest first.",
+    tags=[ITEMS],
+    roles=READERS,
+    query=_list_query(),
+    response="ItemPage",
+)
+def list_items() -> Response:
+    require_user(*READERS)
+    filters = item_filters(request.args)
+    limit = query_int(request.args, "limit", 50)
+    page = service.list_items(filters, limit=limit, cursor=request.args.get("cursor") or None)
+    return jsonify(page)
+
+
+@blueprint.post("/items")
+@openapi(
+    summary="Create an item with its first (draft) version.",
+    tags=[ITEMS],
+    roles=AUTHORS,
+    body="ItemCreate",
+    response="ItemDetail",
+    status=201,
+)
+def create_item() -> tuple[Response, int]:
+    user = require_user(*AUTHORS)
+    data = json_body()
+    key = get_field(data, "key", str, max_length=100)
+    status = get_field(data, "status", str, default=ItemStatus.DRAFT)
+    if status != ItemStatus.DRAFT:
+        raise ValidationError("New items start as drafts; move them on with a transition.")
+    enemies = get_field(data, "enemies", list, default=[], max_length=100)
+    fields = item_fields(data)
+    actor = _actor(user)
+    version = service.create_item(key=key, actor=actor, created_by_id=user.id, **fields)
+    if enemies:
+        service.set_enemies(version.item_id, enemies, actor=actor)
+    return jsonify(service.item_detail(version.item_id, role=str(user.role))), 201
+
+
+@blueprint.get("/items/<int:item_id>")
+@openapi(
+    summary="An item: latest version, history, enemies, allowed transitions.",
+    tags=[ITEMS],
+    roles=READERS,
+    response="ItemDetail",
+)
+def get_item(item_id: int) -> Response:
+    user = require_user(*READERS)
+    return jsonify(service.item_detail(item_id, role=str(user.role)))
+
+
+@blueprint.post("/items/<int:item_id>/versions")
+@openapi(
+    summary="Save an edit as a new draft version (older versions never change).",
+    tags=[ITEMS],
+    roles=AUTHORS,
+    body="ItemRevision",
+    response="ItemDetail",
+)
+def revise_item(item_id: int) -> Response:
+    user = require_user(*AUTHORS)
+    data = json_body()
+    base = get_field(data, "base_version_number", int, default=None)
+    fields = item_fields(data, partial=True)
+    if "enemies" in data:
+        service.set_enemies(item_id, get_field(data, "enemies", list), actor=_actor(user))
+    version, created = service.revise_item(
+        item_id, fields, actor=_actor(user), base_version_number=base
+    )
+    detail = service.item_detail(item_id, role=str(user.role))
+    return jsonify({**detail, "created_version": created, "version_number": version.version_number})
+
+
+@blueprint.get("/items/<int:item_id>/versions/<int:number>")
+@openapi(
+    summary="One version of an item, with its key.",
+    tags=[ITEMS],
+    roles=READERS,
+    response="ItemVersion",
+)
+def get_version(item_id: int, number: int) -> Response:
+    require_user(*READERS)
+    detail = service.item_detail(item_id)
+    match = next((h for h in detail["history"] if h["version_number"] == number), None)
+    if match is None:
+        raise NotFound("No such version.", details={"version": number})
+    return jsonify(service.version_dict(service.get_item_version(match["id"])))
+
+
+@blueprint.get("/items/<int:item_id>/diff")
+@openapi(
+    summary="Field-by-field differences between two versions.",
+    tags=[ITEMS],
+    roles=READERS,
+    query=[
+        ("from", "integer", "Older version number."),
+        ("to", "integer", "Newer version number."),
+    ],
+)
+def diff_item(item_id: int) -> Response:
+    require_user(*READERS)
+    older = query_int(request.args, "from")
+    newer = query_int(request.args, "to")
+    if older is None or newer is None:
+        raise ValidationError("Give 'from' and 'to' version numbers.")
+    return jsonify(service.diff_versions(item_id, older, newer))
+
+
+@blueprint.post("/item-versions/<int:version_id>/transitions")
+@openapi(
+    summary="Move a version along draft -> review -> pretest -> operational -> retired.",
+    tags=[ITEMS],
+    roles=READERS,
+    body={"type": "object", "required": ["to"], "properties": {"to": {"type": "string"}}},
+    response="ItemVersion",
+)
+def transition(version_id: int) -> Response:
+    user = require_user(*READERS)
+    to = get_field(json_body(), "to", str, max_length=20)
+    version = service.transition_item(version_id, to, actor=_actor(user))
+    return jsonify(service.version_dict(version))
+
+
+@blueprint.put("/items/<int:item_id>/enemies")
+@openapi(
+    summary="Replace an item's enemies (never in the same test), by key.",
+    tags=[ITEMS],
+    roles=AUTHORS,
+    body={"type": "object", "properties": {"keys": {"type": "array", "items": {"type": "string"}}}},
+)
+def put_enemies(item_id: int) -> Response:
+    user = require_user(*AUTHORS)
+    keys = get_field(json_body(), "keys", list, max_length=100)
+    if not all(isinstance(key, str) for key in keys):
+        raise ValidationError("'keys' must be item keys.", details={"field": "keys"})
+    return jsonify({"enemies": service.set_enemies(item_id, keys, actor=_actor(user))})
+
+
+@blueprint.post("/items/preview")
+@openapi(
+    summary="Render unsaved content exactly as a student would receive it.",
+    tags=[ITEMS],
+    roles=AUTHORS,
+    response="StudentView",
+    body={"type": "object", "required": ["item_type", "content"]},
+)
+def preview() -> Response:
+    require_user(*AUTHORS)
+    data = json_body()
+    item_type = get_field(data, "item_type", str, max_length=32)
+    content = get_item_type(item_type).clean_content(get_field(data, "content", dict))
+    accessibility = service.clean_accessibility(get_field(data, "accessibility", dict, default={}))
+    stimulus_id = get_field(data, "stimulus_id", int, default=None)
+    stimulus_html = None
+    if stimulus_id is not None:
+        stimulus_html = service.get_stimulus(stimulus_id).html
+    view = service.student_view(
+        item_type, content, stimulus_html=stimulus_html, accessibility=accessibility
+    )
+    return jsonify({"item": {"handle": "preview", "sequence": 1, **view}})
+
+
+@blueprint.post("/items/score")
+@openapi(
+    summary="Try a response against an unsaved key: the score it would get.",
+    tags=[ITEMS],
+    roles=AUTHORS,
+    body={"type": "object", "required": ["item_type", "content", "scoring", "response"]},
+)
+def try_score() -> Response:
+    require_user(*AUTHORS)
+    data = json_body()
+    item_type = get_field(data, "item_type", str, max_length=32)
+    kind = get_item_type(item_type)
+    content = kind.clean_content(get_field(data, "content", dict))
+    scoring = kind.validate_scoring(content, get_field(data, "scoring", dict))
+    score = service.score_response(item_type, content, scoring, data.get("response"))
+    return jsonify(
+        {
+            "score": score,
+            "max_score": kind.max_score(scoring),
+            "human_scored": kind.human_scored,
+        }
+    )
+
+
+# --------------------------------------------------------------------------- QTI
+
+
+@blueprint.get("/items/export.zip")
+@openapi(
+    summary="Export matching items (latest versions) as a QTI 3.0 package.",
+    tags=[ITEMS],
+    roles=AUTHORS,
+    query=[*_list_query()[:10], ("keys", "string", "Comma-separated keys.")],
+    response={"type": "string", "format": "binary"},
+    response_type="application/zip",
+)
+def export_items() -> Response:
+    user = require_user(*AUTHORS)
+    version_ids = service.export_version_ids(
+        item_filters(request.args), keys=[k for k in request.args.get("keys", "").split(",") if k]
+    )
+    data, n_items = export_package(version_ids, actor=_actor(user))
+    return Response(
+        data,
+        mimetype="application/zip",
+        headers={
+            "Content-Disposition": 'attachment; filename="items-qti3.zip"',
+            "X-Item-Count": str(n_items),
+        },
+    )
+
+
+def _upload() -> bytes:
+    if request.files:
+        upload = request.files.get("package")
+        if upload is None:
+            raise ValidationError("Send the package as the form field 'package'.")
+        return upload.read()
+    if request.mimetype in ("application/zip", "application/octet-stream"):
+        return request.get_data(cache=False)
+    raise DomainError(
+        "Send a QTI package as multipart/form-data (field 'package') or application/zip.",
+        code=ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        status=415,
+    )
+
+
+@blueprint.post("/items/import")
+@openapi(
+    summary="Import a QTI 3.0 package: every item or none (one transaction).",
+    tags=[ITEMS],
+    roles=AUTHORS,
+    body={"type": "string", "format": "binary"},
+    body_type="application/zip",
+    response="ImportReport",
+    query=[
+        ("dry_run", "boolean", "Validate and report; write nothing."),
+        ("on_existing", "string", "new_version (default), skip or error."),
+        ("status", "string", "Status of imported versions: draft, review or pretest."),
+    ],
+)
+def import_items() -> Response:
+    user = require_user(*AUTHORS)
+    data = _upload()
+    status = request.args.get("status", ItemStatus.DRAFT)
+    if status not in STAFF_IMPORT_STATUSES:
+        raise ValidationError(
+            "Imports arrive as draft, review or pretest; operational needs a researcher.",
+            details={"field": "status"},
+        )
+    options = ImportOptions(
+        status=status, on_existing=request.args.get("on_existing", "new_version")
+    )
+    dry_run = request.args.get("dry_run", "").lower() in ("1", "true", "yes")
+    savepoint = db.session.begin_nested()
+    try:
+        report = import_package(data, actor=_actor(user), options=options)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if dry_run:
+        savepoint.rollback()
+    else:
+        savepoint.commit()
+    report["dry_run"] = dry_run
+    return jsonify(report)
+
+
+# --------------------------------------------------------------------------- stimuli, media, codes
+
+
+@blueprint.get("/stimuli")
+@openapi(summary="Stimuli (passages shared by items), every version.", tags=[ITEMS], roles=READERS)
+def list_stimuli() -> Response:
+    require_user(*READERS)
+    return jsonify({"stimuli": service.list_stimuli()})
+
+
+@blueprint.post("/stimuli")
+@openapi(
+    summary="Create a stimulus, or a new version of one with the same key.",
+    tags=[ITEMS],
+    roles=AUTHORS,
+    status=201,
+    body={
+        "type": "object",
+        "required": ["key", "html"],
+        "properties": {
+            "key": {"type": "string"},
+            "html": {"type": "string"},
+            "title": {"type": "string"},
+            "language": {"type": "string"},
+        },
+    },
+)
+def create_stimulus() -> tuple[Response, int]:
+    user = require_user(*AUTHORS)
+    data = json_body()
+    stimulus = service.create_stimulus(
+        key=get_field(data, "key", str, max_length=100),
+        html=get_field(data, "html", str),
+        title=get_field(data, "title", str, default="", max_length=200),
+        language=get_field(data, "language", str, default="en", max_length=16),
+        actor=_actor(user),
+    )
+    return jsonify(service.stimulus_dict(stimulus)), 201
+
+
+@blueprint.post("/media")
+@openapi(
+    summary="Upload an image, audio or video file (stored by SHA-256).",
+    tags=[ITEMS],
+    roles=AUTHORS,
+    body_type="multipart/form-data",
+    status=201,
+    body={"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}},
+)
+def upload_media() -> tuple[Response, int]:
+    user = require_user(*AUTHORS)
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationError("Send the file as multipart/form-data field 'file'.")
+    asset = store_media(
+        upload.read(),
+        upload.mimetype or "",
+        filename=upload.filename or "",
+        created_by_id=user.id,
+    )
+    return jsonify(
+        {
+            "sha256": asset.sha256,
+            "url": f"/api/v1/media/{asset.sha256}",
+            "mime_type": asset.mime_type,
+            "size_bytes": asset.size_bytes,
+        }
+    ), 201
+
+
+@blueprint.get("/media/<string:sha256>")
+@openapi(
+    summary="A media file by its SHA-256 (any logged-in user: students see images).",
+    tags=[ITEMS],
+    roles=("student", "teacher", "researcher", "operator"),
+    response={"type": "string", "format": "binary"},
+    response_type="*/*",
+)
+def media_file(sha256: str) -> Response:
+    require_user()
+    asset = get_media(sha256)
+    response = Response(asset.data, mimetype=asset.mime_type)
+    # Content-addressed: the bytes behind a hash never change.
+    response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@blueprint.get("/curriculum-codes")
+@openapi(
+    summary="Curriculum codes in the bank under a prefix, with item counts.",
+    tags=[ITEMS],
+    roles=READERS,
+    query=[("prefix", "string", "Code prefix.")],
+)
+def curriculum_codes() -> Response:
+    require_user(*READERS)
+    return jsonify({"codes": service.curriculum_code_counts(request.args.get("prefix") or "")})
+
+
+@blueprint.get("/curriculum-codes/<string:code>")
+@openapi(summary="The parts of one 学習指導要領コード.", tags=[ITEMS], roles=READERS)
+def curriculum_code(code: str) -> Response:
+    require_user(*READERS)
+    return jsonify(describe_curriculum_code(code))
+
+
+# --------------------------------------------------------------------------- parameter sets
 
 
 @blueprint.get("/parameter-sets")
+@openapi(
+    summary="Every parameter set with its provenance (no person data).",
+    tags=[PARAMS],
+    roles=READERS,
+)
 def parameter_sets() -> Response:
-    """Every parameter set with its provenance (metadata only, no person data)."""
-    require_user(Role.RESEARCHER, Role.OPERATOR)
-    counts = (
-        select(ItemParameter.parameter_set_id, func.count().label("n_items"))
-        .group_by(ItemParameter.parameter_set_id)
-        .subquery()
+    require_user(*READERS)
+    return jsonify({"parameter_sets": service.list_parameter_sets()})
+
+
+@blueprint.get("/parameter-sets/<int:parameter_set_id>")
+@openapi(summary="A parameter set with every item's parameters.", tags=[PARAMS], roles=READERS)
+def parameter_set(parameter_set_id: int) -> Response:
+    require_user(*READERS)
+    return jsonify(service.parameter_set_detail(parameter_set_id))
+
+
+@blueprint.post("/parameter-sets")
+@openapi(
+    summary="Create a new immutable version of a parameter set (draft unless published).",
+    tags=[PARAMS],
+    roles=READERS,
+    body="ParameterSetCreate",
+    status=201,
+)
+def create_parameter_set() -> tuple[Response, int]:
+    user = require_user(*READERS)
+    data = json_body()
+    records = get_field(data, "items", list, max_length=200_000)
+    status = get_field(data, "status", str, default="draft")
+    if status == "published" and user.role != Role.RESEARCHER:
+        raise Forbidden("Only researchers publish parameter sets.")
+    parameters = service.parameters_by_version(records)
+    created = service.create_parameter_set(
+        name=get_field(data, "name", str, max_length=100),
+        parameters=parameters,
+        provenance=get_field(data, "provenance", dict),
+        status=status,
+        scaling=get_field(data, "scaling", (int, float), default=1.0),
+        actor=_actor(user),
     )
-    rows = db.session.execute(
-        select(ParameterSet, func.coalesce(counts.c.n_items, 0))
-        .outerjoin(counts, counts.c.parameter_set_id == ParameterSet.id)
-        .order_by(ParameterSet.name, ParameterSet.version)
-    ).all()
-    return jsonify(
-        {
-            "parameter_sets": [
-                {
-                    "id": s.id,
-                    "name": s.name,
-                    "version": s.version,
-                    "status": s.status,
-                    "n_items": n_items,
-                    "scaling": s.scaling,
-                    "created_at": s.created_at.isoformat().replace("+00:00", "Z"),
-                    "provenance": s.provenance,
-                }
-                for s, n_items in rows
-            ]
-        }
+    return jsonify(service.parameter_set_detail(created.id)), 201
+
+
+@blueprint.post("/parameter-sets/<int:parameter_set_id>/publish")
+@openapi(
+    summary="Publish a draft parameter set (its values never change).",
+    tags=[PARAMS],
+    roles=(Role.RESEARCHER,),
+)
+def publish_parameter_set(parameter_set_id: int) -> Response:
+    user = require_user(Role.RESEARCHER)
+    service.publish_parameter_set(parameter_set_id, actor=_actor(user))
+    return jsonify(service.parameter_set_detail(parameter_set_id))
+
+
+# --------------------------------------------------------------------------- pools
+
+
+@blueprint.get("/pools")
+@openapi(
+    summary="Item pools with their sizes and active parameter sets.", tags=[POOLS], roles=READERS
+)
+def pools() -> Response:
+    require_user(*READERS)
+    return jsonify({"pools": service.list_pools()})
+
+
+@blueprint.post("/pools")
+@openapi(
+    summary="Create a pool of item versions.",
+    tags=[POOLS],
+    roles=AUTHORS,
+    status=201,
+    body={"type": "object", "required": ["name", "item_version_ids"]},
+)
+def create_pool() -> tuple[Response, int]:
+    user = require_user(*AUTHORS)
+    data = json_body()
+    ids = get_field(data, "item_version_ids", list, max_length=100_000)
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValidationError("'item_version_ids' must be whole numbers.")
+    pool = service.create_pool(
+        name=get_field(data, "name", str, max_length=100),
+        description=get_field(data, "description", str, default="", max_length=2000),
+        item_version_ids=ids,
+        active_parameter_set_id=get_field(data, "active_parameter_set_id", int, default=None),
+        actor=_actor(user),
     )
+    return jsonify(service.pool_summary(pool.id)), 201
+
+
+@blueprint.get("/pools/<int:pool_id>")
+@openapi(
+    summary="A pool's counts by curriculum code, item type, status and difficulty.",
+    tags=[POOLS],
+    roles=READERS,
+    query=[("code_prefix_length", "integer", "Group codes by this many characters.")],
+)
+def pool(pool_id: int) -> Response:
+    require_user(*READERS)
+    length = query_int(request.args, "code_prefix_length", 16)
+    return jsonify(service.pool_summary(pool_id, code_prefix_length=length or 16))
+
+
+@blueprint.put("/pools/<int:pool_id>/members")
+@openapi(
+    summary="Replace a pool's item versions.",
+    tags=[POOLS],
+    roles=AUTHORS,
+    body={"type": "object", "required": ["item_version_ids"]},
+)
+def put_pool_members(pool_id: int) -> Response:
+    user = require_user(*AUTHORS)
+    ids = get_field(json_body(), "item_version_ids", list, max_length=100_000)
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        raise ValidationError("'item_version_ids' must be whole numbers.")
+    service.set_pool_members(pool_id, ids, actor=_actor(user))
+    return jsonify(service.pool_summary(pool_id))
+
+
+@blueprint.put("/pools/<int:pool_id>/parameter-set")
+@openapi(
+    summary="Name the pool's active (published) parameter set.",
+    tags=[POOLS],
+    roles=READERS,
+    body={"type": "object", "required": ["parameter_set_id"]},
+)
+def put_pool_parameter_set(pool_id: int) -> Response:
+    user = require_user(*READERS)
+    parameter_set_id = get_field(json_body(), "parameter_set_id", int)
+    service.set_pool_parameter_set(pool_id, parameter_set_id, actor=_actor(user))
+    return jsonify(service.pool_summary(pool_id))

@@ -49,14 +49,18 @@ __all__ = [
     "TRANSITIONS",
     "Actor",
     "ItemFields",
+    "ItemFilters",
     "PoolItem",
     "allowed_transitions",
     "apply_rubric",
+    "clean_accessibility",
     "create_item",
     "create_parameter_set",
     "create_pool",
     "create_stimulus",
+    "curriculum_code_counts",
     "diff_versions",
+    "export_version_ids",
     "find_item",
     "find_pool",
     "find_stimulus",
@@ -64,6 +68,7 @@ __all__ = [
     "get_item_version",
     "get_parameter_set",
     "get_pool",
+    "get_stimulus",
     "item_detail",
     "list_items",
     "list_parameter_sets",
@@ -72,6 +77,7 @@ __all__ = [
     "load_pool_items",
     "parameter_record",
     "parameter_set_detail",
+    "parameters_by_version",
     "pool_summary",
     "publish_parameter_set",
     "revise_item",
@@ -79,6 +85,7 @@ __all__ = [
     "set_enemies",
     "set_pool_members",
     "set_pool_parameter_set",
+    "stimulus_dict",
     "student_view",
     "transition_item",
     "validate_curriculum_code",
@@ -205,7 +212,7 @@ class ItemFields:
             language=self.language,
             rationale=_short(self.rationale, "rationale", 5000),
             keywords=list(dict.fromkeys(keywords)),
-            accessibility=_clean_accessibility(self.accessibility),
+            accessibility=clean_accessibility(self.accessibility),
             author=_short(self.author, "author", 200),
             licence=_short(self.licence, "licence", 100),
             stimulus_id=self.stimulus_id,
@@ -244,7 +251,7 @@ def _short(value: Any, name: str, limit: int) -> str | None:
     return value.strip() or None
 
 
-def _clean_accessibility(raw: Any) -> dict[str, Any]:
+def clean_accessibility(raw: Any) -> dict[str, Any]:
     if raw is None:
         return {}
     if not isinstance(raw, dict) or not set(raw) <= {"read_aloud", "furigana", "large_print"}:
@@ -638,7 +645,7 @@ def item_detail(item_id: int, *, role: str | None = None) -> dict[str, Any]:
         "subject": item.subject,
         "created_at": _iso(item.created_at),
         "latest": version_dict(latest),
-        "stimulus": _stimulus_dict(stimulus) if stimulus else None,
+        "stimulus": stimulus_dict(stimulus) if stimulus else None,
         "enemies": enemy_keys(item.id),
         "history": [
             {
@@ -856,6 +863,50 @@ def _difficulty_condition(filters: ItemFilters) -> Any:
     return exists().where(*bounds)
 
 
+def export_version_ids(filters: ItemFilters, *, keys: Sequence[str] = ()) -> list[int]:
+    """Latest-version ids of the items named by ``keys``, or else of every matching item."""
+    if keys:
+        found = dict(
+            db.session.execute(
+                select(Item.key, ItemVersion.id)
+                .join(ItemVersion, ItemVersion.item_id == Item.id)
+                .where(Item.key.in_(list(keys)), ItemVersion.is_latest)
+            )
+            .tuples()
+            .all()
+        )
+        missing = [key for key in keys if key not in found]
+        if missing:
+            raise NotFound("Unknown item keys.", details={"keys": missing[:20]})
+        return [found[key] for key in keys]
+    ids: list[int] = []
+    cursor = None
+    while True:
+        page = list_items(filters, limit=MAX_PAGE, cursor=cursor, with_total=False)
+        ids.extend(row["version_id"] for row in page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return ids
+
+
+def curriculum_code_counts(prefix: str) -> list[dict[str, Any]]:
+    """Codes on latest versions under ``prefix`` with their item counts (at most 500)."""
+    query = (
+        select(ItemCurriculumCode.code, func.count())
+        .join(ItemVersion, ItemVersion.id == ItemCurriculumCode.item_version_id)
+        .where(ItemVersion.is_latest)
+        .group_by(ItemCurriculumCode.code)
+        .order_by(ItemCurriculumCode.code)
+        .limit(500)
+    )
+    if prefix:
+        low, high = prefix_bounds(validate_code_prefix(prefix))
+        query = query.where(ItemCurriculumCode.code >= low)
+        if high is not None:
+            query = query.where(ItemCurriculumCode.code < high)
+    return [{"code": code, "n_items": n} for code, n in db.session.execute(query)]
+
+
 def _encode_cursor(version_id: int) -> str:
     return base64.urlsafe_b64encode(f"v1:{version_id}".encode()).decode().rstrip("=")
 
@@ -916,7 +967,7 @@ def create_stimulus(
     return stimulus
 
 
-def _stimulus_dict(stimulus: Stimulus) -> dict[str, Any]:
+def stimulus_dict(stimulus: Stimulus) -> dict[str, Any]:
     return {
         "id": stimulus.id,
         "key": stimulus.key,
@@ -928,14 +979,63 @@ def _stimulus_dict(stimulus: Stimulus) -> dict[str, Any]:
     }
 
 
+def get_stimulus(stimulus_id: int) -> Stimulus:
+    stimulus = db.session.get(Stimulus, stimulus_id)
+    if stimulus is None:
+        raise NotFound("No such stimulus.", details={"stimulus_id": stimulus_id})
+    return stimulus
+
+
 def list_stimuli() -> list[dict[str, Any]]:
     return [
-        _stimulus_dict(s)
+        stimulus_dict(s)
         for s in db.session.scalars(select(Stimulus).order_by(Stimulus.key, Stimulus.version))
     ]
 
 
 # --------------------------------------------------------------------------- parameter sets
+
+
+def parameters_by_version(records: list[Any]) -> dict[int, dict[str, Any]]:
+    """Parameter records keyed by item version, each naming ``item_version_id`` or
+    ``item_key`` (+ optional ``version_number``, default the latest)."""
+    parameters: dict[int, dict[str, Any]] = {}
+    for position, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise ValidationError(
+                "Each parameter record must be an object.", details={"item": position}
+            )
+        version_id = record.get("item_version_id")
+        if version_id is None and isinstance(record.get("item_key"), str):
+            query = (
+                select(ItemVersion.id)
+                .join(Item, Item.id == ItemVersion.item_id)
+                .where(Item.key == record["item_key"])
+            )
+            number = record.get("version_number")
+            query = query.where(
+                ItemVersion.version_number == number
+                if number is not None
+                else ItemVersion.is_latest
+            )
+            version_id = db.session.scalar(query)
+            if version_id is None:
+                raise ValidationError(
+                    f"No item {record['item_key']!r} (version {number or 'latest'}).",
+                    details={"item": position},
+                )
+        if isinstance(version_id, bool) or not isinstance(version_id, int):
+            raise ValidationError(
+                "Each record needs an item_version_id or an item_key.", details={"item": position}
+            )
+        if version_id in parameters:
+            raise ValidationError("An item version appears twice.", details={"item": position})
+        parameters[version_id] = {
+            k: v
+            for k, v in record.items()
+            if k not in ("item_version_id", "item_key", "version_number")
+        }
+    return parameters
 
 
 def _validate_parameter_records(

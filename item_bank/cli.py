@@ -1,0 +1,184 @@
+"""``cbt items import|export|list|validate``: the item bank from the command line.
+
+Commands run as the system (no user); every change is still audited. An import commits only
+when the whole package went in; any problem rolls everything back and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+__all__ = ["register_commands"]
+
+STATUSES = ("draft", "review", "pretest", "operational", "retired")
+
+
+def _fail(error: Exception) -> click.ClickException:
+    from cbt.errors import DomainError
+
+    if isinstance(error, DomainError):
+        lines = [error.message]
+        for problem in error.details.get("errors", [])[:20]:
+            lines.append(
+                f"  - {problem.get('file') or problem.get('resource')}: {problem['message']}"
+            )
+        return click.ClickException("\n".join(lines))
+    return click.ClickException(str(error))
+
+
+def _filters(status, item_type, code_prefix, q):
+    from item_bank.service import ItemFilters
+
+    return ItemFilters(
+        q=q or None,
+        status=tuple(status),
+        item_type=tuple(item_type),
+        code_prefix=code_prefix or None,
+    )
+
+
+def _read_package(path: Path) -> bytes:
+    from item_bank.qti import PackageLimits
+
+    size = path.stat().st_size
+    if size > PackageLimits().max_package_bytes:
+        raise click.ClickException(f"{path} is larger than the package limit.")
+    return path.read_bytes()
+
+
+def _summary(report: dict[str, Any]) -> str:
+    return (
+        f"{report['n_items']} items: {report['created']} created, {report['revised']} revised, "
+        f"{report['unchanged']} unchanged, {report['skipped']} skipped; "
+        f"{report['media']} media files, {report['stimuli']} stimuli"
+    )
+
+
+def register_commands(group: click.Group) -> None:
+    """Attach ``cbt items ...`` to the top-level ``cbt`` group."""
+
+    @group.group("items")
+    def items() -> None:
+        """Item bank: QTI 3.0 import and export, listing, package validation."""
+
+    @items.command("import")
+    @click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option(
+        "--status",
+        type=click.Choice(STATUSES),
+        default="draft",
+        show_default=True,
+        help="Status of the imported versions.",
+    )
+    @click.option(
+        "--on-existing",
+        type=click.Choice(["new_version", "skip", "error"]),
+        default="new_version",
+        show_default=True,
+        help="What to do with a key the bank already has.",
+    )
+    @with_appcontext
+    def import_command(package: Path, status: str, on_existing: str) -> None:
+        """Import a QTI 3.0 package: all of it, or nothing."""
+        from cbt.db import db
+        from cbt.errors import DomainError
+        from item_bank.qti import ImportOptions, import_package
+        from item_bank.service import Actor
+
+        data = _read_package(package)
+        try:
+            report = import_package(
+                data, actor=Actor(), options=ImportOptions(status=status, on_existing=on_existing)
+            )
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            raise _fail(error) from None
+        click.echo(f"Imported {package}: {_summary(report)}.")
+        for warning in report["warnings"][:20]:
+            click.echo(f"  warning: {warning}")
+
+    @items.command("validate")
+    @click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @with_appcontext
+    def validate_command(package: Path) -> None:
+        """Check a QTI 3.0 package as an import would, and write nothing."""
+        from cbt.db import db
+        from cbt.errors import DomainError
+        from item_bank.qti import import_package
+        from item_bank.service import Actor
+
+        data = _read_package(package)
+        try:
+            report = import_package(data, actor=Actor())
+        except DomainError as error:
+            raise _fail(error) from None
+        finally:
+            db.session.rollback()
+        click.echo(f"{package} is valid: {_summary(report)} (nothing was written).")
+        for warning in report["warnings"][:20]:
+            click.echo(f"  warning: {warning}")
+
+    @items.command("export")
+    @click.option(
+        "--out",
+        "out",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Where to write the .zip.",
+    )
+    @click.option("--status", multiple=True, type=click.Choice(STATUSES))
+    @click.option("--type", "item_type", multiple=True, help="Item type id (repeatable).")
+    @click.option("--code-prefix", help="学習指導要領コード prefix.")
+    @click.option("--q", help="Text search.")
+    @click.option("--key", "keys", multiple=True, help="Export just these keys (repeatable).")
+    @with_appcontext
+    def export_command(out: Path, status, item_type, code_prefix, q, keys) -> None:
+        """Export the latest versions of matching items as a QTI 3.0 package."""
+        from cbt.db import db
+        from cbt.errors import DomainError
+        from item_bank.qti import export_package
+        from item_bank.service import Actor, export_version_ids
+
+        try:
+            ids = export_version_ids(_filters(status, item_type, code_prefix, q), keys=keys)
+            data, n_items = export_package(ids, actor=Actor())
+            db.session.commit()
+        except DomainError as error:
+            db.session.rollback()
+            raise _fail(error) from None
+        out.write_bytes(data)
+        click.echo(f"Exported {n_items} items to {out} ({len(data):,} bytes).")
+
+    @items.command("list")
+    @click.option("--status", multiple=True, type=click.Choice(STATUSES))
+    @click.option("--type", "item_type", multiple=True, help="Item type id (repeatable).")
+    @click.option("--code-prefix", help="学習指導要領コード prefix.")
+    @click.option("--q", help="Text search.")
+    @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 200))
+    @click.option("--json", "as_json", is_flag=True, help="Print the page as JSON.")
+    @with_appcontext
+    def list_command(status, item_type, code_prefix, q, limit: int, as_json: bool) -> None:
+        """List items (latest versions), newest first."""
+        from cbt.errors import DomainError
+        from item_bank.service import list_items
+
+        try:
+            page = list_items(_filters(status, item_type, code_prefix, q), limit=limit)
+        except DomainError as error:
+            raise _fail(error) from None
+        if as_json:
+            click.echo(json.dumps(page, ensure_ascii=False, indent=2))
+            return
+        click.echo(f"{page['total']} items match; showing {len(page['items'])}.")
+        for row in page["items"]:
+            codes = ",".join(row["curriculum_codes"]) or "-"
+            click.echo(
+                f"{row['key']:<24} v{row['version_number']:<3} {row['status']:<11} "
+                f"{row['item_type']:<18} {codes:<18} {row['excerpt'][:60]}"
+            )
