@@ -1,0 +1,270 @@
+"""Every item type scores correct, incorrect, partial and malformed responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cbt.errors import ValidationError
+from item_bank.service import apply_rubric, score_response
+from item_bank.types import ITEM_TYPES, get_item_type, normalise_text, parse_number
+from tests.unit.item_bank.conftest import example
+
+# type id -> (correct response, incorrect response, partial response and its score or None)
+CASES: dict[str, tuple[Any, Any, tuple[Any, float] | None]] = {
+    "single_choice": ({"choice": "B"}, {"choice": "A"}, None),
+    "multiple_response": (
+        {"choices": ["A", "C"]},
+        {"choices": ["B", "D"]},
+        ({"choices": ["A"]}, 0.5),
+    ),
+    "text_entry": ({"text": " ト ウ キョウ "}, {"text": "おおさか"}, None),
+    "numeric": ({"value": "700", "unit": "cm"}, {"value": "6", "unit": "m"}, None),
+    "ordering": ({"order": ["A", "B", "C"]}, {"order": ["C", "B", "A"]}, None),
+    "matching": (
+        {"pairs": [["S1", "T3"], ["S2", "T5"]]},
+        {"pairs": [["S1", "T5"], ["S2", "T3"]]},
+        ({"pairs": [["S1", "T3"], ["S2", "T3"]]}, 0.5),
+    ),
+    "inline_choice": (
+        {"gaps": {"g1": "a", "g2": "c"}},
+        {"gaps": {"g1": "b", "g2": "d"}},
+        ({"gaps": {"g1": "a", "g2": "d"}}, 0.5),
+    ),
+    "extended_text": ({"text": "Alternate angles..."}, {"text": ""}, None),
+    "partial_credit": ({"choice": "A"}, {"choice": "C"}, ({"choice": "B"}, 1.0)),
+}
+
+MALFORMED: list[Any] = [None, "B", 3, [], {}, {"nonsense": 1}]
+
+
+def score(type_id: str, response: Any) -> float:
+    content, scoring = example(type_id)
+    kind = get_item_type(type_id)
+    content = kind.clean_content(content)
+    scoring = kind.validate_scoring(content, scoring)
+    return score_response(type_id, content, scoring, response)
+
+
+def test_every_registered_type_has_cases() -> None:
+    assert set(CASES) == set(ITEM_TYPES)
+
+
+@pytest.mark.parametrize("type_id", sorted(CASES))
+def test_correct_response_earns_full_marks(type_id: str) -> None:
+    correct, _, _ = CASES[type_id]
+    content, scoring = example(type_id)
+    kind = get_item_type(type_id)
+    expected = 0.0 if kind.human_scored else kind.max_score(kind.validate_scoring(
+        kind.clean_content(content), scoring))  # fmt: skip
+    assert score(type_id, correct) == expected
+
+
+@pytest.mark.parametrize("type_id", sorted(CASES))
+def test_incorrect_response_scores_zero(type_id: str) -> None:
+    assert score(type_id, CASES[type_id][1]) == 0.0
+
+
+@pytest.mark.parametrize("type_id", [t for t in sorted(CASES) if CASES[t][2] is not None])
+def test_partial_response_earns_partial_credit(type_id: str) -> None:
+    response, expected = CASES[type_id][2]
+    assert score(type_id, response) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("type_id", sorted(CASES))
+@pytest.mark.parametrize("response", MALFORMED, ids=repr)
+def test_malformed_response_is_a_422(type_id: str, response: Any) -> None:
+    with pytest.raises(ValidationError):
+        score(type_id, response)
+
+
+@pytest.mark.parametrize(
+    ("type_id", "response"),
+    [
+        ("single_choice", {"choice": "Z"}),
+        ("multiple_response", {"choices": ["A", "A"]}),
+        ("multiple_response", {"choices": ["Q"]}),
+        ("text_entry", {"text": 5}),
+        ("text_entry", {"text": "x" * 1001}),
+        ("numeric", {"value": True}),
+        ("numeric", {"value": "1", "unit": 3}),
+        ("ordering", {"order": ["A", "B"]}),
+        ("ordering", {"order": ["A", "B", "B"]}),
+        ("matching", {"pairs": [["S1", "T3"], ["S1", "T5"]]}),
+        ("matching", {"pairs": [["T3", "S1"]]}),
+        ("inline_choice", {"gaps": {"g9": "a"}}),
+        ("inline_choice", {"gaps": {"g1": "c"}}),
+        ("extended_text", {"text": "x" * 20_001}),
+        ("partial_credit", {"choice": "Q"}),
+    ],
+)
+def test_wrong_shaped_answers_are_rejected(type_id: str, response: Any) -> None:
+    with pytest.raises(ValidationError):
+        score(type_id, response)
+
+
+def test_multiple_response_all_or_nothing_and_custom_mapping() -> None:
+    content, _ = example("multiple_response")
+    kind = get_item_type("multiple_response")
+    content = kind.clean_content(content)
+    strict = kind.validate_scoring(content, {"correct": ["A", "C"]})
+    assert kind.score(strict, {"choices": ["A"]}) == 0.0
+    assert kind.score(strict, {"choices": ["C", "A"]}) == 1.0
+    mapped = kind.validate_scoring(
+        content,
+        {"correct": ["A", "C"], "method": "partial", "mapping": {"A": 0.7, "C": 0.7, "B": -1}},
+    )
+    assert kind.score(mapped, {"choices": ["A", "C"]}) == 1.0  # clamped to the upper bound
+    assert kind.score(mapped, {"choices": ["A", "B"]}) == 0.0  # clamped to the lower bound
+    assert kind.score(mapped, {"choices": ["A"]}) == pytest.approx(0.7)
+
+
+def test_selecting_everything_earns_nothing_under_partial_credit() -> None:
+    assert score("multiple_response", {"choices": ["A", "B", "C", "D"]}) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("given", "options", "expected"),
+    [
+        ("ＡＢＣ１２３", {}, "ABC123"),
+        ("ｶﾀｶﾅ", {}, "カタカナ"),
+        ("  a\u3000 b  ", {"spaces": "collapse"}, "a b"),
+        ("  a\u3000 b  ", {"spaces": "remove"}, "ab"),
+        ("  a b ", {"spaces": "trim"}, "a b"),
+        ("とうきょう", {"kana_insensitive": True}, "トウキョウ"),
+        ("Tokyo", {"case_insensitive": True}, "tokyo"),
+    ],
+)
+def test_normalise_text(given: str, options: dict, expected: str) -> None:
+    assert normalise_text(given, **options) == expected
+
+
+def test_text_entry_modes() -> None:
+    kind = get_item_type("text_entry")
+    content = kind.clean_content({"stem": "<p>Capital?</p>"})
+    exact = kind.validate_scoring(content, {"answers": [{"value": "Tokyo"}]})
+    assert kind.score(exact, {"text": "Tokyo"}) == 1.0
+    assert kind.score(exact, {"text": "tokyo"}) == 0.0
+    folded = kind.validate_scoring(
+        content,
+        {
+            "match": "normalised",
+            "answers": [{"value": "Tokyo"}, {"value": "Edo", "score": 0.5}],
+            "normalise": {"case_insensitive": True},
+        },
+    )
+    assert kind.score(folded, {"text": "ＴＯＫＹＯ "}) == 1.0
+    assert kind.score(folded, {"text": "edo"}) == 0.5
+    pattern = kind.validate_scoring(
+        content, {"match": "regex", "answers": [{"value": r"x\s*=\s*-?3"}]}
+    )
+    assert kind.score(pattern, {"text": "x = -3"}) == 1.0
+    assert kind.score(pattern, {"text": "x = -3 or 4"}) == 0.0  # the whole answer must match
+    with pytest.raises(ValidationError):
+        kind.validate_scoring(content, {"match": "regex", "answers": [{"value": "("}]})
+
+
+@pytest.mark.parametrize(
+    ("typed", "value"),
+    [("12.5", 12.5), ("１２．５", 12.5), ("\u22123", -3.0), ("1,234", 1234.0), ("3/4", 0.75),
+     ("abc", None), ("1/0", None), ("1e400", None), ("", None)],
+)  # fmt: skip
+def test_parse_number(typed: str, value: float | None) -> None:
+    assert parse_number(typed) == value
+
+
+def test_numeric_tolerance_and_units() -> None:
+    kind = get_item_type("numeric")
+    content = kind.clean_content({"stem": "<p>Length?</p>"})
+    absolute = kind.validate_scoring(content, {"value": 10, "tolerance": 0.5})
+    assert kind.score(absolute, {"value": "10.4"}) == 1.0
+    assert kind.score(absolute, {"value": "10.6"}) == 0.0
+    assert kind.score(absolute, {"value": 9.5}) == 1.0
+    assert kind.score(absolute, {"value": "ten"}) == 0.0
+    relative = kind.validate_scoring(
+        content, {"value": 200, "tolerance": 0.01, "tolerance_mode": "relative"}
+    )
+    assert kind.score(relative, {"value": "201.9"}) == 1.0
+    assert kind.score(relative, {"value": "202.1"}) == 0.0
+    units = kind.validate_scoring(
+        content,
+        {
+            "value": 150,
+            "units": [{"unit": "cm", "factor": 1}, {"unit": "m", "factor": 100}],
+            "unit_required": True,
+        },
+    )
+    assert kind.score(units, {"value": "1.5", "unit": "m"}) == 1.0
+    assert kind.score(units, {"value": "150", "unit": "ｃｍ"}) == 1.0
+    assert kind.score(units, {"value": "150"}) == 0.0  # unit required
+    assert kind.score(units, {"value": "150", "unit": "km"}) == 0.0
+
+
+def test_extended_text_is_human_scored_with_the_rubric() -> None:
+    content, scoring = example("extended_text")
+    kind = get_item_type("extended_text")
+    scoring = kind.validate_scoring(kind.clean_content(content), scoring)
+    assert kind.max_score(scoring) == 2.0
+    assert apply_rubric("extended_text", scoring, 2) == 2.0
+    for bad in (3, -1, 1.5, True):
+        with pytest.raises(ValidationError):
+            apply_rubric("extended_text", scoring, bad)
+    with pytest.raises(ValidationError):
+        apply_rubric("single_choice", {"correct": "A"}, 1)
+    with pytest.raises(ValidationError):
+        kind.validate_scoring(content, {"rubric": [{"points": 0, "description": "x"},
+                                                   {"points": 2, "description": "y"}]})  # fmt: skip
+
+
+def test_partial_credit_categories() -> None:
+    kind = get_item_type("partial_credit")
+    content = kind.clean_content(example("partial_credit")[0])
+    for bad in ({"A": 2, "B": 1}, {"A": 2, "B": 1, "C": 1}, {"A": 1.5, "B": 1, "C": 0}):
+        with pytest.raises(ValidationError):
+            kind.validate_scoring(content, {"scores": bad})
+
+
+def _options(*ids: str) -> list[dict[str, str]]:
+    return [{"id": option_id, "text": f"option {n}"} for n, option_id in enumerate(ids)]
+
+
+@pytest.mark.parametrize(
+    ("type_id", "content"),
+    [
+        ("single_choice", {"stem": "", "options": _options("A", "B")}),
+        ("single_choice", {"stem": "x", "options": _options("A")}),
+        ("single_choice", {"stem": "x", "options": _options("A", "A")}),
+        ("single_choice", {"stem": "x", "options": _options("1 bad", "B")}),
+        ("inline_choice", {"text": "no gaps here", "gaps": [{"id": "g1", "options": [
+            {"id": "a", "text": "1"}, {"id": "b", "text": "2"}]}]}),
+        ("matching", {"stem": "x", "sources": [{"id": "A", "text": "1"}],
+                      "targets": [{"id": "A", "text": "2"}]}),
+        ("text_entry", {"stem": "x", "expected_length": 0}),
+        ("extended_text", {"stem": "x", "expected_lines": 100}),
+    ],
+)  # fmt: skip
+def test_invalid_content_is_refused(type_id: str, content: dict) -> None:
+    with pytest.raises(ValidationError):
+        get_item_type(type_id).clean_content(content)
+
+
+def test_content_is_sanitised_and_stray_fields_dropped() -> None:
+    kind = get_item_type("single_choice")
+    content = kind.clean_content(
+        {
+            "stem": '<p onclick="x()">Hi<script>alert(1)</script><ruby>漢<rt>かん</rt></ruby></p>',
+            "options": [{"id": "A", "text": "1", "correct": True}, {"id": "B", "text": "2"}],
+            "correct": "A",
+        }
+    )
+    assert content == {
+        "stem": "<p>Hi<ruby>漢<rt>かん</rt></ruby></p>",
+        "options": [{"id": "A", "text": "1"}, {"id": "B", "text": "2"}],
+    }
+
+
+def test_unknown_type_names_the_known_ones() -> None:
+    with pytest.raises(ValidationError) as caught:
+        get_item_type("essay")
+    assert "single_choice" in caught.value.details["known"]
