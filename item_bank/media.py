@@ -101,7 +101,7 @@ def _check(data: bytes, declared: str, filename: str) -> str:
     if not data:
         raise ValidationError(f"{filename or 'The file'} is empty.", details={"filename": filename})
     sniffed = sniff_mime(data)
-    if sniffed != declared and _SAME_FAMILY.get(declared) != sniffed:
+    if sniffed is None or (sniffed != declared and _SAME_FAMILY.get(declared) != sniffed):
         raise ValidationError(
             f"{filename or 'The file'} does not contain {declared} data.",
             details={"declared": declared, "detected": sniffed, "filename": filename},

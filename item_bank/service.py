@@ -556,7 +556,7 @@ def set_enemies(item_id: int, enemy_keys: Sequence[str], *, actor: Actor) -> lis
     item = get_item(item_id)
     keys = list(dict.fromkeys(enemy_keys))
     found = (
-        dict(db.session.execute(select(Item.key, Item.id).where(Item.key.in_(keys))).tuples().all())
+        dict(db.session.execute(select(Item.key, Item.id).where(Item.key.in_(keys))).all())
         if keys
         else {}
     )
@@ -795,7 +795,6 @@ def list_items(
                     ItemParameter.item_version_id.in_(ids),
                 )
             )
-            .tuples()
             .all()
             .all()
         )
@@ -871,9 +870,7 @@ def export_version_ids(filters: ItemFilters, *, keys: Sequence[str] = ()) -> lis
                 select(Item.key, ItemVersion.id)
                 .join(ItemVersion, ItemVersion.item_id == Item.id)
                 .where(Item.key.in_(list(keys)), ItemVersion.is_latest)
-            )
-            .tuples()
-            .all()
+            ).all()
         )
         missing = [key for key in keys if key not in found]
         if missing:
@@ -1338,18 +1335,14 @@ def pool_summary(pool_id: int, *, code_prefix_length: int = 16) -> dict[str, Any
             select(ItemVersion.item_type, func.count())
             .where(ItemVersion.id.in_(members))
             .group_by(ItemVersion.item_type)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     by_status = dict(
         db.session.execute(
             select(ItemVersion.status, func.count())
             .where(ItemVersion.id.in_(members))
             .group_by(ItemVersion.status)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     prefix = func.substr(ItemCurriculumCode.code, 1, code_prefix_length)
     by_code = dict(
@@ -1358,9 +1351,7 @@ def pool_summary(pool_id: int, *, code_prefix_length: int = 16) -> dict[str, Any
             .where(ItemCurriculumCode.item_version_id.in_(members))
             .group_by(prefix)
             .order_by(prefix)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     difficulty_counts: Counter[str] = Counter()
     n_calibrated = 0

@@ -598,9 +598,7 @@ def _existing_items(keys: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for start in range(0, len(keys), 1000):
         chunk = keys[start : start + 1000]
-        found.update(
-            db.session.execute(select(Item.key, Item.id).where(Item.key.in_(chunk))).tuples().all()
-        )
+        found.update(db.session.execute(select(Item.key, Item.id).where(Item.key.in_(chunk))).all())
     return found
 
 
@@ -647,9 +645,7 @@ def _import_enemies(prepared: list[_Prepared], warnings: list[str]) -> int:
             select(ItemEnemy.item_id, ItemEnemy.enemy_item_id).where(
                 ItemEnemy.item_id.in_({a for a, _ in pairs})
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     db.session.add_all(ItemEnemy(item_id=a, enemy_item_id=b) for a, b in pairs - present)
     db.session.flush()
