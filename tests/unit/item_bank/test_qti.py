@@ -1,0 +1,373 @@
+"""QTI 3.0: a round trip for every type, media and stimuli, and malicious packages refused."""
+
+from __future__ import annotations
+
+import io
+import re
+import stat
+import zipfile
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from cbt.db import db
+from cbt.errors import DomainError, ValidationError
+from item_bank.models import Item, ItemVersion, MediaAsset
+from item_bank.qti import ImportOptions, PackageLimits, export_package, import_package
+from item_bank.service import (
+    Actor,
+    ItemFields,
+    create_stimulus,
+    revise_item,
+    score_response,
+    set_enemies,
+)
+from item_bank.types import ITEM_TYPES
+from tests.helpers import row_count
+from tests.unit.item_bank.conftest import make_item
+from tests.unit.item_bank.test_service import png
+from tests.unit.item_bank.test_types import CASES
+
+SYSTEM = Actor()
+QTI = "http://www.imsglobal.org/xsd/imsqtiasi_v3p0"
+MANIFEST = "http://www.imsglobal.org/xsd/qti/qtiv3p0/imscp_v1p1"
+
+
+def fields_by_key() -> dict[str, ItemFields]:
+    versions = db.session.scalars(select(ItemVersion).where(ItemVersion.is_latest))
+    return {version.item.key: ItemFields.of(version) for version in versions}
+
+
+def fresh_bank() -> None:
+    """Empty the item tables (the test's database is its own) for a clean re-import."""
+    for table in ("item_enemies", "item_curriculum_codes", "item_versions", "items", "stimuli",
+                  "media_assets", "audit_events"):  # fmt: skip
+        db.session.execute(db.metadata.tables[table].delete())
+    db.session.commit()
+
+
+def package(files: dict[str, bytes | str], *, symlink: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+        if symlink:
+            info = zipfile.ZipInfo(symlink)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, "/etc/passwd")
+    return buffer.getvalue()
+
+
+def manifest(*hrefs: str) -> str:
+    resources = "".join(
+        f'<resource identifier="R{n}" type="imsqti_item_xmlv3p0" href="{href}">'
+        f'<file href="{href}"/></resource>'
+        for n, href in enumerate(hrefs)
+    )
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?><manifest xmlns="{MANIFEST}" identifier="m">'
+        f"<resources>{resources}</resources></manifest>"
+    )
+
+
+CHOICE_ITEM = (
+    f'<?xml version="1.0" encoding="UTF-8"?>'
+    f'<qti-assessment-item xmlns="{QTI}" identifier="{{identifier}}" title="t" '
+    'adaptive="false" time-dependent="false">'
+    '<qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="identifier">'
+    "<qti-correct-response><qti-value>A</qti-value></qti-correct-response>"
+    "</qti-response-declaration>"
+    '<qti-outcome-declaration identifier="SCORE" cardinality="single" base-type="float"/>'
+    "<qti-item-body><p>{{stem}}</p>"
+    '<qti-choice-interaction response-identifier="RESPONSE" max-choices="1">'
+    '<qti-simple-choice identifier="A">yes</qti-simple-choice>'
+    '<qti-simple-choice identifier="B">no</qti-simple-choice>'
+    "</qti-choice-interaction></qti-item-body>"
+    '<qti-response-processing template="https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/'
+    'match_correct.xml"/></qti-assessment-item>'
+)
+
+
+def choice_item(identifier: str = "choice-1", stem: str = "Is it?") -> str:
+    return CHOICE_ITEM.replace("{identifier}", identifier).replace("{{stem}}", stem)
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+def test_export_then_import_preserves_content_and_scoring_for_every_type(
+    app: Flask, every_type: dict[str, int]
+) -> None:
+    a, b = (db.session.get(ItemVersion, every_type[t]) for t in ("single_choice", "numeric"))
+    set_enemies(a.item_id, [b.item.key], actor=SYSTEM)
+    db.session.commit()
+    before = fields_by_key()
+    data, n_items = export_package(list(every_type.values()))
+    assert n_items == len(ITEM_TYPES)
+    fresh_bank()
+    report = import_package(data, actor=SYSTEM)
+    db.session.commit()
+    assert report["created"] == len(ITEM_TYPES)
+    assert report["enemy_pairs"] == 1
+    after = fields_by_key()
+    for key, fields in before.items():
+        assert after[key].content == fields.content, key
+        assert after[key].scoring == fields.scoring, key
+        assert after[key].content_hash() == fields.content_hash(), key
+
+
+def test_reimporting_an_unchanged_package_changes_nothing(
+    app: Flask, every_type: dict[str, int]
+) -> None:
+    data, _ = export_package(list(every_type.values()))
+    report = import_package(data, actor=SYSTEM)
+    assert report["unchanged"] == len(ITEM_TYPES)
+    assert row_count(ItemVersion) == len(ITEM_TYPES)
+
+
+def test_reimporting_an_edited_item_adds_a_version(app: Flask) -> None:
+    version = make_item("single_choice", key="edit-me")
+    db.session.commit()
+    data, _ = export_package([version.id])
+    original = zipfile.ZipFile(io.BytesIO(data))
+    files = {name: original.read(name) for name in original.namelist()}
+    files["items/edit-me.xml"] = files["items/edit-me.xml"].replace(b"3 + 4?", b"3 + 40?")
+    report = import_package(package(files), actor=SYSTEM)
+    assert report["revised"] == 1
+    skip = import_package(package(files), actor=SYSTEM, options=ImportOptions(on_existing="skip"))
+    assert skip["skipped"] == 1
+    with pytest.raises(ValidationError):
+        import_package(package(files), actor=SYSTEM, options=ImportOptions(on_existing="error"))
+
+
+# Types whose rule QTI itself states completely survive without our metadata.
+PURE_QTI_EXACT = {"single_choice", "multiple_response", "ordering", "matching", "inline_choice",
+                  "extended_text", "partial_credit"}  # fmt: skip
+
+
+def test_plain_qti_without_our_metadata_keeps_content_and_scores(
+    app: Flask, every_type: dict[str, int]
+) -> None:
+    before = fields_by_key()
+    data, _ = export_package(list(every_type.values()))
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    files = {name: archive.read(name) for name in archive.namelist()}
+    files["imsmanifest.xml"] = re.sub(
+        rb"<cbt:item>.*?</cbt:item>", b"", files["imsmanifest.xml"], flags=re.S
+    )
+    fresh_bank()
+    import_package(package(files), actor=SYSTEM)
+    after = fields_by_key()
+    for key, fields in before.items():
+        type_id = fields.item_type
+        assert after[key].item_type == type_id
+        assert after[key].curriculum_codes == fields.curriculum_codes  # from LOM
+        if type_id in PURE_QTI_EXACT:
+            assert after[key].scoring == fields.scoring, key
+        assert after[key].content["stem"] == fields.content["stem"]
+        correct, wrong, _ = CASES[type_id]
+        if type_id == "text_entry":
+            correct = {"text": "とうきょう"}  # normalisation is ours, not QTI's
+        if type_id == "numeric":
+            correct = {"value": "7"}  # so are units
+        for response in (correct, wrong):
+            expected = score_response(type_id, fields.content, fields.scoring, response)
+            got = score_response(type_id, after[key].content, after[key].scoring, response)
+            assert got == expected, (key, response)
+
+
+def test_media_and_stimuli_travel_with_the_package(app: Flask) -> None:
+    from item_bank.media import store_media
+
+    image = store_media(png(2, 2), "image/png", filename="dot.png")
+    passage = create_stimulus(
+        key="passage", html=f'<p>Look: <img src="/api/v1/media/{image.sha256}" alt="dot"></p>'
+    )
+    version = make_item(
+        "single_choice",
+        key="with-media",
+        stimulus_id=passage.id,
+        content={
+            "stem": f'<p><img src="/api/v1/media/{image.sha256}" alt="a dot"> How many dots?</p>',
+            "options": [{"id": "A", "text": "1"}, {"id": "B", "text": "2"}],
+        },
+        scoring={"correct": "A"},
+    )
+    db.session.commit()
+    before = fields_by_key()["with-media"]
+    data, _ = export_package([version.id])
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert f"media/{image.sha256}.png" in names
+    assert "stimuli/passage-v1.xml" in names
+    item_file = zipfile.ZipFile(io.BytesIO(data)).read("items/with-media.xml").decode()
+    assert f'src="../media/{image.sha256}.png"' in item_file
+    fresh_bank()
+    report = import_package(data, actor=SYSTEM)
+    assert (report["media"], report["stimuli"]) == (1, 1)
+    after = fields_by_key()["with-media"]
+    assert after.content == before.content
+    assert row_count(MediaAsset) == 1
+    stimulus = db.session.scalars(select(ItemVersion)).one().stimulus
+    assert stimulus.key == "passage"
+    assert image.sha256 in stimulus.html
+
+
+# --------------------------------------------------------------------------- all or nothing
+
+
+def test_one_bad_item_means_nothing_is_written(app: Flask) -> None:
+    bad = choice_item("bad").replace("<qti-value>A</qti-value>", "<qti-value>Z</qti-value>")
+    data = package(
+        {
+            "imsmanifest.xml": manifest("items/good.xml", "items/bad.xml"),
+            "items/good.xml": choice_item("good"),
+            "items/bad.xml": bad,
+        }
+    )
+    with pytest.raises(ValidationError) as caught:
+        import_package(data, actor=SYSTEM)
+    db.session.rollback()
+    assert row_count(Item) == 0
+    errors = caught.value.details["errors"]
+    assert [error["file"] for error in errors] == ["items/bad.xml"]
+
+
+def test_a_clean_plain_package_imports(app: Flask) -> None:
+    data = package(
+        {"imsmanifest.xml": manifest("items/one.xml"), "items/one.xml": choice_item("one")}
+    )
+    report = import_package(data, actor=SYSTEM)
+    assert report["created"] == 1
+    version = db.session.scalars(select(ItemVersion)).one()
+    assert version.scoring == {"correct": "A"}
+    assert version.status == "draft"
+
+
+# --------------------------------------------------------------------------- malicious packages
+
+
+XXE = (
+    '<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    f'<qti-assessment-item xmlns="{QTI}" identifier="x">&xxe;</qti-assessment-item>'
+)
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(f'<!ENTITY lol{n} "{("&lol" + str(n - 1) + ";") * 10 if n > 1 else "&lol;" * 10}">'
+              for n in range(1, 10))
+    + f']><qti-assessment-item xmlns="{QTI}" identifier="x">&lol9;</qti-assessment-item>'
+)  # fmt: skip
+
+
+def _expect_refusal(data: bytes, fragment: str, limits: PackageLimits | None = None) -> None:
+    with pytest.raises(DomainError) as caught:
+        import_package(data, actor=SYSTEM, options=ImportOptions(limits=limits or PackageLimits()))
+    db.session.rollback()
+    message = caught.value.message + str(caught.value.details)
+    assert fragment in message, message
+    assert caught.value.status in (400, 413, 415, 422)
+    assert row_count(Item) == 0
+
+
+@pytest.mark.parametrize(
+    ("files", "fragment"),
+    [
+        ({"imsmanifest.xml": manifest("items/x.xml"), "items/x.xml": XXE}, "DTD"),
+        ({"imsmanifest.xml": manifest("items/x.xml"), "items/x.xml": LAUGHS}, "DTD"),
+        ({"imsmanifest.xml": XXE.replace("qti-assessment-item", "manifest")}, "DTD"),
+        ({"imsmanifest.xml": manifest("../outside.xml"), "items/x.xml": choice_item()},
+         "path traversal"),
+        ({"imsmanifest.xml": manifest("/etc/passwd")}, "not a path inside the package"),
+        ({"imsmanifest.xml": manifest("items/x.xml"), "../../evil.xml": "x"}, "'..'"),
+        ({"imsmanifest.xml": manifest("items/x.xml"), "/abs/evil.xml": "x"}, "absolute"),
+        ({"imsmanifest.xml": manifest("items/x.xml"), "a\\..\\evil.xml": "x"}, "backslash"),
+        ({"imsmanifest.xml": manifest("items/x.xml")}, "no file"),
+        ({"items/x.xml": choice_item()}, "no imsmanifest.xml"),
+        ({"imsmanifest.xml": manifest("items/x.xml"),
+          "items/x.xml": choice_item().encode("utf-16")}, "UTF-8"),
+        ({"imsmanifest.xml": manifest("items/x.xml"),
+          "items/x.xml": choice_item().replace(QTI, "http://www.imsglobal.org/xsd/imsqti_v2p1")},
+         "QTI 3.0"),
+        ({"imsmanifest.xml": manifest("items/x.xml").replace("v3p0", "v2p1")}, "only QTI 3.0"),
+        ({"imsmanifest.xml": manifest("items/x.xml"),
+          "items/x.xml": choice_item().replace("<p>", '<p><img src="../media/missing.png"/>')},
+         "not in the package"),
+        ({"imsmanifest.xml": manifest("items/x.xml"),
+          "items/x.xml": choice_item().replace("<p>", '<p><img src="../../../etc/passwd"/>')},
+         "path traversal"),
+        ({"imsmanifest.xml": manifest("items/x.xml"), "items/x.xml": "<not-closed>"},
+         "not well-formed"),
+    ],
+)  # fmt: skip
+def test_malicious_or_broken_packages_are_refused(
+    app: Flask, files: dict[str, Any], fragment: str
+) -> None:
+    _expect_refusal(package(files), fragment)
+
+
+def test_symlinks_are_refused(app: Flask) -> None:
+    data = package({"imsmanifest.xml": manifest("items/x.xml")}, symlink="items/x.xml")
+    _expect_refusal(data, "symbolic links")
+
+
+def test_a_script_renamed_as_an_image_is_refused(app: Flask) -> None:
+    data = package(
+        {
+            "imsmanifest.xml": manifest("items/x.xml"),
+            "items/x.xml": choice_item().replace("<p>", '<p><img src="../media/a.png"/>'),
+            "media/a.png": "<script>alert(1)</script>",
+        }
+    )
+    _expect_refusal(data, "does not contain image/png")
+
+
+def test_zip_bombs_are_refused_by_declared_size_and_ratio(app: Flask) -> None:
+    zeros = b"\0" * (30 * 1024 * 1024)
+    bomb = package({"imsmanifest.xml": manifest("items/x.xml"), "media/zeros.png": zeros})
+    _expect_refusal(bomb, "unpacks to")
+    ratio = package({"imsmanifest.xml": manifest("items/x.xml"), "media/z.png": zeros[: 5 * 2**20]})
+    _expect_refusal(ratio, "zip bomb")
+    many = package({f"f{n}.txt": "x" for n in range(30)})
+    _expect_refusal(many, "at most 20", PackageLimits(max_entries=20))
+
+
+def test_a_header_that_lies_about_its_size_is_caught(app: Flask) -> None:
+    honest = package(
+        {"imsmanifest.xml": manifest("items/x.xml"), "items/x.xml": choice_item("x" * 2000)}
+    )
+    # Shrink the declared size of items/x.xml in both headers: reading must not trust it.
+    name = b"items/x.xml"
+    real = zipfile.ZipFile(io.BytesIO(honest)).getinfo("items/x.xml").file_size
+    lying = bytearray(honest)
+    for signature, size_offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+        start = 0
+        while (start := lying.find(signature, start)) != -1:
+            name_length_offset = 26 if signature == b"PK\x03\x04" else 28
+            name_length = int.from_bytes(
+                lying[start + name_length_offset : start + name_length_offset + 2], "little"
+            )
+            header_size = 30 if signature == b"PK\x03\x04" else 46
+            if lying[start + header_size : start + header_size + name_length] == name:
+                lying[start + size_offset : start + size_offset + 4] = (real // 2).to_bytes(
+                    4, "little"
+                )
+            start += 4
+    _expect_refusal(bytes(lying), "items/x.xml")
+
+
+def test_oversized_packages_are_refused(app: Flask) -> None:
+    data = package({"imsmanifest.xml": manifest("items/x.xml"), "items/x.xml": choice_item()})
+    _expect_refusal(data, "larger than", PackageLimits(max_package_bytes=100))
+    _expect_refusal(b"this is not a zip", "not a zip")
+
+
+def test_revising_an_imported_item_keeps_the_import_as_history(app: Flask) -> None:
+    data = package(
+        {"imsmanifest.xml": manifest("items/one.xml"), "items/one.xml": choice_item("one")}
+    )
+    import_package(data, actor=SYSTEM)
+    item = db.session.scalars(select(Item)).one()
+    version, created = revise_item(item.id, {"title": "renamed"}, actor=SYSTEM)
+    assert created
+    assert version.version_number == 2
