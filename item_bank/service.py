@@ -377,7 +377,7 @@ def create_item(
     item_type: str,
     content: dict[str, Any],
     scoring: dict[str, Any],
-    curriculum_codes: list[str],
+    curriculum_codes: list[str] | None = None,
     content_area: str | None = None,
     grade: int | None = None,
     subject: str = "mathematics",
@@ -410,7 +410,7 @@ def create_item(
         item_type=item_type,
         content=content,
         scoring=scoring,
-        curriculum_codes=curriculum_codes,
+        curriculum_codes=curriculum_codes or [],
         title=title,
         content_area=content_area,
         grade=grade,
@@ -794,9 +794,7 @@ def list_items(
                     ItemParameter.parameter_set_id == filters.parameter_set_id,
                     ItemParameter.item_version_id.in_(ids),
                 )
-            )
-            .all()
-            .all()
+            ).all()
         )
     total = (
         db.session.scalar(select(func.count()).select_from(ItemVersion).where(where))
