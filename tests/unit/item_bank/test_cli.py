@@ -1,0 +1,73 @@
+"""``cbt items import|export|list|validate``."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+from flask import Flask
+
+from cbt.cli import cli
+from item_bank.models import Item
+from tests.helpers import row_count
+from tests.unit.item_bank.test_qti import choice_item, manifest, package
+
+
+def test_export_validate_import_and_list(app: Flask, runner, every_type, tmp_path: Path) -> None:
+    out = tmp_path / "bank.zip"
+    result = runner.invoke(cli, ["items", "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Exported 9 items" in result.output
+    assert "imsmanifest.xml" in zipfile.ZipFile(out).namelist()
+
+    result = runner.invoke(cli, ["items", "validate", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "is valid: 9 items: 0 created, 0 revised, 9 unchanged" in result.output
+
+    result = runner.invoke(cli, ["items", "list", "--type", "numeric"])
+    assert result.exit_code == 0, result.output
+    assert "1 items match" in result.output
+    assert "ex-numeric" in result.output
+
+    result = runner.invoke(cli, ["items", "list", "--code-prefix", "835", "--json", "--limit", "2"])
+    page = json.loads(result.output)
+    assert page["total"] == 9
+    assert len(page["items"]) == 2
+
+    new = tmp_path / "new.zip"
+    new.write_bytes(
+        package({"imsmanifest.xml": manifest("items/n.xml"), "items/n.xml": choice_item("new-1")})
+    )
+    before = row_count(Item)
+    assert runner.invoke(cli, ["items", "validate", str(new)]).exit_code == 0
+    assert row_count(Item) == before  # validate writes nothing
+    result = runner.invoke(cli, ["items", "import", str(new), "--status", "review"])
+    assert result.exit_code == 0, result.output
+    assert "1 created" in result.output
+    assert row_count(Item) == before + 1
+
+
+def test_bad_packages_fail_with_a_message_and_write_nothing(app: Flask, runner, tmp_path) -> None:
+    bad = tmp_path / "bad.zip"
+    broken = choice_item("b").replace("<qti-value>A</qti-value>", "<qti-value>Z</qti-value>")
+    bad.write_bytes(
+        package(
+            {
+                "imsmanifest.xml": manifest("items/a.xml", "items/b.xml"),
+                "items/a.xml": choice_item("a"),
+                "items/b.xml": broken,
+            }
+        )
+    )
+    for command in ("import", "validate"):
+        result = runner.invoke(cli, ["items", command, str(bad)])
+        assert result.exit_code == 1
+        assert "items/b.xml" in result.output
+        assert row_count(Item) == 0
+    result = runner.invoke(cli, ["items", "list", "--code-prefix", "8-"])
+    assert result.exit_code == 1
+    assert "prefix" in result.output
+    result = runner.invoke(cli, ["items", "export", "--out", str(tmp_path / "x.zip")])
+    assert result.exit_code == 1
+    assert "Nothing to export" in result.output
