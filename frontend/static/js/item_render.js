@@ -1,0 +1,162 @@
+// Renders a student view (what GET/POST on /api/v1 gives a browser) for every item type, and
+// reads the student's answer back as the response object the API expects.
+// The HTML inside a view was sanitised by the server; nothing here adds markup from text.
+import { el } from "./api.js";
+
+let counter = 0;
+const uid = (prefix) => `${prefix}-${++counter}`;
+
+function choiceList(view, multiple) {
+  const name = uid("choice");
+  const box = el("fieldset", { class: "options" }, el("legend", { class: "visually-hidden", text: "Options" }));
+  for (const option of view.options) {
+    const input = el("input", { type: multiple ? "checkbox" : "radio", name, value: option.id });
+    box.append(el("label", { class: "option" }, input, el("span", { html: option.html })));
+  }
+  return {
+    node: box,
+    read: () => {
+      const picked = [...box.querySelectorAll("input:checked")].map((input) => input.value);
+      if (multiple) return { choices: picked };
+      return picked.length ? { choice: picked[0] } : null;
+    },
+  };
+}
+
+function ordering(view) {
+  const list = el("ol", { class: "ordering" });
+  const move = (item, step) => {
+    const sibling = step < 0 ? item.previousElementSibling : item.nextElementSibling;
+    if (!sibling) return;
+    if (step < 0) list.insertBefore(item, sibling);
+    else list.insertBefore(sibling, item);
+  };
+  for (const option of view.options) {
+    const item = el("li", { "data-id": option.id }, el("span", { html: option.html }));
+    const up = el("button", { type: "button", class: "small", "aria-label": "Move up", text: "↑" });
+    const down = el("button", { type: "button", class: "small", "aria-label": "Move down", text: "↓" });
+    up.addEventListener("click", () => move(item, -1));
+    down.addEventListener("click", () => move(item, 1));
+    item.append(up, down);
+    list.append(item);
+  }
+  return { node: list, read: () => ({ order: [...list.children].map((li) => li.dataset.id) }) };
+}
+
+function targetSelect(targets) {
+  const select = el("select", {}, el("option", { value: "", text: "—" }));
+  for (const target of targets) {
+    // Option labels are plain text: take the text of the sanitised HTML.
+    const text = new DOMParser().parseFromString(target.html, "text/html").body.textContent;
+    select.append(el("option", { value: target.id, text }));
+  }
+  return select;
+}
+
+function matching(view) {
+  const table = el("table", { class: "matching" });
+  const selects = [];
+  for (const source of view.sources) {
+    const select = targetSelect(view.targets);
+    select.dataset.source = source.id;
+    selects.push(select);
+    table.append(el("tr", {}, el("td", { html: source.html }), el("td", {}, select)));
+  }
+  return {
+    node: table,
+    read: () => ({
+      pairs: selects.filter((s) => s.value).map((s) => [s.dataset.source, s.value]),
+    }),
+  };
+}
+
+function inlineChoice(view) {
+  const node = el("div", { class: "inline-text", html: view.html });
+  const selects = {};
+  for (const gap of view.gaps) {
+    const slot = node.querySelector(`span[data-gap="${CSS.escape(gap.id)}"]`);
+    const select = targetSelect(gap.options);
+    select.setAttribute("aria-label", `Gap ${gap.id}`);
+    selects[gap.id] = select;
+    if (slot) slot.replaceWith(select);
+  }
+  return {
+    node,
+    read: () => ({
+      gaps: Object.fromEntries(
+        Object.entries(selects).filter(([, s]) => s.value).map(([id, s]) => [id, s.value]),
+      ),
+    }),
+  };
+}
+
+function textInput(view, numeric) {
+  const input = el("input", {
+    type: "text",
+    class: "answer",
+    size: String(Math.min(40, view.expected_length || 12)),
+    inputmode: numeric ? "decimal" : "text",
+    "aria-label": "Your answer",
+  });
+  const node = el("div", { class: "answer-row" }, input);
+  if (numeric && view.unit_hint) node.append(el("span", { class: "unit", text: view.unit_hint }));
+  return {
+    node,
+    read: () => (numeric ? { value: input.value } : { text: input.value }),
+  };
+}
+
+function essay(view) {
+  const area = el("textarea", { rows: String(view.expected_lines || 6), "aria-label": "Your answer" });
+  return { node: area, read: () => ({ text: area.value }) };
+}
+
+const RENDERERS = {
+  single_choice: (view) => choiceList(view, false),
+  partial_credit: (view) => choiceList(view, false),
+  multiple_response: (view) => choiceList(view, true),
+  ordering,
+  matching,
+  inline_choice: inlineChoice,
+  text_entry: (view) => textInput(view, false),
+  numeric: (view) => textInput(view, true),
+  extended_text: essay,
+};
+
+// Fill `container` with the item; returns { read() } giving the response object.
+export function renderItem(container, view) {
+  container.replaceChildren();
+  const access = view.accessibility || {};
+  container.classList.toggle("large-print", Boolean(access.large_print));
+  if (view.stimulus) container.append(el("div", { class: "stimulus", html: view.stimulus.html }));
+  const stem = el("div", { class: "stem", "data-stem": "", html: view.stem || "" });
+  container.append(stem);
+  if (access.furigana) {
+    const toggle = el("button", { type: "button", class: "link", text: "Show furigana" });
+    toggle.addEventListener("click", () => {
+      const showing = stem.dataset.furigana === "on";
+      stem.innerHTML = showing ? view.stem : access.furigana;
+      stem.dataset.furigana = showing ? "off" : "on";
+      toggle.textContent = showing ? "Show furigana" : "Hide furigana";
+    });
+    container.append(toggle);
+  }
+  if (access.read_aloud) {
+    const speak = el("button", { type: "button", class: "link", text: "Read aloud" });
+    speak.addEventListener("click", () => {
+      if ("speechSynthesis" in window) {
+        const utterance = new SpeechSynthesisUtterance(access.read_aloud);
+        window.speechSynthesis.speak(utterance);
+      }
+    });
+    container.append(speak);
+  }
+  const renderer = RENDERERS[view.item_type];
+  if (!renderer) {
+    container.append(el("p", { class: "error", text: `Cannot show a ${view.item_type} item.` }));
+    return { read: () => null };
+  }
+  const part = renderer(view);
+  container.append(part.node);
+  return { read: part.read };
+}

@@ -1,0 +1,54 @@
+// Import a QTI 3.0 package (or check it), and export matching items as one.
+import { ApiError, el, setStatus } from "./api.js";
+import { fillSelects, queryFrom } from "./operator_common.js";
+
+const importForm = document.querySelector("[data-import-form]");
+const problems = document.querySelector("[data-problems]");
+const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+importForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  problems.replaceChildren();
+  const data = new FormData(importForm);
+  const params = new URLSearchParams({
+    status: data.get("status"),
+    on_existing: data.get("on_existing"),
+    dry_run: data.get("dry_run") ? "1" : "0",
+  });
+  const upload = new FormData();
+  upload.append("package", data.get("package"));
+  setStatus("Reading the package…");
+  try {
+    const response = await fetch(`/api/v1/items/import?${params}`, {
+      method: "POST",
+      body: upload,
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-CSRF-Token": csrf() },
+    });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) {
+      const error = (body && body.error) || {};
+      throw new ApiError(response.status, error.code, error.message || response.statusText, error.details);
+    }
+    const verb = body.dry_run ? "would be" : "were";
+    setStatus(
+      `${body.n_items} items: ${body.created} ${verb} created, ${body.revised} revised, ` +
+        `${body.unchanged} unchanged, ${body.skipped} skipped; ${body.media} media files.` +
+        (body.dry_run ? " Nothing was written: untick “Check only” to import." : ""),
+      "ok",
+    );
+    for (const warning of body.warnings) problems.append(el("li", { text: warning }));
+  } catch (error) {
+    setStatus(error.message, "error");
+    for (const problem of (error.details && error.details.errors) || []) {
+      problems.append(el("li", { text: `${problem.file || problem.resource}: ${problem.message}` }));
+    }
+  }
+});
+
+const exportForm = document.querySelector("[data-export-form]");
+exportForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  window.location.assign(`/api/v1/items/export.zip?${queryFrom(exportForm)}`);
+});
+fillSelects();

@@ -1,0 +1,53 @@
+// The bank: search and filter, newest first, a page at a time (keyset cursor).
+import { api, el, setStatus } from "./api.js";
+import { fillSelects, queryFrom, typeLabel } from "./operator_common.js";
+
+const form = document.querySelector("[data-filters]");
+const table = document.querySelector("[data-table]");
+const body = table.querySelector("tbody");
+const next = document.querySelector("[data-next]");
+const first = document.querySelector("[data-first]");
+const total = document.querySelector("[data-total]");
+let cursor = null;
+
+async function load(fromCursor = null) {
+  const params = queryFrom(form);
+  params.set("limit", "50");
+  if (fromCursor) params.set("cursor", fromCursor);
+  setStatus("Loading…");
+  try {
+    const page = await api(`/api/v1/items?${params}`, { retries: 2 });
+    body.replaceChildren();
+    for (const row of page.items) {
+      body.append(
+        el(
+          "tr",
+          { "data-testid": "item-row" },
+          el("td", {}, el("a", { href: `/operator/items/${row.id}`, text: row.key })),
+          el("td", { class: "num", text: `v${row.version_number}` }),
+          el("td", { text: typeLabel[row.item_type] || row.item_type }),
+          el("td", {}, el("span", { class: `badge ${row.status}`, text: row.status })),
+          el("td", {}, ...row.curriculum_codes.map((code) => el("code", { text: code + " " }))),
+          el("td", { class: "stem-cell", text: row.title || row.excerpt }),
+        ),
+      );
+    }
+    table.hidden = page.items.length === 0;
+    total.textContent = `${page.total} items match`;
+    cursor = page.next_cursor;
+    next.hidden = !cursor;
+    first.hidden = !fromCursor;
+    setStatus(page.items.length ? "" : "No items match.");
+  } catch (error) {
+    setStatus(error.message, "error");
+  }
+}
+
+fillSelects();
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  load();
+});
+next.addEventListener("click", () => load(cursor));
+first.addEventListener("click", () => load());
+load();
