@@ -51,6 +51,7 @@ __all__ = [
     "ItemFields",
     "ItemFilters",
     "PoolItem",
+    "add_item",
     "allowed_transitions",
     "apply_rubric",
     "clean_accessibility",
@@ -424,7 +425,20 @@ def create_item(
     ).clean()
     if flush:
         _check_stimulus(stimulus_id)
-    actor = actor or Actor(id=created_by_id)
+    return add_item(
+        key=key,
+        subject=subject,
+        fields=fields,
+        status=status,
+        actor=actor or Actor(id=created_by_id),
+        flush=flush,
+    )
+
+
+def add_item(
+    *, key: str, subject: str, fields: ItemFields, status: str, actor: Actor, flush: bool = True
+) -> ItemVersion:
+    """Add an item whose fields were already cleaned (``ItemFields.clean``) and key checked."""
     item = Item(key=key, subject=subject)
     version = _new_version(item, 1, fields, status=status, created_by_id=actor.id)
     db.session.add_all([item, version])

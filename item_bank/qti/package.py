@@ -50,7 +50,8 @@ from item_bank.service import (
     Actor,
     ItemFields,
     _audit,
-    create_item,
+    _check_key,
+    add_item,
     create_stimulus,
     enemy_keys,
     revise_item,
@@ -446,7 +447,10 @@ def import_package(
             parsed = read_item(package.read_xml(path), path, media_rewriter(path))
             warnings.extend(parsed.warnings)
             ours = resource.ours
-            key = ours.get("key") or parsed.identifier
+            key = _check_key(str(ours.get("key") or parsed.identifier))
+            subject = ours.get("subject") or "mathematics"
+            if not isinstance(subject, str) or not 1 <= len(subject) <= 50:
+                raise ValidationError(f"{path}: the subject must be 1 to 50 characters.")
             if key in seen_keys:
                 raise ValidationError(f"{path}: key {key!r} also used by {seen_keys[key]}.")
             seen_keys[key] = path
@@ -483,7 +487,7 @@ def import_package(
             prepared.append(
                 _Prepared(
                     key=str(key),
-                    subject=str(ours.get("subject") or "mathematics"),
+                    subject=subject,
                     fields=fields,
                     stimulus_path=resolve_href(path, parsed.stimulus_href)
                     if parsed.stimulus_href
@@ -522,13 +526,13 @@ def import_package(
         fields.stimulus_id = stimulus_ids.get(entry.stimulus_path) if entry.stimulus_path else None
         item_id = existing.get(entry.key)
         if item_id is None:
-            version = create_item(
+            version = add_item(
                 key=entry.key,
                 subject=entry.subject,
+                fields=fields,
                 status=options.status,
                 actor=actor,
                 flush=False,
-                **{name: getattr(fields, name) for name in ItemFields.EDITABLE},
             )
             action = "created"
             pending += 1

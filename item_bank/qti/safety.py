@@ -41,6 +41,8 @@ class PackageLimits:
     max_entries: int = 100_000
     max_file_bytes: int = 25 * MiB
     max_xml_bytes: int = 4 * MiB
+    # The manifest carries every item's metadata: about 2 KB an item.
+    max_manifest_bytes: int = 64 * MiB
     max_total_bytes: int = 2048 * MiB
     # Beyond this ratio a file is a bomb; only checked once a file is past 1 MiB, since small
     # XML files legitimately compress very well.
@@ -161,7 +163,9 @@ class SafePackage:
 
     def _check_size(self, name: str, size: int, compressed: int) -> None:
         limit = self.limits.max_file_bytes
-        if name.lower().endswith(".xml"):
+        if name == "imsmanifest.xml":
+            limit = self.limits.max_manifest_bytes
+        elif name.lower().endswith(".xml"):
             limit = self.limits.max_xml_bytes
         if size > limit:
             raise _reject(
