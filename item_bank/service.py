@@ -61,6 +61,8 @@ __all__ = [
     "create_stimulus",
     "curriculum_code_counts",
     "diff_versions",
+    "enemy_keys",
+    "enemy_keys_for",
     "export_version_ids",
     "find_item",
     "find_pool",
@@ -591,6 +593,26 @@ def set_enemies(item_id: int, enemy_keys: Sequence[str], *, actor: Actor) -> lis
     db.session.flush()
     _audit(actor, "item_enemies_set", "item", item.id, enemies=keys)
     return keys
+
+
+def enemy_keys_for(item_ids: Sequence[int]) -> dict[int, list[str]]:
+    """Enemy keys of many items in one query: item id -> sorted keys."""
+    found: dict[int, list[str]] = {item_id: [] for item_id in item_ids}
+    ids = list(found)
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        other = Item.__table__.alias("other")
+        for low, high, low_key, high_key in db.session.execute(
+            select(ItemEnemy.item_id, ItemEnemy.enemy_item_id, Item.key, other.c.key)
+            .join(Item, Item.id == ItemEnemy.item_id)
+            .join(other, other.c.id == ItemEnemy.enemy_item_id)
+            .where(or_(ItemEnemy.item_id.in_(chunk), ItemEnemy.enemy_item_id.in_(chunk)))
+        ):
+            if low in found:
+                found[low].append(high_key)
+            if high in found:
+                found[high].append(low_key)
+    return {item_id: sorted(set(keys)) for item_id, keys in found.items()}
 
 
 def enemy_keys(item_id: int) -> list[str]:

@@ -53,7 +53,7 @@ from item_bank.service import (
     _check_key,
     add_item,
     create_stimulus,
-    enemy_keys,
+    enemy_keys_for,
     revise_item,
 )
 
@@ -107,6 +107,7 @@ def export_package(version_ids: list[int], *, actor: Actor | None = None) -> tup
             select(Stimulus).where(Stimulus.id.in_({v.stimulus_id for v in versions} - {None}))
         )
     }
+    enemies = enemy_keys_for([version.item_id for version in versions])
     hashes: set[str] = set()
     for version in versions:
         hashes.update(MEDIA_REF.findall(json.dumps(version.content)))
@@ -213,7 +214,9 @@ def export_package(version_ids: list[int], *, actor: Actor | None = None) -> tup
                 _m("resource"),
                 {"identifier": "R_" + identifier, "type": ITEM_RESOURCE, "href": href},
             )
-            _item_metadata(etree.SubElement(resource, _m("metadata")), item, version)
+            _item_metadata(
+                etree.SubElement(resource, _m("metadata")), item, version, enemies[item.id]
+            )
             etree.SubElement(resource, _m("file"), {"href": href})
             used = set(MEDIA_REF.findall(json.dumps(version.content)))
             used |= set(MEDIA_REF.findall(json.dumps(version.accessibility or {})))
@@ -234,7 +237,9 @@ def export_package(version_ids: list[int], *, actor: Actor | None = None) -> tup
     return buffer.getvalue(), len(versions)
 
 
-def _item_metadata(metadata: etree._Element, item: Item, version: ItemVersion) -> None:
+def _item_metadata(
+    metadata: etree._Element, item: Item, version: ItemVersion, enemies: list[str]
+) -> None:
     codes = sorted(code.code for code in version.curriculum_codes)
     lom = etree.SubElement(metadata, _lom("lom"))
     general = etree.SubElement(lom, _lom("general"))
@@ -283,7 +288,7 @@ def _item_metadata(metadata: etree._Element, item: Item, version: ItemVersion) -
         "rationale": version.rationale,
         "status": version.status,
         "version_number": version.version_number,
-        "enemies": enemy_keys(item.id),
+        "enemies": enemies,
     }
     etree.SubElement(metadata, f"{{{CBT_NS}}}item").text = json.dumps(ours, ensure_ascii=False)
 
