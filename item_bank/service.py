@@ -805,7 +805,22 @@ def list_items(
         conditions.append(difficulty)
     where = and_(*conditions)
 
-    query = select(ItemVersion, Item.key, Item.subject).join(Item, Item.id == ItemVersion.item_id)
+    # Plain columns, not ORM objects: a listing never needs the key or the full content.
+    query = select(
+        ItemVersion.id,
+        ItemVersion.item_id,
+        ItemVersion.version_number,
+        ItemVersion.item_type,
+        ItemVersion.status,
+        ItemVersion.title,
+        ItemVersion.content,
+        ItemVersion.grade,
+        ItemVersion.content_area,
+        ItemVersion.language,
+        ItemVersion.created_at,
+        Item.key,
+        Item.subject,
+    ).join(Item, Item.id == ItemVersion.item_id)
     after = _decode_cursor(cursor)
     page_where = where if after is None else and_(where, ItemVersion.id < after)
     rows = db.session.execute(
@@ -813,7 +828,7 @@ def list_items(
     ).all()
     more = len(rows) > limit
     rows = rows[:limit]
-    ids = [version.id for version, _, _ in rows]
+    ids = [row.id for row in rows]
     codes: dict[int, list[str]] = {}
     if ids:
         for version_id, code in db.session.execute(
@@ -832,41 +847,42 @@ def list_items(
                 )
             ).all()
         )
+    # Counted on the first page only; a client paging on keeps that total.
     total = (
         db.session.scalar(select(func.count()).select_from(ItemVersion).where(where))
-        if with_total
+        if with_total and after is None
         else None
     )
     return {
         "items": [
             {
-                "id": version.item_id,
-                "key": key,
-                "subject": subject,
-                "version_id": version.id,
-                "version_number": version.version_number,
-                "item_type": version.item_type,
-                "status": version.status,
-                "title": version.title,
-                "excerpt": plain_text(
-                    version.content.get("stem") or version.content.get("text") or ""
-                )[:140],
-                "curriculum_codes": codes.get(version.id, []),
-                "grade": version.grade,
-                "content_area": version.content_area,
-                "language": version.language,
-                "created_at": _iso(version.created_at),
+                "id": row.item_id,
+                "key": row.key,
+                "subject": row.subject,
+                "version_id": row.id,
+                "version_number": row.version_number,
+                "item_type": row.item_type,
+                "status": row.status,
+                "title": row.title,
+                "excerpt": plain_text(row.content.get("stem") or row.content.get("text") or "")[
+                    :140
+                ],
+                "curriculum_codes": codes.get(row.id, []),
+                "grade": row.grade,
+                "content_area": row.content_area,
+                "language": row.language,
+                "created_at": _iso(row.created_at),
                 **(
-                    {"difficulty": difficulties.get(version.id)}
+                    {"difficulty": difficulties.get(row.id)}
                     if filters.parameter_set_id is not None
                     else {}
                 ),
             }
-            for version, key, subject in rows
+            for row in rows
         ],
         "total": total,
         "limit": limit,
-        "next_cursor": _encode_cursor(rows[-1][0].id) if more and rows else None,
+        "next_cursor": _encode_cursor(rows[-1].id) if more and rows else None,
     }
 
 

@@ -4,7 +4,8 @@ Revision ID: 7f983cf9deda
 Revises: f027837dfbdf
 Create Date: 2026-11-26 11:20:57.858656
 
-Existing rows get server defaults (so the NOT NULL columns can be added to a populated table),
+On PostgreSQL the pg_trgm extension is created for the search index. Existing rows get server
+defaults (so the NOT NULL columns can be added to a populated table),
 then ``is_latest`` is cleared on every version that has a newer one and ``search_text`` is
 backfilled, so the listing and its text search see the items the bank already held.
 """
@@ -66,6 +67,10 @@ def upgrade() -> None:
     with op.batch_alter_table('stimuli', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_stimuli_key'), ['key'], unique=False)
 
+    if op.get_bind().dialect.name == 'postgresql':
+        # Trigram index for substring search; pg_trgm is a trusted extension (PostgreSQL 13+),
+        # so a database owner may create it.
+        op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm')
     with op.batch_alter_table('item_versions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('is_latest', sa.Boolean(), nullable=False, server_default=sa.true()))
         batch_op.add_column(sa.Column('title', sa.String(length=200), nullable=False, server_default=''))
@@ -82,6 +87,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_item_versions_latest_status', ['status', 'id'], unique=False, sqlite_where=sa.text('is_latest'), postgresql_where=sa.text('is_latest'))
         batch_op.create_index('ix_item_versions_latest_type', ['item_type', 'id'], unique=False, sqlite_where=sa.text('is_latest'), postgresql_where=sa.text('is_latest'))
         batch_op.create_index(batch_op.f('ix_item_versions_stimulus_id'), ['stimulus_id'], unique=False)
+        batch_op.create_index('ix_item_versions_search_text', ['search_text'], unique=False, postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
         batch_op.create_foreign_key(batch_op.f('fk_item_versions_stimulus_id_stimuli'), 'stimuli', ['stimulus_id'], ['id'])
 
     with op.batch_alter_table('parameter_sets', schema=None) as batch_op:
@@ -122,6 +128,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('item_versions', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_item_versions_stimulus_id_stimuli'), type_='foreignkey')
+        batch_op.drop_index('ix_item_versions_search_text', postgresql_using='gin', postgresql_ops={'search_text': 'gin_trgm_ops'})
         batch_op.drop_index(batch_op.f('ix_item_versions_stimulus_id'))
         batch_op.drop_index('ix_item_versions_latest_type', sqlite_where=sa.text('is_latest'), postgresql_where=sa.text('is_latest'))
         batch_op.drop_index('ix_item_versions_latest_status', sqlite_where=sa.text('is_latest'), postgresql_where=sa.text('is_latest'))

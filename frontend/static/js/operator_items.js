@@ -33,7 +33,7 @@ async function load(fromCursor = null) {
       );
     }
     table.hidden = page.items.length === 0;
-    total.textContent = `${page.total} items match`;
+    if (page.total !== null) total.textContent = `${page.total} items match`;
     cursor = page.next_cursor;
     next.hidden = !cursor;
     first.hidden = !fromCursor;

@@ -72,7 +72,7 @@ def test_listing_pages_with_a_cursor(operator: ApiClient, bank: dict[str, int]) 
     while True:
         url = "/api/v1/items?limit=5" + (f"&cursor={cursor}" if cursor else "")
         page = operator.get(url).get_json()
-        assert page["total"] == 12
+        assert page["total"] == (12 if cursor is None else None)  # counted on page 1 only
         seen += [row["key"] for row in page["items"]]
         pages += 1
         cursor = page["next_cursor"]

@@ -182,15 +182,16 @@ def test_media_and_stimuli_travel_with_the_package(app: Flask) -> None:
     from item_bank.media import store_media
 
     image = store_media(png(2, 2), "image/png", filename="dot.png")
+    sha = image.sha256
     passage = create_stimulus(
-        key="passage", html=f'<p>Look: <img src="/api/v1/media/{image.sha256}" alt="dot"></p>'
+        key="passage", html=f'<p>Look: <img src="/api/v1/media/{sha}" alt="dot"></p>'
     )
     version = make_item(
         "single_choice",
         key="with-media",
         stimulus_id=passage.id,
         content={
-            "stem": f'<p><img src="/api/v1/media/{image.sha256}" alt="a dot"> How many dots?</p>',
+            "stem": f'<p><img src="/api/v1/media/{sha}" alt="a dot"> How many dots?</p>',
             "options": [{"id": "A", "text": "1"}, {"id": "B", "text": "2"}],
         },
         scoring={"correct": "A"},
@@ -199,10 +200,10 @@ def test_media_and_stimuli_travel_with_the_package(app: Flask) -> None:
     before = fields_by_key()["with-media"]
     data, _ = export_package([version.id])
     names = zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert f"media/{image.sha256}.png" in names
+    assert f"media/{sha}.png" in names
     assert "stimuli/passage-v1.xml" in names
     item_file = zipfile.ZipFile(io.BytesIO(data)).read("items/with-media.xml").decode()
-    assert f'src="../media/{image.sha256}.png"' in item_file
+    assert f'src="../media/{sha}.png"' in item_file
     fresh_bank()
     report = import_package(data, actor=SYSTEM)
     assert (report["media"], report["stimuli"]) == (1, 1)
@@ -211,7 +212,7 @@ def test_media_and_stimuli_travel_with_the_package(app: Flask) -> None:
     assert row_count(MediaAsset) == 1
     stimulus = db.session.scalars(select(ItemVersion)).one().stimulus
     assert stimulus.key == "passage"
-    assert image.sha256 in stimulus.html
+    assert sha in stimulus.html
 
 
 # --------------------------------------------------------------------------- all or nothing
