@@ -166,7 +166,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "properties": {
             "items": {"type": "array", "items": {"type": "object"}},
-            "total": {"type": "integer", "nullable": True},
+            "total": {
+                "type": "integer",
+                "nullable": True,
+                "description": "Matches, counted on the first page only, at most 10,000.",
+            },
+            "total_is_exact": {"type": "boolean"},
             "limit": {"type": "integer"},
             "next_cursor": {"type": "string", "nullable": True},
         },

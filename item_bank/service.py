@@ -97,6 +97,7 @@ __all__ = [
 
 MODELS = ("1pl", "2pl", "3pl", "grm", "gpcm")
 MAX_PAGE = 200
+COUNT_CAP = 10_000
 MAX_KEYWORDS = 30
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$")
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -847,12 +848,12 @@ def list_items(
                 )
             ).all()
         )
-    # Counted on the first page only; a client paging on keeps that total.
-    total = (
-        db.session.scalar(select(func.count()).select_from(ItemVersion).where(where))
-        if with_total and after is None
-        else None
-    )
+    # Counted on the first page only (a client paging on keeps that total), and only up to
+    # COUNT_CAP: past it "10,000+" says enough, and a cheap count keeps page 1 fast.
+    total = None
+    if with_total and after is None:
+        capped = select(ItemVersion.id).where(where).limit(COUNT_CAP + 1).subquery()
+        total = db.session.scalar(select(func.count()).select_from(capped))
     return {
         "items": [
             {
@@ -880,7 +881,8 @@ def list_items(
             }
             for row in rows
         ],
-        "total": total,
+        "total": None if total is None else min(total, COUNT_CAP),
+        "total_is_exact": total is not None and total <= COUNT_CAP,
         "limit": limit,
         "next_cursor": _encode_cursor(rows[-1].id) if more and rows else None,
     }

@@ -33,7 +33,9 @@ async function load(fromCursor = null) {
       );
     }
     table.hidden = page.items.length === 0;
-    if (page.total !== null) total.textContent = `${page.total} items match`;
+    if (page.total !== null) {
+      total.textContent = `${page.total.toLocaleString()}${page.total_is_exact ? "" : "+"} items match`;
+    }
     cursor = page.next_cursor;
     next.hidden = !cursor;
     first.hidden = !fromCursor;

@@ -329,3 +329,32 @@ def test_media_is_stored_once_by_hash_with_type_checks(app: Flask) -> None:
     assert caught.value.status == 413
     with pytest.raises(NotFound):
         get_media("0" * 64)
+
+
+def test_listing_runs_a_fixed_number_of_queries(app: Flask, count_queries: list[str]) -> None:
+    from item_bank.service import ItemFilters, list_items
+
+    for n in range(30):
+        make_item("single_choice", key=f"q{n:02d}", curriculum_codes=[CODE, OTHER_CODE])
+    db.session.commit()
+    count_queries.clear()
+    page = list_items(ItemFilters(code_prefix="83502"), limit=20)
+    assert len(page["items"]) == 20
+    assert all(len(row["curriculum_codes"]) == 2 for row in page["items"])
+    assert len(count_queries) == 3  # the page, its codes, the total: no query per item
+    count_queries.clear()
+    list_items(ItemFilters(), limit=20, cursor=page["next_cursor"])
+    assert len(count_queries) == 2  # later pages are not counted again
+
+
+def test_large_totals_are_capped(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    from item_bank import service
+
+    for n in range(7):
+        make_item("single_choice", key=f"cap{n}")
+    monkeypatch.setattr(service, "COUNT_CAP", 5)
+    page = service.list_items(service.ItemFilters(), limit=2)
+    assert (page["total"], page["total_is_exact"]) == (5, False)
+    monkeypatch.setattr(service, "COUNT_CAP", 10)
+    page = service.list_items(service.ItemFilters(), limit=2)
+    assert (page["total"], page["total_is_exact"]) == (7, True)
