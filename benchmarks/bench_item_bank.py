@@ -286,7 +286,7 @@ def bench_listing(args: argparse.Namespace) -> None:
                         start = time.perf_counter()
                         page = client.get(f"/api/v1/items?limit=50&{query}").get_json()
                         first.append(time.perf_counter() - start)
-                        total = page["total"]
+                        total = f"{page['total']}{'' if page['total_is_exact'] else '+'}"
                         cursor = page["next_cursor"]
                         for _ in range(18):  # walk to page 20, then time that page
                             if not cursor:

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from cbt.auth import CurrentUser, require_user
 from cbt.db import db
-from cbt.errors import DomainError, ErrorCode, Forbidden, NotFound, ValidationError
+from cbt.errors import DomainError, ErrorCode, Forbidden, ValidationError
 from cbt.http import get_field, json_body
 from cbt.models import Role
 from cbt.openapi import openapi, register_schemas
@@ -180,11 +180,7 @@ def revise_item(item_id: int) -> Response:
 )
 def get_version(item_id: int, number: int) -> Response:
     require_user(*READERS)
-    detail = service.item_detail(item_id)
-    match = next((h for h in detail["history"] if h["version_number"] == number), None)
-    if match is None:
-        raise NotFound("No such version.", details={"version": number})
-    return jsonify(service.version_dict(service.get_item_version(match["id"])))
+    return jsonify(service.version_dict(service.get_version_by_number(item_id, number)))
 
 
 @blueprint.get("/items/<int:item_id>/diff")

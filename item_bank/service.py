@@ -72,6 +72,7 @@ __all__ = [
     "get_parameter_set",
     "get_pool",
     "get_stimulus",
+    "get_version_by_number",
     "item_detail",
     "list_items",
     "list_parameter_sets",
@@ -315,6 +316,17 @@ def get_item_version(version_id: int) -> ItemVersion:
     version = db.session.get(ItemVersion, version_id)
     if version is None:
         raise NotFound("No such item version.", details={"item_version_id": version_id})
+    return version
+
+
+def get_version_by_number(item_id: int, number: int) -> ItemVersion:
+    version = db.session.execute(
+        select(ItemVersion).where(
+            ItemVersion.item_id == item_id, ItemVersion.version_number == number
+        )
+    ).scalar_one_or_none()
+    if version is None:
+        raise NotFound("No such version.", details={"item_id": item_id, "version": number})
     return version
 
 
