@@ -41,6 +41,9 @@ MAX_LONG_TEXT = 20_000
 MAX_OPTIONS = 26
 MAX_PATTERN = 500
 GAP = re.compile(r"\{\{([A-Za-z_][A-Za-z0-9_.-]{0,31})\}\}")
+# A repeated group that starts with a repeated atom, like (a+)+ or (\w+\s?)*: the classic
+# exponential backtracking shapes (a heuristic; Python's re has no time limit).
+NESTED_QUANTIFIER = re.compile(r"\((?:\?:)?(?:\\.|\[[^\]]*\]|[^()\\])[+*{][^()]*\)\s*[+*{]")
 
 
 def _fail(message: str, **details: Any) -> ValidationError:
@@ -426,6 +429,13 @@ class TextEntry(ItemType):
                     re.compile(value)
                 except re.error as error:
                     raise _fail(f"Answer {position} is not a valid pattern: {error}.") from error
+                if NESTED_QUANTIFIER.search(value):
+                    # (a+)+ and friends backtrack exponentially: one answer could stall a worker.
+                    raise _fail(
+                        f"Answer {position}: a repeated group that itself repeats, like (a+)+, "
+                        "is not allowed in a pattern.",
+                        answer=position,
+                    )
             points = _number(answer.get("score", 1.0), f"answers[{position}].score")
             if not 0 < points <= 1:
                 raise _fail("An answer's score must be above 0 and at most 1.", answer=position)

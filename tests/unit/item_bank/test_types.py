@@ -163,6 +163,10 @@ def test_text_entry_modes() -> None:
     assert kind.score(pattern, {"text": "x = -3 or 4"}) == 0.0  # the whole answer must match
     with pytest.raises(ValidationError):
         kind.validate_scoring(content, {"match": "regex", "answers": [{"value": "("}]})
+    for risky in (r"(a+)+$", r"(\w+\s?)*!", r"(?:x*)*y"):  # exponential backtracking shapes
+        with pytest.raises(ValidationError):
+            kind.validate_scoring(content, {"match": "regex", "answers": [{"value": risky}]})
+    kind.validate_scoring(content, {"match": "regex", "answers": [{"value": r"\d+(,\d{3})*"}]})
 
 
 @pytest.mark.parametrize(
