@@ -72,9 +72,12 @@ def db_revision(message: str) -> None:
 
 
 def _serve(host: str, port: int) -> None:
+    # Werkzeug directly: Flask's app.run() refuses to run inside a Flask CLI command.
+    from werkzeug.serving import run_simple
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"Serving on http://{host}:{port}  (Ctrl+C to stop)")
-    app.run(host=host, port=port, threaded=True, use_reloader=False, load_dotenv=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 @cli.command("serve")
@@ -134,3 +137,7 @@ _register()
 def main() -> None:
     """Console-script entry point."""
     cli.main(prog_name="cbt", args=sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()
