@@ -237,17 +237,15 @@ def log_likelihood(
     matrix, single = as_responses(responses, params)
     scalar_theta = np.ndim(theta) == 0
     th = as_theta(theta)
+    design = ResponseDesign(matrix, params)
     if per_person:
         if th.shape[0] != matrix.shape[0]:
             raise ValueError(
                 f"per_person=True needs one theta per person ({matrix.shape[0]}), got {th.shape[0]}"
             )
-        logp = _log_prob_at(params, th[:, None])
-        design = ResponseDesign(matrix, params)
-        out = design.gather_sum(logp)
+        out = design.gather_sum(_log_prob_at(params, th[:, None]))
         return float(out[0]) if single and scalar_theta else out
-    logp = _log_prob_at(params, th[:, None])
-    out = ResponseDesign(matrix, params).category_sum(logp)
+    out = design.category_sum(_log_prob_at(params, th[:, None])).T
     if single:
         out = out[0]
         return float(out[0]) if scalar_theta else out
