@@ -70,10 +70,14 @@ def _group_derivatives(
 
 
 def _group_information(group: _ModelGroup, col: np.ndarray) -> np.ndarray:
-    if group.model == "3pl":
-        return _k.logistic_information(col, group.slope, group.difficulty, group.guessing)
-    if group.model in ("1pl", "2pl"):
-        return _k.logistic_information(col, group.slope, group.difficulty)
+    if group.model in ("1pl", "2pl", "3pl"):
+        return _k._logistic_information(
+            col,
+            group.half_slope,
+            group.quarter_slope2,
+            group.difficulty,
+            group.guessing if group.model == "3pl" else None,
+        )
     if group.model == "grm":
         return _k.graded_information(col, group.slope, group.thresholds)
     return _k.partial_credit_information(col, group.slope, group.thresholds)
@@ -272,3 +276,11 @@ def _item_log_prob(params: ItemParameters, item: int, score: int, nodes: np.ndar
     else:
         logp = _k.partial_credit_log_prob(nodes[:, None], group.slope[sub], thresholds)
     return logp[:, 0, score]
+
+
+def _item_probabilities(params: ItemParameters, item: int, theta: float) -> np.ndarray:
+    """``P(X_item = k | theta)`` for k = 0..K_item-1, shape (K_item,) (no validation)."""
+    k = int(params.n_categories[item])
+    point = np.array([float(theta)])
+    logp = np.array([_item_log_prob(params, item, c, point)[0] for c in range(k)])
+    return np.exp(logp)
