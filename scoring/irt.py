@@ -70,10 +70,14 @@ def _group_derivatives(
 
 
 def _group_information(group: _ModelGroup, col: np.ndarray) -> np.ndarray:
-    if group.model == "3pl":
-        return _k.logistic_information(col, group.slope, group.difficulty, group.guessing)
-    if group.model in ("1pl", "2pl"):
-        return _k.logistic_information(col, group.slope, group.difficulty)
+    if group.model in ("1pl", "2pl", "3pl"):
+        return _k._logistic_information(
+            col,
+            group.half_slope,
+            group.quarter_slope2,
+            group.difficulty,
+            group.guessing if group.model == "3pl" else None,
+        )
     if group.model == "grm":
         return _k.graded_information(col, group.slope, group.thresholds)
     return _k.partial_credit_information(col, group.slope, group.thresholds)
@@ -237,17 +241,15 @@ def log_likelihood(
     matrix, single = as_responses(responses, params)
     scalar_theta = np.ndim(theta) == 0
     th = as_theta(theta)
+    design = ResponseDesign(matrix, params)
     if per_person:
         if th.shape[0] != matrix.shape[0]:
             raise ValueError(
                 f"per_person=True needs one theta per person ({matrix.shape[0]}), got {th.shape[0]}"
             )
-        logp = _log_prob_at(params, th[:, None])
-        design = ResponseDesign(matrix, params)
-        out = design.gather_sum(logp)
+        out = design.gather_sum(_log_prob_at(params, th[:, None]))
         return float(out[0]) if single and scalar_theta else out
-    logp = _log_prob_at(params, th[:, None])
-    out = ResponseDesign(matrix, params).category_sum(logp)
+    out = design.category_sum(_log_prob_at(params, th[:, None])).T
     if single:
         out = out[0]
         return float(out[0]) if scalar_theta else out
@@ -274,3 +276,11 @@ def _item_log_prob(params: ItemParameters, item: int, score: int, nodes: np.ndar
     else:
         logp = _k.partial_credit_log_prob(nodes[:, None], group.slope[sub], thresholds)
     return logp[:, 0, score]
+
+
+def _item_probabilities(params: ItemParameters, item: int, theta: float) -> np.ndarray:
+    """``P(X_item = k | theta)`` for k = 0..K_item-1, shape (K_item,) (no validation)."""
+    k = int(params.n_categories[item])
+    point = np.array([float(theta)])
+    logp = np.array([_item_log_prob(params, item, c, point)[0] for c in range(k)])
+    return np.exp(logp)

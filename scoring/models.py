@@ -110,16 +110,38 @@ def logistic_information(
     """Fisher information, shape (..., n_items).
 
     ``I = (D a)^2 σ (1 - σ)`` for the 2PL, and ``I = (D a)^2 σ (1 - σ) (P1 - c) / P1`` for the
-    3PL (Lord, 1980, eq. 5-6 rewritten with ``σ = (P - c) / (1 - c)``).
+    3PL (Lord, 1980, eq. 5-6 rewritten with ``σ = (P - c) / (1 - c)``). Computed as
+    ``σ (1 - σ) = 1 / (4 cosh^2(u / 2))``, which is exact and cannot overflow to NaN.
     """
-    u = slope * (theta - difficulty)
-    e = np.exp(-np.abs(u))
-    sq = e / (1.0 + e) ** 2  # σ(1-σ), symmetric in u
-    if guessing is None or not np.any(guessing):
-        return slope**2 * sq
-    s = _expit(u)
-    p = guessing + (1.0 - guessing) * s
-    return slope**2 * sq * ((1.0 - guessing) * s / p)
+    slope = np.asarray(slope, dtype=float)
+    return _logistic_information(theta, 0.5 * slope, 0.25 * slope**2, difficulty, guessing)
+
+
+def _logistic_information(
+    theta: np.ndarray,
+    half_slope: np.ndarray,
+    quarter_slope2: np.ndarray,
+    difficulty: np.ndarray,
+    guessing: np.ndarray | None,
+) -> np.ndarray:
+    x = np.subtract(theta, difficulty)
+    x *= half_slope
+    weight = None
+    if guessing is not None and np.any(guessing):
+        # (P - c) / P = 1 / (1 + c (1 + exp(-u)) / (1 - c)), u = 2x; exp overflow gives 0.
+        with np.errstate(over="ignore"):
+            e = np.exp(-2.0 * x)
+        e += 1.0
+        e *= guessing / (1.0 - guessing)
+        e += 1.0
+        weight = e
+    with np.errstate(over="ignore"):  # cosh = inf just gives information 0
+        np.cosh(x, out=x)
+    x *= x
+    np.divide(quarter_slope2, x, out=x)
+    if weight is not None:
+        x /= weight
+    return x
 
 
 def logistic_expected_score(

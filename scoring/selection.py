@@ -610,20 +610,22 @@ class PriorityIndex(SelectionRule):
         if not isinstance(quotas, Mapping) or not quotas:
             raise ValueError("quotas must be a non-empty mapping {area: count}")
         self.quotas = {str(k): _positive_int(v, f"quota of {k!r}") for k, v in quotas.items()}
-        self.weights = {str(k): float(v) for k, v in (weights or {}).items()}
-        if any(not (math.isfinite(v) and v > 0) for v in self.weights.values()):
+        self.area_weights = {str(k): float(v) for k, v in (weights or {}).items()}
+        if any(not (math.isfinite(v) and v > 0) for v in self.area_weights.values()):
             raise ValueError("weights must be > 0")
         self._pool: ItemPool | None = None
 
     def settings(self) -> dict[str, Any]:
         out: dict[str, Any] = {"quotas": dict(self.quotas)}
-        if self.weights:
-            out["weights"] = dict(self.weights)
+        if self.area_weights:
+            out["weights"] = dict(self.area_weights)
         return out
 
     def prepare(self, pool: ItemPool) -> None:
         quotas = _area_table(pool, self.quotas, "priority_index")
-        weights = _area_table(pool, self.weights, "priority_index") if self.weights else {}
+        weights = (
+            _area_table(pool, self.area_weights, "priority_index") if self.area_weights else {}
+        )
         n_areas = len(pool.area_names)
         self._quota = np.zeros(n_areas)
         self._weight = np.ones(n_areas)
