@@ -56,11 +56,31 @@ GIVEN_NAMES = (
     "Hinata", "Rin", "Kaito", "Yuna", "Ren", "Mio", "Sora", "Koharu", "Asahi", "Akari",
 )  # fmt: skip
 
-ENGINE_SETTINGS = {
-    "min_items": 10,
-    "max_items": 20,
-    "se_target": 0.35,
-    "selection": "max_information",
+AREAS = ("arithmetic", "fractions", "ratios", "linear_equations", "geometry", "data")
+# One adaptive section: every content area at least once and at most five times, randomesque
+# exposure control among the three best items, 10 to 20 items, stop early at SE 0.35.
+TEST_SETTINGS = {
+    "sections": [
+        {
+            "key": "mathematics",
+            "title": "Mathematics",
+            "kind": "cat",
+            "time_limit_seconds": 40 * 60,
+            "areas": "content_area",
+            "selection": [
+                {"rule": "content_limits", "limits": {a: {"min": 1, "max": 5} for a in AREAS}},
+                {"rule": "max_information"},
+                {"rule": "randomesque", "k": 3},
+            ],
+            "stopping": [
+                {"rule": "min_length", "n": 10},
+                {"rule": "max_length", "n": 20},
+                {"rule": "se_target", "se": 0.35},
+            ],
+            "exposure": {"max_rate": 0.5},
+        }
+    ],
+    "subscore_prefix_length": 8,
 }
 REPORTING_SCALE = {
     "slope": 100.0,
@@ -216,9 +236,8 @@ def _seed_bank_and_test() -> TestDefinition:
         mode="cat",
         pool_id=pool.id,
         parameter_set_id=parameter_set.id,
-        settings=ENGINE_SETTINGS,
+        settings=TEST_SETTINGS,
         scale=REPORTING_SCALE,
-        time_limit_seconds=40 * 60,
     )
     db.session.add(definition)
     db.session.flush()

@@ -159,40 +159,54 @@ def find_pool(name: str) -> ItemPool | None:
 
 @dataclass(frozen=True)
 class PoolItem:
-    """One calibrated item of a pool, as the delivery engine compiles it."""
+    """One pool item as the delivery engine compiles it (parameters None: not calibrated yet)."""
 
     item_version_id: int
+    key: str
     item_type: str
     content: dict[str, Any]
     scoring: dict[str, Any]
     content_area: str | None
-    parameters: dict[str, Any]
+    curriculum_codes: tuple[str, ...]
+    parameters: dict[str, Any] | None
 
 
 def load_pool_items(pool_id: int, parameter_set_id: int) -> list[PoolItem]:
-    """Every pool member with parameters in the set, in one query (ordered by version id)."""
+    """Every pool member with its parameters from the set (if any), in three queries."""
     rows = db.session.execute(
-        select(ItemVersion, ItemParameter)
+        select(ItemVersion, Item.key, ItemParameter)
         .join(PoolMember, PoolMember.item_version_id == ItemVersion.id)
-        .join(ItemParameter, ItemParameter.item_version_id == ItemVersion.id)
-        .where(PoolMember.pool_id == pool_id, ItemParameter.parameter_set_id == parameter_set_id)
+        .join(Item, Item.id == ItemVersion.item_id)
+        .outerjoin(
+            ItemParameter,
+            (ItemParameter.item_version_id == ItemVersion.id)
+            & (ItemParameter.parameter_set_id == parameter_set_id),
+        )
+        .where(PoolMember.pool_id == pool_id)
         .order_by(ItemVersion.id)
     ).all()
     if not rows:
-        raise NotFound(
-            "The pool has no items with parameters in this set.",
-            details={"pool_id": pool_id, "parameter_set_id": parameter_set_id},
-        )
+        raise NotFound("The pool has no items.", details={"pool_id": pool_id})
+    codes: dict[int, list[str]] = {}
+    for version_id, code in db.session.execute(
+        select(ItemCurriculumCode.item_version_id, ItemCurriculumCode.code)
+        .join(PoolMember, PoolMember.item_version_id == ItemCurriculumCode.item_version_id)
+        .where(PoolMember.pool_id == pool_id)
+        .order_by(ItemCurriculumCode.item_version_id, ItemCurriculumCode.code)
+    ):
+        codes.setdefault(version_id, []).append(code)
     return [
         PoolItem(
             item_version_id=version.id,
+            key=key,
             item_type=version.item_type,
             content=version.content,
             scoring=version.scoring,
             content_area=version.content_area,
-            parameters=parameter_record(params),
+            curriculum_codes=tuple(codes.get(version.id, ())),
+            parameters=None if params is None else parameter_record(params),
         )
-        for version, params in rows
+        for version, key, params in rows
     ]
 
 
