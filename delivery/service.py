@@ -211,15 +211,7 @@ class DeliveryService:
             .limit(1)
         ).scalar_one_or_none()
         if existing is not None:
-            state = self._load_state(existing.id)
-            test = self.compiled_test(state.test_definition_id)
-            if state.status not in _LIVE:
-                return self._view(test, state, now)
-            self._apply_clock(test, state, now)
-            if state.status in _LIVE:
-                state.device_token = secrets.token_urlsafe(16)
-            self._persist(test, state, now)
-            return self._view(test, state, now, include_token=state.status in _LIVE)
+            return self._resume(existing.id, now)
         if administration.status != AdministrationStatus.OPEN or not _window_open(
             administration, now
         ):
@@ -267,6 +259,25 @@ class DeliveryService:
         self._count_presentation(test, state)
         self._cache_on_commit(state, revision=0)
         return self._view(test, state, now, include_token=True)
+
+    def _resume(self, session_id: str, now: datetime) -> dict:
+        state = self._load_state(session_id)
+        for _attempt in range(3):
+            test = self.compiled_test(state.test_definition_id)
+            if state.status not in _LIVE:
+                return self._view(test, state, now)
+            try:
+                with db.session.begin_nested():
+                    self._apply_clock(test, state, now)
+                    if state.status in _LIVE:
+                        state.device_token = secrets.token_urlsafe(16)
+                    self._persist(test, state, now)
+            except _StaleState:
+                # Another device resumed at the same moment: take over from where it left it.
+                state = self._read_row_state(session_id)
+                continue
+            return self._view(test, state, now, include_token=state.status in _LIVE)
+        raise Conflict("The session is busy; try again.", details={"session_id": session_id})
 
     def get_session(
         self, student_id: int, session_id: str, device_token: str, now: datetime
@@ -754,6 +765,66 @@ class DeliveryService:
             )
         return state, self.compiled_test(state.test_definition_id)
 
+    # -- replay -----------------------------------------------------------------------------------
+
+    def replay_session(self, session_id: str) -> dict[str, Any]:
+        """Re-run a finished session from its recorded answers and compare with what happened."""
+        session = db.session.get(ExamSession, session_id)
+        if session is None:
+            raise NotFound("No such session.", details={"session_id": session_id})
+        result = db.session.execute(
+            select(Result).where(Result.exam_session_id == session_id)
+        ).scalar_one_or_none()
+        if result is None:
+            raise Conflict(
+                "The session has no result to replay.", details={"session_id": session_id}
+            )
+        test = self.compiled_test(result.test_definition_id or 0)
+        rows = db.session.execute(
+            select(ItemResponse.item_version_id, ItemResponse.score, ItemResponse.selection,
+                   ItemResponse.section_index)
+            .where(ItemResponse.exam_session_id == session_id)
+            .order_by(ItemResponse.sequence)
+        ).all()  # fmt: skip
+        answers = [
+            engine.ReplayedAnswer(
+                item=test.index_of_version[row.item_version_id],
+                score=round(row.score),
+                exposure_blocked=tuple(row.selection.get("exposure_blocked", ())),
+                section=row.section_index,
+            )
+            for row in rows
+        ]
+        template = SessionState.from_dict(session.state)
+        replayed, presented = engine.replay(
+            test, template, answers, finished_by_time=result.finish_reason == "time_expired"
+        )
+        again = engine.final_result(test, replayed)
+        recorded_items = [a.item for a in answers]
+        recorded = {
+            "theta": result.theta,
+            "se": result.se,
+            "scale_score": result.scale_score,
+            "band": result.band,
+            "subscores": result.subscores,
+        }
+        replayed_result = {
+            "theta": again.theta,
+            "se": again.se,
+            "scale_score": again.scale_score,
+            "band": again.band,
+            "subscores": again.subscores,
+        }
+        return {
+            "session_id": session_id,
+            "items_match": presented == recorded_items,
+            "result_match": _close(recorded, replayed_result),
+            "recorded": recorded,
+            "replayed": replayed_result,
+            "parameter_set_id": result.parameter_set_id,
+            "seed": result.seed,
+        }
+
     # -- state --------------------------------------------------------------------------------
 
     def _owned_state(self, student_id: int, session_id: str) -> SessionState:
@@ -921,6 +992,17 @@ def _audit(
         actor_id=actor[0], actor_role=actor[1], action=action, target_type=target_type,
         target_id=target_id, details=details,
     )  # fmt: skip
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal up to float rounding (JSON and database round trips)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+    return a == b
 
 
 def _assigned_administrations(student_id: int):
