@@ -141,8 +141,12 @@ def test_loft_counts_the_pool_cannot_meet_are_refused() -> None:
 
 
 def test_content_limits_naming_unknown_areas_are_refused() -> None:
-    settings = cat(selection=[{"rule": "content_limits", "limits": {"space": {"min": 1}}},
-                              {"rule": "max_information"}])  # fmt: skip
+    settings = cat(
+        selection=[
+            {"rule": "content_limits", "limits": {"space": {"min": 1}}},
+            {"rule": "max_information"},
+        ]
+    )
     with pytest.raises(ValidationError, match="does not fit its pool"):
         build(settings)
 
@@ -158,7 +162,7 @@ def test_every_delivered_cat_meets_the_content_limits() -> None:
                 {"rule": "max_information"},
                 {"rule": "randomesque", "k": 4},
             ]
-        )  # fmt: skip
+        )
     )
     rng = np.random.default_rng(1)
     for seed in range(150):
@@ -236,8 +240,11 @@ def test_pretest_items_appear_at_their_positions_and_do_not_move_theta() -> None
 
 def test_linear_forms_are_assigned_and_shuffled_by_seed() -> None:
     forms = [[f"i-{i:03d}" for i in range(0, 10)], [f"i-{i:03d}" for i in range(10, 20)]]
-    settings = {"sections": [{"kind": "linear", "forms": forms, "shuffle_items": True,
-                              "shuffle_options": True}]}  # fmt: skip
+    settings = {
+        "sections": [
+            {"kind": "linear", "forms": forms, "shuffle_items": True, "shuffle_options": True}
+        ]
+    }
     test = build(settings)
     seen_forms, orders = set(), set()
     for seed in range(40):
@@ -268,10 +275,12 @@ def test_rotated_forms_follow_the_student() -> None:
 
 def test_loft_meets_counts_and_follows_the_difficulty_target() -> None:
     counts = {"algebra": 4, "geometry": 3, "number": 2, "data": 1}
-    easy = build({"sections": [{"kind": "loft", "counts": counts,
-                                "difficulty": {"mean": -1.0, "sd": 0.3}}]})  # fmt: skip
-    hard = build({"sections": [{"kind": "loft", "counts": counts,
-                                "difficulty": {"mean": 1.0, "sd": 0.3}}]})  # fmt: skip
+    easy = build(
+        {"sections": [{"kind": "loft", "counts": counts, "difficulty": {"mean": -1.0, "sd": 0.3}}]}
+    )
+    hard = build(
+        {"sections": [{"kind": "loft", "counts": counts, "difficulty": {"mean": 1.0, "sd": 0.3}}]}
+    )
     means = {}
     for name, test in (("easy", easy), ("hard", hard)):
         locations = []
@@ -339,8 +348,10 @@ def test_expiry_moves_to_the_next_section_then_ends() -> None:
 
 
 def test_subscores_group_by_curriculum_prefix() -> None:
-    settings = {"sections": [{"kind": "linear", "forms": [[f"i-{i:03d}" for i in range(8)]]}],
-                "subscore_prefix_length": 7}  # fmt: skip
+    settings = {
+        "sections": [{"kind": "linear", "forms": [[f"i-{i:03d}" for i in range(8)]]}],
+        "subscore_prefix_length": 7,
+    }
     test = build(settings)
     state = run_session(test, 0.0, 2)
     result = engine.final_result(test, state)
@@ -363,7 +374,7 @@ def test_replay_reproduces_items_and_result() -> None:
             ],
             exposure={"max_rate": 0.3},
             pretest={"items": ["p-160", "p-161"], "positions": [3]},
-        )  # fmt: skip
+        )
     )
     tally = ExposureTally(test.n_operational)
     for seed in range(30):
