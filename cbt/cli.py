@@ -126,9 +126,11 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 
 def _register() -> None:
-    from analytics.cli import register_commands
+    from analytics.cli import register_commands as research_commands
+    from delivery.cli import register_commands as delivery_commands
 
-    register_commands(cli)
+    delivery_commands(cli)
+    research_commands(cli)
 
 
 _register()

@@ -24,6 +24,7 @@ from cbt.service import (
     find_school,
     find_user_by_email,
 )
+from delivery.definitions import create_test_definition
 from delivery.models import (
     Administration,
     AdministrationClassroom,
@@ -230,15 +231,13 @@ def _seed_bank_and_test() -> TestDefinition:
         description="Lower-secondary mathematics: arithmetic, fractions, ratios, equations, "
         "geometry and data.",
     )
-    definition = TestDefinition(
+    definition = create_test_definition(
         key=TEST_KEY,
         title="Mathematics (adaptive)",
-        mode="cat",
-        pool_id=pool.id,
-        parameter_set_id=parameter_set.id,
+        pool=pool.name,
+        parameter_set=parameter_set.name,
+        parameter_set_version=parameter_set.version,
         settings=TEST_SETTINGS,
         scale=REPORTING_SCALE,
     )
-    db.session.add(definition)
-    db.session.flush()
     return definition

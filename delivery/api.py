@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
+from cbt.audit import record_audit
 from cbt.auth import (
     CurrentUser,
     ensure_can_see_student,
@@ -14,10 +16,11 @@ from cbt.auth import (
     teacher_classroom_ids,
 )
 from cbt.db import db, utcnow
-from cbt.errors import Forbidden
+from cbt.errors import Forbidden, ValidationError
 from cbt.http import get_field, json_body
 from cbt.models import Role
-from delivery.models import AdministrationClassroom
+from delivery import definitions
+from delivery.models import AdministrationClassroom, TestDefinition
 from delivery.service import MAX_IDEMPOTENCY_KEY, DeliveryService
 
 blueprint = Blueprint("delivery_api", __name__, url_prefix="/api/v1")
@@ -184,3 +187,106 @@ def reset_session(session_id: str) -> Response:
         session_id, _reason(data, required=True), utcnow(), (user.id, user.role)
     )
     return jsonify(view)
+
+
+# -- operators: test definitions and administrations ----------------------------------------------
+
+
+def _datetime_field(data: dict[str, Any], name: str) -> datetime | None:
+    value = get_field(data, name, str, default=None, max_length=64)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationError(
+            f"'{name}' must be an ISO 8601 time with a zone, e.g. 2026-12-01T09:00:00+09:00.",
+            details={"field": name},
+        )
+    return moment.astimezone(UTC)
+
+
+@blueprint.get("/test-definitions")
+def list_test_definitions() -> Response:
+    require_user(Role.OPERATOR, Role.RESEARCHER)
+    rows = db.session.scalars(select(TestDefinition).order_by(TestDefinition.key)).all()
+    return jsonify(
+        {
+            "test_definitions": [
+                {
+                    "id": d.id,
+                    "key": d.key,
+                    "title": d.title,
+                    "mode": d.mode,
+                    "pool_id": d.pool_id,
+                    "parameter_set_id": d.parameter_set_id,
+                    "settings": d.settings,
+                    "scale": d.scale,
+                }
+                for d in rows
+            ]
+        }
+    )
+
+
+@blueprint.post("/test-definitions")
+def create_test_definition() -> Response:
+    user = require_user(Role.OPERATOR)
+    data = json_body()
+    definition = definitions.create_test_definition(
+        key=get_field(data, "key", str, max_length=100),
+        title=get_field(data, "title", str, max_length=200),
+        pool=get_field(data, "pool", str, max_length=100),
+        parameter_set=get_field(data, "parameter_set", str, max_length=100),
+        parameter_set_version=get_field(data, "parameter_set_version", int, default=None),
+        settings=get_field(data, "settings", dict),
+        scale=get_field(data, "scale", dict),
+        created_by_id=user.id,
+    )
+    record_audit(
+        actor_id=user.id,
+        actor_role=user.role,
+        action="create_test_definition",
+        target_type="test_definition",
+        target_id=definition.id,
+        details={"key": definition.key},
+    )
+    return jsonify({"id": definition.id, "key": definition.key, "mode": definition.mode}), 201
+
+
+@blueprint.get("/administrations")
+def list_administrations() -> Response:
+    user = require_user(*_STAFF)
+    scope = None if user.role == Role.OPERATOR else teacher_classroom_ids(user.id)
+    return jsonify({"administrations": definitions.list_administrations(scope)})
+
+
+@blueprint.post("/administrations")
+def create_administration() -> Response:
+    user = require_user(Role.OPERATOR)
+    data = json_body()
+    classroom_ids = get_field(data, "classroom_ids", list, max_length=1000)
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in classroom_ids):
+        raise ValidationError(
+            "classroom_ids must be a list of integers.", details={"field": "classroom_ids"}
+        )
+    test = definitions.get_test_definition(get_field(data, "test", str, max_length=100))
+    administration = definitions.create_administration(
+        test_definition_id=test.id,
+        name=get_field(data, "name", str, max_length=200),
+        classroom_ids=classroom_ids,
+        opens_at=_datetime_field(data, "opens_at"),
+        closes_at=_datetime_field(data, "closes_at"),
+        status=get_field(data, "status", str, default="scheduled", max_length=16),
+    )
+    record_audit(
+        actor_id=user.id,
+        actor_role=user.role,
+        action="create_administration",
+        target_type="administration",
+        target_id=administration.id,
+        details={"test": test.key, "classroom_ids": classroom_ids},
+    )
+    return jsonify({"id": administration.id, "status": administration.status}), 201

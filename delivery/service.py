@@ -1035,12 +1035,9 @@ def _window_open(administration: Administration, now: datetime) -> bool:
 # -- definitions --------------------------------------------------------------------------------
 
 
-def compile_definition(test_definition_id: int) -> CompiledTest:
-    """Load a definition and its pool from the database and compile it."""
-    definition = db.session.get(TestDefinition, test_definition_id)
-    if definition is None:
-        raise NotFound("Unknown test.", details={"test_definition_id": test_definition_id})
-    items = [
+def bank_items(pool_id: int, parameter_set_id: int) -> list[BankItem]:
+    """A pool's items as the engine takes them, with their student views rendered once."""
+    return [
         BankItem(
             item_version_id=item.item_version_id,
             key=item.key,
@@ -1052,14 +1049,21 @@ def compile_definition(test_definition_id: int) -> CompiledTest:
             curriculum_codes=item.curriculum_codes,
             parameters=item.parameters,
         )
-        for item in load_pool_items(definition.pool_id, definition.parameter_set_id)
+        for item in load_pool_items(pool_id, parameter_set_id)
     ]
+
+
+def compile_definition(test_definition_id: int) -> CompiledTest:
+    """Load a definition and its pool from the database and compile it."""
+    definition = db.session.get(TestDefinition, test_definition_id)
+    if definition is None:
+        raise NotFound("Unknown test.", details={"test_definition_id": test_definition_id})
     return engine.compile_test(
         test_definition_id=definition.id,
         parameter_set_id=definition.parameter_set_id,
         settings=definition.settings,
         scale=definition.scale,
-        items=items,
+        items=bank_items(definition.pool_id, definition.parameter_set_id),
     )
 
 
