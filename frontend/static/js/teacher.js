@@ -30,6 +30,26 @@ async function classesPage() {
   }
   table.hidden = false;
   setStatus(classes.length ? "" : "You have no classes yet.");
+  const { administrations } = await api("/api/v1/administrations", { retries: 3 });
+  const tests = document.querySelector("[data-administrations]");
+  const rows = tests.querySelector("tbody");
+  for (const a of administrations) {
+    const counts = Object.entries(a.sessions)
+      .map(([status, n]) => `${status} ${n}`)
+      .join(", ");
+    rows.append(
+      el(
+        "tr",
+        {},
+        el("td", { text: a.test.title }),
+        el("td", { text: a.name }),
+        el("td", { text: a.status }),
+        el("td", { text: counts || "none yet" }),
+        el("td", {}, el("a", { href: `/teacher/administrations/${a.id}`, text: "Live progress" })),
+      ),
+    );
+  }
+  tests.hidden = administrations.length === 0;
 }
 
 async function classPage() {
