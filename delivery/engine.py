@@ -307,21 +307,31 @@ class SessionState:
     current_selection: dict[str, Any] = field(default_factory=dict)
     presented_at: float | None = None
     finish_reason: str | None = None
-    timed_out: list[int] = field(
-        default_factory=list
-    )  # on screen when their section's time ran out
+    # Items on screen when their section's time ran out (a late answer to them is refused).
+    timed_out: list[int] = field(default_factory=list)
     revision: int = 0  # the exam_sessions row revision this state was read at or written as
+    # The live posterior behind ``log_posterior``, so one request (or one simulated step) restores
+    # it once. Never serialised.
+    _posterior: PosteriorEAP | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_answered(self) -> int:
         return len(self.items)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["_posterior"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SessionState:
         return cls(**data)
+
+    def posterior(self, test: CompiledTest) -> PosteriorEAP:
+        """The running posterior (all operational answers so far)."""
+        if self._posterior is None:
+            self._posterior = test.restore_posterior(self.log_posterior)
+        return self._posterior
 
 
 def start(
@@ -332,7 +342,8 @@ def start(
 ) -> None:
     """Plan every section (forms, LOFT assembly) and present the first item."""
     state.plans = [_plan(test, state, index) for index in range(len(test.sections))]
-    state.log_posterior = test.new_posterior().log_posterior.tolist()
+    state._posterior = test.new_posterior()
+    state.log_posterior = state._posterior.log_posterior.tolist()
     _enter_section(test, state, 0, now)
     choose_next(test, state, now, exposure_rates)
 
@@ -459,8 +470,9 @@ def _pretest_order(test: CompiledTest, state: SessionState) -> list[int]:
 
 
 def _cat_seed(state: SessionState) -> int:
-    # One stream per section: the engine adds the step number itself.
-    return int(np.random.default_rng([state.seed, state.section_index, _CAT]).integers(2**62))
+    # One stream per section (the engine adds the step number itself). A multiplicative hash is
+    # enough to separate sections and costs nothing next to seeding a generator.
+    return (state.seed * 0x9E3779B97F4A7C15 + state.section_index * _CAT) % (1 << 62)
 
 
 def _adaptive_state(test: CompiledTest, state: SessionState) -> AdaptiveState:
@@ -472,10 +484,7 @@ def _adaptive_state(test: CompiledTest, state: SessionState) -> AdaptiveState:
         if operational and section == state.section_index:
             items.append(item)
             scores.append(score)
-    posterior = PosteriorEAP.from_log_posterior(
-        np.asarray(state.log_posterior, dtype=float), n_updates=len(items), **test.prior
-    )
-    return AdaptiveState(items, scores, posterior, list(state.cat_excluded))
+    return AdaptiveState(items, scores, state.posterior(test), list(state.cat_excluded))
 
 
 def record_answer(
@@ -485,7 +494,7 @@ def record_answer(
     index = state.current
     assert index is not None
     if state.current_operational:
-        posterior = test.restore_posterior(state.log_posterior)
+        posterior = state.posterior(test)
         posterior.update(test.parameters, index, score)
         state.log_posterior = posterior.log_posterior.tolist()
     else:
@@ -555,7 +564,7 @@ def final_result(test: CompiledTest, state: SessionState) -> FinalResult:
     answers = zip(state.items, state.scores, state.operational, strict=True)
     scored = [(item, score) for item, score, operational in answers if operational]
     if test.final_method == "eap" or not scored:
-        posterior = test.restore_posterior(state.log_posterior)
+        posterior = state.posterior(test)
         theta, se = float(posterior.theta), float(posterior.se)
     else:
         items = [i for i, _ in scored]
@@ -661,7 +670,8 @@ def replay(
         return out
 
     state.plans = [_plan(test, state, index) for index in range(len(test.sections))]
-    state.log_posterior = test.new_posterior().log_posterior.tolist()
+    state._posterior = test.new_posterior()
+    state.log_posterior = state._posterior.log_posterior.tolist()
     _enter_section(test, state, 0, 0.0)
     presented: list[int] = []
     for position, answer in enumerate(pending):

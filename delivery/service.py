@@ -351,7 +351,7 @@ class DeliveryService:
         engine.record_answer(test, state, round(score), idempotency_key)
         engine.choose_next(test, state, now.timestamp(), self._rates(test))
         sequence = state.n_answered
-        posterior = test.restore_posterior(state.log_posterior)
+        posterior = state.posterior(test)
         item_version_id = int(test.item_version_ids[index])
         try:
             with db.session.begin_nested():
@@ -874,7 +874,7 @@ class DeliveryService:
         self._cache_on_commit(state, revision + 1)
 
     def _row_values(self, test: CompiledTest, state: SessionState) -> dict[str, Any]:
-        posterior = test.restore_posterior(state.log_posterior)
+        posterior = state.posterior(test)
         return {
             "n_answered": state.n_answered,
             "section_index": state.section_index,

@@ -25,17 +25,31 @@ THETA_BINS = np.arange(-3.0, 3.01, 0.5)
 
 @dataclass
 class ExposureTally:
-    """In-memory twin of the server's shared exposure counters."""
+    """In-memory twin of the server's shared exposure counters.
+
+    Rates are kept up to date incrementally (O(1) per presentation, O(n) per session), because
+    the engine reads them at every step.
+    """
 
     n_items: int
     sessions: int = 0
     counts: np.ndarray = field(init=False)
+    _rates: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.counts = np.zeros(self.n_items)
+        self._rates = np.zeros(self.n_items)
+
+    def start_session(self) -> None:
+        self.sessions += 1
+        self._rates *= (self.sessions - 1) / self.sessions
+
+    def present(self, index: int) -> None:
+        self.counts[index] += 1
+        self._rates[index] = self.counts[index] / max(1, self.sessions)
 
     def rates(self) -> np.ndarray:
-        return self.counts / max(1, self.sessions)
+        return self._rates
 
 
 def _answer(test: CompiledTest, index: int, theta: float, rng: np.random.Generator) -> int:
@@ -77,12 +91,12 @@ def run_session(
         return tally.rates()
 
     if tally is not None:
-        tally.sessions += 1
+        tally.start_session()
     engine.start(test, state, 0.0, rates)
     while state.current is not None:
         index = state.current
         if tally is not None and index < test.n_operational:
-            tally.counts[index] += 1
+            tally.present(index)
         engine.record_answer(test, state, _answer(test, index, theta, rng), "")
         engine.choose_next(test, state, 0.0, rates)
     return state

@@ -392,7 +392,7 @@ def test_replay_reproduces_items_and_result() -> None:
         score = int(rng.random() < 0.6)
         recorded.append(ReplayedAnswer(state.current, score, blocked, state.section_index))
         if state.current < test.n_operational:
-            tally.counts[state.current] += 1
+            tally.present(state.current)
         engine.record_answer(test, state, score, "k")
         engine.choose_next(test, state, 0.0, rates)
     assert any(a.exposure_blocked for a in recorded)
