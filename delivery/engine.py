@@ -16,7 +16,7 @@ describes exactly the test that goes live.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -313,15 +313,17 @@ class SessionState:
     # The live posterior behind ``log_posterior``, so one request (or one simulated step) restores
     # it once. Never serialised.
     _posterior: PosteriorEAP | None = field(default=None, repr=False, compare=False)
+    # The result computed when the session ended, until the service has recorded it.
+    _final: FinalResult | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_answered(self) -> int:
         return len(self.items)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["_posterior"]
-        return data
+        # Shallow on purpose: the lists are only read by json.dumps (asdict's deep copy costs
+        # more than the rest of a request).
+        return {name: getattr(self, name) for name in _STATE_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SessionState:
@@ -332,6 +334,11 @@ class SessionState:
         if self._posterior is None:
             self._posterior = test.restore_posterior(self.log_posterior)
         return self._posterior
+
+
+_STATE_FIELDS = tuple(
+    name for name in SessionState.__dataclass_fields__ if not name.startswith("_")
+)
 
 
 def start(

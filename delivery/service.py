@@ -23,7 +23,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cbt.audit import record_audit
-from cbt.db import db, on_commit
+from cbt.db import db, on_commit, transaction_list
 from cbt.errors import Conflict, DomainError, ErrorCode, NotFound, ValidationError
 from cbt.models import Classroom, Enrollment, Role, User
 from cbt.signals import response_recorded, session_finished
@@ -90,12 +90,10 @@ class ExposureCounters:
         return rates
 
     def count_session(self, test_definition_id: int) -> None:
-        key = self._key(test_definition_id)
-        on_commit(lambda: self.store.increment_field(key, "sessions"))
+        store_after_commit(self.store, ("incr", self._key(test_definition_id), "sessions", 1))
 
     def count_presentation(self, test_definition_id: int, index: int) -> None:
-        key = self._key(test_definition_id)
-        on_commit(lambda: self.store.increment_field(key, str(index)))
+        store_after_commit(self.store, ("incr", self._key(test_definition_id), str(index), 1))
 
     def snapshot(self, test_definition_id: int) -> dict[str, int]:
         return self.store.get_fields(self._key(test_definition_id))
@@ -266,12 +264,11 @@ class DeliveryService:
             test = self.compiled_test(state.test_definition_id)
             if state.status not in _LIVE:
                 return self._view(test, state, now)
+            self._apply_clock(test, state, now)
+            if state.status in _LIVE:
+                state.device_token = secrets.token_urlsafe(16)
             try:
-                with db.session.begin_nested():
-                    self._apply_clock(test, state, now)
-                    if state.status in _LIVE:
-                        state.device_token = secrets.token_urlsafe(16)
-                    self._persist(test, state, now)
+                self._persist(test, state, now)
             except _StaleState:
                 # Another device resumed at the same moment: take over from where it left it.
                 state = self._read_row_state(session_id)
@@ -353,33 +350,31 @@ class DeliveryService:
         sequence = state.n_answered
         posterior = state.posterior(test)
         item_version_id = int(test.item_version_ids[index])
-        try:
-            with db.session.begin_nested():
-                db.session.execute(
-                    insert(ItemResponse).values(
-                        exam_session_id=state.session_id,
-                        sequence=sequence,
-                        item_version_id=item_version_id,
-                        idempotency_key=idempotency_key,
-                        section_index=section_index,
-                        is_operational=operational,
-                        response=response,
-                        presentation=presentation,
-                        selection=selection,
-                        score=score,
-                        is_correct=score >= 1.0,
-                        presented_at=presented_at,
-                        answered_at=now,
-                        time_taken_ms=max(0, int((now - presented_at).total_seconds() * 1000)),
-                        theta_after=float(posterior.theta),
-                        se_after=float(posterior.se),
-                    )
-                )
-                if state.current is None:
-                    self._finish(test, state, now)
-                self._persist(test, state, now)
-        except IntegrityError:
-            raise _StaleState from None
+        if state.current is None:
+            self._finish(test, state)
+        # The guarded UPDATE comes first: it takes the row lock, so once it succeeds no other
+        # request can write this session until we commit, and the INSERT below cannot race.
+        self._persist(test, state, now)
+        db.session.execute(
+            insert(ItemResponse).values(
+                exam_session_id=state.session_id,
+                sequence=sequence,
+                item_version_id=item_version_id,
+                idempotency_key=idempotency_key,
+                section_index=section_index,
+                is_operational=operational,
+                response=response,
+                presentation=presentation,
+                selection=selection,
+                score=score,
+                is_correct=score >= 1.0,
+                presented_at=presented_at,
+                answered_at=now,
+                time_taken_ms=max(0, int((now - presented_at).total_seconds() * 1000)),
+                theta_after=float(posterior.theta),
+                se_after=float(posterior.se),
+            )
+        )
         response_recorded.send(
             self, session_id=state.session_id, item_version_id=item_version_id, score=score
         )
@@ -498,7 +493,7 @@ class DeliveryService:
         ):
             engine.expire_section(test, state, state.section_deadline, self._rates(test))
             if state.current is None:
-                self._finish(test, state, now)
+                self._finish(test, state)
             else:
                 self._count_presentation(test, state)
             changed = True
@@ -506,10 +501,16 @@ class DeliveryService:
 
     # -- finishing ------------------------------------------------------------------------------
 
-    def _finish(self, test: CompiledTest, state: SessionState, now: datetime) -> None:
-        result = engine.final_result(test, state)
+    def _finish(self, test: CompiledTest, state: SessionState) -> None:
+        """End the session: its result is computed now and recorded by the next ``_persist``."""
         expired = state.finish_reason in {"time_expired", "administration_closed"}
         state.status = SessionStatus.EXPIRED if expired else SessionStatus.FINISHED
+        state._final = engine.final_result(test, state)
+
+    def _record_result(self, test: CompiledTest, state: SessionState, now: datetime) -> None:
+        result = state._final
+        assert result is not None
+        state._final = None
         result_id = db.session.execute(
             insert(Result)
             .values(
@@ -563,7 +564,7 @@ class DeliveryService:
                 state.presented_at = None
                 state.paused_at = None
                 state.finish_reason = "administration_closed"
-                self._finish(test, state, now)
+                self._finish(test, state)
                 self._persist(test, state, now)
                 closed += 1
         db.session.flush()
@@ -871,6 +872,8 @@ class DeliveryService:
         if updated != 1:
             state.revision = revision
             raise _StaleState
+        if state._final is not None:
+            self._record_result(test, state, now)
         self._cache_on_commit(state, revision + 1)
 
     def _row_values(self, test: CompiledTest, state: SessionState) -> dict[str, Any]:
@@ -888,10 +891,9 @@ class DeliveryService:
         }
 
     def _cache_on_commit(self, state: SessionState, revision: int) -> None:
-        key = self.store.keys.session_state(state.session_id)
         state.revision = revision
-        raw = _encode(state)
-        on_commit(lambda: self.store.set(key, raw, self._state_ttl))
+        key = self.store.keys.session_state(state.session_id)
+        store_after_commit(self.store, ("set", key, _encode(state), self._state_ttl))
 
     def _count_presentation(self, test: CompiledTest, state: SessionState) -> None:
         if state.current is not None and state.current < test.n_operational:
@@ -967,6 +969,15 @@ class DeliveryService:
             else max(0, int(deadline - now.timestamp())),
             "extra_seconds": state.extra_seconds,
         }
+
+
+def store_after_commit(store: StateStore, op: tuple[Any, ...]) -> None:
+    """Queue a state-store write for after the commit; all of a transaction's go in one batch
+    (one Redis round trip), and none of them if it rolls back."""
+    ops, created = transaction_list("store_ops")
+    if created:
+        on_commit(lambda: store.batch(ops))
+    ops.append(op)
 
 
 class _StaleState(Exception):
