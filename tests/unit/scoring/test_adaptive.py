@@ -18,6 +18,7 @@ from scoring import (
     item_information,
     simulate_adaptive_tests,
     simulate_responses,
+    step_generator,
     sympson_hetter_parameters,
 )
 
@@ -235,3 +236,13 @@ def test_simulated_responses_follow_the_model(mixed_params):
     assert 0.27 < np.isnan(holes).mean() < 0.33
     with pytest.raises(ValueError, match="missing"):
         simulate_responses(mixed_params, theta, missing=1.0)
+
+
+def test_step_generator_is_keyed_by_seed_and_step():
+    first = step_generator(12345, 3).random(4)
+    step_generator(1, 1).random(10)  # whatever happens in between
+    np.testing.assert_array_equal(step_generator(12345, 3).random(4), first)
+    assert not np.array_equal(step_generator(12345, 4).random(4), first)
+    assert not np.array_equal(step_generator(12346, 3).random(4), first)
+    with pytest.raises(ValueError, match="2\\*\\*64"):
+        step_generator(-1, 0)
