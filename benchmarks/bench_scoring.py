@@ -20,6 +20,10 @@ Batch timings are the best of ``--repeat`` runs (the machine is shared; the mini
 disturbed run); step timings are the median over every step of 100 simulated examinees x 30
 items. Peers run on the same arrays in the same process. A peer that is not installed, or
 fails, is reported as such.
+
+``--blas-threads N`` sets ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` before
+numpy is imported (for every library in the run). On a busy 2-core machine one BLAS thread is
+several times faster for the small products scoring does; see docs/performance.md.
 """
 
 from __future__ import annotations
@@ -36,7 +40,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+
+def _blas_threads_from_argv(argv: list[str]) -> None:
+    # Thread counts must be fixed before numpy (and its BLAS) is first imported.
+    for i, arg in enumerate(argv):
+        value = None
+        if arg == "--blas-threads" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--blas-threads="):
+            value = arg.split("=", 1)[1]
+        if value is not None:
+            for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ[name] = value
+
+
+_blas_threads_from_argv(sys.argv)
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -94,6 +114,7 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
     }
 
 
@@ -330,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--repeat", type=int, default=7, help="runs per batch timing (best of)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--blas-threads", type=int, help="BLAS threads for every library (set before numpy loads)"
+    )
     args = parser.parse_args(argv)
 
     n_persons, n_items, bank_size, n_examinees = (
@@ -338,7 +362,10 @@ def main(argv: list[str] | None = None) -> int:
     peer_examinees = max(2, n_examinees // 10)
     info = machine()
     print(f"machine: {info['cpu']}, {info['cores']} cores, load {info['load_average']}")
-    print(f"python {info['python']}, numpy {info['numpy']}, scipy {info['scipy']}")
+    print(
+        f"python {info['python']}, numpy {info['numpy']}, scipy {info['scipy']}, "
+        f"BLAS threads {info['blas_threads']}"
+    )
     print(f"batch: {n_persons} examinees x {n_items} 2PL items; bank: {bank_size} items")
     params, x = batch_data(n_persons, n_items)
     _, pool = bank_data(bank_size)

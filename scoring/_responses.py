@@ -19,6 +19,26 @@ import numpy as np
 
 from scoring.parameters import ItemParameters
 
+#: OpenBLAS runs a GEMM on one thread when m * n * k is below 4 * 65536 (its
+#: GEMM_MULTITHREAD_THRESHOLD times SMP_THRESHOLD_MIN). Scoring's products are thin, so they are
+#: issued in column slices below that size: on a busy machine (a server with several workers,
+#: or CI) the threaded version of these small products was measured up to 100x slower, while
+#: on an idle one the slices cost a few percent.
+_SINGLE_THREAD_FLOPS = 4 * 65536 - 1
+
+
+def thin_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a small ``a`` (m, k) and a wide ``b`` (k, n), in single-threaded slices."""
+    m, k = a.shape
+    n = b.shape[1]
+    step = max(1, _SINGLE_THREAD_FLOPS // max(m * k, 1))
+    if n <= step:
+        return a @ b
+    out = np.empty((m, n))
+    for start in range(0, n, step):
+        np.matmul(a, b[:, start : start + step], out=out[:, start : start + step])
+    return out
+
 
 def _column_label(params: ItemParameters, j: int) -> str:
     if params.item_ids is not None:
@@ -201,14 +221,14 @@ class ResponseDesign:
         """
         ref = table[:, :, 0]
         diff = table[:, self._col_item, self._col_cat] - ref[:, self._col_item]
-        out = diff @ self.indicators.T
+        out = thin_matmul(diff, self.indicators.T)
         if self.complete:
             const = ref.sum(axis=1)
             if offset is not None:
                 const = const + offset
             out += const[:, None]
         else:
-            out += ref @ self.mask.T
+            out += thin_matmul(ref, self.mask.T)
             if offset is not None:
                 out += offset[:, None]
         return out
@@ -217,7 +237,7 @@ class ResponseDesign:
         """``sum_j table[t, j]`` over administered items, shape (n_t, n_persons)."""
         if self.complete:
             return np.repeat(table.sum(axis=1)[:, None], self.n_persons, axis=1)
-        return table @ self.mask.T
+        return thin_matmul(table, self.mask.T)
 
     # ------------------------------------------------------------------ per-person sums
     def gather(self, table: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:

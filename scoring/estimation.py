@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from scoring._responses import ResponseDesign, as_response_matrix
+from scoring._responses import ResponseDesign, as_response_matrix, thin_matmul
 from scoring.irt import (
     _check_params,
     _derivatives_at,
@@ -154,7 +154,7 @@ def _posterior_moments(log_post: np.ndarray, nodes: np.ndarray) -> tuple[np.ndar
     """
     log_post -= log_post.max(axis=0)
     np.exp(log_post, out=log_post)
-    moments = np.stack((np.ones_like(nodes), nodes, nodes * nodes)) @ log_post
+    moments = thin_matmul(np.stack((np.ones_like(nodes), nodes, nodes * nodes)), log_post)
     mean = moments[1] / moments[0]
     second = moments[2] / moments[0]
     return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))

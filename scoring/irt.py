@@ -147,16 +147,6 @@ def _group_terms(group: _ModelGroup, col: np.ndarray):
     return _k._partial_credit_terms(col, group.slope, group.thresholds)
 
 
-def _terms_at(
-    params: ItemParameters, col: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(P, g, h, t)`` at ``col`` (n, 1): probabilities and the first three theta-derivatives
-    of log P, each (n, n_items, max_categories), zero for categories an item lacks. Direct
-    (not log-space) arithmetic: for sums over items, not for tiny probabilities themselves."""
-    parts = [(g, _group_terms(g, col)) for g in params._groups]
-    return tuple(_assemble_categories(params, [(g, r[i]) for g, r in parts], 0.0) for i in range(4))
-
-
 def _information_at(params: ItemParameters, col: np.ndarray) -> np.ndarray:
     return _assemble_items(params, [(g, _group_information(g, col)) for g in params._groups])
 
