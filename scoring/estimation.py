@@ -73,6 +73,7 @@ __all__ = [
     "quadrature_grid",
 ]
 
+_TINY = 1e-300
 _CHUNK = 2048  # persons per block: keeps the work arrays in cache
 
 
@@ -262,7 +263,8 @@ class _Problem:
             obj -= 0.5 * ((column - mean) / sd) ** 2
             f -= (column - mean) / sd**2
         elif self.method == "wle":
-            big_i = design.item_sum(info)
+            # Information underflows only for absurd items (|a (θ - b)| > ~700); keep it positive.
+            big_i = np.maximum(design.item_sum(info), _TINY)
             big_j = design.item_sum(jay)
             obj += 0.5 * np.log(big_i)
             f += big_j / (2.0 * big_i)
@@ -339,6 +341,7 @@ class _Problem:
         if not wle:
             return f, slope
         info_prime = jay + pgh
+        info = np.maximum(info, _TINY)
         f += jay / (2.0 * info)
         return f, slope + (jay_prime * info - jay * info_prime) / (2.0 * info * info)
 
@@ -364,7 +367,7 @@ class _Problem:
                 p = 1.0 / (1.0 + np.exp(-u))
             pm = p if mask is None else p * mask[rows]
             w = pm * (1.0 - p)
-            info = w @ slope2
+            info = np.maximum(w @ slope2, _TINY)
             f = x_sum[rows] - pm @ slope - self._prior_term(theta)
             if not wle:
                 return f, prior_slope - info
@@ -505,7 +508,8 @@ def _estimate_modal(
         if method == "map":
             info_hat = info_hat + 1.0 / prior[1] ** 2
         theta[out] = est
-        se[out] = 1.0 / np.sqrt(info_hat)
+        with np.errstate(divide="ignore"):  # no information at all: SE = inf
+            se[out] = 1.0 / np.sqrt(info_hat)
     settings: dict[str, Any] = {"bounds": [lo, hi], "tol": tol, "max_iter": max_iter}
     if prior is not None:
         settings.update(prior_mean=prior[0], prior_sd=prior[1])
