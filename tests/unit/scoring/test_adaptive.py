@@ -246,3 +246,15 @@ def test_step_generator_is_keyed_by_seed_and_step():
     assert not np.array_equal(step_generator(12346, 3).random(4), first)
     with pytest.raises(ValueError, match="2\\*\\*64"):
         step_generator(-1, 0)
+
+
+def test_parallel_simulation_gives_the_same_results(pool):
+    engine = AdaptiveEngine(FULL_SPEC, pool)
+    theta = np.random.default_rng(4).normal(size=12)
+    one = simulate_adaptive_tests(engine, theta, seed=9)
+    two = simulate_adaptive_tests(engine, theta, seed=9, n_jobs=2)
+    np.testing.assert_array_equal(one.theta, two.theta)
+    np.testing.assert_array_equal(one.exposure, two.exposure)
+    assert [a.tolist() for a in one.administered] == [a.tolist() for a in two.administered]
+    with pytest.raises(ValueError, match="n_jobs"):
+        simulate_adaptive_tests(engine, theta, n_jobs=0)
