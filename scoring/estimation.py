@@ -18,8 +18,9 @@ First ``f`` and the objective (log-likelihood, log-posterior, or for WLE
 for all persons on a grid over ``bounds`` by matrix products. Each person's candidates are the
 grid intervals where ``f`` falls through zero and the bounds where ``f`` points outward; the
 candidate with the highest objective wins. An interior candidate is refined inside its
-bracket by Newton steps where the derivative is cheap (falling back to the Illinois modified
-regula falsi step whenever Newton would leave the bracket), so iterations cannot diverge.
+bracket by Newton steps (closed forms for 1PL/2PL item sets; the first three derivatives of
+``log P`` for any model), falling back to the Illinois modified regula falsi step whenever
+Newton would leave the bracket, so iterations cannot diverge.
 
 Perfect and zero scores
 -----------------------
@@ -272,7 +273,7 @@ class _Problem:
 
     def evaluator(self, design: ResponseDesign) -> Evaluator:
         """``f(theta, rows) -> (f, f')``: the estimating function of persons ``rows`` at
-        ``theta`` and its derivative (``None`` where it is not cheap: general-model WLE)."""
+        ``theta`` and its derivative (the solver also accepts ``f' = None``)."""
         if self.logistic:
             return self._logistic_evaluator(design)
         return lambda theta, rows: self._general(design, theta, rows)
