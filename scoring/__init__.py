@@ -4,7 +4,13 @@
 ``__all__``; see docs/scoring.md for a tour.
 """
 
-from scoring.adaptive import AdaptiveEngine, AdaptiveState, AdaptiveTestSpec, NextStep
+from scoring.adaptive import (
+    AdaptiveEngine,
+    AdaptiveState,
+    AdaptiveTestSpec,
+    NextStep,
+    step_generator,
+)
 from scoring.estimation import (
     ESTIMATORS,
     AbilityEstimate,
@@ -88,6 +94,7 @@ __all__ = [
     "select_max_information",
     "simulate_adaptive_tests",
     "simulate_responses",
+    "step_generator",
     "sympson_hetter_parameters",
     "test_information",
 ]

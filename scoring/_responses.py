@@ -19,6 +19,26 @@ import numpy as np
 
 from scoring.parameters import ItemParameters
 
+#: OpenBLAS runs a GEMM on one thread when m * n * k is below 4 * 65536 (its
+#: GEMM_MULTITHREAD_THRESHOLD times SMP_THRESHOLD_MIN). Scoring's products are thin, so they are
+#: issued in column slices below that size: on a busy machine (a server with several workers,
+#: or CI) the threaded version of these small products was measured up to 100x slower, while
+#: on an idle one the slices cost a few percent.
+_SINGLE_THREAD_FLOPS = 4 * 65536 - 1
+
+
+def thin_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` for a small ``a`` (m, k) and a wide ``b`` (k, n), in single-threaded slices."""
+    m, k = a.shape
+    n = b.shape[1]
+    step = max(1, _SINGLE_THREAD_FLOPS // max(m * k, 1))
+    if n <= step:
+        return a @ b
+    out = np.empty((m, n))
+    for start in range(0, n, step):
+        np.matmul(a, b[:, start : start + step], out=out[:, start : start + step])
+    return out
+
 
 def _column_label(params: ItemParameters, j: int) -> str:
     if params.item_ids is not None:
@@ -96,11 +116,11 @@ class ResponseDesign:
         "_col_item",
         "_indicators",
         "_n_responses",
+        "_observed",
         "_scores",
         "complete",
         "filled",
         "mask",
-        "observed",
         "params",
     )
 
@@ -114,19 +134,30 @@ class ResponseDesign:
         single: bool = False,
     ) -> None:
         self.params = params
-        observed = ~np.isnan(matrix)
-        self.complete = bool(observed.all())
-        if validate:
-            check_scores(
-                matrix,
-                params,
-                None if self.complete else observed,
-                row_offset=row_offset,
-                single=single,
-            )
-        self.observed = observed
-        self.filled = matrix if self.complete else np.where(observed, matrix, 0.0)
-        self.mask = None if self.complete else observed.astype(float)
+        observed = None
+        if params.max_categories == 2:
+            # Fast path: cells that are neither 0 nor 1 are NaN (missing) or invalid.
+            odd = (matrix != 0.0) & (matrix != 1.0)
+            complete = not odd.any()
+            if not complete:
+                observed = ~np.isnan(matrix)
+                if validate:
+                    check_scores(matrix, params, observed, row_offset=row_offset, single=single)
+        else:
+            observed = ~np.isnan(matrix)
+            complete = bool(observed.all())
+            if validate:
+                check_scores(
+                    matrix,
+                    params,
+                    None if complete else observed,
+                    row_offset=row_offset,
+                    single=single,
+                )
+        self.complete = complete
+        self._observed = observed
+        self.filled = matrix if complete else np.where(observed, matrix, 0.0)
+        self.mask = None if complete else observed.astype(float)
         self._scores: np.ndarray | None = None
         self._n_responses: np.ndarray | None = None
         self._indicators: np.ndarray | None = None
@@ -142,6 +173,13 @@ class ResponseDesign:
     @property
     def n_persons(self) -> int:
         return self.filled.shape[0]
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Administered-item mask, (n_persons, n_items)."""
+        if self._observed is None:
+            self._observed = np.ones(self.filled.shape, dtype=bool)
+        return self._observed
 
     @property
     def scores(self) -> np.ndarray:
@@ -176,25 +214,30 @@ class ResponseDesign:
         return ResponseDesign(np.where(self.observed[rows], self.filled[rows], np.nan), self.params)
 
     # ------------------------------------------------------------------ grid sums
-    def category_sum(self, table: np.ndarray) -> np.ndarray:
-        """``sum_j table[t, j, x_pj]`` over administered items, shape (n_t, n_persons).
+    def category_sum(self, table: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
+        """``offset[t] + sum_j table[t, j, x_pj]`` over administered items, (n_t, n_persons).
 
         ``table`` has shape (n_t, n_items, K) and must be finite on every real category.
         """
         ref = table[:, :, 0]
         diff = table[:, self._col_item, self._col_cat] - ref[:, self._col_item]
-        out = diff @ self.indicators.T
+        out = thin_matmul(diff, self.indicators.T)
         if self.complete:
-            out += ref.sum(axis=1)[:, None]
+            const = ref.sum(axis=1)
+            if offset is not None:
+                const = const + offset
+            out += const[:, None]
         else:
-            out += ref @ self.mask.T
+            out += thin_matmul(ref, self.mask.T)
+            if offset is not None:
+                out += offset[:, None]
         return out
 
     def item_sum(self, table: np.ndarray) -> np.ndarray:
         """``sum_j table[t, j]`` over administered items, shape (n_t, n_persons)."""
         if self.complete:
             return np.repeat(table.sum(axis=1)[:, None], self.n_persons, axis=1)
-        return table @ self.mask.T
+        return thin_matmul(table, self.mask.T)
 
     # ------------------------------------------------------------------ per-person sums
     def gather(self, table: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:

@@ -12,8 +12,8 @@ JSON for a state store; :meth:`AdaptiveEngine.rebuild` recomputes the posterior 
 durable responses.
 
 Randomness (randomesque, Sympson-Hetter, random selection) comes from
-``numpy.random.default_rng([seed, n_administered])``: the session's seed and the step number
-fix every draw, so a session can be replayed exactly.
+:func:`step_generator` ``(seed, n_administered)``, a Philox generator keyed by the session's seed
+and the step number: they fix every draw, so a session can be replayed exactly.
 
 Example
 -------
@@ -31,6 +31,7 @@ Example
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +56,34 @@ from scoring.stopping import (
     make_stopping_rule,
 )
 
-__all__ = ["AdaptiveEngine", "AdaptiveState", "AdaptiveTestSpec", "NextStep"]
+__all__ = ["AdaptiveEngine", "AdaptiveState", "AdaptiveTestSpec", "NextStep", "step_generator"]
+
+_local = threading.local()
+
+
+def step_generator(seed: int, step: int) -> np.random.Generator:
+    """The random generator of step ``step`` of the session with seed ``seed``.
+
+    A Philox counter-based generator keyed by ``(seed, step)``: the same pair always gives the
+    same draws, on any machine, whatever happened before. One generator per thread is re-keyed
+    (about 3 us, against 20 us for a new ``default_rng``); use the result before the next call
+    on the same thread.
+    """
+    seed, step = int(seed), int(step)
+    if not (0 <= seed < 2**64 and 0 <= step < 2**64):
+        raise ValueError("seed and step must be integers in [0, 2**64)")
+    generator = getattr(_local, "generator", None)
+    if generator is None:
+        generator = _local.generator = np.random.Generator(np.random.Philox(key=0))
+    generator.bit_generator.state = {
+        "bit_generator": "Philox",
+        "state": {"counter": np.zeros(4, np.uint64), "key": np.array([seed, step], np.uint64)},
+        "buffer": np.zeros(4, np.uint64),
+        "buffer_pos": 4,
+        "has_uint32": 0,
+        "uinteger": 0,
+    }
+    return generator
 
 
 @dataclass(frozen=True)
@@ -375,7 +403,8 @@ class AdaptiveEngine:
         state : AdaptiveState
             Updated in place only when Sympson-Hetter passes items over (``state.excluded``).
         seed : int, optional
-            The session seed: the step's draws come from ``default_rng([seed, n])``.
+            The session seed (0 <= seed < 2**64): the step's draws come from
+            ``step_generator(seed, n_administered)``.
         rng : numpy.random.Generator, optional
             Use this generator instead (simulations).
         available : ndarray of bool, optional
@@ -387,7 +416,7 @@ class AdaptiveEngine:
             factory = lambda: rng  # noqa: E731
         elif seed is not None:
             step = len(state.administered)
-            factory = lambda: np.random.default_rng([int(seed), step])  # noqa: E731
+            factory = lambda: step_generator(seed, step)  # noqa: E731
         elif self._needs_rng:
             raise ValueError("this spec draws random numbers: pass seed= (or rng=)")
         else:

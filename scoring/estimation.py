@@ -18,8 +18,9 @@ First ``f`` and the objective (log-likelihood, log-posterior, or for WLE
 for all persons on a grid over ``bounds`` by matrix products. Each person's candidates are the
 grid intervals where ``f`` falls through zero and the bounds where ``f`` points outward; the
 candidate with the highest objective wins. An interior candidate is refined inside its
-bracket by Newton steps where the derivative is cheap (falling back to the Illinois modified
-regula falsi step whenever Newton would leave the bracket), so iterations cannot diverge.
+bracket by Newton steps (closed forms for 1PL/2PL item sets; the first three derivatives of
+``log P`` for any model), falling back to the Illinois modified regula falsi step whenever
+Newton would leave the bracket, so iterations cannot diverge.
 
 Perfect and zero scores
 -----------------------
@@ -51,8 +52,15 @@ from typing import Any
 
 import numpy as np
 
-from scoring._responses import ResponseDesign, as_response_matrix
-from scoring.irt import _check_params, _derivatives_at, _information_at, _log_prob_at
+from scoring._responses import ResponseDesign, as_response_matrix, thin_matmul
+from scoring.irt import (
+    _check_params,
+    _derivatives_at,
+    _group_terms,
+    _information_at,
+    _log_prob_at,
+)
+from scoring.models import _sum_last
 from scoring.parameters import DICHOTOMOUS_MODELS, ItemParameters
 
 __all__ = [
@@ -66,7 +74,8 @@ __all__ = [
     "quadrature_grid",
 ]
 
-_CHUNK = 4096  # persons per block: keeps the (persons x nodes) work arrays in cache
+_TINY = 1e-300
+_CHUNK = 2048  # persons per block: keeps the work arrays in cache
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,9 +156,9 @@ def _posterior_moments(log_post: np.ndarray, nodes: np.ndarray) -> tuple[np.ndar
     """
     log_post -= log_post.max(axis=0)
     np.exp(log_post, out=log_post)
-    total = log_post.sum(axis=0)
-    mean = (nodes @ log_post) / total
-    second = ((nodes * nodes) @ log_post) / total
+    moments = thin_matmul(np.stack((np.ones_like(nodes), nodes, nodes * nodes)), log_post)
+    mean = moments[1] / moments[0]
+    second = moments[2] / moments[0]
     return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))
 
 
@@ -205,8 +214,7 @@ def estimate_eap(
         design = ResponseDesign(
             matrix[sl], params, validate=True, row_offset=sl.start, single=single
         )
-        log_post = design.category_sum(logp)
-        log_post += log_prior[:, None]
+        log_post = design.category_sum(logp, offset=log_prior)
         theta[sl], se[sl] = _posterior_moments(log_post, nodes)
         n_resp[sl] = design.n_responses
     settings = {
@@ -228,7 +236,7 @@ def _item_moments(logp: np.ndarray, g: np.ndarray, h: np.ndarray) -> tuple[np.nd
     """Item information ``sum_k P g^2`` and Warm's ``J = sum_k P g (g^2 + h)``, (n, n_items)."""
     p = np.exp(logp)
     pg = p * g
-    return np.sum(pg * g, axis=-1), np.sum(pg * (g * g + h), axis=-1)
+    return _sum_last(pg * g), _sum_last(pg * (g * g + h))
 
 
 class _Problem:
@@ -256,7 +264,8 @@ class _Problem:
             obj -= 0.5 * ((column - mean) / sd) ** 2
             f -= (column - mean) / sd**2
         elif self.method == "wle":
-            big_i = design.item_sum(info)
+            # Information underflows only for absurd items (|a (θ - b)| > ~700); keep it positive.
+            big_i = np.maximum(design.item_sum(info), _TINY)
             big_j = design.item_sum(jay)
             obj += 0.5 * np.log(big_i)
             f += big_j / (2.0 * big_i)
@@ -264,7 +273,7 @@ class _Problem:
 
     def evaluator(self, design: ResponseDesign) -> Evaluator:
         """``f(theta, rows) -> (f, f')``: the estimating function of persons ``rows`` at
-        ``theta`` and its derivative (``None`` where it is not cheap: general-model WLE)."""
+        ``theta`` and its derivative (the solver also accepts ``f' = None``)."""
         if self.logistic:
             return self._logistic_evaluator(design)
         return lambda theta, rows: self._general(design, theta, rows)
@@ -280,14 +289,62 @@ class _Problem:
 
     def _general(
         self, design: ResponseDesign, theta: np.ndarray, rows: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray | None]:
-        logp, g, h = _derivatives_at(self.params, theta[:, None])
-        f = design.gather_sum(g, rows) - self._prior_term(theta)
-        if self.method == "wle":
-            info, jay = _item_moments(logp, g, h)
-            f += design.masked_sum(jay, rows) / (2.0 * design.masked_sum(info, rows))
-            return f, None
-        return f, design.gather_sum(h, rows) + self._prior_slope()
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Any mix of models. With ``g, h, t`` the first three derivatives of ``log P_jk``::
+
+            S' = sum_j h_j(x_j),   I = sum P g^2,   J = sum P g (g^2 + h),
+            I' = J + sum P g h,    J' = sum P (g^4 + 4 g^2 h + h^2 + g t),
+
+        and for the WLE ``f' = S' + (J' I - J I') / (2 I^2)``.
+        """
+        col = theta[:, None]
+        scores = design.scores[rows]
+        observed = None if design.complete else design.observed[rows]
+        wle = self.method == "wle"
+        f = -self._prior_term(theta) + np.zeros(theta.shape[0])
+        slope = np.full(theta.shape[0], self._prior_slope())
+        info = pgh = jay = jay_prime = 0.0
+        for group in self.params._groups:
+            # One model group at a time, reduced over categories at once: the work arrays stay
+            # (persons x group items x K) and never the whole item set.
+            p, g, h, t = _group_terms(group, col)
+            if group.index is None:
+                x, obs = scores, observed
+            else:
+                x = scores[:, group.positions]
+                obs = None if observed is None else observed[:, group.positions]
+            x = x[:, :, None]
+            g_obs = np.take_along_axis(g, x, axis=2)[:, :, 0]
+            h_obs = np.take_along_axis(h, x, axis=2)[:, :, 0]
+            if obs is not None:
+                g_obs = np.where(obs, g_obs, 0.0)
+                h_obs = np.where(obs, h_obs, 0.0)
+            f += g_obs.sum(axis=1)
+            slope += h_obs.sum(axis=1)
+            if wle:
+                pg = p * g
+                g2 = g * g
+                items = np.stack(
+                    (
+                        _sum_last(pg * g),
+                        _sum_last(pg * h),
+                        _sum_last(pg * g2),
+                        _sum_last(p * (g2 * g2 + 4.0 * g2 * h + h * h + g * t)),
+                    )
+                )
+                if obs is not None:
+                    items = np.where(obs, items, 0.0)
+                sums = items.sum(axis=2)
+                info = info + sums[0]
+                pgh = pgh + sums[1]
+                jay = jay + sums[2] + sums[1]
+                jay_prime = jay_prime + sums[3]
+        if not wle:
+            return f, slope
+        info_prime = jay + pgh
+        info = np.maximum(info, _TINY)
+        f += jay / (2.0 * info)
+        return f, slope + (jay_prime * info - jay * info_prime) / (2.0 * info * info)
 
     def _logistic_evaluator(self, design: ResponseDesign) -> Evaluator:
         """Closed forms for 1PL/2PL items, with ``P = σ(D a (θ - b))`` and ``w = P Q``::
@@ -311,7 +368,7 @@ class _Problem:
                 p = 1.0 / (1.0 + np.exp(-u))
             pm = p if mask is None else p * mask[rows]
             w = pm * (1.0 - p)
-            info = w @ slope2
+            info = np.maximum(w @ slope2, _TINY)
             f = x_sum[rows] - pm @ slope - self._prior_term(theta)
             if not wle:
                 return f, prior_slope - info
@@ -452,7 +509,8 @@ def _estimate_modal(
         if method == "map":
             info_hat = info_hat + 1.0 / prior[1] ** 2
         theta[out] = est
-        se[out] = 1.0 / np.sqrt(info_hat)
+        with np.errstate(divide="ignore"):  # no information at all: SE = inf
+            se[out] = 1.0 / np.sqrt(info_hat)
     settings: dict[str, Any] = {"bounds": [lo, hi], "tol": tol, "max_iter": max_iter}
     if prior is not None:
         settings.update(prior_mean=prior[0], prior_sd=prior[1])

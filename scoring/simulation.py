@@ -9,7 +9,10 @@ iterated simulations.
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,11 +165,13 @@ def simulate_adaptive_tests(
     *,
     seed: int = 0,
     final_method: str | None = None,
+    n_jobs: int = 1,
 ) -> AdaptiveSimulation:
     """Run whole adaptive tests for simulated examinees through ``engine``.
 
     Each examinee ``i`` gets its own selection stream ``default_rng([seed, i, 0])`` and response
-    stream ``default_rng([seed, i, 1])``, so results do not depend on the order of examinees.
+    stream ``default_rng([seed, i, 1])``, so results do not depend on the order of examinees nor
+    on ``n_jobs``.
 
     Parameters
     ----------
@@ -176,18 +181,61 @@ def simulate_adaptive_tests(
     seed : int
     final_method : str, optional
         Estimator for the final score (default the spec's ``final_method``).
+    n_jobs : int, default 1
+        Worker processes (``-1``: one per CPU). Examinees are split into contiguous blocks.
     """
     theta = as_theta(theta)
+    n = theta.shape[0]
+    if n_jobs == -1:
+        n_jobs = os.cpu_count() or 1
+    if int(n_jobs) != n_jobs or n_jobs < 1:
+        raise ValueError(f"n_jobs must be a positive integer or -1, got {n_jobs!r}")
+    n_jobs = min(int(n_jobs), max(n, 1))
+    if n_jobs == 1:
+        parts = [_run_examinees(engine, theta, 0, n, seed, final_method)]
+    else:
+        edges = np.linspace(0, n, n_jobs + 1).astype(int)
+        with ProcessPoolExecutor(max_workers=n_jobs) as executor:
+            futures = [
+                executor.submit(_run_examinees, engine, theta, int(a), int(b), seed, final_method)
+                for a, b in itertools.pairwise(edges)
+            ]
+            parts = [f.result() for f in futures]
+    exposure = sum(p["exposure"] for p in parts)
+    selected = sum(p["selected"] for p in parts)
+    return AdaptiveSimulation(
+        true_theta=theta,
+        theta=np.concatenate([p["theta"] for p in parts]),
+        se=np.concatenate([p["se"] for p in parts]),
+        n_items=np.concatenate([p["n_items"] for p in parts]),
+        reasons=tuple(r for p in parts for r in p["reasons"]),
+        administered=tuple(a for p in parts for a in p["administered"]),
+        scores=tuple(x for p in parts for x in p["scores"]),
+        exposure=exposure / max(n, 1),
+        selected=selected / max(n, 1),
+    )
+
+
+def _run_examinees(
+    engine: AdaptiveEngine,
+    theta: np.ndarray,
+    start: int,
+    stop: int,
+    seed: int,
+    final_method: str | None,
+) -> dict[str, Any]:
     params = engine.params
     n_pool = len(engine.pool)
-    est, se = np.empty(theta.shape[0]), np.empty(theta.shape[0])
-    lengths = np.empty(theta.shape[0], dtype=np.int64)
+    count = stop - start
+    est, se = np.empty(count), np.empty(count)
+    lengths = np.empty(count, dtype=np.int64)
     reasons: list[str] = []
     items: list[np.ndarray] = []
     scores: list[np.ndarray] = []
     exposure = np.zeros(n_pool)
     selected = np.zeros(n_pool)
-    for i, true in enumerate(theta.tolist()):
+    for offset, i in enumerate(range(start, stop)):
+        true = float(theta[i])
         select_rng = np.random.default_rng([seed, i, 0])
         response_rng = np.random.default_rng([seed, i, 1])
         state = engine.new_state()
@@ -199,8 +247,8 @@ def simulate_adaptive_tests(
             score = int(np.searchsorted(np.cumsum(p)[:-1], response_rng.random(), side="right"))
             engine.record(state, step.item, score)
         final = engine.final_estimate(state, final_method)
-        est[i], se[i] = final.theta[0], final.se[0]
-        lengths[i] = state.n_administered
+        est[offset], se[offset] = final.theta[0], final.se[0]
+        lengths[offset] = state.n_administered
         reasons.append(step.reason or "")
         items.append(np.asarray(state.administered, dtype=np.intp))
         scores.append(np.asarray(state.scores, dtype=np.intp))
@@ -208,18 +256,16 @@ def simulate_adaptive_tests(
         selected[state.administered] += 1
         if state.excluded:
             selected[state.excluded] += 1
-    n = max(theta.shape[0], 1)
-    return AdaptiveSimulation(
-        true_theta=theta,
-        theta=est,
-        se=se,
-        n_items=lengths,
-        reasons=tuple(reasons),
-        administered=tuple(items),
-        scores=tuple(scores),
-        exposure=exposure / n,
-        selected=selected / n,
-    )
+    return {
+        "theta": est,
+        "se": se,
+        "n_items": lengths,
+        "reasons": reasons,
+        "administered": items,
+        "scores": scores,
+        "exposure": exposure,
+        "selected": selected,
+    }
 
 
 def sympson_hetter_parameters(
@@ -230,6 +276,7 @@ def sympson_hetter_parameters(
     target: float = 0.25,
     n_rounds: int = 8,
     seed: int = 0,
+    n_jobs: int = 1,
 ) -> np.ndarray:
     """Calibrate Sympson-Hetter exposure parameters by iterated simulation.
 
@@ -250,7 +297,7 @@ def sympson_hetter_parameters(
     k = np.ones(len(pool))
     for r in range(int(n_rounds)):
         engine = AdaptiveEngine(spec, pool.with_exposure_parameters(k))
-        sim = simulate_adaptive_tests(engine, theta, seed=seed + r)
+        sim = simulate_adaptive_tests(engine, theta, seed=seed + r, n_jobs=n_jobs)
         with np.errstate(divide="ignore"):
             k = np.where(sim.selected > target, target / sim.selected, 1.0)
     return k

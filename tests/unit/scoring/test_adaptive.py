@@ -18,6 +18,7 @@ from scoring import (
     item_information,
     simulate_adaptive_tests,
     simulate_responses,
+    step_generator,
     sympson_hetter_parameters,
 )
 
@@ -235,3 +236,25 @@ def test_simulated_responses_follow_the_model(mixed_params):
     assert 0.27 < np.isnan(holes).mean() < 0.33
     with pytest.raises(ValueError, match="missing"):
         simulate_responses(mixed_params, theta, missing=1.0)
+
+
+def test_step_generator_is_keyed_by_seed_and_step():
+    first = step_generator(12345, 3).random(4)
+    step_generator(1, 1).random(10)  # whatever happens in between
+    np.testing.assert_array_equal(step_generator(12345, 3).random(4), first)
+    assert not np.array_equal(step_generator(12345, 4).random(4), first)
+    assert not np.array_equal(step_generator(12346, 3).random(4), first)
+    with pytest.raises(ValueError, match="2\\*\\*64"):
+        step_generator(-1, 0)
+
+
+def test_parallel_simulation_gives_the_same_results(pool):
+    engine = AdaptiveEngine(FULL_SPEC, pool)
+    theta = np.random.default_rng(4).normal(size=12)
+    one = simulate_adaptive_tests(engine, theta, seed=9)
+    two = simulate_adaptive_tests(engine, theta, seed=9, n_jobs=2)
+    np.testing.assert_array_equal(one.theta, two.theta)
+    np.testing.assert_array_equal(one.exposure, two.exposure)
+    assert [a.tolist() for a in one.administered] == [a.tolist() for a in two.administered]
+    with pytest.raises(ValueError, match="n_jobs"):
+        simulate_adaptive_tests(engine, theta, n_jobs=0)

@@ -267,3 +267,19 @@ def test_ci_classification(bank):
 def test_stopping_settings_are_validated(config):
     with pytest.raises(ValueError):
         make_stopping_rule(config)
+
+
+def test_stopping_context_sums_over_administered_items(mixed_params, rng):
+    items = np.array([7, 2, 13, 4, 19])
+    scores = np.array([rng.integers(0, k) for k in mixed_params.n_categories[items]])
+    ctx = _sctx(mixed_params, items, scores)
+    row = np.full(len(mixed_params), np.nan)
+    row[items] = scores
+    points = np.array([-2.0, 0.3, 1.7])
+    np.testing.assert_allclose(
+        ctx.log_likelihood(points), log_likelihood(mixed_params, row, points)
+    )
+    assert ctx.log_likelihood(0.3) == pytest.approx(log_likelihood(mixed_params, row, 0.3))
+    info = item_information(mixed_params, 0.3)[0, items].sum()
+    assert ctx.information(0.3) == pytest.approx(info)
+    assert _sctx(mixed_params, [], []).information(0.0) == 0.0
