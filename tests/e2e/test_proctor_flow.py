@@ -43,9 +43,7 @@ def test_teacher_pauses_and_resumes_a_student(browser: Browser, live_server: Liv
     row.get_by_role("button", name="Resume").click()
     expect(row).to_contain_text("Answering")
     # The paused page polls the server and brings the question back by itself.
-    expect(student.locator("[data-progress]")).to_have_text(
-        re.compile("Question 2"), timeout=12_000
-    )
-    expect(student.locator("#item-form")).to_be_visible()
+    expect(student.locator("#item-form")).to_be_visible(timeout=12_000)
+    expect(student.locator("[data-progress]")).to_have_text(re.compile("Question 2"))
     student.context.close()
     teacher.context.close()
