@@ -99,13 +99,14 @@ def bench_simulate(args: argparse.Namespace) -> None:
         items=items,
     )
     started = time.perf_counter()
-    report = simulate(test, args.examinees, seed=args.seed)
+    report = simulate(test, args.examinees, seed=args.seed, jobs=args.jobs)
     elapsed = time.perf_counter() - started
     steps = args.examinees * args.length
     print(f"machine: {machine()}")
     print(
         f"simulate: {args.examinees} examinees x {args.length}-item CAT on {args.items} items "
-        f"(blueprint + randomesque + max exposure 0.25): {elapsed:.1f} s "
+        f"(blueprint + randomesque + max exposure 0.25), {args.jobs} process(es): "
+        f"{elapsed:.1f} s "
         f"({elapsed / steps * 1e6:.0f} us per item)"
     )
     print(
@@ -287,6 +288,7 @@ def main() -> None:
     simulate.add_argument("--examinees", type=int, default=10_000)
     simulate.add_argument("--length", type=int, default=30)
     simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--jobs", type=int, default=2, help="worker processes")
     submit = sub.add_parser("submit")
     submit.add_argument("--items", type=int, default=10_000)
     submit.add_argument("--students", type=int, default=100)

@@ -198,10 +198,20 @@ def list_administrations() -> None:
     show_default=True,
     help="True abilities: N(0,1) or uniform on [-3, 3].",
 )
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Report file (JSON).")  # fmt: skip
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Report (JSON)."
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes (each keeps its own exposure counters, like each server process).",
+)
 @with_appcontext
-def simulate(test_key: str, examinees: int, seed: int, theta_distribution: str, out: Path) -> None:
+def simulate(
+    test_key: str, examinees: int, seed: int, theta_distribution: str, out: Path, jobs: int
+) -> None:
     """Run simulated examinees through the real engine and report accuracy, exposure and lengths."""
     from tqdm import tqdm
 
@@ -217,6 +227,7 @@ def simulate(test_key: str, examinees: int, seed: int, theta_distribution: str, 
             examinees,
             seed=seed,
             theta_distribution=theta_distribution,
+            jobs=jobs,
             progress=lambda n: bar.update(n - bar.n) if n % 100 == 0 or n == examinees else None,
         )
     report["test"] = test_key

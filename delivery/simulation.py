@@ -8,8 +8,11 @@ pool use, blueprint conformance and test lengths.
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +53,9 @@ class ExposureTally:
 
     def rates(self) -> np.ndarray:
         return self._rates
+
+    def overall_rates(self) -> np.ndarray:
+        return self.counts / max(1, self.sessions)
 
 
 def _answer(test: CompiledTest, index: int, theta: float, rng: np.random.Generator) -> int:
@@ -102,17 +108,74 @@ def run_session(
     return state
 
 
+@dataclass
+class _Block:
+    """What one worker returns for its share of the simulees."""
+
+    start: int
+    estimates: np.ndarray
+    ses: np.ndarray
+    lengths: np.ndarray
+    reasons: dict[str, int]
+    met: list[int]
+    counts: np.ndarray
+    sessions: int
+
+
+_SHARED: dict[str, Any] = {}  # the compiled test, inherited by forked workers
+
+
+def _run_block(
+    start: int,
+    thetas: np.ndarray,
+    seeds: np.ndarray,
+    base_seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> _Block:
+    test: CompiledTest = _SHARED["test"]
+    tally = ExposureTally(test.n_operational)
+    conformance = _Conformance(test)
+    n = thetas.shape[0]
+    estimates, ses, lengths = np.empty(n), np.empty(n), np.empty(n, dtype=int)
+    reasons: dict[str, int] = {}
+    for offset in range(n):
+        person = start + offset
+        # Per-simulee answer stream: results do not depend on how simulees are split.
+        rng = np.random.default_rng([base_seed, person])
+        state = run_session(
+            test, float(thetas[offset]), int(seeds[offset]), tally, rng, student_id=person
+        )
+        result = engine.final_result(test, state)
+        estimates[offset], ses[offset], lengths[offset] = result.theta, result.se, result.n_items
+        reason = state.finish_reason or "completed"
+        reasons[reason] = reasons.get(reason, 0) + 1
+        conformance.add(state)
+        if progress is not None:
+            progress(offset + 1)
+    return _Block(
+        start, estimates, ses, lengths, reasons, conformance.met, tally.counts, tally.sessions
+    )
+
+
 def simulate(
     test: CompiledTest,
     n_examinees: int,
     *,
     seed: int = 0,
     theta_distribution: str = "normal",
+    jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Simulate ``n_examinees`` sittings and return the report (plain JSON)."""
+    """Simulate ``n_examinees`` sittings and return the report (plain JSON).
+
+    ``jobs`` > 1 splits the simulees over worker processes. Each worker keeps its own exposure
+    counters, as each server process reads a snapshot of the shared ones: rates are estimated
+    from each worker's share of sessions, which is what exposure control sees in production.
+    """
     if n_examinees < 1:
         raise ValueError("n_examinees must be at least 1")
+    if jobs < 1:
+        raise ValueError("jobs must be at least 1")
     rng = np.random.default_rng(seed)
     if theta_distribution == "normal":
         thetas = rng.normal(0.0, 1.0, n_examinees)
@@ -120,23 +183,37 @@ def simulate(
         thetas = rng.uniform(-3.0, 3.0, n_examinees)
     else:
         raise ValueError("theta_distribution must be 'normal' or 'uniform'")
-    tally = ExposureTally(test.n_operational)
-    estimates = np.empty(n_examinees)
-    ses = np.empty(n_examinees)
-    lengths = np.empty(n_examinees, dtype=int)
-    reasons: dict[str, int] = {}
-    conformance = _Conformance(test)
+    seeds = rng.integers(0, 2**62, n_examinees)
     started = time.perf_counter()
-    for person in range(n_examinees):
-        state = run_session(test, float(thetas[person]), int(rng.integers(2**62)), tally, rng,
-                            student_id=person)  # fmt: skip
-        result = engine.final_result(test, state)
-        estimates[person], ses[person], lengths[person] = result.theta, result.se, result.n_items
-        reason = state.finish_reason or "completed"
-        reasons[reason] = reasons.get(reason, 0) + 1
-        conformance.add(state)
-        if progress is not None:
-            progress(person + 1)
+    _SHARED["test"] = test
+    try:
+        if jobs == 1 or n_examinees < 2 * jobs:
+            blocks = [_run_block(0, thetas, seeds, seed, progress)]
+        else:
+            bounds = np.linspace(0, n_examinees, jobs + 1).astype(int)
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+                futures = [
+                    pool.submit(_run_block, int(a), thetas[a:b], seeds[a:b], seed)
+                    for a, b in itertools.pairwise(bounds)
+                ]
+                blocks = [future.result() for future in futures]
+            if progress is not None:
+                progress(n_examinees)
+    finally:
+        _SHARED.clear()
+    estimates = np.concatenate([b.estimates for b in blocks])
+    ses = np.concatenate([b.ses for b in blocks])
+    lengths = np.concatenate([b.lengths for b in blocks])
+    reasons: dict[str, int] = {}
+    for block in blocks:
+        for reason, count in block.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    tally = ExposureTally(test.n_operational)
+    tally.counts = sum(b.counts for b in blocks)
+    tally.sessions = sum(b.sessions for b in blocks)
+    conformance = _Conformance(test)
+    conformance.met = [sum(values) for values in zip(*(b.met for b in blocks), strict=True)]
     elapsed = time.perf_counter() - started
     return {
         "test_definition_id": test.test_definition_id,
@@ -144,6 +221,7 @@ def simulate(
         "seed": seed,
         "theta_distribution": theta_distribution,
         "seconds": round(elapsed, 3),
+        "jobs": jobs,
         "accuracy": _accuracy(thetas, estimates, ses),
         "exposure": _exposure(tally, test),
         "length": {
@@ -190,7 +268,7 @@ def _accuracy(thetas: np.ndarray, estimates: np.ndarray, ses: np.ndarray) -> dic
 
 
 def _exposure(tally: ExposureTally, test: CompiledTest) -> dict[str, Any]:
-    rates = tally.rates()
+    rates = tally.overall_rates()
     used = rates > 0
     limits = [
         s.spec.max_exposure_rate

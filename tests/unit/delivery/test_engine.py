@@ -399,3 +399,14 @@ def test_replay_reproduces_items_and_result() -> None:
     replayed, presented = engine.replay(test, state, recorded)
     assert presented == state.items
     assert engine.final_result(test, replayed) == engine.final_result(test, state)
+
+
+def test_simulation_splits_over_processes_with_the_same_simulees() -> None:
+    test = build(cat())
+    one = simulate(test, 40, seed=8)
+    two = simulate(test, 40, seed=8, jobs=2)
+    # No exposure control here, so splitting changes nothing but the wall time.
+    assert one["accuracy"] == two["accuracy"]
+    assert one["length"] == two["length"]
+    assert one["exposure"]["max_rate"] == two["exposure"]["max_rate"]
+    assert two["jobs"] == 2
