@@ -7,9 +7,15 @@ import io
 
 from flask import Blueprint, Response, jsonify, request
 
-from analytics.service import classroom_results, list_classrooms, student_answer_history
+from analytics.service import (
+    classroom_mastery,
+    classroom_results,
+    list_classrooms,
+    student_answer_history,
+)
 from cbt.audit import record_audit
 from cbt.auth import ensure_can_see_student, ensure_teacher_sees_classroom, require_user
+from cbt.errors import ValidationError
 from cbt.models import Role
 
 blueprint = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
@@ -32,6 +38,28 @@ def class_results(classroom_id: int) -> Response:
         actor_id=user.id,
         actor_role=user.role,
         action="view_class_results",
+        target_type="classroom",
+        target_id=classroom_id,
+        remote_addr=request.remote_addr,
+    )
+    return jsonify(report)
+
+
+@blueprint.get("/classes/<int:classroom_id>/mastery")
+def class_mastery(classroom_id: int) -> Response:
+    """Share correct per curriculum-code prefix (``?prefix_length=8``, 1..16)."""
+    user = require_user(*_STAFF_REPORT_ROLES)
+    ensure_teacher_sees_classroom(user, classroom_id)
+    raw = request.args.get("prefix_length", "8")
+    if not raw.isdigit():
+        raise ValidationError(
+            "prefix_length must be a whole number from 1 to 16.", details={"field": "prefix_length"}
+        )
+    report = classroom_mastery(classroom_id, int(raw))
+    record_audit(
+        actor_id=user.id,
+        actor_role=user.role,
+        action="view_class_mastery",
         target_type="classroom",
         target_id=classroom_id,
         remote_addr=request.remote_addr,

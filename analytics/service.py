@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from cbt.db import db
-from cbt.errors import NotFound
+from cbt.errors import NotFound, ValidationError
 from cbt.models import Classroom, Enrollment, Role, School, User
 from delivery.models import (
     Administration,
@@ -136,6 +136,7 @@ def _session_summary(session: ExamSession, result: Result | None) -> dict[str, A
             "scale_se": result.scale_se,
             "band": result.band,
             "n_items": result.n_items,
+            "subscores": result.subscores,
         }
     return summary
 
@@ -225,4 +226,48 @@ def _answer_row(
         "answered_at": _iso(response.answered_at),
         "theta_after": response.theta_after,
         "se_after": response.se_after,
+    }
+
+
+def classroom_mastery(classroom_id: int, prefix_length: int = 8) -> dict[str, Any]:
+    """Share of correct answers per curriculum-code prefix, over the class's operational answers."""
+    if not 1 <= prefix_length <= 16:
+        raise ValidationError("prefix_length must be 1 to 16.", details={"field": "prefix_length"})
+    if db.session.get(Classroom, classroom_id) is None:
+        raise NotFound("No such class.", details={"classroom_id": classroom_id})
+    prefix = func.substr(ItemCurriculumCode.code, 1, prefix_length)
+    rows = db.session.execute(
+        select(
+            prefix.label("prefix"),
+            func.count().label("n_answers"),
+            func.sum(case((ItemResponse.is_correct, 1), else_=0)).label("n_correct"),
+            func.count(func.distinct(ExamSession.student_id)).label("n_students"),
+        )
+        .join(ExamSession, ExamSession.id == ItemResponse.exam_session_id)
+        .join(
+            ItemCurriculumCode, ItemCurriculumCode.item_version_id == ItemResponse.item_version_id
+        )
+        .join(Enrollment, Enrollment.user_id == ExamSession.student_id)
+        .where(
+            Enrollment.classroom_id == classroom_id,
+            Enrollment.role == Role.STUDENT,
+            ItemResponse.is_operational.is_(True),
+            ExamSession.status != SessionStatus.RESET,
+        )
+        .group_by(prefix)
+        .order_by(prefix)
+    ).all()
+    return {
+        "classroom_id": classroom_id,
+        "prefix_length": prefix_length,
+        "codes": [
+            {
+                "curriculum_prefix": row.prefix,
+                "n_answers": row.n_answers,
+                "n_correct": int(row.n_correct or 0),
+                "share_correct": (row.n_correct or 0) / row.n_answers,
+                "n_students": row.n_students,
+            }
+            for row in rows
+        ],
     }

@@ -37,6 +37,13 @@ def teacher_student(student_id: int) -> Response | str:
     )
 
 
+@blueprint.get("/teacher/administrations/<int:administration_id>")
+def teacher_monitor(administration_id: int) -> Response | str:
+    return _staff_or_login(Role.TEACHER, Role.OPERATOR) or render_template(
+        "teacher_monitor.html", administration_id=administration_id
+    )
+
+
 @blueprint.get("/researcher")
 def researcher_home() -> Response | str:
     return _staff_or_login(Role.RESEARCHER) or render_template("researcher_home.html")

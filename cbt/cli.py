@@ -72,9 +72,12 @@ def db_revision(message: str) -> None:
 
 
 def _serve(host: str, port: int) -> None:
+    # Werkzeug directly: Flask's app.run() refuses to run inside a Flask CLI command.
+    from werkzeug.serving import run_simple
+
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     click.echo(f"Serving on http://{host}:{port}  (Ctrl+C to stop)")
-    app.run(host=host, port=port, threaded=True, use_reloader=False, load_dotenv=False)
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 @cli.command("serve")
@@ -123,11 +126,13 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
 
 def _register() -> None:
-    from analytics.cli import register_commands
-    from item_bank.cli import register_commands as register_item_commands
+    from analytics.cli import register_commands as research_commands
+    from delivery.cli import register_commands as delivery_commands
+    from item_bank.cli import register_commands as item_commands
 
-    register_commands(cli)
-    register_item_commands(cli)
+    delivery_commands(cli)
+    research_commands(cli)
+    item_commands(cli)
 
 
 _register()
@@ -136,3 +141,7 @@ _register()
 def main() -> None:
     """Console-script entry point."""
     cli.main(prog_name="cbt", args=sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

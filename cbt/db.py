@@ -94,19 +94,36 @@ def on_commit(callback: Callable[[], None]) -> None:
     Used for side effects outside the database (the state store) that must never run ahead of
     what is durable.
     """
-    db.session().info.setdefault(_ON_COMMIT, []).append(callback)
+    transaction_list("on_commit")[0].append(callback)
 
 
-_ON_COMMIT = "cbt.on_commit"
+_ON_COMMIT = "cbt.tx.on_commit"
+_TX_PREFIX = "cbt.tx."
+
+
+def transaction_list(name: str) -> tuple[list[Any], bool]:
+    """A list that lives exactly as long as the current transaction (gone after commit or
+    rollback); returns it and whether it was just created."""
+    info = db.session().info
+    key = _TX_PREFIX + name
+    created = key not in info
+    return info.setdefault(key, []), created
+
+
+def _end_transaction(session: OrmSession) -> list[Callable[[], None]]:
+    callbacks = session.info.get(_ON_COMMIT, [])
+    for key in [k for k in session.info if isinstance(k, str) and k.startswith(_TX_PREFIX)]:
+        del session.info[key]
+    return callbacks
 
 
 @event.listens_for(OrmSession, "after_commit")
 def _run_on_commit(session: OrmSession) -> None:
-    for callback in session.info.pop(_ON_COMMIT, []):
+    for callback in _end_transaction(session):
         callback()
 
 
 @event.listens_for(OrmSession, "after_soft_rollback")
 def _drop_on_commit(session: OrmSession, previous_transaction: Any) -> None:
     if previous_transaction.parent is None:  # the outermost transaction, not a savepoint
-        session.info.pop(_ON_COMMIT, None)
+        _end_transaction(session)

@@ -24,6 +24,7 @@ from cbt.service import (
     find_school,
     find_user_by_email,
 )
+from delivery.definitions import create_test_definition
 from delivery.models import (
     Administration,
     AdministrationClassroom,
@@ -56,11 +57,31 @@ GIVEN_NAMES = (
     "Hinata", "Rin", "Kaito", "Yuna", "Ren", "Mio", "Sora", "Koharu", "Asahi", "Akari",
 )  # fmt: skip
 
-ENGINE_SETTINGS = {
-    "min_items": 10,
-    "max_items": 20,
-    "se_target": 0.35,
-    "selection": "max_information",
+AREAS = ("arithmetic", "fractions", "ratios", "linear_equations", "geometry", "data")
+# One adaptive section: every content area at least once and at most five times, randomesque
+# exposure control among the three best items, 10 to 20 items, stop early at SE 0.35.
+TEST_SETTINGS = {
+    "sections": [
+        {
+            "key": "mathematics",
+            "title": "Mathematics",
+            "kind": "cat",
+            "time_limit_seconds": 40 * 60,
+            "areas": "content_area",
+            "selection": [
+                {"rule": "content_limits", "limits": {a: {"min": 1, "max": 5} for a in AREAS}},
+                {"rule": "max_information"},
+                {"rule": "randomesque", "k": 3},
+            ],
+            "stopping": [
+                {"rule": "min_length", "n": 10},
+                {"rule": "max_length", "n": 20},
+                {"rule": "se_target", "se": 0.35},
+            ],
+            "exposure": {"max_rate": 0.5},
+        }
+    ],
+    "subscore_prefix_length": 8,
 }
 REPORTING_SCALE = {
     "slope": 100.0,
@@ -210,16 +231,13 @@ def _seed_bank_and_test() -> TestDefinition:
         description="Lower-secondary mathematics: arithmetic, fractions, ratios, equations, "
         "geometry and data.",
     )
-    definition = TestDefinition(
+    definition = create_test_definition(
         key=TEST_KEY,
         title="Mathematics (adaptive)",
-        mode="cat",
-        pool_id=pool.id,
-        parameter_set_id=parameter_set.id,
-        settings=ENGINE_SETTINGS,
+        pool=pool.name,
+        parameter_set=parameter_set.name,
+        parameter_set_version=parameter_set.version,
+        settings=TEST_SETTINGS,
         scale=REPORTING_SCALE,
-        time_limit_seconds=40 * 60,
     )
-    db.session.add(definition)
-    db.session.flush()
     return definition

@@ -30,6 +30,7 @@ class ErrorCode(StrEnum):
     ADMINISTRATION_NOT_OPEN = "administration_not_open"
     SESSION_NOT_ACTIVE = "session_not_active"
     SESSION_TAKEN_OVER = "session_taken_over"
+    SESSION_PAUSED = "session_paused"
     ITEM_NOT_PRESENTED = "item_not_presented"
     ALREADY_ANSWERED = "already_answered"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"

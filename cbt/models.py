@@ -60,6 +60,8 @@ class User(db.Model):
     # Stable random identifier: the only person key researchers ever see.
     pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
+    # Accommodation: time limits are multiplied by this (1.5 = fifty percent extra time).
+    extra_time_factor: Mapped[float] = mapped_column(default=1.0)
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis
 
@@ -37,6 +37,9 @@ class StateStore(Protocol):
     def ping(self) -> bool: ...
 
     def clear(self) -> int: ...
+
+    def batch(self, ops: list[tuple[Any, ...]]) -> None:
+        """Run ("set", key, value, ttl) and ("incr", key, field, amount) ops in one round trip."""
 
 
 class MemoryStateStore:
@@ -94,6 +97,13 @@ class MemoryStateStore:
     def ping(self) -> bool:
         return True
 
+    def batch(self, ops: list[tuple[Any, ...]]) -> None:
+        for op in ops:
+            if op[0] == "set":
+                self.set(op[1], op[2], op[3])
+            else:
+                self.increment_field(op[1], op[2], op[3])
+
     def clear(self) -> int:
         with self._mutex:
             count = len(self._values) + len(self._hashes) + len(self._locks)
@@ -135,6 +145,15 @@ class RedisStateStore:
 
     def ping(self) -> bool:
         return bool(self.client.ping())
+
+    def batch(self, ops: list[tuple[Any, ...]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for op in ops:
+            if op[0] == "set":
+                pipe.set(op[1], op[2], ex=op[3])
+            else:
+                pipe.hincrby(op[1], op[2], op[3])
+        pipe.execute()
 
     def clear(self) -> int:
         """Delete this deployment's keys only (never FLUSHDB: the Redis may be shared)."""

@@ -1,20 +1,50 @@
-"""Student delivery API under /api/v1: thin routes around DeliveryService."""
+"""Delivery API under /api/v1: students take tests; teachers and operators run administrations."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from datetime import UTC, datetime
+from typing import Any
 
-from cbt.auth import require_user
-from cbt.db import utcnow
+from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import select
+
+from cbt.audit import record_audit
+from cbt.auth import (
+    CurrentUser,
+    ensure_can_see_student,
+    require_user,
+    teacher_classroom_ids,
+)
+from cbt.db import db, utcnow
+from cbt.errors import Forbidden, ValidationError
 from cbt.http import get_field, json_body
 from cbt.models import Role
+from delivery import definitions
+from delivery.models import AdministrationClassroom, TestDefinition
 from delivery.service import MAX_IDEMPOTENCY_KEY, DeliveryService
 
 blueprint = Blueprint("delivery_api", __name__, url_prefix="/api/v1")
 
+DEVICE_HEADER = "X-Device-Token"
+_STAFF = (Role.TEACHER, Role.OPERATOR)
+
 
 def delivery_service() -> DeliveryService:
     return current_app.extensions["cbt.delivery"]
+
+
+def _device_token() -> str:
+    return request.headers.get(DEVICE_HEADER, "")
+
+
+def _advance_clock(student_id: int, session_id: str) -> None:
+    # Ending a timed-out section is a change of its own: it is committed even when the answer
+    # that revealed it is then refused.
+    if delivery_service().advance_clock(student_id, session_id, utcnow()):
+        db.session.commit()
+
+
+# -- students -------------------------------------------------------------------------------
 
 
 @blueprint.get("/me/administrations")
@@ -26,6 +56,7 @@ def my_administrations() -> Response:
 
 @blueprint.post("/administrations/<int:administration_id>/sessions")
 def start_session(administration_id: int) -> Response:
+    """Start or resume; the reply carries this device's token (any other device is taken over)."""
     student = require_user(Role.STUDENT)
     return jsonify(delivery_service().start_session(student.id, administration_id, utcnow()))
 
@@ -33,7 +64,8 @@ def start_session(administration_id: int) -> Response:
 @blueprint.get("/sessions/<string:session_id>")
 def get_session(session_id: str) -> Response:
     student = require_user(Role.STUDENT)
-    return jsonify(delivery_service().get_session(student.id, session_id, utcnow()))
+    view = delivery_service().get_session(student.id, session_id, _device_token(), utcnow())
+    return jsonify(view)
 
 
 @blueprint.post("/sessions/<string:session_id>/responses")
@@ -43,11 +75,218 @@ def record_response(session_id: str) -> Response:
     item = get_field(data, "item", str, max_length=64)
     response = get_field(data, "response", dict)
     key = get_field(data, "idempotency_key", str, max_length=MAX_IDEMPOTENCY_KEY)
-    view = delivery_service().record_response(student.id, session_id, item, response, key, utcnow())
+    _advance_clock(student.id, session_id)
+    view = delivery_service().record_response(
+        student.id, session_id, _device_token(), item, response, key, utcnow()
+    )
     return jsonify(view)
 
 
-@blueprint.post("/sessions/<string:session_id>/finish")
-def finish_expired(session_id: str) -> Response:
-    student = require_user(Role.STUDENT)
-    return jsonify(delivery_service().finish_expired(student.id, session_id, utcnow()))
+# -- teachers and operators: live progress and proctor controls ---------------------------------
+
+
+def _administration_scope(
+    user: CurrentUser, administration_id: int, *, all_classes: bool
+) -> list[int] | None:
+    """None for operators (everything); else the teacher's classrooms in this administration.
+
+    ``all_classes``: the action affects every class, so the teacher must teach them all.
+    """
+    delivery_service().get_administration(administration_id)
+    if user.role == Role.OPERATOR:
+        return None
+    assigned = set(
+        db.session.scalars(
+            select(AdministrationClassroom.classroom_id).where(
+                AdministrationClassroom.administration_id == administration_id
+            )
+        )
+    )
+    mine = assigned & set(teacher_classroom_ids(user.id))
+    if not mine or (all_classes and mine != assigned):
+        raise Forbidden(
+            "You do not teach the classes of this administration.",
+            details={"administration_id": administration_id},
+        )
+    return sorted(mine)
+
+
+@blueprint.get("/administrations/<int:administration_id>/monitor")
+def monitor(administration_id: int) -> Response:
+    user = require_user(*_STAFF)
+    scope = _administration_scope(user, administration_id, all_classes=False)
+    return jsonify(delivery_service().monitor(administration_id, scope, utcnow()))
+
+
+@blueprint.post("/administrations/<int:administration_id>/open")
+def open_administration(administration_id: int) -> Response:
+    user = require_user(*_STAFF)
+    _administration_scope(user, administration_id, all_classes=True)
+    result = delivery_service().set_administration_status(
+        administration_id, "open", utcnow(), (user.id, user.role)
+    )
+    return jsonify(result)
+
+
+@blueprint.post("/administrations/<int:administration_id>/close")
+def close_administration(administration_id: int) -> Response:
+    user = require_user(*_STAFF)
+    _administration_scope(user, administration_id, all_classes=True)
+    result = delivery_service().set_administration_status(
+        administration_id, "closed", utcnow(), (user.id, user.role)
+    )
+    return jsonify(result)
+
+
+def _proctor(session_id: str) -> tuple[CurrentUser, dict[str, Any]]:
+    user = require_user(*_STAFF)
+    ensure_can_see_student(user, delivery_service().session_student(session_id))
+    data = json_body() if request.get_data() else {}
+    return user, data
+
+
+def _reason(data: dict[str, Any], required: bool = False) -> str:
+    reason = get_field(data, "reason", str, default="", max_length=500)
+    if required and not reason.strip():
+        get_field({}, "reason", str)  # raises the standard "'reason' is required." error
+    return reason
+
+
+@blueprint.post("/sessions/<string:session_id>/pause")
+def pause_session(session_id: str) -> Response:
+    user, data = _proctor(session_id)
+    view = delivery_service().pause_session(
+        session_id, _reason(data), utcnow(), (user.id, user.role)
+    )
+    return jsonify(view)
+
+
+@blueprint.post("/sessions/<string:session_id>/resume")
+def resume_session(session_id: str) -> Response:
+    user, data = _proctor(session_id)
+    view = delivery_service().resume_session(
+        session_id, _reason(data), utcnow(), (user.id, user.role)
+    )
+    return jsonify(view)
+
+
+@blueprint.post("/sessions/<string:session_id>/extra-time")
+def grant_extra_time(session_id: str) -> Response:
+    user, data = _proctor(session_id)
+    seconds = get_field(data, "seconds", int)
+    view = delivery_service().grant_extra_time(
+        session_id, seconds, _reason(data), utcnow(), (user.id, user.role)
+    )
+    return jsonify(view)
+
+
+@blueprint.post("/sessions/<string:session_id>/reset")
+def reset_session(session_id: str) -> Response:
+    user, data = _proctor(session_id)
+    view = delivery_service().reset_session(
+        session_id, _reason(data, required=True), utcnow(), (user.id, user.role)
+    )
+    return jsonify(view)
+
+
+# -- operators: test definitions and administrations ----------------------------------------------
+
+
+def _datetime_field(data: dict[str, Any], name: str) -> datetime | None:
+    value = get_field(data, name, str, default=None, max_length=64)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationError(
+            f"'{name}' must be an ISO 8601 time with a zone, e.g. 2026-12-01T09:00:00+09:00.",
+            details={"field": name},
+        )
+    return moment.astimezone(UTC)
+
+
+@blueprint.get("/test-definitions")
+def list_test_definitions() -> Response:
+    require_user(Role.OPERATOR, Role.RESEARCHER)
+    rows = db.session.scalars(select(TestDefinition).order_by(TestDefinition.key)).all()
+    return jsonify(
+        {
+            "test_definitions": [
+                {
+                    "id": d.id,
+                    "key": d.key,
+                    "title": d.title,
+                    "mode": d.mode,
+                    "pool_id": d.pool_id,
+                    "parameter_set_id": d.parameter_set_id,
+                    "settings": d.settings,
+                    "scale": d.scale,
+                }
+                for d in rows
+            ]
+        }
+    )
+
+
+@blueprint.post("/test-definitions")
+def create_test_definition() -> Response:
+    user = require_user(Role.OPERATOR)
+    data = json_body()
+    definition = definitions.create_test_definition(
+        key=get_field(data, "key", str, max_length=100),
+        title=get_field(data, "title", str, max_length=200),
+        pool=get_field(data, "pool", str, max_length=100),
+        parameter_set=get_field(data, "parameter_set", str, max_length=100),
+        parameter_set_version=get_field(data, "parameter_set_version", int, default=None),
+        settings=get_field(data, "settings", dict),
+        scale=get_field(data, "scale", dict),
+        created_by_id=user.id,
+    )
+    record_audit(
+        actor_id=user.id,
+        actor_role=user.role,
+        action="create_test_definition",
+        target_type="test_definition",
+        target_id=definition.id,
+        details={"key": definition.key},
+    )
+    return jsonify({"id": definition.id, "key": definition.key, "mode": definition.mode}), 201
+
+
+@blueprint.get("/administrations")
+def list_administrations() -> Response:
+    user = require_user(*_STAFF)
+    scope = None if user.role == Role.OPERATOR else teacher_classroom_ids(user.id)
+    return jsonify({"administrations": definitions.list_administrations(scope)})
+
+
+@blueprint.post("/administrations")
+def create_administration() -> Response:
+    user = require_user(Role.OPERATOR)
+    data = json_body()
+    classroom_ids = get_field(data, "classroom_ids", list, max_length=1000)
+    if not all(isinstance(c, int) and not isinstance(c, bool) for c in classroom_ids):
+        raise ValidationError(
+            "classroom_ids must be a list of integers.", details={"field": "classroom_ids"}
+        )
+    test = definitions.get_test_definition(get_field(data, "test", str, max_length=100))
+    administration = definitions.create_administration(
+        test_definition_id=test.id,
+        name=get_field(data, "name", str, max_length=200),
+        classroom_ids=classroom_ids,
+        opens_at=_datetime_field(data, "opens_at"),
+        closes_at=_datetime_field(data, "closes_at"),
+        status=get_field(data, "status", str, default="scheduled", max_length=16),
+    )
+    record_audit(
+        actor_id=user.id,
+        actor_role=user.role,
+        action="create_administration",
+        target_type="administration",
+        target_id=administration.id,
+        details={"test": test.key, "classroom_ids": classroom_ids},
+    )
+    return jsonify({"id": administration.id, "status": administration.status}), 201

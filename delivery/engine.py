@@ -1,108 +1,283 @@
-"""The adaptive engine: compiled pools, session state and one step of a CAT.
+"""The delivery engine: compiled tests, session state and every step of a session, with no I/O.
 
-Everything here works on plain values and numpy arrays; the service layer loads and stores.
-A ``CompiledPool`` is built once per process per (test definition, parameter set) and holds the
-parameters, the keys and the rendered student payloads, so a request never touches the item tables.
+The service (HTTP) and ``cbt simulate`` (no HTTP) both run these functions, so a simulation
+describes exactly the test that goes live.
+
+- ``compile_test`` turns a definition and its items into a ``CompiledTest``: arrays of parameters,
+  keys and rendered student views, one ``scoring.AdaptiveEngine`` per adaptive section. It is built
+  once per process (the in-memory key cache) and shared by every request.
+- ``SessionState`` is one sitting as plain JSON: it lives in the state store and, identically, on
+  the ``exam_sessions`` row, so losing the store costs one read.
+- ``start``, ``record_answer``, ``choose_next``, ``expire_section`` and ``final_result`` move a
+  state on. Randomness comes from ``numpy.random.default_rng([seed, ...])`` keyed by the session
+  seed and the step, so ``replay`` reproduces a session exactly.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from cbt.errors import ValidationError
-from scoring import ItemParameters, PosteriorEAP, ReportingScale, select_max_information
+from delivery.schemas import (
+    CatSectionSpec,
+    LinearSectionSpec,
+    LoftSectionSpec,
+    SectionSpec,
+    TestSpec,
+)
+from scoring import (
+    AdaptiveEngine,
+    AdaptiveState,
+    AdaptiveTestSpec,
+    ItemParameters,
+    ItemPool,
+    PosteriorEAP,
+    ReportingScale,
+    estimate_ability,
+)
 
-_SELECTION_RULES = ("max_information",)
+#: Called with a section index; returns observed exposure rates of the operational items.
+ExposureRates = Callable[[int], np.ndarray | None]
 
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """How a CAT runs. Stored with every session and result so it can be replayed."""
-
-    min_items: int = 5
-    max_items: int = 20
-    se_target: float | None = 0.3
-    selection: str = "max_information"
-    prior_mean: float = 0.0
-    prior_sd: float = 1.0
-    n_nodes: int = 41
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EngineSettings:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValidationError(
-                f"Unknown engine settings: {', '.join(unknown)}.", details={"unknown": unknown}
-            )
-        settings = cls(**data)
-        settings.validate()
-        return settings
-
-    def validate(self) -> None:
-        problems: dict[str, str] = {}
-        if not isinstance(self.min_items, int) or self.min_items < 1:
-            problems["min_items"] = "must be a positive integer"
-        if not isinstance(self.max_items, int) or self.max_items < 1:
-            problems["max_items"] = "must be a positive integer"
-        elif isinstance(self.min_items, int) and self.max_items < self.min_items:
-            problems["max_items"] = "must be at least min_items"
-        if self.se_target is not None and not (0 < float(self.se_target) < 5):
-            problems["se_target"] = "must be between 0 and 5, or null"
-        if self.selection not in _SELECTION_RULES:
-            problems["selection"] = f"must be one of {', '.join(_SELECTION_RULES)}"
-        if not float(self.prior_sd) > 0:
-            problems["prior_sd"] = "must be positive"
-        if not isinstance(self.n_nodes, int) or not 11 <= self.n_nodes <= 201:
-            problems["n_nodes"] = "must be an integer between 11 and 201"
-        if problems:
-            raise ValidationError("Invalid engine settings.", details=problems)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def new_posterior(self) -> PosteriorEAP:
-        return PosteriorEAP(
-            prior_mean=self.prior_mean, prior_sd=self.prior_sd, n_nodes=self.n_nodes
-        )
-
-    def restore_posterior(self, log_posterior: list[float]) -> PosteriorEAP:
-        return PosteriorEAP.from_log_posterior(
-            np.asarray(log_posterior, dtype=float),
-            prior_mean=self.prior_mean,
-            prior_sd=self.prior_sd,
-            n_nodes=self.n_nodes,
-        )
+_FORM, _SHUFFLE, _OPTIONS, _LOFT, _PRETEST, _CAT = 1, 2, 3, 4, 5, 6
 
 
 @dataclass(frozen=True)
-class CompiledPool:
-    """A test's items as arrays, built once per process (the in-memory key cache)."""
+class BankItem:
+    """One pool item as the item bank hands it to the engine."""
+
+    item_version_id: int
+    key: str
+    item_type: str
+    content: dict[str, Any]
+    scoring: dict[str, Any]
+    student_view: dict[str, Any]
+    content_area: str | None
+    curriculum_codes: tuple[str, ...]
+    parameters: dict[str, Any] | None  # None: no parameters yet (pretest only)
+
+
+@dataclass(frozen=True)
+class CompiledSection:
+    spec: SectionSpec
+    forms: tuple[np.ndarray, ...] = ()  # linear: item indices of each form
+    area_names: tuple[str, ...] = ()  # loft: areas, and per-item area index below
+    area_index: np.ndarray | None = None
+    engine: AdaptiveEngine | None = None  # cat
+    available: np.ndarray | None = None  # cat: operational items it may choose
+    pretest: tuple[int, ...] = ()  # cat: pretest item indices
+
+
+@dataclass(frozen=True)
+class CompiledTest:
+    """A test ready to run: items first with parameters (``n_operational``), then pretest-only."""
 
     test_definition_id: int
     parameter_set_id: int
-    item_version_ids: np.ndarray  # (n_items,) int64
-    parameters: ItemParameters
-    item_types: tuple[str, ...]
-    contents: tuple[dict[str, Any], ...]  # authored content, for validating responses
-    scorings: tuple[dict[str, Any], ...]  # keys and scoring rules; never leave the server
-    payloads: tuple[dict[str, Any], ...]  # student-safe views, rendered once
-    index_of: dict[int, int]
-    settings: EngineSettings
+    spec: TestSpec
+    settings: dict[str, Any]  # the stored definition, recorded with every result
     scale: ReportingScale
-    time_limit_seconds: int | None
+    item_version_ids: np.ndarray
+    keys: tuple[str, ...]
+    item_types: tuple[str, ...]
+    contents: tuple[dict[str, Any], ...]
+    scorings: tuple[dict[str, Any], ...]  # never leave the server
+    payloads: tuple[dict[str, Any], ...]
+    curriculum_codes: tuple[tuple[str, ...], ...]
+    n_operational: int
+    parameters: ItemParameters
+    prior: dict[str, Any]
+    final_method: str
+    sections: tuple[CompiledSection, ...]
+    index_of_version: dict[int, int]
 
     def __len__(self) -> int:
         return len(self.item_version_ids)
 
+    @property
+    def max_items(self) -> int:
+        return self.spec.max_items
+
+    def new_posterior(self) -> PosteriorEAP:
+        return PosteriorEAP(**self.prior)
+
+    def restore_posterior(self, log_posterior: Sequence[float]) -> PosteriorEAP:
+        return PosteriorEAP.from_log_posterior(np.asarray(log_posterior, dtype=float), **self.prior)
+
+
+def _area(item: BankItem, rule: tuple[str, int]) -> str:
+    if rule[0] == "content_area":
+        return item.content_area or "(none)"
+    return item.curriculum_codes[0][: rule[1]] if item.curriculum_codes else "(none)"
+
+
+def compile_test(
+    *,
+    test_definition_id: int,
+    parameter_set_id: int,
+    settings: Mapping[str, Any],
+    scale: Mapping[str, Any],
+    items: Sequence[BankItem],
+    enemy_sets: Sequence[Sequence[int]] = (),
+) -> CompiledTest:
+    """Check a definition against its pool and build everything a request needs.
+
+    ``enemy_sets`` name item-version ids that must not appear in the same session.
+    Raises ``ValidationError`` naming what is wrong (unknown keys, items without parameters
+    where scores are needed, blueprints the pool cannot meet).
+    """
+    spec = TestSpec.from_dict(settings)
+    try:
+        reporting = ReportingScale.from_dict(scale)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValidationError(f"Invalid reporting scale: {error}") from error
+    operational = [item for item in items if item.parameters is not None]
+    pretest_only = [item for item in items if item.parameters is None]
+    ordered = operational + pretest_only
+    if not operational:
+        raise ValidationError("The pool has no items with parameters in this parameter set.")
+    try:
+        parameters = ItemParameters.from_records([item.parameters for item in operational])
+    except ValueError as error:
+        raise ValidationError(f"Invalid item parameters: {error}") from error
+    n_operational = len(operational)
+    index_of_key = {item.key: i for i, item in enumerate(ordered)}
+    unknown = sorted(spec.item_keys() - set(index_of_key))
+    if unknown:
+        raise ValidationError(
+            "The definition names items that are not in the pool.", details={"unknown": unknown}
+        )
+    index_of_version = {item.item_version_id: i for i, item in enumerate(ordered)}
+    enemies = tuple(
+        tuple(index_of_version[v] for v in group if v in index_of_version and
+              index_of_version[v] < n_operational)
+        for group in enemy_sets
+    )  # fmt: skip
+
+    cat_specs = [s for s in spec.sections if isinstance(s, CatSectionSpec)]
+    priors = {_prior(s.adaptive) for s in cat_specs} or {(0.0, 1.0, 41, (-6.0, 6.0))}
+    if len(priors) > 1:
+        raise ValidationError("All adaptive sections must share one prior and quadrature.")
+    mean, sd, nodes, bounds = priors.pop()
+    prior = {"prior_mean": mean, "prior_sd": sd, "n_nodes": nodes, "bounds": bounds}
+    final_method = cat_specs[-1].adaptive.final_method if cat_specs else "eap"
+
+    sections = tuple(
+        _compile_section(section, index, ordered, n_operational, parameters, index_of_key, enemies)
+        for index, section in enumerate(spec.sections)
+    )
+    return CompiledTest(
+        test_definition_id=test_definition_id,
+        parameter_set_id=parameter_set_id,
+        spec=spec,
+        settings=dict(settings),
+        scale=reporting,
+        item_version_ids=np.array([item.item_version_id for item in ordered], dtype=np.int64),
+        keys=tuple(item.key for item in ordered),
+        item_types=tuple(item.item_type for item in ordered),
+        contents=tuple(item.content for item in ordered),
+        scorings=tuple(item.scoring for item in ordered),
+        payloads=tuple(item.student_view for item in ordered),
+        curriculum_codes=tuple(item.curriculum_codes for item in ordered),
+        n_operational=n_operational,
+        parameters=parameters,
+        prior=prior,
+        final_method=final_method,
+        sections=sections,
+        index_of_version=index_of_version,
+    )
+
+
+def _prior(spec: AdaptiveTestSpec) -> tuple:
+    return (spec.prior_mean, spec.prior_sd, spec.n_nodes, tuple(spec.bounds))
+
+
+def _compile_section(
+    section: SectionSpec,
+    index: int,
+    items: list[BankItem],
+    n_operational: int,
+    parameters: ItemParameters,
+    index_of_key: dict[str, int],
+    enemies: tuple[tuple[int, ...], ...],
+) -> CompiledSection:
+    where = f"sections[{index}]"
+    if isinstance(section, LinearSectionSpec):
+        forms = tuple(np.array([index_of_key[k] for k in form]) for form in section.forms)
+        for form in forms:
+            lacking = [items[i].key for i in form if i >= n_operational]
+            if lacking:
+                raise ValidationError(
+                    "Form items need parameters (they are scored).",
+                    details={"where": where, "items": lacking},
+                )
+        return CompiledSection(section, forms=forms)
+    if isinstance(section, LoftSectionSpec):
+        areas = [_area(item, section.areas) for item in items[:n_operational]]
+        names = tuple(sorted(set(areas)))
+        lookup = {name: i for i, name in enumerate(names)}
+        area_index = np.array([lookup[a] for a in areas])
+        short = {
+            area: count
+            for area, count in section.counts.items()
+            if area not in lookup or (area_index == lookup[area]).sum() < count
+        }
+        if short:
+            raise ValidationError(
+                "The pool has too few items for the LOFT counts.",
+                details={"where": where, "areas": short},
+            )
+        return CompiledSection(section, area_names=names, area_index=area_index)
+    assert isinstance(section, CatSectionSpec)
+    pretest = tuple(index_of_key[k] for k in section.pretest_items)
+    exposure = None
+    if section.sympson_hetter:
+        exposure = np.ones(n_operational)
+        for key, k in section.sympson_hetter.items():
+            if index_of_key[key] < n_operational:
+                exposure[index_of_key[key]] = k
+    pool = ItemPool(
+        parameters,
+        content_areas=[_area(item, section.areas) for item in items[:n_operational]],
+        enemy_sets=enemies,
+        exposure_parameters=exposure,
+    )
+    try:
+        engine = AdaptiveEngine(_with_required_rules(section), pool)
+    except (ValueError, TypeError) as error:
+        raise ValidationError(
+            f"The adaptive section does not fit its pool: {error}", details={"where": where}
+        ) from error
+    available = np.ones(n_operational, dtype=bool)
+    available[[i for i in pretest if i < n_operational]] = False
+    return CompiledSection(section, engine=engine, available=available, pretest=pretest)
+
+
+def _with_required_rules(section: CatSectionSpec) -> AdaptiveTestSpec:
+    """The section's rules plus the ones its exposure settings and enemies imply."""
+    rules = [dict(rule) for rule in section.adaptive.selection]
+    names = {rule["rule"] for rule in rules}
+    if "enemies" not in names:
+        rules.insert(0, {"rule": "enemies"})
+    if section.max_exposure_rate is not None and "max_exposure_rate" not in names:
+        rules.insert(0, {"rule": "max_exposure_rate", "rate": section.max_exposure_rate})
+    if section.sympson_hetter and "sympson_hetter" not in names:
+        rules.append({"rule": "sympson_hetter"})
+    data = section.adaptive.to_dict()
+    data["selection"] = rules
+    return AdaptiveTestSpec.from_dict(data)
+
+
+# -------------------------------------------------------------------------------------- state
+
 
 @dataclass
 class SessionState:
-    """Hot state of one exam session: everything a submit needs, rebuilt from the DB on a miss."""
+    """One sitting, as plain JSON. Answers are parallel lists (compact in Redis and on the row)."""
 
     session_id: str
     student_id: int
@@ -110,78 +285,416 @@ class SessionState:
     test_definition_id: int
     status: str
     seed: int
-    administered: list[int] = field(default_factory=list)  # pool indices, in order
-    scores: list[float] = field(default_factory=list)
+    device_token: str = ""
+    time_factor: float = 1.0
+    section_index: int = 0
+    section_started_at: float | None = None
+    section_deadline: float | None = None
+    paused_at: float | None = None
+    extra_seconds: int = 0
+    plans: list[list[int] | None] = field(default_factory=list)
+    items: list[int] = field(default_factory=list)  # every answered item, in order
+    scores: list[int] = field(default_factory=list)
+    operational: list[bool] = field(default_factory=list)  # False: pretest, not in theta
+    sections: list[int] = field(default_factory=list)
     idempotency_keys: list[str] = field(default_factory=list)
     log_posterior: list[float] = field(default_factory=list)
-    current_index: int | None = None
-    presented_at: float | None = None  # epoch seconds, server clock
-    deadline: float | None = None  # epoch seconds, server clock
+    cat_excluded: list[int] = field(default_factory=list)  # Sympson-Hetter passed over
+    pretest_used: list[int] = field(default_factory=list)
+    section_presented: int = 0
+    current: int | None = None
+    current_operational: bool = True
+    current_selection: dict[str, Any] = field(default_factory=dict)
+    presented_at: float | None = None
+    finish_reason: str | None = None
+    # Items on screen when their section's time ran out (a late answer to them is refused).
+    timed_out: list[int] = field(default_factory=list)
+    revision: int = 0  # the exam_sessions row revision this state was read at or written as
+    # The live posterior behind ``log_posterior``, so one request (or one simulated step) restores
+    # it once. Never serialised.
+    _posterior: PosteriorEAP | None = field(default=None, repr=False, compare=False)
+    # The result computed when the session ended, until the service has recorded it.
+    _final: FinalResult | None = field(default=None, repr=False, compare=False)
 
-    def to_bytes(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode()
+    @property
+    def n_answered(self) -> int:
+        return len(self.items)
+
+    def to_dict(self) -> dict[str, Any]:
+        # Shallow on purpose: the lists are only read by json.dumps (asdict's deep copy costs
+        # more than the rest of a request).
+        return {name: getattr(self, name) for name in _STATE_FIELDS}
 
     @classmethod
-    def from_bytes(cls, raw: bytes) -> SessionState:
-        return cls(**json.loads(raw))
+    def from_dict(cls, data: Mapping[str, Any]) -> SessionState:
+        return cls(**data)
+
+    def posterior(self, test: CompiledTest) -> PosteriorEAP:
+        """The running posterior (all operational answers so far)."""
+        if self._posterior is None:
+            self._posterior = test.restore_posterior(self.log_posterior)
+        return self._posterior
+
+
+_STATE_FIELDS = tuple(
+    name for name in SessionState.__dataclass_fields__ if not name.startswith("_")
+)
+
+
+def start(
+    test: CompiledTest,
+    state: SessionState,
+    now: float,
+    exposure_rates: ExposureRates | None = None,
+) -> None:
+    """Plan every section (forms, LOFT assembly) and present the first item."""
+    state.plans = [_plan(test, state, index) for index in range(len(test.sections))]
+    state._posterior = test.new_posterior()
+    state.log_posterior = state._posterior.log_posterior.tolist()
+    _enter_section(test, state, 0, now)
+    choose_next(test, state, now, exposure_rates)
+
+
+def _plan(test: CompiledTest, state: SessionState, index: int) -> list[int] | None:
+    section = test.sections[index]
+    spec = section.spec
+    if isinstance(spec, LinearSectionSpec):
+        if spec.assignment == "rotate":
+            form = state.student_id % len(section.forms)
+        else:
+            form = int(
+                np.random.default_rng([state.seed, index, _FORM]).integers(len(section.forms))
+            )
+        order = section.forms[form]
+        if spec.shuffle_items:
+            order = np.random.default_rng([state.seed, index, _SHUFFLE]).permutation(order)
+        return [int(i) for i in order]
+    if isinstance(spec, LoftSectionSpec):
+        return _assemble_loft(test, section, np.random.default_rng([state.seed, index, _LOFT]))
+    return None
+
+
+def _assemble_loft(
+    test: CompiledTest, section: CompiledSection, rng: np.random.Generator
+) -> list[int]:
+    """Per area: draw target difficulties from N(mean, sd) and take, for each, one of the three
+    unused items nearest to it. Counts are met exactly; difficulty follows the target."""
+    spec = section.spec
+    assert isinstance(spec, LoftSectionSpec)
+    assert section.area_index is not None
+    location = test.parameters.location
+    chosen: list[int] = []
+    for area, count in spec.counts.items():
+        members = np.flatnonzero(section.area_index == section.area_names.index(area))
+        unused = np.ones(members.shape[0], dtype=bool)
+        for target in np.sort(rng.normal(spec.difficulty_mean, spec.difficulty_sd, count)):
+            candidates = np.flatnonzero(unused)
+            distance = np.abs(location[members[candidates]] - target)
+            nearest = candidates[np.argsort(distance, kind="stable")[:3]]
+            pick = int(nearest[rng.integers(nearest.shape[0])])
+            unused[pick] = False
+            chosen.append(int(members[pick]))
+    return [int(i) for i in rng.permutation(chosen)]
+
+
+def _enter_section(test: CompiledTest, state: SessionState, index: int, now: float) -> None:
+    state.section_index = index
+    state.section_presented = 0
+    state.cat_excluded = []
+    state.section_started_at = now
+    limit = test.sections[index].spec.time_limit_seconds
+    state.section_deadline = None if limit is None else now + limit * state.time_factor
+
+
+def choose_next(
+    test: CompiledTest, state: SessionState, now: float, exposure_rates: ExposureRates | None = None
+) -> None:
+    """Present the next item of the current section, moving on through sections as they end."""
+    while True:
+        found = _next_in_section(test, state, exposure_rates)
+        if found is not None:
+            index, operational, selection = found
+            state.current = index
+            state.current_operational = operational
+            state.current_selection = selection
+            state.presented_at = now
+            state.section_presented += 1
+            return
+        if state.section_index + 1 < len(test.sections):
+            _enter_section(test, state, state.section_index + 1, now)
+            continue
+        state.current = None
+        state.presented_at = None
+        state.current_selection = {}
+        state.finish_reason = state.finish_reason or "completed"
+        return
+
+
+def _next_in_section(
+    test: CompiledTest, state: SessionState, exposure_rates: ExposureRates | None
+) -> tuple[int, bool, dict[str, Any]] | None:
+    section = test.sections[state.section_index]
+    plan = state.plans[state.section_index]
+    if plan is not None:
+        answered = sum(1 for s in state.sections if s == state.section_index)
+        return (plan[answered], True, {}) if answered < len(plan) else None
+
+    spec = section.spec
+    assert isinstance(spec, CatSectionSpec)
+    assert section.engine is not None
+    position = state.section_presented + 1
+    if position in spec.pretest_positions:
+        unused = [i for i in _pretest_order(test, state) if i not in state.pretest_used]
+        if unused:
+            return unused[0], False, {"pretest": True}
+    adaptive = _adaptive_state(test, state)
+    available = section.available.copy()
+    answered = [i for i in state.items if i < test.n_operational]
+    available[answered] = False
+    rates = exposure_rates(state.section_index) if exposure_rates else None
+    selection: dict[str, Any] = {}
+    if spec.max_exposure_rate is not None and rates is not None:
+        blocked = np.flatnonzero(rates >= spec.max_exposure_rate)
+        selection["exposure_blocked"] = [int(i) for i in blocked]
+    step = section.engine.next(
+        adaptive,
+        seed=_cat_seed(state),
+        available=available,
+        exposure_rates=rates,
+    )
+    state.cat_excluded = list(adaptive.excluded)
+    if step.finished:
+        if state.section_index == len(test.sections) - 1:
+            state.finish_reason = step.reason
+        return None
+    return int(step.item), True, selection
+
+
+def _pretest_order(test: CompiledTest, state: SessionState) -> list[int]:
+    section = test.sections[state.section_index]
+    rng = np.random.default_rng([state.seed, state.section_index, _PRETEST])
+    return [section.pretest[i] for i in rng.permutation(len(section.pretest))]
+
+
+def _cat_seed(state: SessionState) -> int:
+    # One stream per section (the engine adds the step number itself). A multiplicative hash is
+    # enough to separate sections and costs nothing next to seeding a generator.
+    return (state.seed * 0x9E3779B97F4A7C15 + state.section_index * _CAT) % (1 << 62)
+
+
+def _adaptive_state(test: CompiledTest, state: SessionState) -> AdaptiveState:
+    """The adaptive engine's view: this section's operational answers, the running posterior."""
+    items, scores = [], []
+    for item, score, operational, section in zip(
+        state.items, state.scores, state.operational, state.sections, strict=True
+    ):
+        if operational and section == state.section_index:
+            items.append(item)
+            scores.append(score)
+    return AdaptiveState(items, scores, state.posterior(test), list(state.cat_excluded))
+
+
+def record_answer(
+    test: CompiledTest, state: SessionState, score: int, idempotency_key: str
+) -> None:
+    """Add the score of the item on screen (theta moves only for operational items)."""
+    index = state.current
+    assert index is not None
+    if state.current_operational:
+        posterior = state.posterior(test)
+        posterior.update(test.parameters, index, score)
+        state.log_posterior = posterior.log_posterior.tolist()
+    else:
+        state.pretest_used.append(index)
+    state.items.append(index)
+    state.scores.append(int(score))
+    state.operational.append(state.current_operational)
+    state.sections.append(state.section_index)
+    state.idempotency_keys.append(idempotency_key)
+    state.current = None
+    state.presented_at = None
+
+
+def expire_section(
+    test: CompiledTest, state: SessionState, now: float, exposure_rates: ExposureRates | None = None
+) -> None:
+    """Time is up for the current section: move to the next section or end the session."""
+    if state.current is not None:
+        state.timed_out.append(state.current)
+    state.current = None
+    if state.section_index + 1 < len(test.sections):
+        _enter_section(test, state, state.section_index + 1, now)
+        choose_next(test, state, now, exposure_rates)
+    else:
+        state.presented_at = None
+        state.current_selection = {}
+        state.finish_reason = "time_expired"
+
+
+def current_deadline(state: SessionState, now: float) -> float | None:
+    """The section deadline as the student experiences it (frozen while paused)."""
+    if state.section_deadline is None:
+        return None
+    if state.paused_at is not None:
+        return state.section_deadline + (now - state.paused_at)
+    return state.section_deadline
+
+
+def option_order(test: CompiledTest, state: SessionState, index: int) -> list[str] | None:
+    """Option ids in display order when the section shuffles options (derived, never stored)."""
+    spec = test.sections[state.section_index].spec
+    options = test.payloads[index].get("options")
+    if not getattr(spec, "shuffle_options", False) or not options:
+        return None
+    permutation = np.random.default_rng([state.seed, index, _OPTIONS]).permutation(len(options))
+    return [options[i]["id"] for i in permutation]
+
+
+# -------------------------------------------------------------------------------------- results
 
 
 @dataclass(frozen=True)
-class StepOutcome:
-    """What one answer did: the posterior after it and the next item, or the end."""
-
+class FinalResult:
     theta: float
     se: float
-    next_index: int | None
-    finished: bool
-    log_posterior: list[float]
+    scale_score: float
+    scale_se: float
+    band: str
+    n_items: int
+    n_operational: int
+    subscores: list[dict[str, Any]]
 
 
-def first_item(pool: CompiledPool, posterior: PosteriorEAP) -> int:
-    """The opening item: most informative at the prior mean."""
-    eligible = np.ones(len(pool), dtype=bool)
-    return int(select_max_information(posterior.theta, pool.parameters, eligible))
-
-
-def advance(
-    pool: CompiledPool, administered: list[int], posterior: PosteriorEAP, index: int, score: float
-) -> StepOutcome:
-    """Add one scored answer, apply the stopping rules and choose the next item.
-
-    ``administered`` already includes ``index``. The update costs O(nodes) and selection one
-    vectorised pass over the pool.
-    """
-    settings = pool.settings
-    posterior.update(pool.parameters, index, score)
-    n_answered = len(administered)
-    theta, se = float(posterior.theta), float(posterior.se)
-    eligible = np.ones(len(pool), dtype=bool)
-    eligible[administered] = False
-    finished = (
-        n_answered >= settings.max_items
-        or (
-            n_answered >= settings.min_items
-            and settings.se_target is not None
-            and se <= settings.se_target
+def final_result(test: CompiledTest, state: SessionState) -> FinalResult:
+    """Theta and SE (the running EAP, or the configured estimator on all scored answers), the
+    reporting-scale score and band, and subscores by curriculum-code prefix."""
+    answers = zip(state.items, state.scores, state.operational, strict=True)
+    scored = [(item, score) for item, score, operational in answers if operational]
+    if test.final_method == "eap" or not scored:
+        posterior = state.posterior(test)
+        theta, se = float(posterior.theta), float(posterior.se)
+    else:
+        items = [i for i, _ in scored]
+        estimate = estimate_ability(
+            np.array([s for _, s in scored], dtype=float),
+            test.parameters.take(items),
+            method=test.final_method,
+            **_estimator_settings(test),
         )
-        or not eligible.any()
+        theta, se = float(estimate.theta[0]), float(estimate.se[0])
+    scale_score = float(test.scale.to_scale(theta))
+    return FinalResult(
+        theta=theta,
+        se=se,
+        scale_score=scale_score,
+        scale_se=float(test.scale.se_to_scale(se)),
+        band=str(test.scale.band(scale_score)),
+        n_items=len(state.items),
+        n_operational=len(scored),
+        subscores=_subscores(test, scored),
     )
-    next_index = None
-    if not finished:
-        next_index = int(select_max_information(theta, pool.parameters, eligible))
-    return StepOutcome(theta, se, next_index, finished, posterior.log_posterior.tolist())
 
 
-def replay(pool: CompiledPool, responses: list[tuple[int, float]]) -> list[StepOutcome]:
-    """Re-run a whole session from its (pool index, score) answers: used to rebuild and to audit.
+def _estimator_settings(test: CompiledTest) -> dict[str, Any]:
+    settings: dict[str, Any] = {"bounds": test.prior["bounds"]}
+    if test.final_method == "map":
+        settings |= {"prior_mean": test.prior["prior_mean"], "prior_sd": test.prior["prior_sd"]}
+    return settings
 
-    Because selection is deterministic given the answers, the replay must present the same items
-    in the same order; callers compare and so detect any drift.
+
+def _subscores(test: CompiledTest, scored: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    length = test.spec.subscore_prefix_length
+    groups: dict[str, list[tuple[int, int]]] = {}
+    for item, score in scored:
+        codes = test.curriculum_codes[item]
+        prefix = codes[0][:length] if codes else "(none)"
+        groups.setdefault(prefix, []).append((item, score))
+    out = []
+    for prefix in sorted(groups):
+        members = groups[prefix]
+        items = [i for i, _ in members]
+        scores = np.array([s for _, s in members], dtype=float)
+        params = test.parameters.take(items)
+        estimate = estimate_ability(scores, params, method="eap", **_eap_settings(test))
+        out.append(
+            {
+                "curriculum_prefix": prefix,
+                "n_items": len(members),
+                "raw_score": float(scores.sum()),
+                "max_score": float((params.n_categories - 1).sum()),
+                "theta": float(estimate.theta[0]),
+                "se": float(estimate.se[0]),
+            }
+        )
+    return out
+
+
+def _eap_settings(test: CompiledTest) -> dict[str, Any]:
+    return {key: test.prior[key] for key in ("prior_mean", "prior_sd", "n_nodes", "bounds")}
+
+
+# -------------------------------------------------------------------------------------- replay
+
+
+@dataclass(frozen=True)
+class ReplayedAnswer:
+    item: int
+    score: int
+    exposure_blocked: tuple[int, ...] = ()
+    section: int | None = None
+
+
+def replay(
+    test: CompiledTest,
+    template: SessionState,
+    answers: Sequence[ReplayedAnswer],
+    *,
+    finished_by_time: bool = False,
+) -> tuple[SessionState, list[int]]:
+    """Re-run a session from its seed and recorded scores; return the state and presented items.
+
+    Exposure decisions are replayed from what was recorded (the items blocked at each step), so
+    the replay depends on nothing outside the session. Comparing the presented items with the
+    recorded ones detects any drift in engine code, parameters or settings.
     """
-    posterior = pool.settings.new_posterior()
-    administered: list[int] = []
-    outcomes = []
-    for index, score in responses:
-        administered.append(index)
-        outcomes.append(advance(pool, administered, posterior, index, score))
-    return outcomes
+    state = SessionState(
+        session_id=template.session_id,
+        student_id=template.student_id,
+        administration_id=template.administration_id,
+        test_definition_id=template.test_definition_id,
+        status="active",
+        seed=template.seed,
+        time_factor=template.time_factor,
+    )
+    pending = list(answers)
+    recorded = {i: a.exposure_blocked for i, a in enumerate(pending)}
+    step = {"n": 0}
+
+    def rates(_: int) -> np.ndarray:
+        blocked = recorded.get(step["n"], ())
+        out = np.zeros(test.n_operational)
+        out[list(blocked)] = 1.0
+        return out
+
+    state.plans = [_plan(test, state, index) for index in range(len(test.sections))]
+    state._posterior = test.new_posterior()
+    state.log_posterior = state._posterior.log_posterior.tolist()
+    _enter_section(test, state, 0, 0.0)
+    presented: list[int] = []
+    for position, answer in enumerate(pending):
+        step["n"] = position
+        if answer.section is not None:
+            while state.section_index < answer.section:
+                expire_section(test, state, 0.0, rates)
+        if state.current is None:
+            choose_next(test, state, 0.0, rates)
+        if state.current is None:
+            break
+        presented.append(int(state.current))
+        record_answer(test, state, answer.score, f"replay-{position}")
+    step["n"] = len(pending)
+    if finished_by_time:
+        state.finish_reason = "time_expired"
+    elif state.current is None:
+        choose_next(test, state, 0.0, rates)
+    return state, presented

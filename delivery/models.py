@@ -28,6 +28,7 @@ class SessionStatus(StrEnum):
     """States of an ExamSession; handed to the frontend from here."""
 
     ACTIVE = "active"
+    PAUSED = "paused"
     FINISHED = "finished"
     EXPIRED = "expired"
     RESET = "reset"
@@ -48,15 +49,16 @@ class TestDefinition(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(100), unique=True)
     title: Mapped[str] = mapped_column(String(200))
+    # "linear", "loft", "cat" or "mixed", derived from the sections (for listings).
     mode: Mapped[str] = mapped_column(String(16), default="cat")
     pool_id: Mapped[int] = mapped_column(ForeignKey("item_pools.id"))
     parameter_set_id: Mapped[int] = mapped_column(ForeignKey("parameter_sets.id"))
-    # Engine settings (lengths, SE target, selection rule, prior) validated by delivery.engine.
+    # The definition itself: sections, forms, blueprints, rules (delivery.schemas.TestSpec).
     settings: Mapped[dict[str, Any]]
     # Reporting scale: slope, intercept, cut scores and band labels (scoring.ReportingScale).
     scale: Mapped[dict[str, Any]]
-    time_limit_seconds: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Administration(db.Model):
@@ -105,13 +107,20 @@ class ExamSession(db.Model):
     student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=SessionStatus.ACTIVE)
     seed: Mapped[int] = mapped_column(BigInteger)
+    # The test definition as it was when the session started (recorded for replay).
     engine_settings: Mapped[dict[str, Any]]
+    # The whole delivery.engine.SessionState, written in the same transaction as each answer:
+    # the state store caches it, and a flushed store is refilled from here.
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Bumped on every write of ``state``; writers check it (optimistic concurrency).
+    revision: Mapped[int] = mapped_column(default=0)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     deadline_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     # The item on screen now: written with the previous answer, so a rebuild re-presents it.
     current_item_version_id: Mapped[int | None] = mapped_column(ForeignKey("item_versions.id"))
     presented_at: Mapped[datetime | None]
+    section_index: Mapped[int] = mapped_column(default=0)
     n_answered: Mapped[int] = mapped_column(default=0)
     theta: Mapped[float | None] = mapped_column(Float)
     se: Mapped[float | None] = mapped_column(Float)
@@ -133,7 +142,14 @@ class ItemResponse(db.Model):
     sequence: Mapped[int]
     item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(64))
+    section_index: Mapped[int] = mapped_column(default=0)
+    # False for embedded pretest items: recorded and scored, but not part of theta.
+    is_operational: Mapped[bool] = mapped_column(default=True)
     response: Mapped[dict[str, Any]]
+    # What the student saw (for example the option order) and why the item was chosen
+    # (the items exposure control blocked), so the session can be replayed exactly.
+    presentation: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    selection: Mapped[dict[str, Any]] = mapped_column(default=dict)
     score: Mapped[float] = mapped_column(Float)
     is_correct: Mapped[bool | None]
     presented_at: Mapped[datetime]
@@ -158,6 +174,10 @@ class Result(db.Model):
     scale_se: Mapped[float] = mapped_column(Float)
     band: Mapped[str] = mapped_column(String(50))
     n_items: Mapped[int]
+    # Scores by curriculum-code prefix: [{curriculum_prefix, n_items, raw_score, theta, se}].
+    subscores: Mapped[list[dict[str, Any]]] = mapped_column(db.JSON, default=list)
+    finish_reason: Mapped[str] = mapped_column(String(32), default="completed")
+    test_definition_id: Mapped[int | None] = mapped_column(ForeignKey("test_definitions.id"))
     parameter_set_id: Mapped[int] = mapped_column(ForeignKey("parameter_sets.id"))
     item_version_ids: Mapped[list[int]] = mapped_column(db.JSON)
     engine_settings: Mapped[dict[str, Any]]

@@ -1,8 +1,9 @@
-"""Delivery services: start or resume a session, record a response, finish. Plain values in and out.
+"""Delivery services: start or resume, answer, finish, and the proctor's controls. Plain values in
+and out; they flush, the request boundary commits.
 
 The submit path reads hot state with one store round trip, scores from the in-memory compiled
-pool, updates theta in O(nodes), selects the next item in one vectorised pass, writes the response
-with two Core statements, and saves state only after the transaction commits.
+test, moves theta in O(nodes), selects the next item in one vectorised pass, writes the response
+and the session row with two Core statements, and refreshes the store only after the commit.
 """
 
 from __future__ import annotations
@@ -11,26 +12,24 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from cbt.db import db, on_commit
-from cbt.errors import Conflict, DomainError, ErrorCode, Forbidden, NotFound, ValidationError
-from cbt.models import Enrollment, Role
+from cbt.audit import record_audit
+from cbt.db import db, on_commit, transaction_list
+from cbt.errors import Conflict, DomainError, ErrorCode, NotFound, ValidationError
+from cbt.models import Classroom, Enrollment, Role, User
 from cbt.signals import response_recorded, session_finished
 from cbt.state import StateStore
-from delivery.engine import (
-    CompiledPool,
-    EngineSettings,
-    SessionState,
-    advance,
-    first_item,
-)
+from delivery import engine
+from delivery.engine import BankItem, CompiledTest, SessionState
 from delivery.models import (
     Administration,
     AdministrationClassroom,
@@ -41,10 +40,12 @@ from delivery.models import (
     SessionStatus,
     TestDefinition,
 )
+from delivery.schemas import CatSectionSpec, TestSpec
 from item_bank.service import load_pool_items, score_response, student_view
-from scoring import ItemParameters, ReportingScale
 
 MAX_IDEMPOTENCY_KEY = 64
+MAX_EXTRA_SECONDS = 4 * 3600
+_LIVE = (SessionStatus.ACTIVE, SessionStatus.PAUSED)
 
 
 def _epoch(moment: datetime | None) -> float | None:
@@ -55,56 +56,87 @@ def _from_epoch(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
+class ExposureCounters:
+    """How often each item of a test was presented, shared by every worker via the state store.
+
+    Increments go to the store after commit; each process reads a snapshot of the rates at most
+    every ``refresh_seconds`` (one round trip), so the hot path does not wait on the counters.
+    """
+
+    def __init__(self, store: StateStore, refresh_seconds: float = 2.0) -> None:
+        self.store = store
+        self.refresh_seconds = refresh_seconds
+        self._snapshots: dict[int, tuple[float, np.ndarray]] = {}
+
+    def _key(self, test_definition_id: int) -> str:
+        return self.store.keys.exposure_counts(test_definition_id)
+
+    def rates(self, test: CompiledTest) -> np.ndarray:
+        cached = self._snapshots.get(test.test_definition_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.refresh_seconds:
+            return cached[1]
+        fields = self.store.get_fields(self._key(test.test_definition_id))
+        counts = np.zeros(test.n_operational)
+        for field, value in fields.items():
+            if field.isdigit() and int(field) < test.n_operational:
+                counts[int(field)] = value
+        rates = counts / max(1, fields.get("sessions", 0))
+        self._snapshots[test.test_definition_id] = (now, rates)
+        return rates
+
+    def count_session(self, test_definition_id: int) -> None:
+        store_after_commit(self.store, ("incr", self._key(test_definition_id), "sessions", 1))
+
+    def count_presentation(self, test_definition_id: int, index: int) -> None:
+        store_after_commit(self.store, ("incr", self._key(test_definition_id), str(index), 1))
+
+    def snapshot(self, test_definition_id: int) -> dict[str, int]:
+        return self.store.get_fields(self._key(test_definition_id))
+
+
 class DeliveryService:
-    """Per-app delivery service: owns the compiled-pool cache and talks to the state store."""
+    """Per-app delivery service: the compiled-test cache, exposure counters and the state store."""
 
     def __init__(self, store: StateStore, secret_key: str, state_ttl_seconds: int) -> None:
         self.store = store
+        self.exposure = ExposureCounters(store)
         self._handle_key = hashlib.sha256(b"item-handle:" + secret_key.encode()).digest()
         self._state_ttl = state_ttl_seconds
-        self._pools: dict[int, CompiledPool] = {}
-        self._pools_lock = threading.Lock()
+        self._tests: dict[int, CompiledTest] = {}
+        self._tests_lock = threading.Lock()
 
-    # -- the compiled pool (in-memory key cache) ---------------------------------------------
+    # -- compiled tests (the in-memory key cache) --------------------------------------------
 
-    def compiled_pool(self, test_definition_id: int) -> CompiledPool:
-        """The test's pool as arrays; loaded once per process (parameter sets are immutable)."""
-        pool = self._pools.get(test_definition_id)
-        if pool is not None:
-            return pool
-        with self._pools_lock:
-            pool = self._pools.get(test_definition_id)
-            if pool is None:
-                pool = self._compile(test_definition_id)
-                self._pools[test_definition_id] = pool
-        return pool
-
-    def _compile(self, test_definition_id: int) -> CompiledPool:
-        definition = db.session.get(TestDefinition, test_definition_id)
-        if definition is None:
-            raise NotFound("Unknown test.", details={"test_definition_id": test_definition_id})
-        items = load_pool_items(definition.pool_id, definition.parameter_set_id)
-        parameters = ItemParameters.from_records([item.parameters for item in items])
-        ids = np.array([item.item_version_id for item in items], dtype=np.int64)
-        return CompiledPool(
-            test_definition_id=definition.id,
-            parameter_set_id=definition.parameter_set_id,
-            item_version_ids=ids,
-            parameters=parameters,
-            item_types=tuple(item.item_type for item in items),
-            contents=tuple(item.content for item in items),
-            scorings=tuple(item.scoring for item in items),
-            payloads=tuple(student_view(item.item_type, item.content) for item in items),
-            index_of={int(ivid): index for index, ivid in enumerate(ids)},
-            settings=EngineSettings.from_dict(definition.settings),
-            scale=ReportingScale.from_dict(definition.scale),
-            time_limit_seconds=definition.time_limit_seconds,
-        )
+    def compiled_test(self, test_definition_id: int) -> CompiledTest:
+        """Test arrays, compiled once per process (definitions and parameters never change)."""
+        test = self._tests.get(test_definition_id)
+        if test is not None:
+            return test
+        with self._tests_lock:
+            test = self._tests.get(test_definition_id)
+            if test is None:
+                test = compile_definition(test_definition_id)
+                self._tests[test_definition_id] = test
+        return test
 
     def item_handle(self, session_id: str, item_version_id: int) -> str:
         """An opaque per-session name for an item, so no internal id reaches the browser."""
         message = f"{session_id}:{item_version_id}".encode()
         return hmac.new(self._handle_key, message, hashlib.sha256).hexdigest()[:20]
+
+    def _rates(self, test: CompiledTest) -> Callable[[int], np.ndarray | None]:
+        def rates(section_index: int) -> np.ndarray | None:
+            spec = test.sections[section_index].spec
+            if isinstance(spec, CatSectionSpec) and spec.max_exposure_rate is not None:
+                return self.exposure.rates(test)
+            return None
+
+        return rates
 
     # -- listing ------------------------------------------------------------------------------
 
@@ -113,24 +145,20 @@ class DeliveryService:
         rows = db.session.execute(
             select(Administration, TestDefinition)
             .join(TestDefinition, TestDefinition.id == Administration.test_definition_id)
-            .join(
-                AdministrationClassroom,
-                AdministrationClassroom.administration_id == Administration.id,
-            )
-            .join(Enrollment, Enrollment.classroom_id == AdministrationClassroom.classroom_id)
             .where(
-                Enrollment.user_id == student_id,
-                Enrollment.role == Role.STUDENT,
                 Administration.status == AdministrationStatus.OPEN,
+                Administration.id.in_(_assigned_administrations(student_id)),
             )
             .order_by(Administration.id)
-            .distinct()
         ).all()
         sessions = {
             row.administration_id: row
             for row in db.session.execute(
                 select(ExamSession.administration_id, ExamSession.status, ExamSession.n_answered)
-                .where(ExamSession.student_id == student_id)
+                .where(
+                    ExamSession.student_id == student_id,
+                    ExamSession.status != SessionStatus.RESET,
+                )
                 .order_by(ExamSession.started_at)
             )
         }
@@ -138,6 +166,8 @@ class DeliveryService:
         for administration, definition in rows:
             if not _window_open(administration, now):
                 continue
+            spec = TestSpec.from_dict(definition.settings)
+            limits = [s.time_limit_seconds for s in spec.sections]
             session = sessions.get(administration.id)
             listed.append(
                 {
@@ -145,8 +175,9 @@ class DeliveryService:
                     "name": administration.name,
                     "title": definition.title,
                     "mode": definition.mode,
-                    "max_items": definition.settings.get("max_items"),
-                    "time_limit_seconds": definition.time_limit_seconds,
+                    "max_items": spec.max_items,
+                    "n_sections": len(spec.sections),
+                    "time_limit_seconds": sum(limits) if all(limits) else None,
                     "closes_at": _iso(administration.closes_at),
                     "session_status": session.status if session else None,
                     "n_answered": session.n_answered if session else 0,
@@ -154,12 +185,16 @@ class DeliveryService:
             )
         return listed
 
-    # -- start and resume -------------------------------------------------------------------
+    # -- start and resume ---------------------------------------------------------------------
 
     def start_session(self, student_id: int, administration_id: int, now: datetime) -> dict:
-        """Start the student's session, or resume the active one exactly where it was."""
+        """Start the student's session, or resume the live one exactly where it was.
+
+        Every call hands out a new device token: the device that calls last holds the session,
+        and any other device gets 409 ``session_taken_over`` on its next request.
+        """
         administration = db.session.get(Administration, administration_id)
-        if administration is None or not self._student_assigned(student_id, administration_id):
+        if administration is None or not _student_assigned(student_id, administration_id):
             raise NotFound(
                 "No such test for you.", details={"administration_id": administration_id}
             )
@@ -174,13 +209,7 @@ class DeliveryService:
             .limit(1)
         ).scalar_one_or_none()
         if existing is not None:
-            if existing.status == SessionStatus.ACTIVE:
-                state = self._load_state(existing.id)
-                if state.deadline is not None and now.timestamp() >= state.deadline:
-                    pool = self.compiled_pool(state.test_definition_id)
-                    self._finish(state, pool, now, SessionStatus.EXPIRED)
-                return self._view(self._load_state(existing.id), now)
-            return self._finished_view(existing, now)
+            return self._resume(existing.id, now)
         if administration.status != AdministrationStatus.OPEN or not _window_open(
             administration, now
         ):
@@ -190,81 +219,81 @@ class DeliveryService:
                 status=409,
                 details={"administration_id": administration_id},
             )
-        definition = db.session.get(TestDefinition, administration.test_definition_id)
-        assert definition is not None  # guaranteed by the foreign key
-        pool = self.compiled_pool(definition.id)
-        posterior = pool.settings.new_posterior()
-        index = first_item(pool, posterior)
-        deadline = (
-            now + timedelta(seconds=pool.time_limit_seconds) if pool.time_limit_seconds else None
+        test = self.compiled_test(administration.test_definition_id)
+        student = db.session.get(User, student_id)
+        assert student is not None
+        state = SessionState(
+            session_id=uuid.uuid4().hex,
+            student_id=student_id,
+            administration_id=administration_id,
+            test_definition_id=test.test_definition_id,
+            status=SessionStatus.ACTIVE,
+            seed=secrets.randbits(62),
+            device_token=secrets.token_urlsafe(16),
+            time_factor=float(student.extra_time_factor or 1.0),
         )
-        session_id = uuid.uuid4().hex
-        seed = secrets.randbits(62)
+        engine.start(test, state, now.timestamp(), self._rates(test))
         try:
             with db.session.begin_nested():
                 db.session.execute(
                     insert(ExamSession).values(
-                        id=session_id,
+                        id=state.session_id,
                         administration_id=administration_id,
                         student_id=student_id,
-                        status=SessionStatus.ACTIVE,
-                        seed=seed,
-                        engine_settings=pool.settings.to_dict(),
+                        status=state.status,
+                        seed=state.seed,
+                        engine_settings=test.settings,
+                        state=state.to_dict(),
+                        revision=0,
                         started_at=now,
-                        deadline_at=deadline,
-                        current_item_version_id=int(pool.item_version_ids[index]),
-                        presented_at=now,
-                        n_answered=0,
-                        theta=float(posterior.theta),
-                        se=float(posterior.se),
                         updated_at=now,
+                        **self._row_values(test, state),
                     )
                 )
         except IntegrityError:
             # Another device started the same session a moment ago: resume that one.
             return self.start_session(student_id, administration_id, now)
-        state = SessionState(
-            session_id=session_id,
-            student_id=student_id,
-            administration_id=administration_id,
-            test_definition_id=definition.id,
-            status=SessionStatus.ACTIVE,
-            seed=seed,
-            log_posterior=posterior.log_posterior.tolist(),
-            current_index=index,
-            presented_at=now.timestamp(),
-            deadline=_epoch(deadline),
-        )
-        self._save_state_on_commit(state)
-        return self._view(state, now)
+        self.exposure.count_session(test.test_definition_id)
+        self._count_presentation(test, state)
+        self._cache_on_commit(state, revision=0)
+        return self._view(test, state, now, include_token=True)
 
-    def _student_assigned(self, student_id: int, administration_id: int) -> bool:
-        return (
-            db.session.scalar(
-                select(AdministrationClassroom.classroom_id)
-                .join(Enrollment, Enrollment.classroom_id == AdministrationClassroom.classroom_id)
-                .where(
-                    AdministrationClassroom.administration_id == administration_id,
-                    Enrollment.user_id == student_id,
-                    Enrollment.role == Role.STUDENT,
-                )
-                .limit(1)
-            )
-            is not None
-        )
+    def _resume(self, session_id: str, now: datetime) -> dict:
+        state = self._load_state(session_id)
+        for _attempt in range(3):
+            test = self.compiled_test(state.test_definition_id)
+            if state.status not in _LIVE:
+                return self._view(test, state, now)
+            self._apply_clock(test, state, now)
+            if state.status in _LIVE:
+                state.device_token = secrets.token_urlsafe(16)
+            try:
+                self._persist(test, state, now)
+            except _StaleState:
+                # Another device resumed at the same moment: take over from where it left it.
+                state = self._read_row_state(session_id)
+                continue
+            return self._view(test, state, now, include_token=state.status in _LIVE)
+        raise Conflict("The session is busy; try again.", details={"session_id": session_id})
 
-    def get_session(self, student_id: int, session_id: str, now: datetime) -> dict:
-        session = self._owned_session(student_id, session_id)
-        if session.status != SessionStatus.ACTIVE:
-            return self._finished_view(session, now)
-        return self._view(self._load_state(session_id), now)
+    def get_session(
+        self, student_id: int, session_id: str, device_token: str, now: datetime
+    ) -> dict:
+        state = self._owned_state(student_id, session_id)
+        test = self.compiled_test(state.test_definition_id)
+        if state.status in _LIVE:
+            self._check_device(state, device_token)
+            if self._apply_clock(test, state, now):
+                self._persist(test, state, now)
+        return self._view(test, state, now)
 
-    # -- submit -----------------------------------------------------------------------------
+    # -- submit -------------------------------------------------------------------------------
 
     def record_response(
         self,
         student_id: int,
         session_id: str,
+        device_token: str,
         item_handle: str,
         response: Any,
         idempotency_key: str,
@@ -279,131 +308,138 @@ class DeliveryService:
                 f"idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY} characters.",
                 details={"field": "idempotency_key"},
             )
-        state = self._load_state(session_id)
-        if state.student_id != student_id:
-            raise NotFound("No such session.", details={"session_id": session_id})
-        outcome = self._replay_or_reject(state, item_handle, idempotency_key, now)
-        if outcome is not None:
-            return outcome
-        pool = self.compiled_pool(state.test_definition_id)
-        index = state.current_index
-        assert index is not None  # _replay_or_reject guarantees an item is on screen
-        score = score_response(
-            pool.item_types[index], pool.contents[index], pool.scorings[index], response
+        state = self._owned_state(student_id, session_id)
+        test = self.compiled_test(state.test_definition_id)
+        for _attempt in range(2):
+            outcome = self._replay_or_reject(
+                test, state, device_token, item_handle, idempotency_key, now
+            )
+            if outcome is not None:
+                return outcome
+            try:
+                return self._accept(test, state, response, idempotency_key, now)
+            except _StaleState:
+                # The cached state was behind the database, or a racing request won: start
+                # again from the row, so a repeat is answered as a repeat.
+                self.store.delete(self.store.keys.session_state(session_id))
+                state = self._read_row_state(session_id)
+        raise Conflict(
+            "This answer raced with another; reload the test.", details={"session_id": session_id}
         )
-        administered = [*state.administered, index]
-        step = advance(
-            pool,
-            administered,
-            pool.settings.restore_posterior(state.log_posterior),
-            index,
-            score,
+
+    def _accept(
+        self,
+        test: CompiledTest,
+        state: SessionState,
+        response: Any,
+        idempotency_key: str,
+        now: datetime,
+    ) -> dict:
+        index = state.current
+        assert index is not None
+        score = score_response(
+            test.item_types[index], test.contents[index], test.scorings[index], response
         )
         presented_at = _from_epoch(state.presented_at) or now
-        sequence = len(administered)
-        item_version_id = int(pool.item_version_ids[index])
-        next_version = (
-            None if step.next_index is None else int(pool.item_version_ids[step.next_index])
+        operational = state.current_operational
+        selection = dict(state.current_selection)
+        presentation = {"option_order": engine.option_order(test, state, index)}
+        section_index = state.section_index
+        engine.record_answer(test, state, round(score), idempotency_key)
+        engine.choose_next(test, state, now.timestamp(), self._rates(test))
+        sequence = state.n_answered
+        posterior = state.posterior(test)
+        item_version_id = int(test.item_version_ids[index])
+        if state.current is None:
+            self._finish(test, state)
+        # The guarded UPDATE comes first: it takes the row lock, so once it succeeds no other
+        # request can write this session until we commit, and the INSERT below cannot race.
+        self._persist(test, state, now)
+        db.session.execute(
+            insert(ItemResponse).values(
+                exam_session_id=state.session_id,
+                sequence=sequence,
+                item_version_id=item_version_id,
+                idempotency_key=idempotency_key,
+                section_index=section_index,
+                is_operational=operational,
+                response=response,
+                presentation=presentation,
+                selection=selection,
+                score=score,
+                is_correct=score >= 1.0,
+                presented_at=presented_at,
+                answered_at=now,
+                time_taken_ms=max(0, int((now - presented_at).total_seconds() * 1000)),
+                theta_after=float(posterior.theta),
+                se_after=float(posterior.se),
+            )
         )
-        try:
-            with db.session.begin_nested():
-                db.session.execute(
-                    insert(ItemResponse).values(
-                        exam_session_id=session_id,
-                        sequence=sequence,
-                        item_version_id=item_version_id,
-                        idempotency_key=idempotency_key,
-                        response=response,
-                        score=score,
-                        is_correct=score >= 1.0,
-                        presented_at=presented_at,
-                        answered_at=now,
-                        time_taken_ms=max(0, int((now - presented_at).total_seconds() * 1000)),
-                        theta_after=step.theta,
-                        se_after=step.se,
-                    )
-                )
-                # The guard on n_answered turns a stale state or a racing request into a conflict.
-                updated = db.session.execute(
-                    update(ExamSession)
-                    .where(
-                        ExamSession.id == session_id,
-                        ExamSession.n_answered == sequence - 1,
-                        ExamSession.status == SessionStatus.ACTIVE,
-                    )
-                    .values(
-                        n_answered=sequence,
-                        current_item_version_id=next_version,
-                        presented_at=now if next_version is not None else None,
-                        theta=step.theta,
-                        se=step.se,
-                        updated_at=now,
-                    )
-                ).rowcount
-                if updated != 1:
-                    raise _StaleState
-        except (IntegrityError, _StaleState):
-            # A racing request won, or the cached state was behind the database: start over
-            # from the database so a repeat is answered as a repeat.
-            self.store.delete(self.store.keys.session_state(session_id))
-            fresh = self._rebuild_state(session_id)
-            replay = self._replay_or_reject(fresh, item_handle, idempotency_key, now)
-            if replay is not None:
-                return replay
-            raise Conflict(
-                "This answer raced with another; reload the test.",
-                details={"session_id": session_id},
-            ) from None
-
-        state.administered = administered
-        state.scores = [*state.scores, score]
-        state.idempotency_keys = [*state.idempotency_keys, idempotency_key]
-        state.log_posterior = step.log_posterior
-        state.current_index = step.next_index
-        state.presented_at = now.timestamp() if step.next_index is not None else None
         response_recorded.send(
-            self, session_id=session_id, item_version_id=item_version_id, score=score
+            self, session_id=state.session_id, item_version_id=item_version_id, score=score
         )
-        if step.finished:
-            self._finish(state, pool, now, SessionStatus.FINISHED)
-            return self._view(state, now, accepted_sequence=sequence)
-        self._save_state_on_commit(state)
-        return self._view(state, now, accepted_sequence=sequence)
+        self._count_presentation(test, state)
+        return self._view(test, state, now, accepted_sequence=sequence)
 
     def _replay_or_reject(
-        self, state: SessionState, item_handle: str, idempotency_key: str, now: datetime
+        self,
+        test: CompiledTest,
+        state: SessionState,
+        device_token: str,
+        item_handle: str,
+        idempotency_key: str,
+        now: datetime,
     ) -> dict | None:
         """None for a new, acceptable answer; the first outcome for a repeat; otherwise raise."""
         if idempotency_key in state.idempotency_keys:
             sequence = state.idempotency_keys.index(idempotency_key) + 1
-            pool = self.compiled_pool(state.test_definition_id)
-            answered_version = int(pool.item_version_ids[state.administered[sequence - 1]])
-            if self.item_handle(state.session_id, answered_version) != item_handle:
+            answered = int(test.item_version_ids[state.items[sequence - 1]])
+            if self.item_handle(state.session_id, answered) != item_handle:
                 raise DomainError(
                     "This idempotency key was already used for another item.",
                     code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
                     status=409,
                     details={"idempotency_key": idempotency_key},
                 )
-            return self._view(state, now, accepted_sequence=sequence, replayed=True)
+            return self._view(test, state, now, accepted_sequence=sequence, replayed=True)
+        if state.status in _LIVE:
+            self._check_device(state, device_token)
+        if state.status == SessionStatus.PAUSED:
+            raise DomainError(
+                "Your teacher has paused this test. Wait until it is resumed.",
+                code=ErrorCode.SESSION_PAUSED,
+                status=409,
+            )
         if state.status != SessionStatus.ACTIVE:
+            if item_handle in {
+                self.item_handle(state.session_id, int(test.item_version_ids[i]))
+                for i in state.timed_out
+            }:
+                raise DomainError(
+                    "Time is up for this test; the answer was not recorded.",
+                    code=ErrorCode.TIME_EXPIRED,
+                    status=409,
+                )
             raise DomainError(
                 "This test has ended; no more answers are accepted.",
                 code=ErrorCode.SESSION_NOT_ACTIVE,
                 status=409,
                 details={"status": state.status},
             )
-        if state.deadline is not None and now.timestamp() >= state.deadline:
+        deadline = state.section_deadline
+        timed_out = {
+            self.item_handle(state.session_id, int(test.item_version_ids[i]))
+            for i in state.timed_out
+        }
+        if item_handle in timed_out or (deadline is not None and now.timestamp() >= deadline):
             raise DomainError(
-                "Time is up for this test; the answer was not recorded.",
+                "Time is up for this part of the test; the answer was not recorded.",
                 code=ErrorCode.TIME_EXPIRED,
                 status=409,
-                details={"deadline_at": _iso(_from_epoch(state.deadline))},
+                details={"deadline_at": _iso(_from_epoch(deadline))},
             )
-        pool = self.compiled_pool(state.test_definition_id)
         answered = {
-            self.item_handle(state.session_id, int(pool.item_version_ids[index]))
-            for index in state.administered
+            self.item_handle(state.session_id, int(test.item_version_ids[i])) for i in state.items
         }
         if item_handle in answered:
             raise DomainError(
@@ -412,9 +448,9 @@ class DeliveryService:
                 status=409,
                 details={"item": item_handle},
             )
-        current = state.current_index
+        current = state.current
         if current is None or item_handle != self.item_handle(
-            state.session_id, int(pool.item_version_ids[current])
+            state.session_id, int(test.item_version_ids[current])
         ):
             raise DomainError(
                 "That item is not the one presented in this session.",
@@ -424,181 +460,581 @@ class DeliveryService:
             )
         return None
 
-    # -- finishing --------------------------------------------------------------------------
-
-    def finish_expired(self, student_id: int, session_id: str, now: datetime) -> dict:
-        """End a session whose time is up, scoring what was answered."""
-        session = self._owned_session(student_id, session_id)
-        if session.status != SessionStatus.ACTIVE:
-            return self._finished_view(session, now)
-        state = self._load_state(session_id)
-        if state.deadline is None or now.timestamp() < state.deadline:
-            raise Conflict(
-                "Time is not up yet; keep answering.", details={"session_id": session_id}
+    def _check_device(self, state: SessionState, device_token: str) -> None:
+        if not device_token or not hmac.compare_digest(device_token, state.device_token):
+            raise DomainError(
+                "This test was opened on another device. Continue there, or open it again here.",
+                code=ErrorCode.SESSION_TAKEN_OVER,
+                status=409,
             )
-        self._finish(
-            state, self.compiled_pool(state.test_definition_id), now, SessionStatus.EXPIRED
-        )
-        return self._view(state, now)
 
-    def _finish(
-        self, state: SessionState, pool: CompiledPool, now: datetime, status: SessionStatus
-    ) -> None:
-        posterior = pool.settings.restore_posterior(state.log_posterior)
-        theta, se = float(posterior.theta), float(posterior.se)
-        scale_score = float(pool.scale.to_scale(theta))
+    # -- time -----------------------------------------------------------------------------------
+
+    def advance_clock(self, student_id: int, session_id: str, now: datetime) -> bool:
+        """End sections whose time is up (and the session after the last). True if it changed."""
+        try:
+            state = self._owned_state(student_id, session_id)
+        except NotFound:
+            return False
+        if state.status != SessionStatus.ACTIVE:
+            return False
+        test = self.compiled_test(state.test_definition_id)
+        if not self._apply_clock(test, state, now):
+            return False
+        self._persist(test, state, now)
+        return True
+
+    def _apply_clock(self, test: CompiledTest, state: SessionState, now: datetime) -> bool:
+        changed = False
+        while (
+            state.status == SessionStatus.ACTIVE
+            and state.section_deadline is not None
+            and now.timestamp() >= state.section_deadline
+        ):
+            engine.expire_section(test, state, state.section_deadline, self._rates(test))
+            if state.current is None:
+                self._finish(test, state)
+            else:
+                self._count_presentation(test, state)
+            changed = True
+        return changed
+
+    # -- finishing ------------------------------------------------------------------------------
+
+    def _finish(self, test: CompiledTest, state: SessionState) -> None:
+        """End the session: its result is computed now and recorded by the next ``_persist``."""
+        expired = state.finish_reason in {"time_expired", "administration_closed"}
+        state.status = SessionStatus.EXPIRED if expired else SessionStatus.FINISHED
+        state._final = engine.final_result(test, state)
+
+    def _record_result(self, test: CompiledTest, state: SessionState, now: datetime) -> None:
+        result = state._final
+        assert result is not None
+        state._final = None
         result_id = db.session.execute(
             insert(Result)
             .values(
                 exam_session_id=state.session_id,
                 administration_id=state.administration_id,
                 student_id=state.student_id,
-                theta=theta,
-                se=se,
-                scale_score=scale_score,
-                scale_se=float(pool.scale.se_to_scale(se)),
-                band=str(pool.scale.band(scale_score)),
-                n_items=len(state.administered),
-                parameter_set_id=pool.parameter_set_id,
-                item_version_ids=[int(pool.item_version_ids[i]) for i in state.administered],
-                engine_settings=pool.settings.to_dict(),
+                test_definition_id=test.test_definition_id,
+                theta=result.theta,
+                se=result.se,
+                scale_score=result.scale_score,
+                scale_se=result.scale_se,
+                band=result.band,
+                n_items=result.n_items,
+                subscores=result.subscores,
+                finish_reason=state.finish_reason or "completed",
+                parameter_set_id=test.parameter_set_id,
+                item_version_ids=[int(test.item_version_ids[i]) for i in state.items],
+                engine_settings=test.settings,
                 seed=state.seed,
                 created_at=now,
             )
             .returning(Result.id)
         ).scalar_one()
-        db.session.execute(
-            update(ExamSession)
-            .where(ExamSession.id == state.session_id)
-            .values(
-                status=status,
-                finished_at=now,
-                current_item_version_id=None,
-                presented_at=None,
-                theta=theta,
-                se=se,
-                updated_at=now,
-            )
-        )
-        state.status = status
-        state.current_index = None
-        state.presented_at = None
-        self._save_state_on_commit(state)
         session_finished.send(
             self, session_id=state.session_id, result_id=result_id, student_id=state.student_id
         )
 
+    # -- proctor controls -----------------------------------------------------------------------
+
+    def set_administration_status(
+        self, administration_id: int, status: str, now: datetime, actor: tuple[int, str]
+    ) -> dict[str, Any]:
+        """Open or close an administration; closing ends and scores the sessions still running."""
+        administration = self.get_administration(administration_id)
+        if status not in (AdministrationStatus.OPEN, AdministrationStatus.CLOSED):
+            raise ValidationError("status must be 'open' or 'closed'.", details={"field": "status"})
+        previous = administration.status
+        administration.status = status
+        closed = 0
+        if status == AdministrationStatus.CLOSED:
+            live = db.session.scalars(
+                select(ExamSession.id).where(
+                    ExamSession.administration_id == administration_id,
+                    ExamSession.status.in_(_LIVE),
+                )
+            ).all()
+            for session_id in live:
+                state = self._load_state(session_id)
+                test = self.compiled_test(state.test_definition_id)
+                state.current = None
+                state.presented_at = None
+                state.paused_at = None
+                state.finish_reason = "administration_closed"
+                self._finish(test, state)
+                self._persist(test, state, now)
+                closed += 1
+        db.session.flush()
+        _audit(actor, f"administration_{status}", "administration", administration_id,
+               {"from": previous, "sessions_closed": closed})  # fmt: skip
+        return {"id": administration_id, "status": status, "sessions_closed": closed}
+
+    def get_administration(self, administration_id: int) -> Administration:
+        administration = db.session.get(Administration, administration_id)
+        if administration is None:
+            raise NotFound(
+                "No such administration.", details={"administration_id": administration_id}
+            )
+        return administration
+
+    def pause_session(
+        self, session_id: str, reason: str, now: datetime, actor: tuple[int, str]
+    ) -> dict:
+        state, test = self._live_state(session_id)
+        if state.status == SessionStatus.PAUSED:
+            raise Conflict("The session is already paused.", details={"session_id": session_id})
+        self._apply_clock(test, state, now)
+        if state.status not in _LIVE:
+            return self._proctor_view(test, state, now)
+        state.status = SessionStatus.PAUSED
+        state.paused_at = now.timestamp()
+        self._persist(test, state, now)
+        _audit(actor, "pause_session", "exam_session", session_id, {"reason": reason})
+        return self._proctor_view(test, state, now)
+
+    def resume_session(
+        self, session_id: str, reason: str, now: datetime, actor: tuple[int, str]
+    ) -> dict:
+        state, test = self._live_state(session_id)
+        if state.status != SessionStatus.PAUSED or state.paused_at is None:
+            raise Conflict("The session is not paused.", details={"session_id": session_id})
+        paused = now.timestamp() - state.paused_at
+        # The clock stood still while paused: push the deadline and the item's start forward.
+        if state.section_deadline is not None:
+            state.section_deadline += paused
+        if state.presented_at is not None:
+            state.presented_at += paused
+        state.paused_at = None
+        state.status = SessionStatus.ACTIVE
+        self._persist(test, state, now)
+        _audit(actor, "resume_session", "exam_session", session_id,
+               {"reason": reason, "paused_seconds": round(paused, 1)})  # fmt: skip
+        return self._proctor_view(test, state, now)
+
+    def grant_extra_time(
+        self, session_id: str, seconds: int, reason: str, now: datetime, actor: tuple[int, str]
+    ) -> dict:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int)
+            or not 0 < seconds <= MAX_EXTRA_SECONDS
+        ):
+            raise ValidationError(
+                f"seconds must be an integer from 1 to {MAX_EXTRA_SECONDS}.",
+                details={"field": "seconds"},
+            )
+        state, test = self._live_state(session_id)
+        self._apply_clock(test, state, now)
+        if state.status not in _LIVE:
+            raise Conflict("The session has already ended.", details={"session_id": session_id})
+        if state.section_deadline is None:
+            raise Conflict(
+                "This part of the test has no time limit.", details={"session_id": session_id}
+            )
+        state.section_deadline += seconds
+        state.extra_seconds += seconds
+        self._persist(test, state, now)
+        _audit(
+            actor,
+            "grant_extra_time",
+            "exam_session",
+            session_id,
+            {"seconds": seconds, "reason": reason},
+        )
+        return self._proctor_view(test, state, now)
+
+    def reset_session(
+        self, session_id: str, reason: str, now: datetime, actor: tuple[int, str]
+    ) -> dict:
+        """Void a session (its answers stay on record); the student may then start afresh."""
+        if not reason.strip():
+            raise ValidationError("A reset needs a reason.", details={"field": "reason"})
+        session = db.session.get(ExamSession, session_id)
+        if session is None:
+            raise NotFound("No such session.", details={"session_id": session_id})
+        if session.status == SessionStatus.RESET:
+            raise Conflict("The session was already reset.", details={"session_id": session_id})
+        state = self._load_state(session_id)
+        test = self.compiled_test(state.test_definition_id)
+        previous = state.status
+        state.status = SessionStatus.RESET
+        state.current = None
+        state.presented_at = None
+        self._persist(test, state, now)
+        _audit(
+            actor, "reset_session", "exam_session", session_id, {"reason": reason, "from": previous}
+        )
+        return self._proctor_view(test, state, now)
+
+    def session_student(self, session_id: str) -> int:
+        student_id = db.session.scalar(
+            select(ExamSession.student_id).where(ExamSession.id == session_id)
+        )
+        if student_id is None:
+            raise NotFound("No such session.", details={"session_id": session_id})
+        return student_id
+
+    def monitor(
+        self, administration_id: int, classroom_ids: list[int] | None, now: datetime
+    ) -> dict:
+        """Live progress of an administration: every assigned student and their session."""
+        administration = self.get_administration(administration_id)
+        definition = db.session.get(TestDefinition, administration.test_definition_id)
+        assert definition is not None
+        classrooms = select(AdministrationClassroom.classroom_id).where(
+            AdministrationClassroom.administration_id == administration_id
+        )
+        query = (
+            select(User.id, User.display_name, Enrollment.student_number, Classroom.name)
+            .join(Enrollment, Enrollment.user_id == User.id)
+            .join(Classroom, Classroom.id == Enrollment.classroom_id)
+            .where(Enrollment.role == Role.STUDENT, Enrollment.classroom_id.in_(classrooms))
+            .order_by(Classroom.name, Enrollment.student_number)
+        )
+        if classroom_ids is not None:
+            query = query.where(Enrollment.classroom_id.in_(classroom_ids))
+        students = db.session.execute(query).all()
+        sessions: dict[int, ExamSession] = {}
+        for session in db.session.scalars(
+            select(ExamSession)
+            .where(
+                ExamSession.administration_id == administration_id,
+                ExamSession.student_id.in_([s.id for s in students] or [-1]),
+                ExamSession.status != SessionStatus.RESET,
+            )
+            .order_by(ExamSession.started_at)
+        ):
+            sessions[session.student_id] = session
+        spec = TestSpec.from_dict(definition.settings)
+        rows = []
+        for student in students:
+            session = sessions.get(student.id)
+            row: dict[str, Any] = {
+                "student_id": student.id,
+                "display_name": student.display_name,
+                "student_number": student.student_number,
+                "classroom": student.name,
+                "session": None,
+            }
+            if session is not None:
+                state = SessionState.from_dict(session.state)
+                deadline = engine.current_deadline(state, now.timestamp())
+                row["session"] = {
+                    "id": session.id,
+                    "status": session.status,
+                    "n_answered": session.n_answered,
+                    "section": session.section_index + 1,
+                    "remaining_seconds": (
+                        None
+                        if deadline is None or session.status not in _LIVE
+                        else max(0, int(deadline - now.timestamp()))
+                    ),
+                    "extra_seconds": state.extra_seconds,
+                    "time_factor": state.time_factor,
+                    "started_at": _iso(session.started_at),
+                    "updated_at": _iso(session.updated_at),
+                }
+            rows.append(row)
+        counts = {status.value: 0 for status in SessionStatus}
+        counts["not_started"] = 0
+        for row in rows:
+            counts[row["session"]["status"] if row["session"] else "not_started"] += 1
+        return {
+            "administration": {
+                "id": administration.id,
+                "name": administration.name,
+                "status": administration.status,
+                "title": definition.title,
+                "n_sections": len(spec.sections),
+                "max_items": spec.max_items,
+            },
+            "counts": counts,
+            "students": rows,
+        }
+
+    def _live_state(self, session_id: str) -> tuple[SessionState, CompiledTest]:
+        if db.session.get(ExamSession, session_id) is None:
+            raise NotFound("No such session.", details={"session_id": session_id})
+        state = self._load_state(session_id)
+        if state.status not in _LIVE:
+            raise Conflict(
+                "The session has already ended.",
+                details={"session_id": session_id, "status": state.status},
+            )
+        return state, self.compiled_test(state.test_definition_id)
+
+    # -- replay -----------------------------------------------------------------------------------
+
+    def replay_session(self, session_id: str) -> dict[str, Any]:
+        """Re-run a finished session from its recorded answers and compare with what happened."""
+        session = db.session.get(ExamSession, session_id)
+        if session is None:
+            raise NotFound("No such session.", details={"session_id": session_id})
+        result = db.session.execute(
+            select(Result).where(Result.exam_session_id == session_id)
+        ).scalar_one_or_none()
+        if result is None:
+            raise Conflict(
+                "The session has no result to replay.", details={"session_id": session_id}
+            )
+        test = self.compiled_test(result.test_definition_id or 0)
+        rows = db.session.execute(
+            select(ItemResponse.item_version_id, ItemResponse.score, ItemResponse.selection,
+                   ItemResponse.section_index)
+            .where(ItemResponse.exam_session_id == session_id)
+            .order_by(ItemResponse.sequence)
+        ).all()  # fmt: skip
+        answers = [
+            engine.ReplayedAnswer(
+                item=test.index_of_version[row.item_version_id],
+                score=round(row.score),
+                exposure_blocked=tuple(row.selection.get("exposure_blocked", ())),
+                section=row.section_index,
+            )
+            for row in rows
+        ]
+        template = SessionState.from_dict(session.state)
+        replayed, presented = engine.replay(
+            test, template, answers, finished_by_time=result.finish_reason == "time_expired"
+        )
+        again = engine.final_result(test, replayed)
+        recorded_items = [a.item for a in answers]
+        recorded = {
+            "theta": result.theta,
+            "se": result.se,
+            "scale_score": result.scale_score,
+            "band": result.band,
+            "subscores": result.subscores,
+        }
+        replayed_result = {
+            "theta": again.theta,
+            "se": again.se,
+            "scale_score": again.scale_score,
+            "band": again.band,
+            "subscores": again.subscores,
+        }
+        return {
+            "session_id": session_id,
+            "items_match": presented == recorded_items,
+            "result_match": _close(recorded, replayed_result),
+            "recorded": recorded,
+            "replayed": replayed_result,
+            "parameter_set_id": result.parameter_set_id,
+            "seed": result.seed,
+        }
+
     # -- state --------------------------------------------------------------------------------
+
+    def _owned_state(self, student_id: int, session_id: str) -> SessionState:
+        state = self._load_state(session_id)
+        if state.student_id != student_id:
+            raise NotFound("No such session.", details={"session_id": session_id})
+        return state
 
     def _load_state(self, session_id: str) -> SessionState:
         raw = self.store.get(self.store.keys.session_state(session_id))
         if raw is not None:
-            return SessionState.from_bytes(raw)
-        return self._rebuild_state(session_id)
+            return _decode(raw)
+        return self._read_row_state(session_id)
 
-    def _rebuild_state(self, session_id: str) -> SessionState:
+    def _read_row_state(self, session_id: str) -> SessionState:
         """Hot state from the database alone: what a flushed or restarted Redis costs."""
-        session = db.session.get(ExamSession, session_id, populate_existing=True)
-        if session is None:
+        row = db.session.execute(
+            select(ExamSession.state, ExamSession.revision).where(ExamSession.id == session_id)
+        ).one_or_none()
+        if row is None:
             raise NotFound("No such session.", details={"session_id": session_id})
-        administration = db.session.get(Administration, session.administration_id)
-        assert administration is not None
-        pool = self.compiled_pool(administration.test_definition_id)
-        settings = EngineSettings.from_dict(session.engine_settings)
-        answers = db.session.execute(
-            select(ItemResponse.item_version_id, ItemResponse.score, ItemResponse.idempotency_key)
-            .where(ItemResponse.exam_session_id == session_id)
-            .order_by(ItemResponse.sequence)
-        ).all()
-        posterior = settings.new_posterior()
-        administered = []
-        for item_version_id, score, _ in answers:
-            index = pool.index_of[item_version_id]
-            administered.append(index)
-            posterior.update(pool.parameters, index, score)
-        current = (
-            pool.index_of[session.current_item_version_id]
-            if session.current_item_version_id is not None
-            else None
-        )
-        state = SessionState(
-            session_id=session.id,
-            student_id=session.student_id,
-            administration_id=session.administration_id,
-            test_definition_id=administration.test_definition_id,
-            status=session.status,
-            seed=session.seed,
-            administered=administered,
-            scores=[float(score) for _, score, _ in answers],
-            idempotency_keys=[key for _, _, key in answers],
-            log_posterior=posterior.log_posterior.tolist(),
-            current_index=current,
-            presented_at=_epoch(session.presented_at),
-            deadline=_epoch(session.deadline_at),
-        )
-        self.store.set(self.store.keys.session_state(session_id), state.to_bytes(), self._state_ttl)
+        state = SessionState.from_dict({**row.state, "revision": row.revision})  # row is the truth
+        self.store.set(self.store.keys.session_state(session_id), _encode(state), self._state_ttl)
         return state
 
-    def _save_state_on_commit(self, state: SessionState) -> None:
+    def _persist(self, test: CompiledTest, state: SessionState, now: datetime) -> None:
+        """Write the state to its row, guarded by the revision, and to the store after commit."""
+        revision = state.revision
+        state.revision = revision + 1
+        values = {
+            "state": state.to_dict(),
+            "revision": revision + 1,
+            "status": state.status,
+            "updated_at": now,
+            **self._row_values(test, state),
+        }
+        if state.status in (SessionStatus.FINISHED, SessionStatus.EXPIRED, SessionStatus.RESET):
+            values["finished_at"] = now
+        updated = db.session.execute(
+            update(ExamSession)
+            .where(ExamSession.id == state.session_id, ExamSession.revision == revision)
+            .values(**values)
+        ).rowcount
+        if updated != 1:
+            state.revision = revision
+            raise _StaleState
+        if state._final is not None:
+            self._record_result(test, state, now)
+        self._cache_on_commit(state, revision + 1)
+
+    def _row_values(self, test: CompiledTest, state: SessionState) -> dict[str, Any]:
+        posterior = state.posterior(test)
+        return {
+            "n_answered": state.n_answered,
+            "section_index": state.section_index,
+            "current_item_version_id": (
+                None if state.current is None else int(test.item_version_ids[state.current])
+            ),
+            "presented_at": _from_epoch(state.presented_at),
+            "deadline_at": _from_epoch(state.section_deadline),
+            "theta": float(posterior.theta),
+            "se": float(posterior.se),
+        }
+
+    def _cache_on_commit(self, state: SessionState, revision: int) -> None:
+        state.revision = revision
         key = self.store.keys.session_state(state.session_id)
-        raw = state.to_bytes()
-        on_commit(lambda: self.store.set(key, raw, self._state_ttl))
+        store_after_commit(self.store, ("set", key, _encode(state), self._state_ttl))
 
-    def _owned_session(self, student_id: int, session_id: str) -> ExamSession:
-        session = db.session.get(ExamSession, session_id)
-        if session is None or session.student_id != student_id:
-            raise NotFound("No such session.", details={"session_id": session_id})
-        return session
+    def _count_presentation(self, test: CompiledTest, state: SessionState) -> None:
+        if state.current is not None and state.current < test.n_operational:
+            spec = test.sections[state.section_index].spec
+            if isinstance(spec, CatSectionSpec) and spec.max_exposure_rate is not None:
+                self.exposure.count_presentation(test.test_definition_id, state.current)
 
-    # -- views --------------------------------------------------------------------------------
+    # -- views ----------------------------------------------------------------------------------
 
     def _view(
         self,
+        test: CompiledTest,
         state: SessionState,
         now: datetime,
         *,
         accepted_sequence: int | None = None,
         replayed: bool = False,
+        include_token: bool = False,
     ) -> dict[str, Any]:
-        pool = self.compiled_pool(state.test_definition_id)
         item = None
-        if state.status == SessionStatus.ACTIVE and state.current_index is not None:
-            index = state.current_index
+        if state.status == SessionStatus.ACTIVE and state.current is not None:
+            index = state.current
+            payload = test.payloads[index]
+            order = engine.option_order(test, state, index)
+            if order is not None:
+                by_id = {option["id"]: option for option in payload["options"]}
+                payload = {**payload, "options": [by_id[i] for i in order]}
             item = {
-                "handle": self.item_handle(state.session_id, int(pool.item_version_ids[index])),
-                "sequence": len(state.administered) + 1,
-                **pool.payloads[index],
+                "handle": self.item_handle(state.session_id, int(test.item_version_ids[index])),
+                "sequence": state.n_answered + 1,
+                **payload,
             }
+        deadline = engine.current_deadline(state, now.timestamp())
+        section = test.sections[state.section_index].spec
         view: dict[str, Any] = {
             "session": {
                 "id": state.session_id,
                 "administration_id": state.administration_id,
                 "status": state.status,
-                "n_answered": len(state.administered),
-                "min_items": pool.settings.min_items,
-                "max_items": pool.settings.max_items,
-                "deadline_at": _iso(_from_epoch(state.deadline)),
+                "n_answered": state.n_answered,
+                "max_items": test.max_items,
+                "section": {
+                    "index": state.section_index + 1,
+                    "count": len(test.sections),
+                    "title": section.title,
+                },
+                "deadline_at": _iso(_from_epoch(deadline)),
                 "remaining_seconds": (
-                    max(0, int(state.deadline - now.timestamp()))
-                    if state.deadline is not None
-                    else None
+                    None if deadline is None else max(0, int(deadline - now.timestamp()))
                 ),
                 "server_time": _iso(now),
             },
             "item": item,
-            "finished": state.status != SessionStatus.ACTIVE,
+            "finished": state.status not in _LIVE,
         }
+        if include_token:
+            view["session"]["device_token"] = state.device_token
         if accepted_sequence is not None:
             view["accepted"] = {"sequence": accepted_sequence, "replayed": replayed}
         return view
 
-    def _finished_view(self, session: ExamSession, now: datetime) -> dict[str, Any]:
-        state = self._load_state(session.id)
-        return self._view(state, now)
+    def _proctor_view(
+        self, test: CompiledTest, state: SessionState, now: datetime
+    ) -> dict[str, Any]:
+        deadline = engine.current_deadline(state, now.timestamp())
+        return {
+            "session_id": state.session_id,
+            "status": state.status,
+            "n_answered": state.n_answered,
+            "section": state.section_index + 1,
+            "remaining_seconds": None
+            if deadline is None
+            else max(0, int(deadline - now.timestamp())),
+            "extra_seconds": state.extra_seconds,
+        }
+
+
+def store_after_commit(store: StateStore, op: tuple[Any, ...]) -> None:
+    """Queue a state-store write for after the commit; all of a transaction's go in one batch
+    (one Redis round trip), and none of them if it rolls back."""
+    ops, created = transaction_list("store_ops")
+    if created:
+        on_commit(lambda: store.batch(ops))
+    ops.append(op)
 
 
 class _StaleState(Exception):
     """The session row moved on under us (stale cached state or a racing request)."""
+
+
+def _encode(state: SessionState) -> bytes:
+    import json
+
+    return json.dumps(state.to_dict(), separators=(",", ":")).encode()
+
+
+def _decode(raw: bytes) -> SessionState:
+    import json
+
+    return SessionState.from_dict(json.loads(raw))
+
+
+def _audit(
+    actor: tuple[int, str], action: str, target_type: str, target_id: Any, details: dict
+) -> None:
+    record_audit(
+        actor_id=actor[0], actor_role=actor[1], action=action, target_type=target_type,
+        target_id=target_id, details=details,
+    )  # fmt: skip
+
+
+def _close(a: Any, b: Any) -> bool:
+    """Equal up to float rounding (JSON and database round trips)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) or isinstance(b, float):
+        return abs(float(a) - float(b)) <= 1e-9 * max(1.0, abs(float(a)))
+    return a == b
+
+
+def _assigned_administrations(student_id: int):
+    return (
+        select(AdministrationClassroom.administration_id)
+        .join(Enrollment, Enrollment.classroom_id == AdministrationClassroom.classroom_id)
+        .where(Enrollment.user_id == student_id, Enrollment.role == Role.STUDENT)
+    )
+
+
+def _student_assigned(student_id: int, administration_id: int) -> bool:
+    return (
+        db.session.scalar(
+            select(func.count()).select_from(
+                _assigned_administrations(student_id)
+                .where(AdministrationClassroom.administration_id == administration_id)
+                .subquery()
+            )
+        )
+        > 0
+    )
 
 
 def _window_open(administration: Administration, now: datetime) -> bool:
@@ -607,10 +1043,44 @@ def _window_open(administration: Administration, now: datetime) -> bool:
     return administration.closes_at is None or now < administration.closes_at
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+# -- definitions --------------------------------------------------------------------------------
 
 
-def ensure_student(role: str) -> None:
-    if role != Role.STUDENT:
-        raise Forbidden("Only students take tests.")
+def bank_items(pool_id: int, parameter_set_id: int) -> list[BankItem]:
+    """A pool's items as the engine takes them, with their student views rendered once."""
+    return [
+        BankItem(
+            item_version_id=item.item_version_id,
+            key=item.key,
+            item_type=item.item_type,
+            content=item.content,
+            scoring=item.scoring,
+            student_view=student_view(item.item_type, item.content),
+            content_area=item.content_area,
+            curriculum_codes=item.curriculum_codes,
+            parameters=item.parameters,
+        )
+        for item in load_pool_items(pool_id, parameter_set_id)
+    ]
+
+
+def compile_definition(test_definition_id: int) -> CompiledTest:
+    """Load a definition and its pool from the database and compile it."""
+    definition = db.session.get(TestDefinition, test_definition_id)
+    if definition is None:
+        raise NotFound("Unknown test.", details={"test_definition_id": test_definition_id})
+    return engine.compile_test(
+        test_definition_id=definition.id,
+        parameter_set_id=definition.parameter_set_id,
+        settings=definition.settings,
+        scale=definition.scale,
+        items=bank_items(definition.pool_id, definition.parameter_set_id),
+    )
+
+
+def test_mode(spec: TestSpec) -> str:
+    kinds = {section.kind for section in spec.sections}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+test_mode.__test__ = False  # type: ignore[attr-defined]

@@ -126,7 +126,6 @@ class Actor:
     remote_addr: str | None = None
 
 
-SYSTEM = Actor()
 
 
 def _audit(actor: Actor, action: str, target_type: str, target_id: Any, **details: Any) -> None:
@@ -412,8 +411,9 @@ def create_item(
 ) -> ItemVersion:
     """Create an item with its first version, after validating content, key and codes.
 
-    ``flush=False`` lets a bulk import add many items and flush once per batch; the caller
-    must then have checked key uniqueness itself.
+    The change is audited when an ``actor`` is given (people, the CLI); seeds that pass none
+    are not. ``flush=False`` lets a bulk import add many items and flush once per batch; the
+    caller must then have checked key uniqueness itself.
     """
     _check_key(key)
     if flush and find_item(key) is not None:
@@ -440,18 +440,27 @@ def create_item(
     ).clean()
     if flush:
         _check_stimulus(stimulus_id)
-    return add_item(
+    version = add_item(
         key=key,
         subject=subject,
         fields=fields,
         status=status,
         actor=actor or Actor(id=created_by_id),
         flush=flush,
+        audit=actor is not None,
     )
+    return version
 
 
 def add_item(
-    *, key: str, subject: str, fields: ItemFields, status: str, actor: Actor, flush: bool = True
+    *,
+    key: str,
+    subject: str,
+    fields: ItemFields,
+    status: str,
+    actor: Actor,
+    flush: bool = True,
+    audit: bool = True,
 ) -> ItemVersion:
     """Add an item whose fields were already cleaned (``ItemFields.clean``) and key checked."""
     item = Item(key=key, subject=subject)
@@ -459,7 +468,8 @@ def add_item(
     db.session.add_all([item, version])
     if flush:
         db.session.flush()
-        _audit(actor, "item_created", "item", item.id, key=key, version=1, status=status)
+        if audit:
+            _audit(actor, "item_created", "item", item.id, key=key, version=1, status=status)
     return version
 
 
@@ -1002,7 +1012,7 @@ def find_stimulus(key: str, version: int | None = None) -> Stimulus | None:
 
 
 def create_stimulus(
-    *, key: str, html: str, title: str = "", language: str = "en", actor: Actor = SYSTEM
+    *, key: str, html: str, title: str = "", language: str = "en", actor: Actor | None = None
 ) -> Stimulus:
     """A new stimulus, or a new version of the stimulus ``key`` (items keep the one they cite)."""
     _check_key(key)
@@ -1020,11 +1030,14 @@ def create_stimulus(
         title=_short(title, "title", 200) or "",
         html=clean,
         language=language,
-        created_by_id=actor.id,
+        created_by_id=actor.id if actor else None,
     )
     db.session.add(stimulus)
     db.session.flush()
-    _audit(actor, "stimulus_created", "stimulus", stimulus.id, key=key, version=stimulus.version)
+    if actor is not None:
+        _audit(
+            actor, "stimulus_created", "stimulus", stimulus.id, key=key, version=stimulus.version
+        )
     return stimulus
 
 
@@ -1169,6 +1182,7 @@ def create_parameter_set(
         raise ValidationError("Provenance must say its 'source' (calibration, import, ...).")
     if not isinstance(scaling, int | float) or isinstance(scaling, bool) or scaling <= 0:
         raise ValidationError("'scaling' (D) must be a positive number.")
+    audited = actor is not None
     actor = actor or Actor(id=created_by_id)
     records = _validate_parameter_records(parameters, float(scaling))
     models = {record["model"] for record in records.values()}
@@ -1201,6 +1215,8 @@ def create_parameter_set(
         for version_id, record in records.items()
     )
     db.session.flush()
+    if not audited:
+        return parameter_set
     _audit(
         actor,
         "parameter_set_created",
@@ -1301,7 +1317,7 @@ def create_pool(
     item_version_ids: list[int],
     active_parameter_set_id: int | None,
     description: str = "",
-    actor: Actor = SYSTEM,
+    actor: Actor | None = None,
 ) -> ItemPool:
     if not isinstance(name, str) or not 1 <= len(name) <= 100:
         raise ValidationError("A pool's name is 1 to 100 characters.")
@@ -1315,7 +1331,10 @@ def create_pool(
     db.session.add(pool)
     db.session.flush()
     _add_members(pool.id, item_version_ids)
-    _audit(actor, "pool_created", "pool", pool.id, name=name, n_items=len(set(item_version_ids)))
+    if actor is not None:
+        _audit(
+            actor, "pool_created", "pool", pool.id, name=name, n_items=len(set(item_version_ids))
+        )
     return pool
 
 
@@ -1464,47 +1483,61 @@ def _difficulty_bin(difficulty: float | None) -> str:
 
 @dataclass(frozen=True)
 class PoolItem:
-    """One calibrated item of a pool, as the delivery engine compiles it."""
+    """One pool item as the delivery engine compiles it (parameters None: not calibrated yet)."""
 
     item_version_id: int
+    key: str
     item_type: str
     content: dict[str, Any]
     scoring: dict[str, Any]
     content_area: str | None
-    parameters: dict[str, Any]
+    curriculum_codes: tuple[str, ...]
+    parameters: dict[str, Any] | None
     stimulus_html: str | None = None
     accessibility: dict[str, Any] = field(default_factory=dict)
     max_score: float = 1.0
 
 
 def load_pool_items(pool_id: int, parameter_set_id: int) -> list[PoolItem]:
-    """Every pool member with parameters in the set, in one query (ordered by version id)."""
+    """Every pool member with its parameters from the set (if any), in three queries."""
     rows = db.session.execute(
-        select(ItemVersion, ItemParameter, Stimulus.html)
+        select(ItemVersion, Item.key, ItemParameter, Stimulus.html)
         .join(PoolMember, PoolMember.item_version_id == ItemVersion.id)
-        .join(ItemParameter, ItemParameter.item_version_id == ItemVersion.id)
+        .join(Item, Item.id == ItemVersion.item_id)
+        .outerjoin(
+            ItemParameter,
+            (ItemParameter.item_version_id == ItemVersion.id)
+            & (ItemParameter.parameter_set_id == parameter_set_id),
+        )
         .outerjoin(Stimulus, Stimulus.id == ItemVersion.stimulus_id)
-        .where(PoolMember.pool_id == pool_id, ItemParameter.parameter_set_id == parameter_set_id)
+        .where(PoolMember.pool_id == pool_id)
         .order_by(ItemVersion.id)
     ).all()
     if not rows:
-        raise NotFound(
-            "The pool has no items with parameters in this set.",
-            details={"pool_id": pool_id, "parameter_set_id": parameter_set_id},
-        )
+        raise NotFound("The pool has no items.", details={"pool_id": pool_id})
+    codes: dict[int, list[str]] = {}
+    for version_id, code in db.session.execute(
+        select(ItemCurriculumCode.item_version_id, ItemCurriculumCode.code)
+        .join(PoolMember, PoolMember.item_version_id == ItemCurriculumCode.item_version_id)
+        .where(PoolMember.pool_id == pool_id)
+        .order_by(ItemCurriculumCode.item_version_id, ItemCurriculumCode.code)
+    ):
+        codes.setdefault(version_id, []).append(code)
     return [
         PoolItem(
             item_version_id=version.id,
+            key=key,
             item_type=version.item_type,
             content=version.content,
             scoring=version.scoring,
             content_area=version.content_area,
-            parameters=parameter_record(params),
+            curriculum_codes=tuple(codes.get(version.id, ())),
+            parameters=None if params is None else parameter_record(params),
             stimulus_html=stimulus_html,
             accessibility=version.accessibility or {},
             max_score=version.max_score,
         )
-        for version, params, stimulus_html in rows
+        for version, key, params, stimulus_html in rows
     ]
 
 

@@ -30,10 +30,20 @@ TEST_DATABASE_URL = os.environ.get("CBT_TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("CBT_TEST_REDIS_URL")
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def _backends() -> str:
     database = "PostgreSQL" if TEST_DATABASE_URL else "SQLite"
     store = "Redis" if TEST_REDIS_URL else "in-process store"
     return f"cbt backends: {database} + {store}"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return _backends()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    # Printed even with -q, so the CI log says which backends each stage ran on.
+    if not hasattr(config, "workerinput"):
+        terminalreporter.write_line(_backends())
 
 
 @pytest.fixture(scope="session")

@@ -36,22 +36,33 @@ class ApiClient:
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
         self.csrf = ""
+        self.device = ""  # the device token of the session this client started, like the page
 
     def _headers(self) -> dict[str, str]:
         if not self.csrf:
             self.csrf = self.client.get("/api/v1/auth/csrf").get_json()["csrf_token"]
-        return {"X-CSRF-Token": self.csrf}
+        headers = {"X-CSRF-Token": self.csrf}
+        if self.device:
+            headers["X-Device-Token"] = self.device
+        return headers
+
+    def _remember(self, response):
+        body = response.get_json(silent=True)
+        if isinstance(body, dict):
+            if body.get("csrf_token"):
+                self.csrf = body["csrf_token"]
+            token = (body.get("session") or {}).get("device_token")
+            if token:
+                self.device = token
+        return response
 
     def get(self, path: str, **kwargs: Any):
-        return self.client.get(path, **kwargs)
+        headers = {**self._headers(), **kwargs.pop("headers", {})}
+        return self._remember(self.client.get(path, headers=headers, **kwargs))
 
     def post(self, path: str, json: Any = None, **kwargs: Any):
         headers = {**self._headers(), **kwargs.pop("headers", {})}
-        response = self.client.post(path, json=json, headers=headers, **kwargs)
-        body = response.get_json(silent=True)
-        if isinstance(body, dict) and body.get("csrf_token"):
-            self.csrf = body["csrf_token"]
-        return response
+        return self._remember(self.client.post(path, json=json, headers=headers, **kwargs))
 
     def login_student(self, class_code: str, number: int, code: str):
         return self.post(
@@ -80,6 +91,24 @@ class SeededSchool:
     test_definition_id: int
     item_version_ids: list[int] = field(default_factory=list)
     keys: dict[int, str] = field(default_factory=dict)  # item_version_id -> correct option
+
+
+def cat_settings(
+    *, min_items: int = 3, max_items: int = 5, time_limit_seconds: int | None = None, **extra: Any
+) -> dict[str, Any]:
+    """One adaptive section: maximum information, fixed length bounds."""
+    section: dict[str, Any] = {
+        "key": "main",
+        "kind": "cat",
+        "stopping": [
+            {"rule": "min_length", "n": min_items},
+            {"rule": "max_length", "n": max_items},
+        ],
+        **extra,
+    }
+    if time_limit_seconds is not None:
+        section["time_limit_seconds"] = time_limit_seconds
+    return {"sections": [section]}
 
 
 def seed_school(
@@ -146,14 +175,13 @@ def seed_school(
         mode="cat",
         pool_id=pool.id,
         parameter_set_id=parameter_set.id,
-        settings=settings or {"min_items": 3, "max_items": 5, "se_target": None},
+        settings=settings or cat_settings(time_limit_seconds=time_limit_seconds),
         scale={
             "slope": 100.0,
             "intercept": 500.0,
             "cut_scores": [450.0, 550.0],
             "band_labels": ["Low", "Middle", "High"],
         },
-        time_limit_seconds=time_limit_seconds,
     )
     db.session.add(definition)
     db.session.flush()

@@ -1,7 +1,7 @@
 """item bank: versions metadata, stimuli, media, enemies, parameter set model
 
 Revision ID: 7f983cf9deda
-Revises: f027837dfbdf
+Revises: 90ff7554486b
 Create Date: 2026-11-26 11:20:57.858656
 
 On PostgreSQL the pg_trgm extension is created for the search index. Existing rows get server
@@ -20,7 +20,7 @@ import cbt.db
 from sqlalchemy.dialects import postgresql
 
 revision = '7f983cf9deda'
-down_revision = 'f027837dfbdf'
+down_revision = '90ff7554486b'
 branch_labels = None
 depends_on = None
 

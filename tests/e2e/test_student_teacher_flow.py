@@ -62,11 +62,13 @@ def test_student_takes_adaptive_test_and_teacher_sees_result(page: Page, live_se
     expect(row.locator("td").nth(5)).to_have_text(
         re.compile("Beginning|Developing|Proficient|Advanced")
     )
+    expect(page.get_by_test_id("mastery-row").first).to_contain_text("%")
     row.get_by_role("link", name="Answer history").click()
 
     expect(page.get_by_role("heading", name=f"Answer history: {name}")).to_be_visible()
     expect(page.get_by_test_id("answer-row")).to_have_count(answered)
     expect(page.get_by_test_id("session-summary")).to_contain_text("Scale score")
+    expect(page.get_by_test_id("subscores")).to_contain_text("835")
     first = page.get_by_test_id("answer-row").first
     expect(first).to_contain_text(re.compile("correct|wrong"))
     expect(first.locator("td").nth(6)).to_have_text(re.compile(r"^\d+\.\d s$"))

@@ -81,6 +81,8 @@ def test_concurrent_repeats_of_one_answer_write_once(app: Flask, school: SeededS
     key = uuid.uuid4().hex
     body = {"item": view["item"]["handle"], "response": {"choice": "A"}, "idempotency_key": key}
     clients = [first] + [_login(app, school) for _ in range(4)]
+    for client in clients:
+        client.device = first.device  # one device sending the same answer five times at once
     statuses: list[int] = []
 
     def submit(client: ApiClient) -> None:

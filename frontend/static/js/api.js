@@ -20,7 +20,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Weak school networks drop requests: idempotent calls are retried with growing pauses.
 // A server answer (even an error) is never retried; only a lost connection or a 502/503/504.
-export async function api(path, { method = "GET", body, retries = 0, onRetry } = {}) {
+export async function api(path, { method = "GET", body, retries = 0, onRetry, headers = {} } = {}) {
   let attempt = 0;
   for (;;) {
     let response;
@@ -32,6 +32,7 @@ export async function api(path, { method = "GET", body, retries = 0, onRetry } =
           Accept: "application/json",
           ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
           ...(method !== "GET" ? { "X-CSRF-Token": csrfMeta().content } : {}),
+          ...headers,
         },
         body: body !== undefined ? JSON.stringify(body) : undefined,
       });

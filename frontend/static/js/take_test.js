@@ -17,6 +17,9 @@ const end = document.querySelector("[data-end]");
 let view = null;
 let deadline = null; // client clock, display only; the server enforces time
 let ticker = null;
+let deviceToken = ""; // proves this tab holds the session; another device taking over voids it
+let poller = null;
+const sessionHeaders = () => ({ "X-Device-Token": deviceToken });
 
 const pendingKey = (sessionId) => `cbt:pending:${sessionId}`;
 
@@ -57,7 +60,7 @@ function showTimer(session) {
     timer.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} left`;
     if (left === 0) {
       clearInterval(ticker);
-      finishExpired();
+      refresh();
     }
   };
   tick();
@@ -67,6 +70,14 @@ function showTimer(session) {
 function render(newView) {
   view = newView;
   const session = view.session;
+  clearInterval(poller);
+  if (session.status === constants.sessionStatus.PAUSED) {
+    clearInterval(ticker);
+    form.hidden = true;
+    setStatus("Your teacher has paused the test. It will continue when they resume it.", "warn");
+    poller = setInterval(refresh, 5000);
+    return;
+  }
   if (view.finished) {
     clearInterval(ticker);
     clearPending(session.id);
@@ -81,7 +92,8 @@ function render(newView) {
     return;
   }
   const item = view.item;
-  progress.textContent = `Question ${item.sequence} (up to ${session.max_items})`;
+  const part = session.section.count > 1 ? `Part ${session.section.index} of ${session.section.count} · ` : "";
+  progress.textContent = `${part}Question ${item.sequence} (up to ${session.max_items})`;
   stem.innerHTML = item.stem; // sanitised by the server
   const legend = options.querySelector("legend");
   options.replaceChildren(legend);
@@ -106,6 +118,7 @@ async function submit(pending) {
     const result = await api(`/api/v1/sessions/${view.session.id}/responses`, {
       method: "POST",
       body: { item: pending.item, response: pending.response, idempotency_key: pending.key },
+      headers: sessionHeaders(),
       retries: 8,
       onRetry: (attempt) => setStatus(`Connection lost. Retrying (${attempt})… Your answer is kept.`, "warn"),
     });
@@ -114,7 +127,12 @@ async function submit(pending) {
   } catch (error) {
     if (error instanceof ApiError && error.code === codes.TIME_EXPIRED) {
       clearPending(view.session.id);
-      await finishExpired();
+      setStatus("Time ran out for that question; the answer was not recorded.", "warn");
+      await refresh();
+    } else if (error instanceof ApiError && error.code === codes.SESSION_TAKEN_OVER) {
+      takenOver();
+    } else if (error instanceof ApiError && error.code === codes.SESSION_PAUSED) {
+      await refresh();
     } else if (error instanceof ApiError && error.code === codes.ALREADY_ANSWERED) {
       clearPending(view.session.id);
       await start();
@@ -130,13 +148,24 @@ async function submit(pending) {
   }
 }
 
-async function finishExpired() {
-  if (!view || view.finished) return;
+// Ask the server where the session stands (it ends timed-out parts, reports pauses).
+async function refresh() {
+  if (!view) return;
   try {
-    render(await api(`/api/v1/sessions/${view.session.id}/finish`, { method: "POST", retries: 8 }));
+    render(
+      await api(`/api/v1/sessions/${view.session.id}`, { headers: sessionHeaders(), retries: 8 }),
+    );
   } catch (error) {
-    setStatus(error.message, "error");
+    if (error instanceof ApiError && error.code === codes.SESSION_TAKEN_OVER) takenOver();
+    else setStatus(error.message, "error");
   }
+}
+
+function takenOver() {
+  clearInterval(ticker);
+  clearInterval(poller);
+  form.hidden = true;
+  setStatus("This test is now open on another device. Reload this page to continue here.", "error");
 }
 
 async function start() {
@@ -146,6 +175,7 @@ async function start() {
       retries: 8,
       onRetry: (attempt) => setStatus(`Connecting… (${attempt})`, "warn"),
     });
+    deviceToken = started.session.device_token || deviceToken;
     render(started);
     const pending = loadPending(started.session.id);
     if (pending && started.item && pending.item === started.item.handle) {

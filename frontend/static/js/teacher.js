@@ -30,6 +30,26 @@ async function classesPage() {
   }
   table.hidden = false;
   setStatus(classes.length ? "" : "You have no classes yet.");
+  const { administrations } = await api("/api/v1/administrations", { retries: 3 });
+  const tests = document.querySelector("[data-administrations]");
+  const rows = tests.querySelector("tbody");
+  for (const a of administrations) {
+    const counts = Object.entries(a.sessions)
+      .map(([status, n]) => `${status} ${n}`)
+      .join(", ");
+    rows.append(
+      el(
+        "tr",
+        {},
+        el("td", { text: a.test.title }),
+        el("td", { text: a.name }),
+        el("td", { text: a.status }),
+        el("td", { text: counts || "none yet" }),
+        el("td", {}, el("a", { href: `/teacher/administrations/${a.id}`, text: "Live progress" })),
+      ),
+    );
+  }
+  tests.hidden = administrations.length === 0;
 }
 
 async function classPage() {
@@ -71,6 +91,22 @@ async function classPage() {
   draw();
   table.hidden = false;
   setStatus(report.administrations.length ? "" : "No tests have been given to this class yet.");
+  const mastery = await api(`/api/v1/classes/${id}/mastery`, { retries: 3 });
+  const masteryTable = document.querySelector("[data-mastery]");
+  const rows = masteryTable.querySelector("tbody");
+  for (const code of mastery.codes) {
+    rows.append(
+      el(
+        "tr",
+        { "data-testid": "mastery-row" },
+        el("td", {}, el("code", { text: code.curriculum_prefix })),
+        el("td", { class: "num", text: code.n_answers }),
+        el("td", { class: "num", text: `${Math.round(code.share_correct * 100)}%` }),
+        el("td", { class: "num", text: code.n_students }),
+      ),
+    );
+  }
+  masteryTable.hidden = mastery.codes.length === 0;
 }
 
 async function studentPage() {
@@ -118,12 +154,39 @@ async function studentPage() {
       ),
       el("tbody", {}, ...rows),
     );
+    const subscores = result && result.subscores && result.subscores.length
+      ? el(
+          "table",
+          { class: "data", "data-testid": "subscores" },
+          el(
+            "thead",
+            {},
+            el("tr", {}, ...["Curriculum code", "Items", "Score", "θ", "SE"].map((h) => el("th", { text: h }))),
+          ),
+          el(
+            "tbody",
+            {},
+            ...result.subscores.map((s) =>
+              el(
+                "tr",
+                {},
+                el("td", {}, el("code", { text: s.curriculum_prefix })),
+                el("td", { class: "num", text: s.n_items }),
+                el("td", { class: "num", text: `${fmt(s.raw_score)} / ${fmt(s.max_score)}` }),
+                el("td", { class: "num", text: fmt(s.theta, 2) }),
+                el("td", { class: "num", text: fmt(s.se, 2) }),
+              ),
+            ),
+          ),
+        )
+      : "";
     container.append(
       el(
         "article",
         { class: "session", "data-testid": "session" },
         el("h2", { text: `${session.title} – ${session.administration}` }),
         el("p", { "data-testid": "session-summary", text: summary }),
+        subscores,
         table,
       ),
     );

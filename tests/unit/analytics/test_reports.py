@@ -58,7 +58,7 @@ def test_class_results_show_each_students_result(
     assert first["status"] == "finished"
     assert first["n_answered"] == 5
     result = first["result"]
-    assert set(result) == {"theta", "se", "scale_score", "scale_se", "band", "n_items"}
+    assert set(result) == {"theta", "se", "scale_score", "scale_se", "band", "n_items", "subscores"}
     assert result["band"] in {"Low", "Middle", "High"}
     assert report["students"][1]["sessions"][administration] is None
 
@@ -122,3 +122,36 @@ def test_unknown_student_is_404_for_operator(
     db.session.commit()
     api.login_staff("op@test.example", TEACHER_PASSWORD)
     assert api.get("/api/v1/students/99999/history").status_code == 404
+
+
+def test_mastery_by_curriculum_code(
+    teacher: ApiClient, school: SeededSchool, finished: dict
+) -> None:
+    from delivery.models import ItemResponse
+
+    report = teacher.get(f"/api/v1/classes/{school.classroom_id}/mastery").get_json()
+    assert report["prefix_length"] == 8
+    [code] = report["codes"]  # the seeded items share their first eight characters
+    assert code["curriculum_prefix"] == "83H12031"
+    responses = db.session.scalars(select(ItemResponse)).all()
+    assert code["n_answers"] == len(responses)
+    assert code["n_correct"] == sum(r.is_correct for r in responses)
+    assert code["n_students"] == 1
+    finer = teacher.get(f"/api/v1/classes/{school.classroom_id}/mastery?prefix_length=16")
+    assert sum(c["n_answers"] for c in finer.get_json()["codes"]) == len(responses)
+    for bad in ("0", "17", "x", "-1"):
+        response = teacher.get(f"/api/v1/classes/{school.classroom_id}/mastery?prefix_length={bad}")
+        assert response.status_code == 422, bad
+
+
+def test_subscores_reach_the_history(
+    teacher: ApiClient, school: SeededSchool, finished: dict
+) -> None:
+    history = teacher.get(f"/api/v1/students/{school.student_ids[1]}/history").get_json()
+    subscores = history["sessions"][0]["result"]["subscores"]
+    assert sum(s["n_items"] for s in subscores) == 5
+
+
+def test_mastery_of_another_class_is_forbidden(teacher: ApiClient, school: SeededSchool) -> None:
+    response = teacher.get(f"/api/v1/classes/{school.other_classroom_id}/mastery")
+    assert response.status_code == 403

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -66,3 +74,40 @@ def test_demo_rejects_a_bad_port(runner) -> None:
     result = runner.invoke(cli, ["demo", "--no-serve", "--port", "0"])
     assert result.exit_code != 0
     assert "Invalid value for '--port'" in result.output
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("CBT_TEST_DATABASE_URL")), reason="the demo is the embedded default"
+)
+def test_cbt_demo_serves_on_the_given_port(tmp_path: Path) -> None:
+    """README command 1, as a newcomer runs it: a process that seeds, prints and serves."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CBT_")}
+    env["CBT_INSTANCE_PATH"] = str(tmp_path / "instance")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cbt.cli", "demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        ready = None
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    ready = json.load(r)
+                    break
+            except OSError:
+                time.sleep(0.3)
+        assert ready == {"status": "ready", "checks": {"database": "ok", "state_store": "ok"}}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
+            assert "Log in to take a test" in r.read().decode()
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    assert f"http://127.0.0.1:{port}/login" in output
+    assert (tmp_path / "instance" / "cbt.sqlite3").exists()

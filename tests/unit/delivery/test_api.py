@@ -74,7 +74,10 @@ def test_full_adaptive_test_to_the_end(student: ApiClient, school: SeededSchool)
     assert result.theta > 0  # all correct
     assert result.scale_score == round(500 + 100 * result.theta)
     assert result.band in {"Middle", "High"}
-    assert result.engine_settings["max_items"] == 5
+    assert result.engine_settings["sections"][0]["kind"] == "cat"
+    assert result.finish_reason == "max_length"
+    assert result.subscores[0]["n_items"] >= 1
+    assert sum(s["n_items"] for s in result.subscores) == 5
     assert len(result.item_version_ids) == 5
     assert row_count(ItemResponse) == 5
     listed = student.get("/api/v1/me/administrations").get_json()["administrations"]
@@ -315,32 +318,46 @@ class TestTimeLimit:
     def school(self, app: Flask) -> SeededSchool:
         return seed_school(time_limit_seconds=600)
 
-    def test_answer_after_time_out_is_409_and_not_recorded(
-        self, student: ApiClient, school: SeededSchool
+    def test_answer_after_time_out_is_409_and_the_session_ends(
+        self, student: ApiClient, school: SeededSchool, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         view = start(student, school)
         assert 590 <= view["session"]["remaining_seconds"] <= 600
-        session = db.session.get(ExamSession, view["session"]["id"])
-        session.deadline_at = utcnow() - timedelta(seconds=1)
-        db.session.commit()
-        db.session.expire_all()
-        student.client.application.extensions["cbt.state"].clear()
+        assert answer(student, view).status_code == 200
+        view = student.get(f"/api/v1/sessions/{view['session']['id']}").get_json()
+        later = utcnow() + timedelta(seconds=601)
+        monkeypatch.setattr("delivery.api.utcnow", lambda: later)
         response = answer(student, view)
         assert response.status_code == 409
         assert response.get_json()["error"]["code"] == "time_expired"
-        assert row_count(ItemResponse) == 0
-        finished = student.post(f"/api/v1/sessions/{view['session']['id']}/finish")
-        assert finished.status_code == 200
-        assert finished.get_json()["session"]["status"] == SessionStatus.EXPIRED
-        assert row_count(Result) == 1
+        assert row_count(ItemResponse) == 1
+        ended = student.get(f"/api/v1/sessions/{view['session']['id']}").get_json()
+        assert ended["finished"] is True
+        assert ended["session"]["status"] == SessionStatus.EXPIRED
+        result = db.session.execute(select(Result)).scalar_one()
+        assert result.finish_reason == "time_expired"
+        assert result.n_items == 1
 
-    def test_finish_before_time_is_up_is_409(
-        self, student: ApiClient, school: SeededSchool
+    def test_a_retry_of_the_late_answer_is_still_time_expired(
+        self, student: ApiClient, school: SeededSchool, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         view = start(student, school)
-        response = student.post(f"/api/v1/sessions/{view['session']['id']}/finish")
-        assert response.status_code == 409
-        assert row_count(Result) == 0
+        later = utcnow() + timedelta(seconds=700)
+        monkeypatch.setattr("delivery.api.utcnow", lambda: later)
+        for _ in range(2):
+            response = answer(student, view, key="same-key")
+            assert response.get_json()["error"]["code"] == "time_expired"
+        assert row_count(ItemResponse) == 0
+
+    def test_remaining_time_survives_a_resume(
+        self, student: ApiClient, school: SeededSchool, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        view = start(student, school)
+        later = utcnow() + timedelta(seconds=200)
+        monkeypatch.setattr("delivery.api.utcnow", lambda: later)
+        resumed = start(student, school)
+        assert 395 <= resumed["session"]["remaining_seconds"] <= 400
+        assert resumed["item"]["handle"] == view["item"]["handle"]
 
 
 def test_submit_uses_few_queries(

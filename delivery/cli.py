@@ -1,0 +1,274 @@
+"""Operator commands: ``cbt tests``, ``cbt administrations``, ``cbt simulate``, ``cbt sessions``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from sqlalchemy import select
+
+from cbt.db import db, utcnow
+from cbt.errors import DomainError
+from cbt.models import Classroom
+from delivery import definitions
+from delivery.service import DeliveryService
+
+
+def _service() -> DeliveryService:
+    return current_app.extensions["cbt.delivery"]
+
+
+def _fail(error: DomainError) -> click.ClickException:
+    db.session.rollback()
+    details = f" {json.dumps(error.details, ensure_ascii=False)}" if error.details else ""
+    return click.ClickException(f"{error.message}{details}")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise click.ClickException(f"cannot read {path}: {error}") from error
+    except json.JSONDecodeError as error:
+        raise click.ClickException(
+            f"{path} is not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
+        ) from error
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise click.BadParameter(
+            "use ISO 8601 with a zone, e.g. 2026-12-01T09:00+09:00", param_hint=name
+        )
+    return moment.astimezone(UTC)
+
+
+@click.group("tests")
+def tests_group() -> None:
+    """Test definitions: sections, forms, blueprints, rules."""
+
+
+@tests_group.command("create")
+@click.argument("definition_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def create_test(definition_file: Path) -> None:
+    """Create a test definition from a JSON file.
+
+    The file holds {"key", "title", "pool", "parameter_set", ["parameter_set_version"],
+    "settings", "scale"}; see docs/delivery.md for the settings.
+    """
+    data = _read_json(definition_file)
+    if not isinstance(data, dict):
+        raise click.ClickException(f"{definition_file} must hold a JSON object")
+    missing = [
+        k for k in ("key", "title", "pool", "parameter_set", "settings", "scale") if k not in data
+    ]
+    if missing:
+        raise click.ClickException(f"{definition_file} lacks {', '.join(missing)}")
+    try:
+        definition = definitions.create_test_definition(
+            key=data["key"],
+            title=data["title"],
+            pool=data["pool"],
+            parameter_set=data["parameter_set"],
+            parameter_set_version=data.get("parameter_set_version"),
+            settings=data["settings"],
+            scale=data["scale"],
+        )
+        db.session.commit()
+    except DomainError as error:
+        raise _fail(error) from error
+    click.echo(f"created test {definition.key} (id {definition.id}, {definition.mode})")
+
+
+@tests_group.command("list")
+@with_appcontext
+def list_tests() -> None:
+    """List test definitions."""
+    from delivery.models import TestDefinition
+
+    for definition in db.session.scalars(select(TestDefinition).order_by(TestDefinition.key)):
+        click.echo(
+            f"{definition.id:>5}  {definition.key:<30} {definition.mode:<7} {definition.title}"
+        )
+
+
+@click.group("administrations")
+def administrations_group() -> None:
+    """Administrations: a test given to classes in a window."""
+
+
+@administrations_group.command("create")
+@click.option("--test", "test_key", required=True, help="Test definition key.")
+@click.option("--name", required=True)
+@click.option("--class", "class_codes", multiple=True, required=True, help="Class code (repeat).")
+@click.option("--opens-at", default=None, help="ISO 8601 with zone.")
+@click.option("--closes-at", default=None, help="ISO 8601 with zone.")
+@click.option("--open", "open_now", is_flag=True, help="Open it now.")
+@with_appcontext
+def create_administration(
+    test_key: str, name: str, class_codes: tuple[str, ...], opens_at: str | None,
+    closes_at: str | None, open_now: bool,
+) -> None:  # fmt: skip
+    """Give a test to classes."""
+    codes = [code.upper() for code in class_codes]
+    found = dict(
+        db.session.execute(
+            select(Classroom.class_code, Classroom.id).where(Classroom.class_code.in_(codes))
+        ).all()
+    )
+    unknown = sorted(set(codes) - set(found))
+    if unknown:
+        raise click.ClickException(f"unknown class code(s): {', '.join(unknown)}")
+    try:
+        test = definitions.get_test_definition(test_key)
+        administration = definitions.create_administration(
+            test_definition_id=test.id,
+            name=name,
+            classroom_ids=[found[c] for c in codes],
+            opens_at=_when(opens_at, "--opens-at"),
+            closes_at=_when(closes_at, "--closes-at"),
+            status="open" if open_now else "scheduled",
+        )
+        db.session.commit()
+    except DomainError as error:
+        raise _fail(error) from error
+    click.echo(f"created administration {administration.id} ({administration.status})")
+
+
+def _set_status(administration_id: int, status: str) -> None:
+    try:
+        result = _service().set_administration_status(
+            administration_id, status, utcnow(), (None, "cli")
+        )
+        db.session.commit()
+    except DomainError as error:
+        raise _fail(error) from error
+    extra = f", {result['sessions_closed']} running sessions ended" if status == "closed" else ""
+    click.echo(f"administration {administration_id} is {status}{extra}")
+
+
+@administrations_group.command("open")
+@click.argument("administration_id", type=int)
+@with_appcontext
+def open_administration(administration_id: int) -> None:
+    """Open an administration."""
+    _set_status(administration_id, "open")
+
+
+@administrations_group.command("close")
+@click.argument("administration_id", type=int)
+@with_appcontext
+def close_administration(administration_id: int) -> None:
+    """Close an administration (running sessions are ended and scored)."""
+    _set_status(administration_id, "closed")
+
+
+@administrations_group.command("list")
+@with_appcontext
+def list_administrations() -> None:
+    """List administrations with their session counts."""
+    for row in definitions.list_administrations(None):
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(row["sessions"].items())) or "no sessions"
+        click.echo(
+            f"{row['id']:>5}  {row['status']:<9} {row['test']['key']:<24} {row['name']}  ({counts})"
+        )
+
+
+@click.command("simulate")
+@click.option("--test", "test_key", required=True, help="Test definition key.")
+@click.option("--examinees", type=click.IntRange(1, 10_000_000), required=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--theta",
+    "theta_distribution",
+    type=click.Choice(["normal", "uniform"]),
+    default="normal",
+    show_default=True,
+    help="True abilities: N(0,1) or uniform on [-3, 3].",
+)
+@click.option(
+    "--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Report (JSON)."
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes (each keeps its own exposure counters, like each server process).",
+)
+@with_appcontext
+def simulate(
+    test_key: str, examinees: int, seed: int, theta_distribution: str, out: Path, jobs: int
+) -> None:
+    """Run simulated examinees through the real engine and report accuracy, exposure and lengths."""
+    from tqdm import tqdm
+
+    from delivery.simulation import simulate as run
+
+    try:
+        test = _service().compiled_test(definitions.get_test_definition(test_key).id)
+    except DomainError as error:
+        raise _fail(error) from error
+    with tqdm(total=examinees, unit="examinee", disable=None) as bar:
+        report = run(
+            test,
+            examinees,
+            seed=seed,
+            theta_distribution=theta_distribution,
+            jobs=jobs,
+            progress=lambda n: bar.update(n - bar.n) if n % 100 == 0 or n == examinees else None,
+        )
+    report["test"] = test_key
+    out.write_text(json.dumps(report, indent=2))
+    accuracy, exposure, length = report["accuracy"], report["exposure"], report["length"]
+    click.echo(f"{examinees} examinees in {report['seconds']:.1f} s")
+    click.echo(
+        f"bias {accuracy['bias']:+.3f}  RMSE {accuracy['rmse']:.3f}  "
+        f"mean SE {accuracy['mean_se']:.3f}"
+    )
+    click.echo(
+        f"length {length['min']}-{length['max']} (mean {length['mean']:.1f});  "
+        f"max exposure {exposure['max_rate']:.3f};  pool used {exposure['pool_used_fraction']:.0%}"
+    )
+    for check in report["blueprint"]:
+        click.echo(
+            f"blueprint {check['section']}: {check['fraction']:.1%} of sessions meet "
+            "every constraint"
+        )
+    click.echo(f"report written to {out}")
+
+
+@click.group("sessions")
+def sessions_group() -> None:
+    """Exam sessions."""
+
+
+@sessions_group.command("replay")
+@click.argument("session_id")
+@with_appcontext
+def replay_session(session_id: str) -> None:
+    """Re-run a finished session from its recorded answers; exit 1 if anything differs."""
+    try:
+        report = _service().replay_session(session_id)
+    except DomainError as error:
+        raise _fail(error) from error
+    click.echo(json.dumps(report, indent=2))
+    if not (report["items_match"] and report["result_match"]):
+        raise SystemExit(1)
+
+
+def register_commands(group: click.Group) -> None:
+    for command in (tests_group, administrations_group, simulate, sessions_group):
+        group.add_command(command)

@@ -1,0 +1,185 @@
+"""Authoring services for operators: test definitions and administrations. They flush only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from cbt.db import db
+from cbt.errors import Conflict, NotFound, ValidationError
+from cbt.models import Classroom
+from delivery import engine
+from delivery.models import (
+    Administration,
+    AdministrationClassroom,
+    AdministrationStatus,
+    ExamSession,
+    TestDefinition,
+)
+from delivery.schemas import TestSpec, spec_to_dict
+from delivery.service import bank_items, test_mode
+from item_bank.models import ItemPool, ParameterSet
+
+
+def find_test_definition(key: str) -> TestDefinition | None:
+    return db.session.execute(
+        select(TestDefinition).where(TestDefinition.key == key)
+    ).scalar_one_or_none()
+
+
+def get_test_definition(key_or_id: str | int) -> TestDefinition:
+    definition = (
+        db.session.get(TestDefinition, key_or_id)
+        if isinstance(key_or_id, int)
+        else find_test_definition(key_or_id)
+    )
+    if definition is None:
+        raise NotFound("No such test definition.", details={"test": key_or_id})
+    return definition
+
+
+def create_test_definition(
+    *,
+    key: str,
+    title: str,
+    pool: str,
+    parameter_set: str,
+    parameter_set_version: int | None,
+    settings: dict[str, Any],
+    scale: dict[str, Any],
+    created_by_id: int | None = None,
+) -> TestDefinition:
+    """Validate a definition against its pool (by compiling it) and store it.
+
+    Definitions are immutable: to change one, create a new key (results record which was used).
+    """
+    if not isinstance(key, str) or not key.strip() or len(key) > 100:
+        raise ValidationError("key must be 1 to 100 characters.", details={"field": "key"})
+    if not isinstance(title, str) or not title.strip() or len(title) > 200:
+        raise ValidationError("title must be 1 to 200 characters.", details={"field": "title"})
+    if find_test_definition(key) is not None:
+        raise Conflict(f"A test definition with key {key!r} exists.", details={"key": key})
+    item_pool = db.session.execute(
+        select(ItemPool).where(ItemPool.name == pool)
+    ).scalar_one_or_none()
+    if item_pool is None:
+        raise NotFound("No such item pool.", details={"pool": pool})
+    query = select(ParameterSet).where(ParameterSet.name == parameter_set)
+    if parameter_set_version is not None:
+        query = query.where(ParameterSet.version == parameter_set_version)
+    parameters = db.session.execute(
+        query.order_by(ParameterSet.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    if parameters is None:
+        raise NotFound(
+            "No such parameter set.",
+            details={"parameter_set": parameter_set, "version": parameter_set_version},
+        )
+    spec = TestSpec.from_dict(settings)
+    stored = spec_to_dict(spec)
+    engine.compile_test(
+        test_definition_id=0,
+        parameter_set_id=parameters.id,
+        settings=stored,
+        scale=scale,
+        items=bank_items(item_pool.id, parameters.id),
+    )  # raises ValidationError naming what does not fit
+    definition = TestDefinition(
+        key=key.strip(),
+        title=title.strip(),
+        mode=test_mode(spec),
+        pool_id=item_pool.id,
+        parameter_set_id=parameters.id,
+        settings=stored,
+        scale=dict(scale),
+        created_by_id=created_by_id,
+    )
+    db.session.add(definition)
+    db.session.flush()
+    return definition
+
+
+def create_administration(
+    *,
+    test_definition_id: int,
+    name: str,
+    classroom_ids: list[int],
+    opens_at: datetime | None = None,
+    closes_at: datetime | None = None,
+    status: str = AdministrationStatus.SCHEDULED,
+) -> Administration:
+    """A test given to classrooms in a window; opened now (``open``) or later."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        raise ValidationError("name must be 1 to 200 characters.", details={"field": "name"})
+    if status not in (AdministrationStatus.SCHEDULED, AdministrationStatus.OPEN):
+        raise ValidationError("status must be 'scheduled' or 'open'.", details={"field": "status"})
+    if opens_at is not None and closes_at is not None and closes_at <= opens_at:
+        raise ValidationError("closes_at must be after opens_at.", details={"field": "closes_at"})
+    if not classroom_ids:
+        raise ValidationError("Name at least one classroom.", details={"field": "classroom_ids"})
+    get_test_definition(test_definition_id)
+    found = set(db.session.scalars(select(Classroom.id).where(Classroom.id.in_(classroom_ids))))
+    missing = sorted(set(classroom_ids) - found)
+    if missing:
+        raise NotFound("Unknown classrooms.", details={"classroom_ids": missing})
+    administration = Administration(
+        test_definition_id=test_definition_id,
+        name=name.strip(),
+        status=status,
+        opens_at=opens_at,
+        closes_at=closes_at,
+    )
+    db.session.add(administration)
+    db.session.flush()
+    db.session.add_all(
+        AdministrationClassroom(administration_id=administration.id, classroom_id=c)
+        for c in sorted(found)
+    )
+    db.session.flush()
+    return administration
+
+
+def list_administrations(classroom_ids: list[int] | None) -> list[dict[str, Any]]:
+    """Administrations (for some classrooms, or all) with their test and session counts."""
+    query = (
+        select(Administration, TestDefinition.title, TestDefinition.key)
+        .join(TestDefinition, TestDefinition.id == Administration.test_definition_id)
+        .order_by(Administration.id.desc())
+    )
+    if classroom_ids is not None:
+        query = query.where(
+            Administration.id.in_(
+                select(AdministrationClassroom.administration_id).where(
+                    AdministrationClassroom.classroom_id.in_(classroom_ids)
+                )
+            )
+        )
+    rows = db.session.execute(query).all()
+    counts: dict[int, dict[str, int]] = {}
+    ids = [administration.id for administration, _, _ in rows]
+    if ids:
+        for administration_id, status in db.session.execute(
+            select(ExamSession.administration_id, ExamSession.status).where(
+                ExamSession.administration_id.in_(ids)
+            )
+        ):
+            by_status = counts.setdefault(administration_id, {})
+            by_status[status] = by_status.get(status, 0) + 1
+    return [
+        {
+            "id": administration.id,
+            "name": administration.name,
+            "status": administration.status,
+            "test": {"key": key, "title": title},
+            "opens_at": _iso(administration.opens_at),
+            "closes_at": _iso(administration.closes_at),
+            "sessions": counts.get(administration.id, {}),
+        }
+        for administration, title, key in rows
+    ]
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")

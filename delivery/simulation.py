@@ -1,0 +1,332 @@
+"""Simulated administrations through the real delivery engine (no HTTP, no database).
+
+Each simulee runs ``engine.start`` / ``record_answer`` / ``choose_next`` exactly as the server
+does, with exposure counters kept in memory the way the server keeps them in Redis. The report
+says what a test will do before it goes live: conditional bias and RMSE by theta, exposure rates,
+pool use, blueprint conformance and test lengths.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from delivery import engine
+from delivery.engine import CompiledTest, SessionState
+from delivery.schemas import CatSectionSpec, LoftSectionSpec
+from scoring import category_probabilities
+
+THETA_BINS = np.arange(-3.0, 3.01, 0.5)
+
+
+@dataclass
+class ExposureTally:
+    """In-memory twin of the server's shared exposure counters.
+
+    Rates are kept up to date incrementally (O(1) per presentation, O(n) per session), because
+    the engine reads them at every step.
+    """
+
+    n_items: int
+    sessions: int = 0
+    counts: np.ndarray = field(init=False)
+    _rates: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.counts = np.zeros(self.n_items)
+        self._rates = np.zeros(self.n_items)
+
+    def start_session(self) -> None:
+        self.sessions += 1
+        self._rates *= (self.sessions - 1) / self.sessions
+
+    def present(self, index: int) -> None:
+        self.counts[index] += 1
+        self._rates[index] = self.counts[index] / max(1, self.sessions)
+
+    def rates(self) -> np.ndarray:
+        return self._rates
+
+    def overall_rates(self) -> np.ndarray:
+        return self.counts / max(1, self.sessions)
+
+
+def _answer(test: CompiledTest, index: int, theta: float, rng: np.random.Generator) -> int:
+    """A model-consistent score for ``index`` at true ``theta`` (pretest items: a coin)."""
+    if index >= test.n_operational:
+        return int(rng.random() < 0.5)
+    params = test.parameters
+    if params.model[index] in ("1pl", "2pl", "3pl"):
+        a, b, c = params.discrimination[index], params.difficulty[index], params.guessing[index]
+        p = c + (1 - c) / (1 + np.exp(-params.scaling * a * (theta - b)))
+        return int(rng.random() < p)
+    probabilities = category_probabilities(params.take([index]), theta)[0, 0]
+    return int(np.searchsorted(np.cumsum(probabilities), rng.random(), side="right"))
+
+
+def run_session(
+    test: CompiledTest,
+    theta: float,
+    seed: int,
+    tally: ExposureTally | None = None,
+    rng: np.random.Generator | None = None,
+    student_id: int = 0,
+) -> SessionState:
+    """One simulee through the whole test; returns the final state."""
+    rng = rng or np.random.default_rng(seed)
+    state = SessionState(
+        session_id=f"sim-{seed}",
+        student_id=student_id,
+        administration_id=0,
+        test_definition_id=test.test_definition_id,
+        status="active",
+        seed=seed,
+    )
+
+    def rates(section_index: int) -> np.ndarray | None:
+        spec = test.sections[section_index].spec
+        if tally is None or not isinstance(spec, CatSectionSpec) or spec.max_exposure_rate is None:
+            return None
+        return tally.rates()
+
+    if tally is not None:
+        tally.start_session()
+    engine.start(test, state, 0.0, rates)
+    while state.current is not None:
+        index = state.current
+        if tally is not None and index < test.n_operational:
+            tally.present(index)
+        engine.record_answer(test, state, _answer(test, index, theta, rng), "")
+        engine.choose_next(test, state, 0.0, rates)
+    return state
+
+
+@dataclass
+class _Block:
+    """What one worker returns for its share of the simulees."""
+
+    start: int
+    estimates: np.ndarray
+    ses: np.ndarray
+    lengths: np.ndarray
+    reasons: dict[str, int]
+    met: list[int]
+    counts: np.ndarray
+    sessions: int
+
+
+_SHARED: dict[str, Any] = {}  # the compiled test, inherited by forked workers
+
+
+def _run_block(
+    start: int,
+    thetas: np.ndarray,
+    seeds: np.ndarray,
+    base_seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> _Block:
+    test: CompiledTest = _SHARED["test"]
+    tally = ExposureTally(test.n_operational)
+    conformance = _Conformance(test)
+    n = thetas.shape[0]
+    estimates, ses, lengths = np.empty(n), np.empty(n), np.empty(n, dtype=int)
+    reasons: dict[str, int] = {}
+    for offset in range(n):
+        person = start + offset
+        # Per-simulee answer stream: results do not depend on how simulees are split.
+        rng = np.random.default_rng([base_seed, person])
+        state = run_session(
+            test, float(thetas[offset]), int(seeds[offset]), tally, rng, student_id=person
+        )
+        result = engine.final_result(test, state)
+        estimates[offset], ses[offset], lengths[offset] = result.theta, result.se, result.n_items
+        reason = state.finish_reason or "completed"
+        reasons[reason] = reasons.get(reason, 0) + 1
+        conformance.add(state)
+        if progress is not None:
+            progress(offset + 1)
+    return _Block(
+        start, estimates, ses, lengths, reasons, conformance.met, tally.counts, tally.sessions
+    )
+
+
+def simulate(
+    test: CompiledTest,
+    n_examinees: int,
+    *,
+    seed: int = 0,
+    theta_distribution: str = "normal",
+    jobs: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Simulate ``n_examinees`` sittings and return the report (plain JSON).
+
+    ``jobs`` > 1 splits the simulees over worker processes. Each worker keeps its own exposure
+    counters, as each server process reads a snapshot of the shared ones: rates are estimated
+    from each worker's share of sessions, which is what exposure control sees in production.
+    """
+    if n_examinees < 1:
+        raise ValueError("n_examinees must be at least 1")
+    if jobs < 1:
+        raise ValueError("jobs must be at least 1")
+    rng = np.random.default_rng(seed)
+    if theta_distribution == "normal":
+        thetas = rng.normal(0.0, 1.0, n_examinees)
+    elif theta_distribution == "uniform":
+        thetas = rng.uniform(-3.0, 3.0, n_examinees)
+    else:
+        raise ValueError("theta_distribution must be 'normal' or 'uniform'")
+    seeds = rng.integers(0, 2**62, n_examinees)
+    started = time.perf_counter()
+    _SHARED["test"] = test
+    try:
+        if jobs == 1 or n_examinees < 2 * jobs:
+            blocks = [_run_block(0, thetas, seeds, seed, progress)]
+        else:
+            bounds = np.linspace(0, n_examinees, jobs + 1).astype(int)
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+                futures = [
+                    pool.submit(_run_block, int(a), thetas[a:b], seeds[a:b], seed)
+                    for a, b in itertools.pairwise(bounds)
+                ]
+                blocks = [future.result() for future in futures]
+            if progress is not None:
+                progress(n_examinees)
+    finally:
+        _SHARED.clear()
+    estimates = np.concatenate([b.estimates for b in blocks])
+    ses = np.concatenate([b.ses for b in blocks])
+    lengths = np.concatenate([b.lengths for b in blocks])
+    reasons: dict[str, int] = {}
+    for block in blocks:
+        for reason, count in block.reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + count
+    tally = ExposureTally(test.n_operational)
+    tally.counts = sum(b.counts for b in blocks)
+    tally.sessions = sum(b.sessions for b in blocks)
+    conformance = _Conformance(test)
+    conformance.met = [sum(values) for values in zip(*(b.met for b in blocks), strict=True)]
+    elapsed = time.perf_counter() - started
+    return {
+        "test_definition_id": test.test_definition_id,
+        "n_examinees": n_examinees,
+        "seed": seed,
+        "theta_distribution": theta_distribution,
+        "seconds": round(elapsed, 3),
+        "jobs": jobs,
+        "accuracy": _accuracy(thetas, estimates, ses),
+        "exposure": _exposure(tally, test),
+        "length": {
+            "min": int(lengths.min()),
+            "mean": float(lengths.mean()),
+            "max": int(lengths.max()),
+            "distribution": dict(_counts(lengths)),
+        },
+        "finish_reasons": reasons,
+        "blueprint": conformance.report(n_examinees),
+    }
+
+
+def _counts(values: np.ndarray) -> list[tuple[str, int]]:
+    unique, counts = np.unique(values, return_counts=True)
+    return [(str(u), int(c)) for u, c in zip(unique, counts, strict=True)]
+
+
+def _accuracy(thetas: np.ndarray, estimates: np.ndarray, ses: np.ndarray) -> dict[str, Any]:
+    error = estimates - thetas
+    bins = []
+    index = np.digitize(thetas, THETA_BINS)
+    for b in range(1, len(THETA_BINS)):
+        members = index == b
+        if members.sum() == 0:
+            continue
+        bins.append(
+            {
+                "theta_from": float(THETA_BINS[b - 1]),
+                "theta_to": float(THETA_BINS[b]),
+                "n": int(members.sum()),
+                "bias": float(error[members].mean()),
+                "rmse": float(np.sqrt((error[members] ** 2).mean())),
+                "mean_se": float(ses[members].mean()),
+            }
+        )
+    return {
+        "bias": float(error.mean()),
+        "rmse": float(np.sqrt((error**2).mean())),
+        "mean_se": float(ses.mean()),
+        "correlation": float(np.corrcoef(thetas, estimates)[0, 1]) if len(thetas) > 1 else None,
+        "by_theta": bins,
+    }
+
+
+def _exposure(tally: ExposureTally, test: CompiledTest) -> dict[str, Any]:
+    rates = tally.overall_rates()
+    used = rates > 0
+    limits = [
+        s.spec.max_exposure_rate
+        for s in test.sections
+        if isinstance(s.spec, CatSectionSpec) and s.spec.max_exposure_rate is not None
+    ]
+    histogram, edges = np.histogram(rates, bins=[0, 1e-12, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0001])
+    return {
+        "max_rate": float(rates.max()),
+        "limit": min(limits) if limits else None,
+        "n_over_limit": int((rates > min(limits)).sum()) if limits else None,
+        "quantiles": {q: float(np.quantile(rates, float(q))) for q in ("0.5", "0.9", "0.99")},
+        "pool_size": int(test.n_operational),
+        "pool_used": int(used.sum()),
+        "pool_used_fraction": float(used.mean()),
+        "histogram": [
+            {"from": float(edges[i]), "to": float(min(edges[i + 1], 1.0)), "n_items": int(n)}
+            for i, n in enumerate(histogram)
+        ],
+    }
+
+
+class _Conformance:
+    """Counts, per section, the sessions that met every content limit (CAT) or count (LOFT)."""
+
+    def __init__(self, test: CompiledTest) -> None:
+        self.test = test
+        self.checks: list[tuple[int, str, dict[int, tuple[int, int | None]], np.ndarray]] = []
+        for index, section in enumerate(test.sections):
+            spec = section.spec
+            if isinstance(spec, CatSectionSpec) and section.engine is not None:
+                pool = section.engine.pool
+                for rule in spec.adaptive.selection:
+                    if rule["rule"] == "content_limits":
+                        bounds = {
+                            pool.area_names.index(area): (lim.get("min", 0), lim.get("max"))
+                            for area, lim in rule["limits"].items()
+                            if area in pool.area_names
+                        }
+                        self.checks.append((index, spec.key, bounds, pool.area_index))
+            elif isinstance(spec, LoftSectionSpec) and section.area_index is not None:
+                bounds = {section.area_names.index(a): (c, c) for a, c in spec.counts.items()}
+                self.checks.append((index, spec.key, bounds, section.area_index))
+        self.met = [0] * len(self.checks)
+
+    def add(self, state: SessionState) -> None:
+        answers = list(zip(state.items, state.sections, state.operational, strict=True))
+        for position, (index, _, bounds, area_index) in enumerate(self.checks):
+            items = [item for item, section, op in answers if section == index and op]
+            counts = np.bincount(area_index[items], minlength=int(area_index.max()) + 1)
+            ok = all(
+                lo <= counts[a] and (hi is None or counts[a] <= hi)
+                for a, (lo, hi) in bounds.items()
+            )
+            self.met[position] += int(ok)
+
+    def report(self, n: int) -> list[dict[str, Any]]:
+        return [
+            {"section": key, "sessions_meeting_all_constraints": met, "fraction": met / n}
+            for (_, key, _, _), met in zip(self.checks, self.met, strict=True)
+        ]

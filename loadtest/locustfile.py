@@ -1,0 +1,118 @@
+"""Students taking the adaptive test, over HTTP only (locust).
+
+Against a demo server (``cbt demo`` writes instance/demo-logins.csv)::
+
+    locust -f loadtest/locustfile.py --host http://127.0.0.1:8000 \
+        --logins instance/demo-logins.csv --headless -u 50 -r 10 -t 2m
+
+Each simulated student logs in with a class-issued code, starts (or resumes) the first open test,
+answers with a think time, resends an answer with the same idempotency key when the network
+fails, and logs out at the end screen. Requests are named by route, so locust's table shows the
+submit path ("POST /sessions/[id]/responses") on its own line.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import random
+import threading
+import uuid
+
+from locust import HttpUser, between, events, task
+from locust.exception import StopUser
+
+_logins: list[dict[str, str]] = []
+_next_login = itertools.count()
+_lock = threading.Lock()
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser) -> None:
+    parser.add_argument("--logins", default="instance/demo-logins.csv", help="demo-logins.csv")
+    parser.add_argument("--think-min", type=float, default=2.0, help="seconds per answer, min")
+    parser.add_argument("--think-max", type=float, default=8.0, help="seconds per answer, max")
+
+
+@events.test_start.add_listener
+def _load_logins(environment, **_) -> None:
+    with open(environment.parsed_options.logins, newline="", encoding="utf-8") as handle:
+        _logins.extend(csv.DictReader(handle))
+    if not _logins:
+        raise SystemExit("no logins in the file given with --logins")
+
+
+class Student(HttpUser):
+    """One student: log in, take the test to the end, log out."""
+
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self) -> None:
+        with _lock:
+            login = _logins[next(_next_login) % len(_logins)]
+        self.think = (
+            self.environment.parsed_options.think_min,
+            self.environment.parsed_options.think_max,
+        )
+        csrf = self.client.get("/api/v1/auth/csrf", name="GET /auth/csrf").json()["csrf_token"]
+        self.headers = {"X-CSRF-Token": csrf}
+        response = self.client.post(
+            "/api/v1/auth/student-login",
+            json={
+                "class_code": login["class_code"],
+                "student_number": int(login["student_number"]),
+                "login_code": login["login_code"],
+            },
+            headers=self.headers,
+            name="POST /auth/student-login",
+        )
+        if response.status_code != 200:
+            raise StopUser()
+        self.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+
+    @task
+    def take_test(self) -> None:
+        tests = self.client.get("/api/v1/me/administrations", name="GET /me/administrations").json()
+        open_tests = [
+            t for t in tests["administrations"] if t["session_status"] in (None, "active", "paused")
+        ]
+        if not open_tests:
+            raise StopUser()
+        administration = open_tests[0]["administration_id"]
+        view = self.client.post(
+            f"/api/v1/administrations/{administration}/sessions",
+            headers=self.headers,
+            name="POST /administrations/[id]/sessions",
+        ).json()
+        headers = {**self.headers, "X-Device-Token": view["session"].get("device_token", "")}
+        while not view["finished"] and view["item"]:
+            self._sleep(random.uniform(*self.think))
+            item = view["item"]
+            body = {
+                "item": item["handle"],
+                "response": {"choice": random.choice(item["options"])["id"]},
+                "idempotency_key": uuid.uuid4().hex,
+            }
+            for _attempt in range(5):  # resend, same key, on a lost connection
+                with self.client.post(
+                    f"/api/v1/sessions/{view['session']['id']}/responses",
+                    json=body,
+                    headers=headers,
+                    name="POST /sessions/[id]/responses",
+                    catch_response=True,
+                ) as response:
+                    if response.status_code == 200:
+                        view = response.json()
+                        break
+                    if response.status_code >= 500 or response.status_code == 0:
+                        response.failure(f"{response.status_code}: retrying")
+                        continue
+                    response.failure(response.text[:200])
+                    raise StopUser()
+        self.client.post("/api/v1/auth/logout", headers=self.headers, name="POST /auth/logout")
+        raise StopUser()
+
+    def _sleep(self, seconds: float) -> None:
+        import gevent
+
+        gevent.sleep(seconds)

@@ -1,0 +1,412 @@
+"""The delivery engine on its own: assembly, constraints, exposure, pretest, sections, replay."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cbt.errors import ValidationError
+from delivery import engine
+from delivery.engine import BankItem, CompiledTest, ReplayedAnswer, SessionState, compile_test
+from delivery.schemas import TestSpec
+from delivery.simulation import ExposureTally, run_session, simulate
+
+AREAS = ("algebra", "geometry", "number", "data")
+SCALE = {"slope": 100, "intercept": 500, "cut_scores": [450, 550], "band_labels": ["L", "M", "H"]}
+
+
+def bank(n: int = 160, n_pretest: int = 6, seed: int = 7) -> list[BankItem]:
+    rng = np.random.default_rng(seed)
+    items = []
+    for i in range(n + n_pretest):
+        area = AREAS[i % len(AREAS)]
+        parameters = None
+        if i < n:
+            parameters = {
+                "model": "2pl",
+                "discrimination": float(rng.uniform(0.7, 2.0)),
+                "difficulty": float(rng.normal(0, 1.2)),
+            }
+        options = [{"id": c, "html": f"option {c}"} for c in "ABCD"]
+        items.append(
+            BankItem(
+                item_version_id=1000 + i,
+                key=f"{'p' if i >= n else 'i'}-{i:03d}",
+                item_type="single_choice",
+                content={"stem": f"item {i}", "options": [{"id": c, "text": c} for c in "ABCD"]},
+                scoring={"correct": "A"},
+                student_view={
+                    "item_type": "single_choice",
+                    "stem": f"item {i}",
+                    "options": options,
+                },
+                content_area=area,
+                curriculum_codes=(f"835021{AREAS.index(area)}311120000",),
+                parameters=parameters,
+            )
+        )
+    return items
+
+
+def build(settings: dict[str, Any], items: list[BankItem] | None = None, **kwargs) -> CompiledTest:
+    return compile_test(
+        test_definition_id=1,
+        parameter_set_id=1,
+        settings=settings,
+        scale=SCALE,
+        items=items or bank(),
+        **kwargs,
+    )
+
+
+def cat(**extra: Any) -> dict[str, Any]:
+    section = {
+        "key": "cat",
+        "kind": "cat",
+        "stopping": [{"rule": "min_length", "n": 8}, {"rule": "max_length", "n": 12}],
+        **extra,
+    }
+    return {"sections": [section]}
+
+
+LIMITS = {"algebra": {"min": 3, "max": 4}, "geometry": {"min": 2, "max": 3}, "data": {"min": 1}}
+
+
+def area_counts(test: CompiledTest, state: SessionState, section: int = 0) -> dict[str, int]:
+    counts = dict.fromkeys(AREAS, 0)
+    for item, s, operational in zip(state.items, state.sections, state.operational, strict=True):
+        if s == section and operational:
+            counts[AREAS[item % len(AREAS)]] += 1
+    return counts
+
+
+# -- definitions and compiling ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "where"),
+    [
+        ({}, "definition.sections"),
+        ({"sections": []}, "definition.sections"),
+        ({"sections": [{"kind": "quiz"}]}, "sections[0].kind"),
+        ({"sections": [{"kind": "linear"}]}, "sections[0].forms"),
+        ({"sections": [{"kind": "linear", "forms": [["a", "a"]]}]}, "sections[0].forms[0]"),
+        ({"sections": [{"kind": "linear", "forms": [["a"]], "colour": 1}]}, "sections[0]"),
+        (
+            {"sections": [{"kind": "cat", "time_limit_seconds": 0}]},
+            "sections[0].time_limit_seconds",
+        ),
+        (
+            {"sections": [{"kind": "cat", "stopping": [{"rule": "min_length", "n": 3}]}]},
+            "sections[0]",
+        ),
+        ({"sections": [{"kind": "cat", "selection": [{"rule": "nonsense"}]}]}, "sections[0]"),
+        ({"sections": [{"kind": "cat", "exposure": {"max_rate": 1.5}}]}, "sections[0].exposure"),
+        ({"sections": [{"kind": "cat", "areas": "colour"}]}, "sections[0].areas"),
+        (
+            {"sections": [{"kind": "cat", "pretest": {"items": ["p"], "positions": [2, 3]}}]},
+            "sections[0].pretest",
+        ),
+        ({"sections": [{"kind": "loft", "counts": {"algebra": 0}}]}, "sections[0].counts"),
+        ({"sections": [{"kind": "cat"}], "subscore_prefix_length": 20}, "definition"),
+    ],
+)
+def test_malformed_definitions_are_refused_with_their_place(settings: dict, where: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        TestSpec.from_dict(settings)
+    assert error.value.details["where"] == where
+
+
+def test_unknown_items_are_named() -> None:
+    settings = {"sections": [{"kind": "linear", "forms": [["i-000", "nope-1", "nope-2"]]}]}
+    with pytest.raises(ValidationError) as error:
+        build(settings)
+    assert error.value.details["unknown"] == ["nope-1", "nope-2"]
+
+
+def test_form_items_need_parameters() -> None:
+    settings = {"sections": [{"kind": "linear", "forms": [["i-000", "p-160"]]}]}
+    with pytest.raises(ValidationError) as error:
+        build(settings)
+    assert error.value.details["items"] == ["p-160"]
+
+
+def test_loft_counts_the_pool_cannot_meet_are_refused() -> None:
+    settings = {"sections": [{"kind": "loft", "counts": {"algebra": 41, "space": 1}}]}
+    with pytest.raises(ValidationError) as error:
+        build(settings)
+    assert error.value.details["areas"] == {"algebra": 41, "space": 1}
+
+
+def test_content_limits_naming_unknown_areas_are_refused() -> None:
+    settings = cat(
+        selection=[
+            {"rule": "content_limits", "limits": {"space": {"min": 1}}},
+            {"rule": "max_information"},
+        ]
+    )
+    with pytest.raises(ValidationError, match="does not fit its pool"):
+        build(settings)
+
+
+# -- CAT ------------------------------------------------------------------------------------
+
+
+def test_every_delivered_cat_meets_the_content_limits() -> None:
+    test = build(
+        cat(
+            selection=[
+                {"rule": "content_limits", "limits": LIMITS},
+                {"rule": "max_information"},
+                {"rule": "randomesque", "k": 4},
+            ]
+        )
+    )
+    rng = np.random.default_rng(1)
+    for seed in range(150):
+        state = run_session(test, float(rng.normal()), seed)
+        counts = area_counts(test, state)
+        assert 3 <= counts["algebra"] <= 4
+        assert 2 <= counts["geometry"] <= 3
+        assert counts["data"] >= 1
+        assert 8 <= state.n_answered <= 12
+        assert len(set(state.items)) == state.n_answered
+
+
+def test_se_target_stops_early_but_not_before_the_minimum() -> None:
+    settings = cat()
+    settings["sections"][0]["stopping"] = [
+        {"rule": "min_length", "n": 5},
+        {"rule": "max_length", "n": 40},
+        {"rule": "se_target", "se": 0.45},
+    ]
+    test = build(settings)
+    state = run_session(test, 0.0, 3)
+    result = engine.final_result(test, state)
+    assert 5 <= state.n_answered < 40
+    assert result.se <= 0.45
+    assert state.finish_reason == "se_target"
+
+
+def test_exposure_limit_holds_in_simulation() -> None:
+    test = build(cat(exposure={"max_rate": 0.2}))
+    report = simulate(test, 400, seed=5)
+    # Shared counters lag by one session at most; the limit holds up to that slack.
+    assert report["exposure"]["max_rate"] <= 0.2 + 0.02
+    assert report["exposure"]["limit"] == 0.2
+    unlimited = simulate(build(cat()), 400, seed=5)
+    assert unlimited["exposure"]["max_rate"] > 0.5  # without control, the best items go to all
+
+
+def test_sympson_hetter_parameters_withhold_items() -> None:
+    items = bank()
+    free = run_session(build(cat()), 0.0, 11)
+    first = items[free.items[0]].key
+    test = build(cat(exposure={"sympson_hetter": {first: 0.0}}))
+    for seed in range(30):
+        state = run_session(test, 0.0, seed)
+        assert test.keys.index(first) not in state.items
+
+
+def test_enemies_never_meet() -> None:
+    items = bank()
+    free = run_session(build(cat()), 0.5, 4)
+    a, b = free.items[0], free.items[1]
+    test = build(cat(), enemy_sets=[[items[a].item_version_id, items[b].item_version_id]])
+    for seed in range(40):
+        state = run_session(test, 0.5, seed)
+        assert not {a, b} <= set(state.items)
+
+
+def test_pretest_items_appear_at_their_positions_and_do_not_move_theta() -> None:
+    pretest = {"items": ["p-160", "p-161", "p-162"], "positions": [2, 5]}
+    test = build(cat(pretest=pretest))
+    state = run_session(test, 0.3, 9)
+    pretest_index = {test.keys.index(k) for k in pretest["items"]}
+    assert [i in pretest_index for i in state.items[:6]] == [False, True, False, False, True, False]
+    assert state.operational == [i not in pretest_index for i in state.items]
+    operational_only = test.new_posterior()
+    for item, score, op in zip(state.items, state.scores, state.operational, strict=True):
+        if op:
+            operational_only.update(test.parameters, item, score)
+    assert engine.final_result(test, state).theta == pytest.approx(operational_only.theta)
+    assert engine.final_result(test, state).n_operational == state.n_answered - 2
+
+
+# -- linear, LOFT, sections ---------------------------------------------------------------------
+
+
+def test_linear_forms_are_assigned_and_shuffled_by_seed() -> None:
+    forms = [[f"i-{i:03d}" for i in range(0, 10)], [f"i-{i:03d}" for i in range(10, 20)]]
+    settings = {
+        "sections": [
+            {"kind": "linear", "forms": forms, "shuffle_items": True, "shuffle_options": True}
+        ]
+    }
+    test = build(settings)
+    seen_forms, orders = set(), set()
+    for seed in range(40):
+        state = run_session(test, 0.0, seed)
+        assert state.n_answered == 10
+        form = 0 if state.items[0] < 10 else 1
+        assert sorted(state.items) == list(range(form * 10, form * 10 + 10))
+        seen_forms.add(form)
+        orders.add(tuple(state.items))
+        again = run_session(test, 0.0, seed)
+        assert again.items == state.items  # same seed, same order
+    assert seen_forms == {0, 1}
+    assert len(orders) > 20
+    state = SessionState("s", 1, 1, 1, "active", seed=3)
+    engine.start(test, state, 0.0)
+    order = engine.option_order(test, state, state.current)
+    assert sorted(order) == ["A", "B", "C", "D"]
+    assert engine.option_order(test, state, state.current) == order
+
+
+def test_rotated_forms_follow_the_student() -> None:
+    forms = [["i-000", "i-001"], ["i-002", "i-003"], ["i-004", "i-005"]]
+    test = build({"sections": [{"kind": "linear", "forms": forms, "assignment": "rotate"}]})
+    for student in range(6):
+        state = run_session(test, 0.0, 99, student_id=student)
+        assert state.items[0] == 2 * (student % 3)
+
+
+def test_loft_meets_counts_and_follows_the_difficulty_target() -> None:
+    counts = {"algebra": 4, "geometry": 3, "number": 2, "data": 1}
+    easy = build(
+        {"sections": [{"kind": "loft", "counts": counts, "difficulty": {"mean": -1.0, "sd": 0.3}}]}
+    )
+    hard = build(
+        {"sections": [{"kind": "loft", "counts": counts, "difficulty": {"mean": 1.0, "sd": 0.3}}]}
+    )
+    means = {}
+    for name, test in (("easy", easy), ("hard", hard)):
+        locations = []
+        for seed in range(30):
+            state = run_session(test, 0.0, seed)
+            assert area_counts(test, state) == counts
+            locations.extend(test.parameters.location[state.items])
+        means[name] = np.mean(locations)
+    assert means["easy"] < -0.5
+    assert means["hard"] > 0.5
+
+
+def test_common_block_then_adaptive_block() -> None:
+    common = [f"i-{i:03d}" for i in range(5)]
+    settings = {
+        "sections": [
+            {"key": "common", "kind": "linear", "forms": [common], "time_limit_seconds": 300},
+            {"key": "variable", "time_limit_seconds": 600, **cat()["sections"][0]},
+        ]
+    }
+    settings["sections"][1]["key"] = "variable"
+    test = build(settings)
+    state = SessionState("s", 1, 1, 1, "active", seed=5)
+    engine.start(test, state, 1000.0)
+    assert state.section_deadline == 1300.0
+    for _ in range(5):
+        engine.record_answer(test, state, 1, "k")
+        engine.choose_next(test, state, 1100.0)
+    assert state.section_index == 1
+    assert state.section_deadline == 1700.0
+    assert state.items == [0, 1, 2, 3, 4]
+    assert state.current not in state.items  # the adaptive block never repeats common items
+    # The common block already moved theta: the adaptive block starts from there.
+    assert engine.final_result(test, state).theta > 0.5
+
+
+def test_expiry_moves_to_the_next_section_then_ends() -> None:
+    settings = {
+        "sections": [
+            {
+                "key": "one",
+                "kind": "linear",
+                "forms": [["i-000", "i-001"]],
+                "time_limit_seconds": 60,
+            },
+            {
+                "key": "two",
+                "kind": "linear",
+                "forms": [["i-002", "i-003"]],
+                "time_limit_seconds": 60,
+            },
+        ]
+    }
+    test = build(settings)
+    state = SessionState("s", 1, 1, 1, "active", seed=1, time_factor=1.5)
+    engine.start(test, state, 0.0)
+    assert state.section_deadline == 90.0  # the accommodation stretches every limit
+    engine.expire_section(test, state, 90.0)
+    assert state.section_index == 1
+    assert state.current == 2
+    assert state.timed_out == [0]
+    engine.expire_section(test, state, 180.0)
+    assert state.current is None
+    assert state.finish_reason == "time_expired"
+
+
+def test_subscores_group_by_curriculum_prefix() -> None:
+    settings = {
+        "sections": [{"kind": "linear", "forms": [[f"i-{i:03d}" for i in range(8)]]}],
+        "subscore_prefix_length": 7,
+    }
+    test = build(settings)
+    state = run_session(test, 0.0, 2)
+    result = engine.final_result(test, state)
+    prefixes = [s["curriculum_prefix"] for s in result.subscores]
+    assert prefixes == ["8350210", "8350211", "8350212", "8350213"]
+    assert all(s["n_items"] == 2 for s in result.subscores)
+    assert sum(s["raw_score"] for s in result.subscores) == sum(state.scores)
+
+
+# -- replay ---------------------------------------------------------------------------------
+
+
+def test_replay_reproduces_items_and_result() -> None:
+    test = build(
+        cat(
+            selection=[
+                {"rule": "content_limits", "limits": LIMITS},
+                {"rule": "max_information"},
+                {"rule": "randomesque", "k": 5},
+            ],
+            exposure={"max_rate": 0.3},
+            pretest={"items": ["p-160", "p-161"], "positions": [3]},
+        )
+    )
+    tally = ExposureTally(test.n_operational)
+    for seed in range(30):
+        run_session(test, 0.0, seed, tally)  # warm the counters so exposure control bites
+    recorded: list[ReplayedAnswer] = []
+
+    def rates(_: int) -> np.ndarray:
+        return tally.rates()
+
+    state = SessionState("s", 1, 1, 1, "active", seed=424242)
+    engine.start(test, state, 0.0, rates)
+    rng = np.random.default_rng(0)
+    while state.current is not None:
+        blocked = tuple(state.current_selection.get("exposure_blocked", ()))
+        score = int(rng.random() < 0.6)
+        recorded.append(ReplayedAnswer(state.current, score, blocked, state.section_index))
+        if state.current < test.n_operational:
+            tally.present(state.current)
+        engine.record_answer(test, state, score, "k")
+        engine.choose_next(test, state, 0.0, rates)
+    assert any(a.exposure_blocked for a in recorded)
+    replayed, presented = engine.replay(test, state, recorded)
+    assert presented == state.items
+    assert engine.final_result(test, replayed) == engine.final_result(test, state)
+
+
+def test_simulation_splits_over_processes_with_the_same_simulees() -> None:
+    test = build(cat())
+    one = simulate(test, 40, seed=8)
+    two = simulate(test, 40, seed=8, jobs=2)
+    # No exposure control here, so splitting changes nothing but the wall time.
+    assert one["accuracy"] == two["accuracy"]
+    assert one["length"] == two["length"]
+    assert one["exposure"]["max_rate"] == two["exposure"]["max_rate"]
+    assert two["jobs"] == 2
