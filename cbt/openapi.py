@@ -97,7 +97,11 @@ def openapi(
 
 
 _AUTH, _STUDENT, _REPORTS = "Authentication", "Delivery", "Reports"
+_PROCTOR, _TESTS = "Proctoring", "Tests and administrations"
+_REASON = {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 500}}}
 TAG_DESCRIPTIONS = {
+    _PROCTOR: "Teachers and operators watch and steer live sessions; every action is audited.",
+    _TESTS: "Operators define tests and schedule administrations.",
     _AUTH: "Login and the CSRF token (every POST needs X-CSRF-Token).",
     _STUDENT: "Taking a test: start or resume, answer, finish (students only).",
     _REPORTS: "Teacher reports, scoped to the teacher's own classes and audited.",
@@ -180,6 +184,106 @@ DECLARED: dict[str, dict[str, Any]] = {
         "summary": "End a session whose time is up.",
         "tags": [_STUDENT],
         "roles": ["student"],
+    },
+    "delivery_api.pause_session": {
+        "summary": "Pause a student's session (the clock stops); audited.",
+        "tags": [_PROCTOR],
+        "roles": ["teacher", "operator"],
+        "body": _REASON,
+    },
+    "delivery_api.resume_session": {
+        "summary": "Resume a paused session; audited.",
+        "tags": [_PROCTOR],
+        "roles": ["teacher", "operator"],
+        "body": _REASON,
+    },
+    "delivery_api.grant_extra_time": {
+        "summary": "Grant a student extra time (an accommodation); audited.",
+        "tags": [_PROCTOR],
+        "roles": ["teacher", "operator"],
+        "body": {
+            "type": "object",
+            "required": ["seconds"],
+            "properties": {"seconds": {"type": "integer"}, "reason": {"type": "string"}},
+        },
+    },
+    "delivery_api.reset_session": {
+        "summary": "Reset a student's session, with a reason; audited.",
+        "tags": [_PROCTOR],
+        "roles": ["teacher", "operator"],
+        "body": {
+            "type": "object",
+            "required": ["reason"],
+            "properties": {"reason": {"type": "string", "maxLength": 500}},
+        },
+    },
+    "delivery_api.monitor": {
+        "summary": "Live progress of an administration, for the teacher's own classes.",
+        "tags": [_PROCTOR],
+        "roles": ["teacher", "operator"],
+    },
+    "delivery_api.open_administration": {
+        "summary": "Open an administration.",
+        "tags": [_PROCTOR],
+        "roles": ["teacher", "operator"],
+    },
+    "delivery_api.close_administration": {
+        "summary": "Close an administration.",
+        "tags": [_PROCTOR],
+        "roles": ["teacher", "operator"],
+    },
+    "delivery_api.list_administrations": {
+        "summary": "Administrations the user may see.",
+        "tags": [_TESTS],
+        "roles": ["teacher", "operator"],
+    },
+    "delivery_api.create_administration": {
+        "summary": "Schedule a test for chosen classrooms during a window.",
+        "tags": [_TESTS],
+        "roles": ["operator"],
+        "body": {
+            "type": "object",
+            "required": ["test", "name", "classroom_ids"],
+            "properties": {
+                "test": {"type": "string", "description": "Test definition key."},
+                "name": {"type": "string"},
+                "classroom_ids": {"type": "array", "items": {"type": "integer"}},
+                "opens_at": {"type": "string", "format": "date-time"},
+                "closes_at": {"type": "string", "format": "date-time"},
+                "status": {"type": "string", "default": "scheduled"},
+            },
+        },
+        "status": 201,
+    },
+    "delivery_api.list_test_definitions": {
+        "summary": "Test definitions: sections, pools, parameter sets, scales.",
+        "tags": [_TESTS],
+        "roles": ["operator", "researcher"],
+    },
+    "delivery_api.create_test_definition": {
+        "summary": "Define a test: sections, selection and stopping rules, pool, scale.",
+        "tags": [_TESTS],
+        "roles": ["operator"],
+        "body": {
+            "type": "object",
+            "required": ["key", "title", "pool", "parameter_set", "settings", "scale"],
+            "properties": {
+                "key": {"type": "string"},
+                "title": {"type": "string"},
+                "pool": {"type": "string", "description": "Pool name."},
+                "parameter_set": {"type": "string", "description": "Parameter set name."},
+                "parameter_set_version": {"type": "integer"},
+                "settings": {"type": "object"},
+                "scale": {"type": "object"},
+            },
+        },
+        "status": 201,
+    },
+    "analytics_api.class_mastery": {
+        "summary": "Share correct per curriculum-code prefix in a class (prefix_length 1-16).",
+        "tags": [_REPORTS],
+        "roles": ["teacher", "operator"],
+        "query": [("prefix_length", "integer", "Characters of the code to group by.")],
     },
     "analytics_api.classes": {
         "summary": "Classes the user may see.",

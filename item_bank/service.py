@@ -126,8 +126,6 @@ class Actor:
     remote_addr: str | None = None
 
 
-
-
 def _audit(actor: Actor, action: str, target_type: str, target_id: Any, **details: Any) -> None:
     record_audit(
         actor_id=actor.id,

@@ -366,6 +366,11 @@ def test_openapi_document_covers_every_api_route(app: Flask, client) -> None:
         path = path.replace("<", "{").replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented, (path, method)
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            # Every route is described, not just listed: a declared summary and its roles.
+            assert operation["summary"] != operation["operationId"].replace("_", "."), path
+            assert "_api" not in operation["tags"][0], (path, method)
     items = document["paths"]["/items"]
     assert {p["name"] for p in items["get"]["parameters"]} >= {"code_prefix", "cursor", "q"}
     assert items["post"]["requestBody"]["content"]["application/json"]["schema"] == {
