@@ -19,6 +19,14 @@ from cbt.migrate import upgrade
 CHROMIUM = os.environ.get("CBT_CHROMIUM", "/usr/bin/chromium")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _patient_assertions() -> None:
+    # CI machines are shared and slow at times: give web-first assertions 15 s, not 5 s.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/e2e/" in str(item.fspath):
