@@ -21,6 +21,7 @@ from delivery.models import (
 from delivery.schemas import TestSpec, spec_to_dict
 from delivery.service import bank_items, test_mode
 from item_bank.models import ItemPool, ParameterSet
+from item_bank.service import pool_enemy_pairs
 
 
 def find_test_definition(key: str) -> TestDefinition | None:
@@ -85,6 +86,7 @@ def create_test_definition(
         settings=stored,
         scale=scale,
         items=bank_items(item_pool.id, parameters.id),
+        enemy_sets=pool_enemy_pairs(item_pool.id),
     )  # raises ValidationError naming what does not fit
     definition = TestDefinition(
         key=key.strip(),

@@ -59,6 +59,9 @@ class BankItem:
     content_area: str | None
     curriculum_codes: tuple[str, ...]
     parameters: dict[str, Any] | None  # None: no parameters yet (pretest only)
+    max_score: float = 1.0
+    stimulus_id: int | None = None  # items sharing a stimulus are a testlet
+    human_scored: bool = False  # rated later by a person: never moves theta at delivery
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ class CompiledTest:
     scorings: tuple[dict[str, Any], ...]  # never leave the server
     payloads: tuple[dict[str, Any], ...]
     curriculum_codes: tuple[tuple[str, ...], ...]
+    max_scores: np.ndarray
+    testlets: dict[int, tuple[int, ...]]  # operational item -> its testlet, in key order
     n_operational: int
     parameters: ItemParameters
     prior: dict[str, Any]
@@ -135,8 +140,10 @@ def compile_test(
         reporting = ReportingScale.from_dict(scale)
     except (ValueError, TypeError, KeyError) as error:
         raise ValidationError(f"Invalid reporting scale: {error}") from error
-    operational = [item for item in items if item.parameters is not None]
-    pretest_only = [item for item in items if item.parameters is None]
+    # Items with parameters move theta; the rest (uncalibrated, or scored later by a person) are
+    # presented and recorded only.
+    operational = [i for i in items if i.parameters is not None and not i.human_scored]
+    pretest_only = [i for i in items if i.parameters is None or i.human_scored]
     ordered = operational + pretest_only
     if not operational:
         raise ValidationError("The pool has no items with parameters in this parameter set.")
@@ -170,6 +177,15 @@ def compile_test(
         _compile_section(section, index, ordered, n_operational, parameters, index_of_key, enemies)
         for index, section in enumerate(spec.sections)
     )
+    groups: dict[int, list[int]] = {}
+    for index, item in enumerate(operational):
+        if item.stimulus_id is not None:
+            groups.setdefault(item.stimulus_id, []).append(index)
+    testlets = {}
+    for members in groups.values():
+        if len(members) > 1:
+            ordered_members = tuple(sorted(members, key=lambda i: operational[i].key))
+            testlets.update(dict.fromkeys(members, ordered_members))
     return CompiledTest(
         test_definition_id=test_definition_id,
         parameter_set_id=parameter_set_id,
@@ -183,6 +199,8 @@ def compile_test(
         scorings=tuple(item.scoring for item in ordered),
         payloads=tuple(item.student_view for item in ordered),
         curriculum_codes=tuple(item.curriculum_codes for item in ordered),
+        max_scores=np.array([item.max_score for item in ordered], dtype=float),
+        testlets=testlets,
         n_operational=n_operational,
         parameters=parameters,
         prior=prior,
@@ -207,14 +225,8 @@ def _compile_section(
 ) -> CompiledSection:
     where = f"sections[{index}]"
     if isinstance(section, LinearSectionSpec):
+        # Form items without parameters are presented and recorded but do not move theta.
         forms = tuple(np.array([index_of_key[k] for k in form]) for form in section.forms)
-        for form in forms:
-            lacking = [items[i].key for i in form if i >= n_operational]
-            if lacking:
-                raise ValidationError(
-                    "Form items need parameters (they are scored).",
-                    details={"where": where, "items": lacking},
-                )
         return CompiledSection(section, forms=forms)
     if isinstance(section, LoftSectionSpec):
         areas = [_area(item, section.areas) for item in items[:n_operational]]
@@ -301,6 +313,7 @@ class SessionState:
     log_posterior: list[float] = field(default_factory=list)
     cat_excluded: list[int] = field(default_factory=list)  # Sympson-Hetter passed over
     pretest_used: list[int] = field(default_factory=list)
+    queue: list[int] = field(default_factory=list)  # the rest of a testlet, presented next
     section_presented: int = 0
     current: int | None = None
     current_operational: bool = True
@@ -401,6 +414,7 @@ def _enter_section(test: CompiledTest, state: SessionState, index: int, now: flo
     state.section_index = index
     state.section_presented = 0
     state.cat_excluded = []
+    state.queue = []
     state.section_started_at = now
     limit = test.sections[index].spec.time_limit_seconds
     state.section_deadline = None if limit is None else now + limit * state.time_factor
@@ -437,7 +451,9 @@ def _next_in_section(
     plan = state.plans[state.section_index]
     if plan is not None:
         answered = sum(1 for s in state.sections if s == state.section_index)
-        return (plan[answered], True, {}) if answered < len(plan) else None
+        if answered >= len(plan):
+            return None
+        return plan[answered], plan[answered] < test.n_operational, {}
 
     spec = section.spec
     assert isinstance(spec, CatSectionSpec)
@@ -448,6 +464,14 @@ def _next_in_section(
         if unused:
             return unused[0], False, {"pretest": True}
     adaptive = _adaptive_state(test, state)
+    while state.queue:
+        # The rest of a testlet comes next, unless the section has reached its maximum length.
+        index = state.queue.pop(0)
+        if len(adaptive.administered) >= section.engine.max_items:
+            state.queue = []
+            break
+        if index not in state.items:
+            return index, True, {"testlet": True}
     available = section.available.copy()
     answered = [i for i in state.items if i < test.n_operational]
     available[answered] = False
@@ -467,7 +491,9 @@ def _next_in_section(
         if state.section_index == len(test.sections) - 1:
             state.finish_reason = step.reason
         return None
-    return int(step.item), True, selection
+    item = int(step.item)
+    state.queue = [m for m in test.testlets.get(item, ()) if m != item and m not in state.items]
+    return item, True, selection
 
 
 def _pretest_order(test: CompiledTest, state: SessionState) -> list[int]:
@@ -513,6 +539,17 @@ def record_answer(
     state.idempotency_keys.append(idempotency_key)
     state.current = None
     state.presented_at = None
+
+
+def irt_category(test: CompiledTest, index: int, raw_score: float) -> int:
+    """The IRT score category of a raw item score: full credit or not for dichotomous models,
+    the nearest category (clipped) for polytomous ones."""
+    if index >= test.n_operational:
+        return int(raw_score >= test.max_scores[index])
+    n_categories = int(test.parameters.n_categories[index])
+    if n_categories == 2:
+        return int(raw_score >= test.max_scores[index])
+    return int(min(max(round(raw_score), 0), n_categories - 1))
 
 
 def expire_section(

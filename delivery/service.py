@@ -41,7 +41,12 @@ from delivery.models import (
     TestDefinition,
 )
 from delivery.schemas import CatSectionSpec, TestSpec
-from item_bank.service import load_pool_items, score_response, student_view
+from item_bank.service import (
+    load_pool_items,
+    pool_enemy_pairs,
+    score_response,
+    student_view,
+)
 
 MAX_IDEMPOTENCY_KEY = 64
 MAX_EXTRA_SECONDS = 4 * 3600
@@ -345,7 +350,7 @@ class DeliveryService:
         selection = dict(state.current_selection)
         presentation = {"option_order": engine.option_order(test, state, index)}
         section_index = state.section_index
-        engine.record_answer(test, state, round(score), idempotency_key)
+        engine.record_answer(test, state, engine.irt_category(test, index, score), idempotency_key)
         engine.choose_next(test, state, now.timestamp(), self._rates(test))
         sequence = state.n_answered
         posterior = state.posterior(test)
@@ -367,7 +372,7 @@ class DeliveryService:
                 presentation=presentation,
                 selection=selection,
                 score=score,
-                is_correct=score >= 1.0,
+                is_correct=bool(score >= test.max_scores[index]),
                 presented_at=presented_at,
                 answered_at=now,
                 time_taken_ms=max(0, int((now - presented_at).total_seconds() * 1000)),
@@ -1055,10 +1060,18 @@ def bank_items(pool_id: int, parameter_set_id: int) -> list[BankItem]:
             item_type=item.item_type,
             content=item.content,
             scoring=item.scoring,
-            student_view=student_view(item.item_type, item.content),
+            student_view=student_view(
+                item.item_type,
+                item.content,
+                stimulus_html=item.stimulus_html,
+                accessibility=item.accessibility,
+            ),
             content_area=item.content_area,
             curriculum_codes=item.curriculum_codes,
             parameters=item.parameters,
+            max_score=item.max_score,
+            stimulus_id=item.stimulus_id,
+            human_scored=item.human_scored,
         )
         for item in load_pool_items(pool_id, parameter_set_id)
     ]
@@ -1075,6 +1088,7 @@ def compile_definition(test_definition_id: int) -> CompiledTest:
         settings=definition.settings,
         scale=definition.scale,
         items=bank_items(definition.pool_id, definition.parameter_set_id),
+        enemy_sets=pool_enemy_pairs(definition.pool_id),
     )
 
 

@@ -1494,6 +1494,8 @@ class PoolItem:
     stimulus_html: str | None = None
     accessibility: dict[str, Any] = field(default_factory=dict)
     max_score: float = 1.0
+    stimulus_id: int | None = None  # items sharing a stimulus form a testlet
+    human_scored: bool = False
 
 
 def load_pool_items(pool_id: int, parameter_set_id: int) -> list[PoolItem]:
@@ -1534,9 +1536,29 @@ def load_pool_items(pool_id: int, parameter_set_id: int) -> list[PoolItem]:
             stimulus_html=stimulus_html,
             accessibility=version.accessibility or {},
             max_score=version.max_score,
+            stimulus_id=version.stimulus_id,
+            human_scored=get_item_type(version.item_type).human_scored,
         )
         for version, key, params, stimulus_html in rows
     ]
+
+
+def pool_enemy_pairs(pool_id: int) -> list[tuple[int, int]]:
+    """Pairs of pool item versions whose items are enemies (never in the same test)."""
+    members = (
+        select(PoolMember.item_version_id, ItemVersion.item_id)
+        .join(ItemVersion, ItemVersion.id == PoolMember.item_version_id)
+        .where(PoolMember.pool_id == pool_id)
+        .subquery()
+    )
+    first, second = members.alias("first"), members.alias("second")
+    rows = db.session.execute(
+        select(first.c.item_version_id, second.c.item_version_id)
+        .select_from(ItemEnemy)
+        .join(first, first.c.item_id == ItemEnemy.item_id)
+        .join(second, second.c.item_id == ItemEnemy.enemy_item_id)
+    ).all()
+    return [(int(a), int(b)) for a, b in rows]
 
 
 def parameter_record(params: ItemParameter) -> dict[str, Any]:

@@ -1,14 +1,15 @@
 // The test player. The server decides everything (next item, time, the end); this page shows it,
 // keeps an unacknowledged answer in localStorage and resends it with the same idempotency key
 // until the server acknowledges it, so a dropped network or a reload never loses an answer.
-import { api, ApiError, constants, el, NetworkError, randomKey, setStatus } from "./api.js";
+import { api, ApiError, constants, NetworkError, randomKey, setStatus } from "./api.js";
+import { renderItem } from "./item_render.js";
 
 const codes = constants.errorCodes;
 const main = document.getElementById("main");
 const administrationId = main.dataset.administrationId;
 const form = document.getElementById("item-form");
-const stem = form.querySelector("[data-stem]");
-const options = form.querySelector("[data-options]");
+const itemBox = form.querySelector("[data-item]");
+let rendered = null; // { read() } of the item on screen
 const next = form.querySelector("[data-next]");
 const progress = document.querySelector("[data-progress]");
 const timer = document.querySelector("[data-timer]");
@@ -94,20 +95,13 @@ function render(newView) {
   const item = view.item;
   const part = session.section.count > 1 ? `Part ${session.section.index} of ${session.section.count} · ` : "";
   progress.textContent = `${part}Question ${item.sequence} (up to ${session.max_items})`;
-  stem.innerHTML = item.stem; // sanitised by the server
-  const legend = options.querySelector("legend");
-  options.replaceChildren(legend);
-  for (const option of item.options) {
-    const input = el("input", { type: "radio", name: "choice", value: option.id });
-    const label = el("label", { class: "option" }, input, el("span", { html: option.html }));
-    options.append(label);
-  }
-  next.disabled = true;
+  rendered = renderItem(itemBox, item); // every item type; its HTML was sanitised by the server
+  next.disabled = isEmpty(rendered.read()); // an ordering item is answered as first shown
   next.textContent = "Next";
   form.hidden = false;
   setStatus("");
   showTimer(session);
-  options.querySelector("input")?.focus();
+  itemBox.querySelector("input, select, textarea, button")?.focus();
 }
 
 async function submit(pending) {
@@ -189,19 +183,32 @@ async function start() {
   }
 }
 
-options.addEventListener("change", () => {
-  next.disabled = false;
-});
+// Next is offered once the item holds an answer of its kind.
+function isEmpty(response) {
+  if (response === null || response === undefined) return true;
+  return Object.values(response).every(
+    (value) =>
+      value === "" ||
+      (Array.isArray(value) && value.length === 0) ||
+      (value !== null && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length === 0),
+  );
+}
+const answerChanged = () => {
+  next.disabled = !rendered || isEmpty(rendered.read());
+};
+itemBox.addEventListener("input", answerChanged);
+itemBox.addEventListener("change", answerChanged);
+itemBox.addEventListener("click", answerChanged);
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  const chosen = options.querySelector("input[name=choice]:checked");
-  if (!chosen || !view || !view.item) return;
+  const response = rendered ? rendered.read() : null;
+  if (isEmpty(response) || !view || !view.item) return;
   const stored = loadPending(view.session.id);
   const sameItem = stored && stored.item === view.item.handle;
   const pending = {
     item: view.item.handle,
-    response: { choice: chosen.value },
+    response,
     key: sameItem ? stored.key : randomKey(),
   };
   submit(pending);

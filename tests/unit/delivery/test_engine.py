@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -126,11 +127,57 @@ def test_unknown_items_are_named() -> None:
     assert error.value.details["unknown"] == ["nope-1", "nope-2"]
 
 
-def test_form_items_need_parameters() -> None:
-    settings = {"sections": [{"kind": "linear", "forms": [["i-000", "p-160"]]}]}
-    with pytest.raises(ValidationError) as error:
-        build(settings)
-    assert error.value.details["items"] == ["p-160"]
+def test_form_items_without_parameters_are_presented_but_do_not_move_theta() -> None:
+    test = build({"sections": [{"kind": "linear", "forms": [["i-000", "p-160", "i-001"]]}]})
+    state = run_session(test, 0.0, 4)
+    assert state.items == [0, 160, 1]
+    assert state.operational == [True, False, True]
+    assert engine.final_result(test, state).n_operational == 2
+
+
+def test_testlet_items_come_together_in_a_cat() -> None:
+    items = bank()
+    # Items 0, 4 and 8 share a stimulus (all algebra), so do 1 and 5.
+    grouped = {0: 70, 4: 70, 8: 70, 1: 71, 5: 71}
+    items = [
+        replace(item, stimulus_id=grouped.get(i)) if i in grouped else item
+        for i, item in enumerate(items)
+    ]
+    test = build(cat(selection=[{"rule": "random"}]), items)
+    assert test.testlets[4] == (0, 4, 8)
+    seen = 0
+    for seed in range(60):
+        state = run_session(test, 0.0, seed)
+        for start, item in enumerate(state.items):
+            if item in test.testlets:
+                group = test.testlets[item]
+                block = state.items[start : start + len(group)]
+                assert sorted(block) == sorted(group) or start + len(block) == 12
+                seen += 1
+                break
+    assert seen > 0
+
+
+def test_human_scored_items_never_move_theta() -> None:
+    items = bank()
+    items[3] = replace(items[3], human_scored=True)
+    test = build({"sections": [{"kind": "linear", "forms": [["i-002", "i-003"]]}]}, items)
+    assert test.keys.index("i-003") >= test.n_operational
+    state = run_session(test, 0.0, 1)
+    assert state.operational == [True, False]
+
+
+def test_irt_categories_follow_the_model() -> None:
+    items = bank()
+    items[0] = replace(
+        items[0],
+        max_score=3.0,
+        parameters={"model": "gpcm", "discrimination": 1.0, "thresholds": [-1.0, 0.0, 1.0]},
+    )
+    items[1] = replace(items[1], max_score=2.0)  # 2PL item worth two raw points
+    test = build(cat(), items)
+    assert [engine.irt_category(test, 0, s) for s in (0, 1, 2, 3, 5)] == [0, 1, 2, 3, 3]
+    assert [engine.irt_category(test, 1, s) for s in (0, 1, 1.5, 2)] == [0, 0, 0, 1]
 
 
 def test_loft_counts_the_pool_cannot_meet_are_refused() -> None:
