@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from analytics.score_cli import score_command
+
 
 def register_commands(group: click.Group) -> None:
     """Attach the research commands to the top-level ``cbt`` group."""
+    group.add_command(score_command)

@@ -4,6 +4,13 @@
 ``__all__``; see docs/scoring.md for a tour.
 """
 
+from scoring.adaptive import (
+    AdaptiveEngine,
+    AdaptiveState,
+    AdaptiveTestSpec,
+    NextStep,
+    step_generator,
+)
 from scoring.estimation import (
     ESTIMATORS,
     AbilityEstimate,
@@ -34,6 +41,12 @@ from scoring.selection import (
     register_selection_rule,
     select_max_information,
 )
+from scoring.simulation import (
+    AdaptiveSimulation,
+    simulate_adaptive_tests,
+    simulate_responses,
+    sympson_hetter_parameters,
+)
 from scoring.stopping import (
     STOPPING_RULES,
     StoppingContext,
@@ -50,11 +63,16 @@ __all__ = [
     "SELECTION_RULES",
     "STOPPING_RULES",
     "AbilityEstimate",
+    "AdaptiveEngine",
+    "AdaptiveSimulation",
+    "AdaptiveState",
+    "AdaptiveTestSpec",
     "ConvergenceWarning",
     "ItemParameters",
     "ItemPool",
     "LinkingResult",
     "MMLCalibrator",
+    "NextStep",
     "PosteriorEAP",
     "ReportingScale",
     "ResponseData",
@@ -85,7 +103,11 @@ __all__ = [
     "register_selection_rule",
     "register_stopping_rule",
     "select_max_information",
+    "simulate_adaptive_tests",
+    "simulate_responses",
+    "step_generator",
     "sx2_item_fit",
+    "sympson_hetter_parameters",
     "test_information",
     "transform_parameters",
 ]

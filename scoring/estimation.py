@@ -17,8 +17,10 @@ First ``f`` and the objective (log-likelihood, log-posterior, or for WLE
 ``log L + log I / 2``, which is Warm's criterion exactly for the 1PL, 2PL and GPCM) are evaluated
 for all persons on a grid over ``bounds`` by matrix products. Each person's candidates are the
 grid intervals where ``f`` falls through zero and the bounds where ``f`` points outward; the
-candidate with the highest objective wins. An interior candidate is refined by the Illinois
-(modified regula falsi) method, which keeps the root bracketed, so iterations cannot diverge.
+candidate with the highest objective wins. An interior candidate is refined inside its
+bracket by Newton steps (closed forms for 1PL/2PL item sets; the first three derivatives of
+``log P`` for any model), falling back to the Illinois modified regula falsi step whenever
+Newton would leave the bracket, so iterations cannot diverge.
 
 Perfect and zero scores
 -----------------------
@@ -50,9 +52,16 @@ from typing import Any
 
 import numpy as np
 
-from scoring._responses import ResponseDesign, as_responses
-from scoring.irt import _check_params, _derivatives_at, _information_at, _log_prob_at
-from scoring.parameters import ItemParameters
+from scoring._responses import ResponseDesign, as_response_matrix, thin_matmul
+from scoring.irt import (
+    _check_params,
+    _derivatives_at,
+    _group_terms,
+    _information_at,
+    _log_prob_at,
+)
+from scoring.models import _sum_last
+from scoring.parameters import DICHOTOMOUS_MODELS, ItemParameters
 
 __all__ = [
     "ESTIMATORS",
@@ -65,7 +74,8 @@ __all__ = [
     "quadrature_grid",
 ]
 
-_CHUNK = 4096  # persons per block: keeps the (persons x nodes) work arrays in cache
+_TINY = 1e-300
+_CHUNK = 2048  # persons per block: keeps the work arrays in cache
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,12 +150,15 @@ def quadrature_grid(
 
 
 def _posterior_moments(log_post: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and SD of discrete posteriors given unnormalised log weights (rows), in place."""
-    log_post -= log_post.max(axis=1, keepdims=True)
+    """Mean and SD of discrete posteriors, one per column of unnormalised log weights.
+
+    ``log_post`` has shape (n_nodes, n_persons) and is overwritten.
+    """
+    log_post -= log_post.max(axis=0)
     np.exp(log_post, out=log_post)
-    total = log_post.sum(axis=1)
-    mean = (log_post @ nodes) / total
-    second = (log_post @ (nodes * nodes)) / total
+    moments = thin_matmul(np.stack((np.ones_like(nodes), nodes, nodes * nodes)), log_post)
+    mean = moments[1] / moments[0]
+    second = moments[2] / moments[0]
     return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))
 
 
@@ -191,16 +204,17 @@ def estimate_eap(
     blocks of persons; cost O(n_persons * n_items * n_nodes) flops in BLAS.
     """
     params = _check_params(params)
-    matrix, _ = as_responses(responses, params)
+    matrix, single = as_response_matrix(responses, params)
     nodes, log_prior = quadrature_grid(prior_mean, prior_sd, n_nodes, bounds)
     logp = _log_prob_at(params, nodes[:, None])
     n = matrix.shape[0]
     theta, se = np.empty(n), np.empty(n)
     n_resp = np.empty(n, dtype=np.int64)
     for sl in _chunks(n):
-        design = ResponseDesign(matrix[sl], params)
-        log_post = design.category_sum(logp)
-        log_post += log_prior
+        design = ResponseDesign(
+            matrix[sl], params, validate=True, row_offset=sl.start, single=single
+        )
+        log_post = design.category_sum(logp, offset=log_prior)
         theta[sl], se[sl] = _posterior_moments(log_post, nodes)
         n_resp[sl] = design.n_responses
     settings = {
@@ -222,7 +236,7 @@ def _item_moments(logp: np.ndarray, g: np.ndarray, h: np.ndarray) -> tuple[np.nd
     """Item information ``sum_k P g^2`` and Warm's ``J = sum_k P g (g^2 + h)``, (n, n_items)."""
     p = np.exp(logp)
     pg = p * g
-    return np.sum(pg * g, axis=-1), np.sum(pg * (g * g + h), axis=-1)
+    return _sum_last(pg * g), _sum_last(pg * (g * g + h))
 
 
 class _Problem:
@@ -234,38 +248,143 @@ class _Problem:
         self.method = method
         self.params = params
         self.prior = prior
+        # 1PL/2PL-only item sets get a closed-form evaluator (no log space needed there).
+        self.logistic = all(m in DICHOTOMOUS_MODELS and m != "3pl" for m in params.model)
 
     def grid(
         self, design: ResponseDesign, grid: np.ndarray, tables
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Objective and estimating function on the grid, each (n_grid, n_persons)."""
         logp, g, info, jay = tables
         obj = design.category_sum(logp)
         f = design.category_sum(g)
+        column = grid[:, None]
         if self.method == "map":
             mean, sd = self.prior
-            obj -= 0.5 * ((grid - mean) / sd) ** 2
-            f -= (grid - mean) / sd**2
+            obj -= 0.5 * ((column - mean) / sd) ** 2
+            f -= (column - mean) / sd**2
         elif self.method == "wle":
-            big_i = design.item_sum(info)
+            # Information underflows only for absurd items (|a (θ - b)| > ~700); keep it positive.
+            big_i = np.maximum(design.item_sum(info), _TINY)
             big_j = design.item_sum(jay)
             obj += 0.5 * np.log(big_i)
             f += big_j / (2.0 * big_i)
         return obj, f
 
-    def func(self, design: ResponseDesign, theta: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        logp, g, h = _derivatives_at(self.params, theta[:, None])
-        f = design.gather_sum(g, rows)
-        if self.method == "map":
-            mean, sd = self.prior
-            f -= (theta - mean) / sd**2
-        elif self.method == "wle":
-            info, jay = _item_moments(logp, g, h)
-            f += design.masked_sum(jay, rows) / (2.0 * design.masked_sum(info, rows))
-        return f
+    def evaluator(self, design: ResponseDesign) -> Evaluator:
+        """``f(theta, rows) -> (f, f')``: the estimating function of persons ``rows`` at
+        ``theta`` and its derivative (the solver also accepts ``f' = None``)."""
+        if self.logistic:
+            return self._logistic_evaluator(design)
+        return lambda theta, rows: self._general(design, theta, rows)
+
+    def _prior_term(self, theta: np.ndarray) -> np.ndarray | float:
+        if self.method != "map":
+            return 0.0
+        mean, sd = self.prior
+        return (theta - mean) / sd**2
+
+    def _prior_slope(self) -> float:
+        return -1.0 / self.prior[1] ** 2 if self.method == "map" else 0.0
+
+    def _general(
+        self, design: ResponseDesign, theta: np.ndarray, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Any mix of models. With ``g, h, t`` the first three derivatives of ``log P_jk``::
+
+            S' = sum_j h_j(x_j),   I = sum P g^2,   J = sum P g (g^2 + h),
+            I' = J + sum P g h,    J' = sum P (g^4 + 4 g^2 h + h^2 + g t),
+
+        and for the WLE ``f' = S' + (J' I - J I') / (2 I^2)``.
+        """
+        col = theta[:, None]
+        scores = design.scores[rows]
+        observed = None if design.complete else design.observed[rows]
+        wle = self.method == "wle"
+        f = -self._prior_term(theta) + np.zeros(theta.shape[0])
+        slope = np.full(theta.shape[0], self._prior_slope())
+        info = pgh = jay = jay_prime = 0.0
+        for group in self.params._groups:
+            # One model group at a time, reduced over categories at once: the work arrays stay
+            # (persons x group items x K) and never the whole item set.
+            p, g, h, t = _group_terms(group, col)
+            if group.index is None:
+                x, obs = scores, observed
+            else:
+                x = scores[:, group.positions]
+                obs = None if observed is None else observed[:, group.positions]
+            x = x[:, :, None]
+            g_obs = np.take_along_axis(g, x, axis=2)[:, :, 0]
+            h_obs = np.take_along_axis(h, x, axis=2)[:, :, 0]
+            if obs is not None:
+                g_obs = np.where(obs, g_obs, 0.0)
+                h_obs = np.where(obs, h_obs, 0.0)
+            f += g_obs.sum(axis=1)
+            slope += h_obs.sum(axis=1)
+            if wle:
+                pg = p * g
+                g2 = g * g
+                items = np.stack(
+                    (
+                        _sum_last(pg * g),
+                        _sum_last(pg * h),
+                        _sum_last(pg * g2),
+                        _sum_last(p * (g2 * g2 + 4.0 * g2 * h + h * h + g * t)),
+                    )
+                )
+                if obs is not None:
+                    items = np.where(obs, items, 0.0)
+                sums = items.sum(axis=2)
+                info = info + sums[0]
+                pgh = pgh + sums[1]
+                jay = jay + sums[2] + sums[1]
+                jay_prime = jay_prime + sums[3]
+        if not wle:
+            return f, slope
+        info_prime = jay + pgh
+        info = np.maximum(info, _TINY)
+        f += jay / (2.0 * info)
+        return f, slope + (jay_prime * info - jay * info_prime) / (2.0 * info * info)
+
+    def _logistic_evaluator(self, design: ResponseDesign) -> Evaluator:
+        """Closed forms for 1PL/2PL items, with ``P = σ(D a (θ - b))`` and ``w = P Q``::
+
+            S = sum_j D a_j (x_j - P_j),      S' = -I = -sum_j (D a_j)^2 w_j,
+            J = sum_j (D a_j)^3 w_j (1 - 2 P_j),  J' = sum_j (D a_j)^4 w_j (1 - 6 w_j),
+
+        and for the WLE ``f = S + J / (2 I)``, ``f' = -I + (J' I - J^2) / (2 I^2)`` (``I' = J``).
+        """
+        slope = self.params.scaling * self.params.discrimination
+        difficulty = self.params.difficulty
+        x_sum = design.filled @ slope
+        mask = design.mask
+        wle = self.method == "wle"
+        slope2, slope3, slope4 = slope**2, slope**3, slope**4
+        prior_slope = self._prior_slope()
+
+        def func(theta: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            u = (theta[:, None] - difficulty) * slope
+            with np.errstate(over="ignore"):  # exp(-u) = inf just gives P = 0
+                p = 1.0 / (1.0 + np.exp(-u))
+            pm = p if mask is None else p * mask[rows]
+            w = pm * (1.0 - p)
+            info = np.maximum(w @ slope2, _TINY)
+            f = x_sum[rows] - pm @ slope - self._prior_term(theta)
+            if not wle:
+                return f, prior_slope - info
+            jay = (w * (1.0 - 2.0 * p)) @ slope3
+            jay_prime = (w * (1.0 - 6.0 * (p - p * p))) @ slope4
+            f += jay / (2.0 * info)
+            return f, -info + (jay_prime * info - jay * jay) / (2.0 * info * info)
+
+        return func
 
 
-def _illinois(
-    func: Callable[[np.ndarray, np.ndarray], np.ndarray],
+Evaluator = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray | None]]
+
+
+def _solve_bracketed(
+    func: Evaluator,
     lo: np.ndarray,
     hi: np.ndarray,
     f_lo: np.ndarray,
@@ -274,30 +393,40 @@ def _illinois(
     tol: float,
     max_iter: int,
 ) -> np.ndarray:
-    """Vectorised Illinois root finding on brackets with ``f_lo > 0 >= f_hi``."""
+    """Vectorised safeguarded root finding on brackets with ``f_lo > 0 >= f_hi``.
+
+    Each step takes the Newton point when the derivative is available, negative and the point
+    falls inside the current bracket; otherwise the Illinois (modified regula falsi) point. The
+    bracket shrinks at every evaluation, so the iteration cannot diverge.
+    """
     result = np.empty(lo.shape[0])
     idx = np.arange(lo.shape[0])
     side = np.zeros(lo.shape[0], dtype=np.int8)
-    previous = np.full(lo.shape[0], np.inf)
+    x = np.clip((lo * f_hi - hi * f_lo) / (f_hi - f_lo), lo, hi)
     for _ in range(max_iter):
-        c = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-        c = np.clip(c, lo, hi)
-        f_c = func(c, rows)
-        left = f_c <= 0.0  # root in [lo, c]
-        hi = np.where(left, c, hi)
-        lo = np.where(left, lo, c)
-        f_hi = np.where(left, f_c, f_hi)
-        f_lo = np.where(left, f_lo, f_c)
+        f_x, slope = func(x, rows)
+        left = f_x <= 0.0  # root in [lo, x]
+        hi = np.where(left, x, hi)
+        lo = np.where(left, lo, x)
+        f_hi = np.where(left, f_x, f_hi)
+        f_lo = np.where(left, f_lo, f_x)
         f_lo = np.where(left & (side == 1), 0.5 * f_lo, f_lo)
         f_hi = np.where(~left & (side == -1), 0.5 * f_hi, f_hi)
         side = np.where(left, 1, -1).astype(np.int8)
-        done = (hi - lo <= tol) | (f_c == 0.0) | (np.abs(c - previous) <= 0.01 * tol)
-        result[idx[done]] = c[done]
+        nxt = np.clip((lo * f_hi - hi * f_lo) / (f_hi - f_lo), lo, hi)
+        if slope is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                newton = x - f_x / slope
+            ok = (slope < 0) & (newton > lo) & (newton < hi)
+            nxt = np.where(ok, newton, nxt)
+        done = (np.abs(nxt - x) <= tol) | (f_x == 0.0) | (hi - lo <= tol)
+        result[idx[done]] = np.where(f_x[done] == 0.0, x[done], nxt[done])
         keep = ~done
         if not keep.any():
             return result
-        idx, lo, hi, f_lo, f_hi, side, rows = (
+        idx, x, lo, hi, f_lo, f_hi, side, rows = (
             idx[keep],
+            nxt[keep],
             lo[keep],
             hi[keep],
             f_lo[keep],
@@ -305,8 +434,7 @@ def _illinois(
             side[keep],
             rows[keep],
         )
-        previous = c[keep]
-    result[idx] = 0.5 * (lo + hi)
+    result[idx] = x
     return result
 
 
@@ -321,7 +449,7 @@ def _estimate_modal(
     prior: tuple[float, float] | None = None,
 ) -> AbilityEstimate:
     params = _check_params(params)
-    matrix, _ = as_responses(responses, params)
+    matrix, single = as_response_matrix(responses, params)
     lo, hi = _check_bounds(bounds)
     if not (tol > 0):
         raise ValueError(f"tol must be > 0, got {tol!r}")
@@ -337,38 +465,42 @@ def _estimate_modal(
     n_resp = np.empty(n, dtype=np.int64)
     se = np.full(n, np.nan)
     for sl in _chunks(n):
-        design = ResponseDesign(matrix[sl], params)
+        design = ResponseDesign(
+            matrix[sl], params, validate=True, row_offset=sl.start, single=single
+        )
         n_resp[sl] = design.n_responses
-        has = design.n_responses > 0 if method != "map" else np.ones(design.n_persons, bool)
-        if not has.all():
-            design = ResponseDesign(matrix[sl][has], params)
+        out = np.arange(sl.start, sl.stop)
+        if method != "map" and not design.complete:
+            has = design.n_responses > 0
+            if not has.all():
+                design = design.subset(np.flatnonzero(has))
+                out = out[has]
         if design.n_persons == 0:
             continue
         obj, f = problem.grid(design, grid, tables)
         positive = f > 0.0
-        cross = positive[:, :-1] & ~positive[:, 1:]
-        cand = np.where(cross, np.maximum(obj[:, :-1], obj[:, 1:]), -np.inf)
-        best = np.argmax(cand, axis=1)
-        rows = np.arange(design.n_persons)
+        cross = positive[:-1] & ~positive[1:]
+        cand = np.where(cross, np.maximum(obj[:-1], obj[1:]), -np.inf)
+        best = np.argmax(cand, axis=0)
+        cols = np.arange(design.n_persons)
         scores = np.stack(
             (
-                cand[rows, best],
-                np.where(~positive[:, 0], obj[:, 0], -np.inf),
-                np.where(f[:, -1] >= 0.0, obj[:, -1], -np.inf),
-            ),
-            axis=1,
+                cand[best, cols],
+                np.where(~positive[0], obj[0], -np.inf),
+                np.where(f[-1] >= 0.0, obj[-1], -np.inf),
+            )
         )
-        choice = np.argmax(scores, axis=1)
+        choice = np.argmax(scores, axis=0)
         est = np.where(choice == 1, lo, hi)
         interior = np.flatnonzero(choice == 0)
         if interior.size:
             i = best[interior]
-            est[interior] = _illinois(
-                lambda t, r, design=design: problem.func(design, t, r),
+            est[interior] = _solve_bracketed(
+                problem.evaluator(design),
                 grid[i],
                 grid[i + 1],
-                f[interior, i],
-                f[interior, i + 1],
+                f[i, interior],
+                f[i + 1, interior],
                 interior,
                 tol,
                 int(max_iter),
@@ -376,9 +508,9 @@ def _estimate_modal(
         info_hat = design.masked_sum(_information_at(params, est[:, None]))
         if method == "map":
             info_hat = info_hat + 1.0 / prior[1] ** 2
-        out = np.flatnonzero(has) + sl.start
         theta[out] = est
-        se[out] = 1.0 / np.sqrt(info_hat)
+        with np.errstate(divide="ignore"):  # no information at all: SE = inf
+            se[out] = 1.0 / np.sqrt(info_hat)
     settings: dict[str, Any] = {"bounds": [lo, hi], "tol": tol, "max_iter": max_iter}
     if prior is not None:
         settings.update(prior_mean=prior[0], prior_sd=prior[1])

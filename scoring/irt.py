@@ -70,10 +70,14 @@ def _group_derivatives(
 
 
 def _group_information(group: _ModelGroup, col: np.ndarray) -> np.ndarray:
-    if group.model == "3pl":
-        return _k.logistic_information(col, group.slope, group.difficulty, group.guessing)
-    if group.model in ("1pl", "2pl"):
-        return _k.logistic_information(col, group.slope, group.difficulty)
+    if group.model in ("1pl", "2pl", "3pl"):
+        return _k._logistic_information(
+            col,
+            group.half_slope,
+            group.quarter_slope2,
+            group.difficulty,
+            group.guessing if group.model == "3pl" else None,
+        )
     if group.model == "grm":
         return _k.graded_information(col, group.slope, group.thresholds)
     return _k.partial_credit_information(col, group.slope, group.thresholds)
@@ -132,6 +136,15 @@ def _derivatives_at(
     grad = _assemble_categories(params, [(g, r[1]) for g, r in parts], 0.0)
     hess = _assemble_categories(params, [(g, r[2]) for g, r in parts], 0.0)
     return logp, grad, hess
+
+
+def _group_terms(group: _ModelGroup, col: np.ndarray):
+    if group.model in ("1pl", "2pl", "3pl"):
+        guessing = group.guessing if group.model == "3pl" else None
+        return _k._logistic_terms(col, group.slope, group.difficulty, guessing)
+    if group.model == "grm":
+        return _k._graded_terms(col, group.slope, group.thresholds)
+    return _k._partial_credit_terms(col, group.slope, group.thresholds)
 
 
 def _information_at(params: ItemParameters, col: np.ndarray) -> np.ndarray:
@@ -237,17 +250,15 @@ def log_likelihood(
     matrix, single = as_responses(responses, params)
     scalar_theta = np.ndim(theta) == 0
     th = as_theta(theta)
+    design = ResponseDesign(matrix, params)
     if per_person:
         if th.shape[0] != matrix.shape[0]:
             raise ValueError(
                 f"per_person=True needs one theta per person ({matrix.shape[0]}), got {th.shape[0]}"
             )
-        logp = _log_prob_at(params, th[:, None])
-        design = ResponseDesign(matrix, params)
-        out = design.gather_sum(logp)
+        out = design.gather_sum(_log_prob_at(params, th[:, None]))
         return float(out[0]) if single and scalar_theta else out
-    logp = _log_prob_at(params, th[:, None])
-    out = ResponseDesign(matrix, params).category_sum(logp)
+    out = design.category_sum(_log_prob_at(params, th[:, None])).T
     if single:
         out = out[0]
         return float(out[0]) if scalar_theta else out
@@ -274,3 +285,57 @@ def _item_log_prob(params: ItemParameters, item: int, score: int, nodes: np.ndar
     else:
         logp = _k.partial_credit_log_prob(nodes[:, None], group.slope[sub], thresholds)
     return logp[:, 0, score]
+
+
+def _item_probabilities(params: ItemParameters, item: int, theta: float) -> np.ndarray:
+    """``P(X_item = k | theta)`` for k = 0..K_item-1, shape (K_item,) (no validation)."""
+    k = int(params.n_categories[item])
+    point = np.array([float(theta)])
+    logp = np.array([_item_log_prob(params, item, c, point)[0] for c in range(k)])
+    return np.exp(logp)
+
+
+def _subset_groups(params: ItemParameters, items: np.ndarray):
+    """Per model group: (group, positions of ``items`` in that group's arrays, their order)."""
+    group_of = params._item_group[items]
+    for gi in np.unique(group_of).tolist():
+        where = np.flatnonzero(group_of == gi)
+        yield params._groups[gi], params._item_slot[items[where]], where
+
+
+def _slice_group(group: _ModelGroup, slots: np.ndarray) -> _ModelGroup:
+    width = int(group.n_categories[slots].max()) - 1
+    return _ModelGroup(
+        model=group.model,
+        index=None,
+        positions=np.arange(slots.shape[0]),
+        slope=group.slope[slots],
+        half_slope=group.half_slope[slots],
+        quarter_slope2=group.quarter_slope2[slots],
+        difficulty=group.difficulty[slots],
+        guessing=group.guessing[slots],
+        thresholds=group.thresholds[slots, :width],
+        n_categories=group.n_categories[slots],
+        max_categories=width + 1,
+    )
+
+
+def _subset_log_likelihood(
+    params: ItemParameters, items: np.ndarray, scores: np.ndarray, theta: np.ndarray
+) -> np.ndarray:
+    """``sum_j log P(X_j = x_j | theta_t)`` over a few ``items``, shape (n_theta,)."""
+    total = np.zeros(theta.shape[0])
+    col = theta[:, None]
+    for group, slots, where in _subset_groups(params, items):
+        logp = _group_log_prob(_slice_group(group, slots), col)
+        total += np.take_along_axis(logp, scores[where][None, :, None], axis=2)[:, :, 0].sum(1)
+    return total
+
+
+def _subset_information(params: ItemParameters, items: np.ndarray, theta: float) -> np.ndarray:
+    """Fisher information of a few ``items`` at one ``theta``, shape (len(items),)."""
+    out = np.empty(items.shape[0])
+    col = np.array([[float(theta)]])
+    for group, slots, where in _subset_groups(params, items):
+        out[where] = _group_information(_slice_group(group, slots), col)[0]
+    return out

@@ -91,6 +91,8 @@ class _ModelGroup:
     index: np.ndarray | None
     positions: np.ndarray
     slope: np.ndarray
+    half_slope: np.ndarray
+    quarter_slope2: np.ndarray
     difficulty: np.ndarray
     guessing: np.ndarray
     thresholds: np.ndarray
@@ -517,12 +519,15 @@ class ItemParameters:
                 width = int(self.n_categories[positions].max()) - 1
                 thr = self.thresholds[positions, :width].copy()
                 thr[np.isnan(thr)] = np.inf
+            slope = self.scaling * self.discrimination[positions]
             groups.append(
                 _ModelGroup(
                     model=name,
                     index=None if whole else _readonly(positions),
                     positions=_readonly(positions),
-                    slope=_readonly(self.scaling * self.discrimination[positions]),
+                    slope=_readonly(slope),
+                    half_slope=_readonly(0.5 * slope),
+                    quarter_slope2=_readonly(0.25 * slope * slope),
                     difficulty=_readonly(self.difficulty[positions].copy()),
                     guessing=_readonly(self.guessing[positions].copy()),
                     thresholds=_readonly(thr),

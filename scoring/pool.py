@@ -12,6 +12,9 @@ from scoring.parameters import ItemParameters
 
 __all__ = ["ItemPool"]
 
+_NO_ENEMIES = np.empty(0, dtype=np.intp)
+_NO_ENEMIES.setflags(write=False)
+
 
 @dataclass(frozen=True, eq=False)
 class ItemPool:
@@ -116,7 +119,7 @@ class ItemPool:
 
     def enemies_of(self, item: int) -> np.ndarray:
         """Indices of the enemies of ``item`` (empty if none)."""
-        return self._enemies.get(int(item), np.empty(0, dtype=np.intp))
+        return self._enemies.get(int(item), _NO_ENEMIES)
 
     def with_exposure_parameters(self, exposure_parameters: Any) -> ItemPool:
         """A copy of this pool with new Sympson-Hetter parameters."""

@@ -25,6 +25,11 @@ def _optional_float(value: Any, name: str) -> float | None:
     return out
 
 
+def _round_half_away(values: np.ndarray, decimals: int) -> np.ndarray:
+    factor = 10.0**decimals
+    return np.sign(values) * np.floor(np.abs(values) * factor + 0.5) / factor
+
+
 @dataclass(frozen=True)
 class ReportingScale:
     """Linear reporting scale ``score = intercept + slope * theta``, rounded and clipped.
@@ -98,17 +103,18 @@ class ReportingScale:
     def to_scale(self, theta: Any) -> float | np.ndarray:
         """Reporting score(s): ``intercept + slope * theta``, rounded, then clipped.
 
-        Scalars give a float, arrays an array of the same shape. NaN stays NaN.
+        Rounding is half away from zero (542.5 -> 543), as score reports expect, not numpy's
+        half-to-even. Scalars give a float, arrays an array of the same shape. NaN stays NaN.
         """
         arr = np.asarray(theta, dtype=float)
-        out = np.round(self.intercept + self.slope * arr, self.decimals)
+        out = _round_half_away(self.intercept + self.slope * arr, self.decimals)
         if self.minimum is not None or self.maximum is not None:
             out = np.clip(out, self.minimum, self.maximum)
         return float(out) if out.ndim == 0 else out
 
     def se_to_scale(self, se: Any) -> float | np.ndarray:
         """Standard error(s) on the reporting scale: ``|slope| * se``, rounded (not clipped)."""
-        out = np.round(abs(self.slope) * np.asarray(se, dtype=float), self.decimals)
+        out = _round_half_away(abs(self.slope) * np.asarray(se, dtype=float), self.decimals)
         return float(out) if out.ndim == 0 else out
 
     def theta_to_band(self, theta: Any) -> str | np.ndarray | None:

@@ -413,16 +413,14 @@ class EnemyExclusion(SelectionRule):
     kind = "filter"
 
     def filter(self, ctx: SelectionContext) -> np.ndarray:
-        if not ctx.pool.enemy_sets:
+        if not ctx.pool.enemy_sets or not ctx.n_administered:
             return ctx.eligible
-        mask = ctx.eligible
-        copied = False
-        for item in ctx.administered.tolist():
-            enemies = ctx.pool.enemies_of(item)
-            if enemies.size:
-                if not copied:
-                    mask, copied = mask.copy(), True
-                mask[enemies] = False
+        enemies = [ctx.pool.enemies_of(item) for item in ctx.administered.tolist()]
+        enemies = [e for e in enemies if e.size]
+        if not enemies:
+            return ctx.eligible
+        mask = ctx.eligible.copy()
+        mask[np.concatenate(enemies)] = False
         return mask
 
 
@@ -474,6 +472,7 @@ class ContentLimits(SelectionRule):
             self._min[i] = spec["min"]
             if "max" in spec:
                 self._max[i] = spec["max"]
+        self._area_masks = [pool.area_index == i for i in range(n_areas)]
         self._pool = pool
 
     def _ensure(self, ctx: SelectionContext) -> None:
@@ -483,14 +482,17 @@ class ContentLimits(SelectionRule):
     def filter(self, ctx: SelectionContext) -> np.ndarray:
         self._ensure(ctx)
         counts = ctx.area_counts()
-        area = ctx.pool.area_index
-        open_area = counts < self._max
-        mask = ctx.eligible & open_area[area]
+        mask = ctx.eligible
+        for i in np.flatnonzero(counts >= self._max).tolist():
+            mask = mask & ~self._area_masks[i]
         if ctx.max_items is not None:
             deficit = np.maximum(self._min - counts, 0)
             remaining = ctx.max_items - ctx.n_administered
-            if deficit.sum() >= remaining and deficit.any():
-                needed = mask & (deficit > 0)[area]
+            if deficit.any() and deficit.sum() >= remaining:
+                needed = np.zeros_like(mask)
+                for i in np.flatnonzero(deficit).tolist():
+                    needed |= self._area_masks[i]
+                needed &= mask
                 if needed.any():
                     mask = needed
         return mask
@@ -541,19 +543,19 @@ class KingsburyZara(SelectionRule):
         self._target = np.zeros(len(pool.area_names))
         for i, v in table.items():
             self._target[i] = v
+        self._area_masks = [pool.area_index == i for i in range(len(pool.area_names))]
         self._pool = pool
 
     def filter(self, ctx: SelectionContext) -> np.ndarray:
         if self._pool is not ctx.pool:
             self.prepare(ctx.pool)
-        area = ctx.pool.area_index
-        counts = ctx.area_counts()
-        observed = counts / max(ctx.n_administered, 1)
-        available = np.bincount(area[ctx.eligible], minlength=len(self._target)) > 0
-        if not available.any():
-            return ctx.eligible
-        gap = np.where(available, self._target - observed, -np.inf)
-        return ctx.eligible & (area == int(np.argmax(gap)))
+        observed = ctx.area_counts() / max(ctx.n_administered, 1)
+        gap = self._target - observed
+        for i in np.argsort(-gap, kind="stable").tolist():
+            mask = ctx.eligible & self._area_masks[i]
+            if mask.any():
+                return mask
+        return ctx.eligible
 
 
 @register_selection_rule
@@ -610,20 +612,22 @@ class PriorityIndex(SelectionRule):
         if not isinstance(quotas, Mapping) or not quotas:
             raise ValueError("quotas must be a non-empty mapping {area: count}")
         self.quotas = {str(k): _positive_int(v, f"quota of {k!r}") for k, v in quotas.items()}
-        self.weights = {str(k): float(v) for k, v in (weights or {}).items()}
-        if any(not (math.isfinite(v) and v > 0) for v in self.weights.values()):
+        self.area_weights = {str(k): float(v) for k, v in (weights or {}).items()}
+        if any(not (math.isfinite(v) and v > 0) for v in self.area_weights.values()):
             raise ValueError("weights must be > 0")
         self._pool: ItemPool | None = None
 
     def settings(self) -> dict[str, Any]:
         out: dict[str, Any] = {"quotas": dict(self.quotas)}
-        if self.weights:
-            out["weights"] = dict(self.weights)
+        if self.area_weights:
+            out["weights"] = dict(self.area_weights)
         return out
 
     def prepare(self, pool: ItemPool) -> None:
         quotas = _area_table(pool, self.quotas, "priority_index")
-        weights = _area_table(pool, self.weights, "priority_index") if self.weights else {}
+        weights = (
+            _area_table(pool, self.area_weights, "priority_index") if self.area_weights else {}
+        )
         n_areas = len(pool.area_names)
         self._quota = np.zeros(n_areas)
         self._weight = np.ones(n_areas)

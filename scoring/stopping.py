@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from scoring.irt import _information_at, _item_log_prob
+from scoring.irt import _subset_information, _subset_log_likelihood
 from scoring.parameters import ItemParameters
 
 __all__ = [
@@ -84,22 +84,20 @@ class StoppingContext:
     def n_administered(self) -> int:
         return int(self.administered.shape[0])
 
-    def log_likelihood(self, theta: float) -> float:
-        """Log-likelihood of the responses so far at ``theta``."""
-        point = np.array([float(theta)])
-        return float(
-            sum(
-                _item_log_prob(self.params, int(j), int(x), point)[0]
-                for j, x in zip(self.administered.tolist(), self.scores.tolist(), strict=True)
-            )
-        )
+    def log_likelihood(self, theta: Any) -> Any:
+        """Log-likelihood of the responses so far at ``theta`` (a float, or an array of them)."""
+        points = np.atleast_1d(np.asarray(theta, dtype=float))
+        if self.n_administered == 0:
+            out = np.zeros(points.shape[0])
+        else:
+            out = _subset_log_likelihood(self.params, self.administered, self.scores, points)
+        return float(out[0]) if np.ndim(theta) == 0 else out
 
     def information(self, theta: float) -> float:
         """Test information of the administered items at ``theta``."""
         if self.n_administered == 0:
             return 0.0
-        info = _information_at(self.params, np.array([[float(theta)]]))[0]
-        return float(info[self.administered].sum())
+        return float(_subset_information(self.params, self.administered, theta).sum())
 
 
 class StoppingRule:
@@ -276,7 +274,8 @@ class SequentialProbabilityRatio(StoppingRule):
 
     def log_ratio(self, ctx: StoppingContext) -> float:
         """``log L(cut + delta) - log L(cut - delta)``."""
-        return ctx.log_likelihood(self.cut + self.delta) - ctx.log_likelihood(self.cut - self.delta)
+        upper, lower = ctx.log_likelihood(np.array([self.cut + self.delta, self.cut - self.delta]))
+        return float(upper - lower)
 
     def classify(self, ctx: StoppingContext) -> str | None:
         """``"above"``, ``"below"`` or ``None`` (undecided)."""

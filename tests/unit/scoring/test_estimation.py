@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoring import (
     ItemParameters,
@@ -236,3 +238,65 @@ def test_settings_are_validated(lsat6_params):
         estimate_eap([[0, 1, 0, 1, 0], [0, 1, 0.5, 1, 0]], lsat6_params)
     with pytest.raises(ValueError, match="item 'Q3'"):
         estimate_wle([[0, 1, 2, 1, 0]], lsat6_params)
+
+
+@pytest.mark.parametrize("kind", ["mixed", "3pl", "2pl"])
+@pytest.mark.parametrize("method", ["mle", "map", "wle"])
+def test_newton_derivative_matches_finite_differences(kind, method):
+    """Internal check: a wrong derivative would not change the estimates (the bracket protects
+    them) but would silently slow every solve, so it is tested directly."""
+    from scoring._responses import ResponseDesign
+    from scoring.estimation import _Problem
+
+    rng = np.random.default_rng(5)
+    if kind == "mixed":
+        params = make_mixed(rng, 4)
+    else:
+        c = rng.uniform(0.1, 0.3, 20) if kind == "3pl" else None
+        params = ItemParameters.dichotomous(rng.uniform(0.5, 2, 20), rng.normal(size=20), c)
+    x = _simulate(params, rng.normal(size=50), rng)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    design = ResponseDesign(x, params)
+    rows = np.arange(50)
+    problem = _Problem(method, params, (0.0, 1.0))
+    theta = rng.uniform(-3, 3, 50)
+    for evaluate in (problem.evaluator(design), lambda t, r: problem._general(design, t, r)):
+        _, slope = evaluate(theta, rows)
+        h = 1e-6
+        numeric = (evaluate(theta + h, rows)[0] - evaluate(theta - h, rows)[0]) / (2 * h)
+        np.testing.assert_allclose(slope, numeric, rtol=1e-6, atol=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    slope=st.floats(0.2, 4.0),
+    spread=st.floats(0.0, 6.0),
+    guess=st.floats(0.0, 0.4),
+)
+def test_estimators_are_finite_and_bounded_for_any_pattern(seed, slope, spread, guess):
+    """Random patterns on items from gentle to extreme (a up to 4, |b| up to 6, c up to 0.4)."""
+    rng = np.random.default_rng(seed)
+    params = ItemParameters.from_records(
+        [
+            {"model": "3pl", "discrimination": slope, "difficulty": spread, "guessing": guess},
+            {"model": "2pl", "discrimination": slope, "difficulty": -spread},
+            {
+                "model": "grm",
+                "discrimination": slope,
+                "thresholds": [-spread - 0.1, 0, spread + 0.1],
+            },
+            {"model": "gpcm", "discrimination": slope, "thresholds": [spread, -spread]},
+            {"model": "1pl", "difficulty": rng.normal()},
+        ]
+    )
+    x = np.column_stack([rng.integers(0, k, size=30) for k in params.n_categories]).astype(float)
+    x[rng.random(x.shape) < 0.2] = np.nan
+    for method in ("eap", "map", "mle", "wle"):
+        est = estimate_ability(x, params, method)
+        answered = est.n_responses > 0
+        if method in ("eap", "map"):
+            answered = np.ones_like(answered)
+        assert np.all(np.isfinite(est.theta[answered]))
+        assert np.all(np.abs(est.theta[answered]) <= 6.0)
+        assert np.all(est.se[answered] > 0)

@@ -85,13 +85,15 @@ def test_information_is_non_negative_and_matches_definition(params, theta):
     assert np.all(info >= 0)
     assert np.all(np.isfinite(info))
     np.testing.assert_allclose(total_information(params, theta), info.sum(axis=1))
-    # Definition: I = sum_k (dP_k/dθ)^2 / P_k, by central differences of P.
+    # Definition: I = sum_k (dP_k/dθ)^2 / P_k = sum_k P_k (d log P_k / dθ)^2, with the
+    # derivative by central differences of log P (finite for every real category).
     h = 1e-5
     th = np.asarray(theta)
-    dp = (category_probabilities(params, th + h) - category_probabilities(params, th - h)) / (2 * h)
-    p = category_probabilities(params, th)
-    ok = p > 1e-9
-    ref = np.where(ok, dp**2 / np.where(ok, p, 1.0), 0.0).sum(axis=2)
+    real = _real_categories(params)[None]
+    up = log_category_probabilities(params, th + h)
+    down = log_category_probabilities(params, th - h)
+    dlog = np.where(real, (np.where(real, up, 0) - np.where(real, down, 0)) / (2 * h), 0.0)
+    ref = (category_probabilities(params, th) * dlog**2).sum(axis=2)
     np.testing.assert_allclose(info, ref, rtol=1e-4, atol=1e-7)
 
 

@@ -65,3 +65,9 @@ def test_validation(kwargs, message):
 def test_from_dict_rejects_unknown_keys():
     with pytest.raises(ValueError, match="unknown"):
         ReportingScale.from_dict({"slope": 100, "offset": 3})
+
+
+def test_rounding_is_half_away_from_zero():
+    scale = ReportingScale(slope=1.0, intercept=0.0)
+    np.testing.assert_array_equal(scale.to_scale([542.5, 543.5, -2.5, 0.49]), [543, 544, -3, 0])
+    assert ReportingScale(slope=10.0, intercept=0.0, decimals=1).to_scale(0.125) == 1.3
