@@ -435,16 +435,15 @@ class MMLCalibrator:
 
         ``{"model", "scaling", "items": [{"item_id", "model", "discrimination", "difficulty",
         "guessing", "thresholds", "se": {...}}], "log_likelihood", "aic", "bic", "n_iter",
-        "converged", ...}``. Fields a model lacks are omitted; anchors carry ``"fixed": true``
-        and no ``se``. The items load with :meth:`ItemParameters.from_records`.
+        "converged", ...}``. Fields a model lacks are omitted; anchors (held fixed) have no
+        ``se`` and are listed in ``"fixed_items"``. The items load with
+        :meth:`ItemParameters.from_records`.
         """
         self._check_fitted()
         params = self.item_parameters_
         records = params.to_records()
         for j, rec in enumerate(records):
-            if self.fixed_[j]:
-                rec["fixed"] = True
-            elif self.se_ is not None:
+            if self.se_ is not None and not self.fixed_[j]:
                 rec["se"] = self.se_.record(j, params.model[j], int(params.n_categories[j]))
         spec = self.model
         if isinstance(spec, str):
@@ -474,6 +473,8 @@ class MMLCalibrator:
                 )
             ],
         }
+        if self.fixed_.any():
+            doc["fixed_items"] = [i for i, f in zip(self.item_ids_, self.fixed_, strict=True) if f]
         if self.excluded_items_:
             doc["excluded_items"] = dict(self.excluded_items_)
         if len(self.excluded_persons_):
