@@ -501,6 +501,24 @@ def dif_report(
             ),
         ]
         delta = np.asarray(mh.delta, dtype=float)
+        ratio = np.asarray(mh.smd_ratio, dtype=float)
+        if np.isfinite(ratio).any():
+            fig = _figure(7, 3.4)
+            ax = fig.add_subplot(1, 1, 1)
+            colors = {"AA": "#2da44e", "BB": "#bf8700", "CC": "#cf222e"}
+            signed = np.sign(np.nan_to_num(np.asarray(mh.smd, dtype=float))) * ratio
+            ax.bar(
+                range(ratio.size),
+                np.nan_to_num(signed),
+                color=[colors.get(c, "#57606a") for c in mh.ets_class],
+            )
+            for level in (-0.25, -0.17, 0.17, 0.25):
+                ax.axhline(level, color="#57606a", lw=0.8, ls="--")
+            ax.set_ylabel("SMD / SD (signed)")
+            ax.set_xlabel("item")
+            ax.set_title("Polytomous items: standardised mean difference (ETS AA / BB / CC)")
+            fig.tight_layout()
+            parts.append(_png(fig))
         if np.isfinite(delta).any():
             fig = _figure(7, 3.4)
             ax = fig.add_subplot(1, 1, 1)

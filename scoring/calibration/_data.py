@@ -70,7 +70,8 @@ class ResponseData:
     dense : ndarray of float, shape (n_persons, n_items), or None
         The validated dense matrix when the data came from one (NaN = not administered). It lets
         calibration use dense BLAS kernels when the design is mostly complete; it is never
-        created from sparse or long input.
+        created from sparse or long input. A float64 input array is used as is, not copied:
+        do not modify it while the data is in use.
 
     Notes
     -----

@@ -34,6 +34,49 @@ import scipy.sparse as sp
 from scoring.calibration._data import ResponseData
 
 _BLOCK = 8192
+#: OpenBLAS runs a GEMM on one thread when m * n * k < 4 * 65536 (the rule scoring._responses
+#: documents). Threaded small products were measured 3-10x slower on a busy 2-core machine, so
+#: the dense kernel issues its products as batches of single-threaded GEMMs (one numpy call).
+_SINGLE_THREAD_FLOPS = 4 * 65536 - 1
+
+
+def _batch_rows(n_rows: int, inner: int, outer: int) -> int:
+    """Rows per GEMM so that rows * inner * outer stays under the single-thread threshold."""
+    return max(1, min(n_rows, _SINGLE_THREAD_FLOPS // max(1, inner * outer)))
+
+
+def _forward(rows: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """``(rows @ table).T`` (grid-major), as batched single-threaded products.
+
+    ``rows`` is (n, k) and ``table`` (k, Q); returns (Q, n).
+    """
+    n, k = rows.shape
+    q = table.shape[1]
+    step = _batch_rows(n, k, q)
+    full = (n // step) * step
+    out = np.empty((n, q), dtype=np.result_type(rows, table))
+    if full:
+        out[:full].reshape(-1, step, q)[...] = rows[:full].reshape(-1, step, k) @ table
+    if full < n:
+        out[full:] = rows[full:] @ table
+    return np.ascontiguousarray(out.T)
+
+
+def _backward(post: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``post @ rows`` for grid-major ``post`` (Q, n) and ``rows`` (n, k): (Q, k), batched."""
+    q, n = post.shape
+    k = rows.shape[1]
+    step = _batch_rows(n, k, q)
+    full = (n // step) * step
+    out = np.zeros((q, k))
+    if full:
+        parts = post[:, :full].reshape(q, -1, step).transpose(1, 0, 2) @ rows[:full].reshape(
+            -1, step, k
+        )
+        out += parts.sum(axis=0)
+    if full < n:
+        out += post[:, full:] @ rows[full:]
+    return out
 
 
 @dataclass
@@ -291,11 +334,13 @@ class DenseKernel(_Kernel):
         mean = sd = None
         if moments:
             mean, sd = np.empty(self.n_rows), np.empty(self.n_rows)
+        tk = np.ascontiguousarray(tk_t.T)
+        t0 = np.ascontiguousarray(t0_t.T)
         for rows in self._blocks():
             ind = indicators[rows]
-            block = tk_t @ ind.T  # (Q, persons): grid-major
+            block = _forward(ind, tk)  # (Q, persons): grid-major
             if mask is not None:
-                block += t0_t @ mask[rows].T
+                block += _forward(mask[rows], t0)
             groups = None if self.groups is None else self.groups[rows]
             log_marginal = _posterior_columns(block, log_prior, groups)
             if moments:
@@ -308,11 +353,11 @@ class DenseKernel(_Kernel):
                 block *= w.astype(dtype)
             else:
                 ll += float(log_marginal.sum(dtype=np.float64))
-            rk_t += block @ ind
+            rk_t += _backward(block, ind)
             if mask is None:
                 n_item_t += block.sum(axis=1, dtype=np.float64)[:, None]
             else:
-                n_item_t += block @ mask[rows]
+                n_item_t += _backward(block, mask[rows])
             _column_group_mass(block, groups, mass)
         rk, n_item = rk_t.T, n_item_t.T
         counts = np.zeros((self.n_cols, n_nodes))

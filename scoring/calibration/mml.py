@@ -217,6 +217,8 @@ class MMLCalibrator:
         Marginal log-likelihood at the estimates (without the priors).
     log_posterior_ : float
         ``log_likelihood_`` plus the log priors (the quantity MAP-EM maximises).
+    deviance_ : float
+        ``-2 log_likelihood_``.
     n_parameters_ : int
         Free parameters (items and population).
     aic_, bic_ : float
@@ -458,6 +460,7 @@ class MMLCalibrator:
             "scaling": float(self.scaling),
             "items": records,
             "log_likelihood": float(self.log_likelihood_),
+            "deviance": float(self.deviance_),
             "aic": float(self.aic_),
             "bic": float(self.bic_),
             "n_parameters": int(self.n_parameters_),
@@ -776,6 +779,7 @@ class MMLCalibrator:
         self.thresholds_ = params.thresholds
         prior_total = sum(float(b.prior_terms(b.eta)[0][~b.fixed].sum()) for b in problem.blocks)
         self.log_likelihood_ = float(final.log_likelihood)
+        self.deviance_ = -2.0 * self.log_likelihood_
         self.log_posterior_ = self.log_likelihood_ + prior_total
         k = problem.n_free
         self.n_parameters_ = int(k)

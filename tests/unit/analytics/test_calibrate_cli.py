@@ -533,6 +533,7 @@ def test_dif_command(tmp_path: Path) -> None:
     assert doc["mantel_haenszel"]["items"][0]["ets_class"] in ("AA", "BB", "CC")
     assert [i["item_id"] for i in doc["likelihood_ratio"]["items"]] == ["S1DoCurse", "S2DoScold"]
     assert "Mantel-Haenszel" in report.read_text()
+    assert "data:image/png;base64," in report.read_text()
     result = _run(
         "dif",
         "--responses",

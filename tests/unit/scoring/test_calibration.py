@@ -219,7 +219,7 @@ def test_params_document_round_trips_through_item_parameters(verbagg: np.ndarray
     cal = MMLCalibrator("gpcm").fit(verbagg)
     doc = cal.to_params_document()
     assert doc["model"] == "gpcm"
-    assert {"log_likelihood", "aic", "bic", "n_iter", "converged"} <= set(doc)
+    assert {"log_likelihood", "deviance", "aic", "bic", "n_iter", "converged"} <= set(doc)
     item = doc["items"][0]
     assert set(item) == {"item_id", "model", "discrimination", "thresholds", "se"}
     assert set(item["se"]) == {"discrimination", "thresholds"}
