@@ -26,6 +26,7 @@ accumulate the log-likelihood in float64.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,7 @@ import scipy.sparse as sp
 
 from scoring.calibration._data import ResponseData
 
-_BLOCK = 8192
+_BLOCK = 4096
 #: OpenBLAS runs a GEMM on one thread when m * n * k < 4 * 65536 (the rule scoring._responses
 #: documents). Threaded small products were measured 3-10x slower on a busy 2-core machine, so
 #: the dense kernel issues its products as batches of single-threaded GEMMs (one numpy call).
@@ -163,7 +164,12 @@ def _column_group_mass(block: np.ndarray, groups: np.ndarray | None, mass: np.nd
 
 
 class _Kernel:
-    """Shared bookkeeping: person weights, groups, blocks, working precision."""
+    """Shared bookkeeping: person weights, groups, blocks, threads, working precision.
+
+    Blocks of persons are processed by ``n_threads`` threads (numpy releases the GIL in its
+    products and element-wise loops); every block returns its partial sums and they are added
+    in block order, so the result does not depend on the number of threads.
+    """
 
     n_rows: int
     weights: np.ndarray | None
@@ -172,10 +178,29 @@ class _Kernel:
     n_cols: int
     row_of_person: np.ndarray | None  # pattern index of each person (DenseKernel only)
     nodes: np.ndarray
+    n_threads: int = 1
 
-    def _blocks(self):
-        for start in range(0, self.n_rows, _BLOCK):
-            yield slice(start, min(start + _BLOCK, self.n_rows))
+    def _blocks(self) -> list[slice]:
+        return [
+            slice(start, min(start + _BLOCK, self.n_rows))
+            for start in range(0, self.n_rows, _BLOCK)
+        ]
+
+    _pool: ThreadPoolExecutor | None = None
+
+    def _map(self, work, items):
+        """``map(work, items)`` in order, on ``n_threads`` threads (a pool kept until close)."""
+        if self.n_threads <= 1 or len(items) <= 1:
+            return map(work, items)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.n_threads)
+        return self._pool.map(work, items)
+
+    def close(self) -> None:
+        """Stop the worker threads (the kernel can still run, single-threaded or anew)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def run(
         self,
@@ -198,6 +223,18 @@ class _Kernel:
         return mean[self.row_of_person], sd[self.row_of_person]
 
 
+def _block_mass(block: np.ndarray, groups: np.ndarray | None, n_groups: int) -> np.ndarray:
+    mass = np.zeros((n_groups, block.shape[0]))
+    _column_group_mass(block, groups, mass)
+    return mass
+
+
+def _block_moments(block: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = nodes @ block
+    second = (nodes * nodes) @ block
+    return mean, np.sqrt(np.maximum(second - mean * mean, 0.0))
+
+
 class SparseKernel(_Kernel):
     """E-step on CSR blocks of the indicator matrix (incomplete designs, any size)."""
 
@@ -209,6 +246,7 @@ class SparseKernel(_Kernel):
         n_cols: int,
         groups: np.ndarray | None,
         n_groups: int,
+        n_threads: int = 1,
     ) -> None:
         self.n_rows = data.n_persons
         self.nodes = nodes
@@ -217,6 +255,7 @@ class SparseKernel(_Kernel):
         self.groups = groups
         self.n_groups = n_groups
         self.row_of_person = None
+        self.n_threads = n_threads
         cols = (col_offset[:-1].astype(np.int32)[data.item] + data.score).astype(np.int32)
         self._chunks: list[tuple[slice, dict[type, sp.csr_array]]] = []
         for rows in self._blocks():
@@ -233,24 +272,28 @@ class SparseKernel(_Kernel):
         n_nodes = table.shape[1]
         table = np.ascontiguousarray(table, dtype=dtype)
         log_prior = log_prior.astype(dtype)
-        counts = np.zeros((self.n_cols, n_nodes))
-        mass = np.zeros((self.n_groups, n_nodes))
-        ll = 0.0
         mean = sd = None
         if moments:
             mean, sd = np.empty(self.n_rows), np.empty(self.n_rows)
-        for rows, by_dtype in self._chunks:
+
+        def work(chunk):
+            rows, by_dtype = chunk
             z = by_dtype[dtype]
             block = np.ascontiguousarray((z @ table).T)  # grid-major (Q, persons)
             groups = None if self.groups is None else self.groups[rows]
-            log_marginal = _posterior_columns(block, log_prior, groups)
-            ll += float(log_marginal.sum(dtype=np.float64))
-            counts += z.T @ np.ascontiguousarray(block.T)
-            _column_group_mass(block, groups, mass)
+            ll = float(_posterior_columns(block, log_prior, groups).sum(dtype=np.float64))
             if moments:
-                mean[rows] = self.nodes @ block
-                second = (self.nodes * self.nodes) @ block
-                sd[rows] = np.sqrt(np.maximum(second - mean[rows] ** 2, 0.0))
+                mean[rows], sd[rows] = _block_moments(block, self.nodes)
+            counts = z.T @ np.ascontiguousarray(block.T)
+            return ll, counts, _block_mass(block, groups, self.n_groups)
+
+        counts = np.zeros((self.n_cols, n_nodes))
+        mass = np.zeros((self.n_groups, n_nodes))
+        ll = 0.0
+        for part_ll, part_counts, part_mass in self._map(work, self._chunks):
+            ll += part_ll
+            counts += part_counts
+            mass += part_mass
         return EStep(ll, counts, mass, mean, sd)
 
 
@@ -268,12 +311,14 @@ class DenseKernel(_Kernel):
         n_groups: int,
         *,
         compress: bool = True,
+        n_threads: int = 1,
     ) -> None:
         self.n_cols = n_cols
         self.nodes = nodes
         self.n_groups = n_groups
         self.row_of_person = None
         self.weights = None
+        self.n_threads = n_threads
         n_persons, n_items = matrix.shape
         if compress and n_items <= 40:
             key = matrix if groups is None else np.column_stack([matrix, groups])
@@ -321,22 +366,17 @@ class DenseKernel(_Kernel):
         n_nodes = table.shape[1]
         indicators, mask = self._arrays_for(dtype)
         t0 = table[self.col0]  # (items, Q)
-        tk_t = np.ascontiguousarray((table[self.ind_cols] - t0[self.ind_item]).T, dtype=dtype)
+        tk = np.ascontiguousarray(table[self.ind_cols] - t0[self.ind_item], dtype=dtype)
         base = t0.sum(axis=0)
-        t0_t = np.ascontiguousarray(t0.T, dtype=dtype)  # (Q, items)
+        t0 = np.ascontiguousarray(t0, dtype=dtype)
         if mask is None:
             log_prior = log_prior + base[None, :]
         log_prior = log_prior.astype(dtype)
-        rk_t = np.zeros((n_nodes, self.ind_cols.size))
-        n_item_t = np.zeros((n_nodes, self.n_items))
-        mass = np.zeros((self.n_groups, n_nodes))
-        ll = 0.0
         mean = sd = None
         if moments:
             mean, sd = np.empty(self.n_rows), np.empty(self.n_rows)
-        tk = np.ascontiguousarray(tk_t.T)
-        t0 = np.ascontiguousarray(t0_t.T)
-        for rows in self._blocks():
+
+        def work(rows):
             ind = indicators[rows]
             block = _forward(ind, tk)  # (Q, persons): grid-major
             if mask is not None:
@@ -344,21 +384,31 @@ class DenseKernel(_Kernel):
             groups = None if self.groups is None else self.groups[rows]
             log_marginal = _posterior_columns(block, log_prior, groups)
             if moments:
-                mean[rows] = self.nodes @ block
-                second = (self.nodes * self.nodes) @ block
-                sd[rows] = np.sqrt(np.maximum(second - mean[rows] ** 2, 0.0))
+                mean[rows], sd[rows] = _block_moments(block, self.nodes)
             if self.weights is not None:
                 w = self.weights[rows]
-                ll += float(w @ log_marginal)
+                ll = float(w @ log_marginal)
                 block *= w.astype(dtype)
             else:
-                ll += float(log_marginal.sum(dtype=np.float64))
-            rk_t += _backward(block, ind)
+                ll = float(log_marginal.sum(dtype=np.float64))
+            rk_t = _backward(block, ind)
             if mask is None:
-                n_item_t += block.sum(axis=1, dtype=np.float64)[:, None]
+                n_item_t = np.broadcast_to(
+                    block.sum(axis=1, dtype=np.float64)[:, None], (n_nodes, self.n_items)
+                )
             else:
-                n_item_t += _backward(block, mask[rows])
-            _column_group_mass(block, groups, mass)
+                n_item_t = _backward(block, mask[rows])
+            return ll, rk_t, n_item_t, _block_mass(block, groups, self.n_groups)
+
+        rk_t = np.zeros((n_nodes, self.ind_cols.size))
+        n_item_t = np.zeros((n_nodes, self.n_items))
+        mass = np.zeros((self.n_groups, n_nodes))
+        ll = 0.0
+        for part_ll, part_rk, part_items, part_mass in self._map(work, self._blocks()):
+            ll += part_ll
+            rk_t += part_rk
+            n_item_t += part_items
+            mass += part_mass
         rk, n_item = rk_t.T, n_item_t.T
         counts = np.zeros((self.n_cols, n_nodes))
         counts[self.ind_cols] = rk

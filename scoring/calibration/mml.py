@@ -65,6 +65,7 @@ Louis, T. A. (1982). Finding the observed information matrix when using the EM a
 from __future__ import annotations
 
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -193,6 +194,10 @@ class MMLCalibrator:
         ``"mixed"`` runs the E-steps of large problems in float32 until the parameters settle,
         then continues in float64 to the double-precision fixed point; the log-likelihood,
         standard errors and abilities are always computed in float64.
+    n_threads : int, optional
+        Threads for the E-step, which processes blocks of 4,096 persons in parallel (numpy
+        releases the GIL in its products); default: the number of CPUs, at most 8. Results do
+        not depend on it (partial sums are added in block order).
     init : ItemParameters, optional
         Starting values for items with the same ids (for example a previous calibration).
     callback : callable, optional
@@ -263,6 +268,7 @@ class MMLCalibrator:
         compute_theta: bool = False,
         kernel: str = "auto",
         precision: str = "mixed",
+        n_threads: int | None = None,
         init: ItemParameters | None = None,
         callback: Callable[[int, float, float], None] | None = None,
     ) -> None:
@@ -285,6 +291,7 @@ class MMLCalibrator:
         self.compute_theta = compute_theta
         self.kernel = kernel
         self.precision = precision
+        self.n_threads = n_threads
         self.init = init
         self.callback = callback
 
@@ -308,6 +315,7 @@ class MMLCalibrator:
             "compute_theta",
             "kernel",
             "precision",
+            "n_threads",
         ):
             value = getattr(self, name)
             if isinstance(value, tuple):
@@ -378,12 +386,25 @@ class MMLCalibrator:
         spec = self._model_spec(data.n_items, keep_items)
 
         problem = _Problem.build(work, spec, anchors, group_index, len(labels), settings)
-        self._start_values(work, problem, settings)
-        if self.init is not None:
-            problem.apply_init(self.init, work.item_ids, settings["scaling"])
-        x, history, n_iter, converged, change = _run_em(problem, settings, self.callback)
-        problem.unpack(x)
-        final = problem.estep(moments=True)
+        try:
+            self._start_values(work, problem, settings)
+            if self.init is not None:
+                problem.apply_init(self.init, work.item_ids, settings["scaling"])
+            x, history, n_iter, converged, change = _run_em(problem, settings, self.callback)
+            problem.unpack(x)
+            final = problem.estep(moments=True)
+            self._finish(
+                work, data, has_kept, problem, final, settings, history, n_iter, converged, change
+            )
+        finally:
+            problem.kernel.close()
+        self.fit_seconds_ = time.perf_counter() - started
+        return self
+
+    def _finish(
+        self, work, data, has_kept, problem, final, settings, history, n_iter, converged, change
+    ) -> None:
+        """Store the results of a finished EM run (warn when it did not converge)."""
         self.history_ = np.asarray(history)
         self.n_iter_ = n_iter
         self.converged_ = converged
@@ -392,14 +413,12 @@ class MMLCalibrator:
                 f"EM did not converge in {n_iter} steps (last largest parameter change "
                 f"{change:.2e}, tol {settings['tol']:g}); raise max_iter or check the data",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         self._store(work, problem, final, settings)
         self._store_theta(data, has_kept, problem, final, settings)
         self.n_persons_ = work.n_persons
         self.n_responses_ = work.n_responses
-        self.fit_seconds_ = time.perf_counter() - started
-        return self
 
     # ------------------------------------------------------------------ public extras
     def eap(self, responses: Any = None) -> AbilityEstimate:
@@ -516,6 +535,13 @@ class MMLCalibrator:
             raise ValueError("polytomous_model must be 'gpcm' or 'grm'")
         if self.precision not in ("mixed", "double"):
             raise ValueError("precision must be 'mixed' or 'double'")
+        n_threads = self.n_threads
+        if n_threads is None:
+            n_threads = min(8, os.cpu_count() or 1)
+        if isinstance(n_threads, bool) or not isinstance(n_threads, int | np.integer):
+            raise ValueError(f"n_threads must be a positive integer, got {self.n_threads!r}")
+        if n_threads < 1:
+            raise ValueError(f"n_threads must be a positive integer, got {self.n_threads!r}")
         pri_a, pri_c = self.prior_discrimination, self.prior_guessing
         if isinstance(pri_a, str) and pri_a != "auto":
             raise ValueError(
@@ -544,6 +570,7 @@ class MMLCalibrator:
             "compute_theta": bool(self.compute_theta),
             "kernel": self.kernel,
             "precision": self.precision,
+            "n_threads": int(n_threads),
             "polytomous_model": self.polytomous_model,
         }
 
@@ -1092,10 +1119,22 @@ def _make_kernel(data, nodes, n_cat, offsets, group_index, n_groups, settings):
         use_dense = True
     elif settings["kernel"] == "auto" and data.dense is not None:
         use_dense = data.n_responses >= 0.3 * data.n_persons * data.n_items
+    threads = settings["n_threads"]
     if use_dense:
         matrix = data.to_dense()
-        return DenseKernel(matrix, nodes, n_cat, offsets, int(offsets[-1]), group_index, n_groups)
-    return SparseKernel(data, nodes, offsets, int(offsets[-1]), group_index, n_groups)
+        return DenseKernel(
+            matrix,
+            nodes,
+            n_cat,
+            offsets,
+            int(offsets[-1]),
+            group_index,
+            n_groups,
+            n_threads=threads,
+        )
+    return SparseKernel(
+        data, nodes, offsets, int(offsets[-1]), group_index, n_groups, n_threads=threads
+    )
 
 
 # ---------------------------------------------------------------------------- EM driver

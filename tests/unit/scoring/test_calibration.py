@@ -195,6 +195,20 @@ def test_mixed_precision_reaches_the_double_precision_solution(rng: np.random.Ge
     assert mixed.log_likelihood_ == pytest.approx(double.log_likelihood_, abs=1e-3)
 
 
+def test_results_do_not_depend_on_the_number_of_threads(rng: np.random.Generator) -> None:
+    params = random_items("2pl", 30, rng)
+    x = simulate(params, rng.normal(size=9000), rng, per_person=20)
+    one = MMLCalibrator("2pl", n_threads=1).fit(x)
+    two = MMLCalibrator("2pl", n_threads=2).fit(x)
+    dense = MMLCalibrator("2pl", n_threads=2, kernel="dense", se_method=None).fit(x)
+    np.testing.assert_array_equal(one.difficulty_, two.difficulty_)
+    np.testing.assert_array_equal(one.se_.difficulty, two.se_.difficulty)
+    assert one.log_likelihood_ == two.log_likelihood_
+    np.testing.assert_allclose(dense.difficulty_, one.difficulty_, atol=1e-6)
+    with pytest.raises(ValueError, match="n_threads"):
+        MMLCalibrator(n_threads=0).fit(x)
+
+
 def test_item_order_does_not_matter(rng: np.random.Generator) -> None:
     params = random_items("gpcm", 10, rng)
     x = simulate(params, rng.normal(size=800), rng)
