@@ -792,10 +792,10 @@ def fit_command(
     def compute():
         from scoring.calibration import free_parameter_counts
 
+        # Parameters in the responses' item order (unknown items are reported by sx2_item_fit).
+        known = set(params.item_ids)
         ordered = (
-            params.take(params.index_of([i for i in data.item_ids if i in set(params.item_ids)]))
-            if set(data.item_ids) <= set(params.item_ids)
-            else params
+            params.take(params.index_of(data.item_ids)) if set(data.item_ids) <= known else params
         )
         counts = free_parameter_counts(ordered)
         n_free = [
