@@ -134,7 +134,8 @@ def write_params_json(
     """Write a PARAMS.json: ``{"model", "scaling", "items": [...], **metadata}``.
 
     ``item_se`` gives one ``{"discrimination": .., ...}`` mapping per item, stored as each
-    item's ``se``. Values must be JSON-serialisable; NaN is written as ``null``.
+    item's ``se`` (``None``: the item gets no ``se``, e.g. an anchor held fixed). Values must be
+    JSON-serialisable; NaN is written as ``null``.
     """
     if params.item_ids is None:
         raise ValueError("PARAMS.json needs item ids: build the parameters with item_ids")
@@ -143,7 +144,8 @@ def write_params_json(
         if len(item_se) != len(records):
             raise ValueError("item_se needs one mapping per item")
         for rec, se in zip(records, item_se, strict=True):
-            rec["se"] = dict(se)
+            if se is not None:
+                rec["se"] = dict(se)
     document: dict[str, Any] = {}
     if model is not None:
         document["model"] = model

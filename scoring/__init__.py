@@ -58,6 +58,7 @@ from scoring.stopping import (
 
 __all__ = [
     "ESTIMATORS",
+    "LINKING_METHODS",
     "MODEL_NAMES",
     "SELECTION_RULES",
     "STOPPING_RULES",
@@ -66,17 +67,23 @@ __all__ = [
     "AdaptiveSimulation",
     "AdaptiveState",
     "AdaptiveTestSpec",
+    "ConvergenceWarning",
     "ItemParameters",
     "ItemPool",
+    "LinkingResult",
+    "MMLCalibrator",
     "NextStep",
     "PosteriorEAP",
     "ReportingScale",
+    "ResponseData",
     "SelectionContext",
     "SelectionRule",
     "StoppingContext",
     "StoppingRule",
     "Verdict",
     "category_probabilities",
+    "chain_link",
+    "classical_item_analysis",
     "estimate_ability",
     "estimate_eap",
     "estimate_map",
@@ -84,17 +91,51 @@ __all__ = [
     "estimate_wle",
     "expected_score",
     "item_information",
+    "link",
     "log_category_probabilities",
     "log_likelihood",
+    "lr_dif",
     "make_selection_rule",
     "make_stopping_rule",
+    "mantel_haenszel",
     "quadrature_grid",
+    "rasch_item_fit",
     "register_selection_rule",
     "register_stopping_rule",
     "select_max_information",
     "simulate_adaptive_tests",
     "simulate_responses",
     "step_generator",
+    "sx2_item_fit",
     "sympson_hetter_parameters",
     "test_information",
+    "transform_parameters",
 ]
+
+# Calibration (scoring.calibration) pulls in scipy.sparse and scipy.optimize; it is imported on
+# first use so that ``import scoring`` stays light for the delivery hot path (PEP 562).
+_CALIBRATION_EXPORTS = frozenset(
+    {
+        "LINKING_METHODS",
+        "ConvergenceWarning",
+        "LinkingResult",
+        "MMLCalibrator",
+        "ResponseData",
+        "chain_link",
+        "classical_item_analysis",
+        "link",
+        "lr_dif",
+        "mantel_haenszel",
+        "rasch_item_fit",
+        "sx2_item_fit",
+        "transform_parameters",
+    }
+)
+
+
+def __getattr__(name: str):
+    if name in _CALIBRATION_EXPORTS:
+        from scoring import calibration
+
+        return getattr(calibration, name)
+    raise AttributeError(f"module 'scoring' has no attribute {name!r}")
