@@ -121,6 +121,7 @@ def provenance(
 ) -> dict[str, Any]:
     """The provenance record of a calibration: data hash, settings, software, seed, time."""
     return {
+        "source": "calibration",
         "data_sha256": response_data_hash(data),
         "sources": dict(sources),
         "settings": calibrator.get_params(),
