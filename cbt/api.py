@@ -15,13 +15,9 @@ from cbt.auth import (
     session_payload,
 )
 from cbt.http import get_field, json_body
-from cbt.security import csrf_token, limiter
+from cbt.security import check_login_rate, csrf_token
 
 blueprint = Blueprint("cbt_api", __name__, url_prefix="/api/v1")
-
-
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 @blueprint.get("/auth/csrf")
@@ -31,8 +27,8 @@ def get_csrf() -> Response:
 
 
 @blueprint.post("/auth/student-login")
-@limiter.limit(_login_limit)
 def student_login() -> Response:
+    check_login_rate()
     data = json_body()
     class_code = get_field(data, "class_code", str, max_length=32)
     student_number = get_field(data, "student_number", (int, str))
@@ -55,8 +51,8 @@ def student_login() -> Response:
 
 
 @blueprint.post("/auth/staff-login")
-@limiter.limit(_login_limit)
 def staff_login() -> Response:
+    check_login_rate()
     data = json_body()
     email = get_field(data, "email", str, max_length=254)
     password = get_field(data, "password", str, max_length=1024)

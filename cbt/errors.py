@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 
@@ -54,9 +54,13 @@ class DomainError(Exception):
         code: ErrorCode | None = None,
         details: dict[str, Any] | None = None,
         status: int | None = None,
+        commit: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
+        # A refusal that also records a change of state (a section ending because its time
+        # ran out) asks the request boundary to commit rather than roll back.
+        self.commit = commit
         if code is not None:
             self.code = code
         if status is not None:
@@ -125,6 +129,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError) -> Response:
+        if error.commit:
+            g.commit_refusal = True
         return error_response(error.code, error.message, error.status, error.details)
 
     @app.errorhandler(HTTPException)

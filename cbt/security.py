@@ -5,12 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
+from collections import OrderedDict
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import Flask, current_app, request, session
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask import Flask, Request, current_app, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from itsdangerous import BadSignature
+from limits import parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 from cbt.errors import DomainError, ErrorCode
 
@@ -21,8 +27,6 @@ LOGIN_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 LOGIN_CODE_LENGTH = 12  # 60 bits: far beyond online guessing under the login rate limit
 CSRF_HEADER = "X-CSRF-Token"
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 def hash_password(password: str) -> str:
@@ -97,7 +101,78 @@ def _check_csrf() -> None:
         )
 
 
+class VerifiedCookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, verifying each distinct cookie once per process.
+
+    Checking the signature and decoding the payload is a tenth of the submit path; a student
+    sends the same cookie with every answer. A cookie is cached by its exact value (so a forged
+    or altered one is never a hit) until the expiry its own signed timestamp gives.
+    """
+
+    max_entries = 20_000
+
+    def __init__(self) -> None:
+        self._verified: OrderedDict[str, tuple[dict, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        serializer = self.get_signing_serializer(app)
+        if serializer is None:
+            return None
+        value = request.cookies.get(self.get_cookie_name(app))
+        if not value:
+            return self.session_class()
+        now = time.time()
+        with self._lock:
+            hit = self._verified.get(value)
+            if hit is not None and hit[1] > now:
+                self._verified.move_to_end(value)
+                return self.session_class(dict(hit[0]))
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        try:
+            data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
+        except BadSignature:
+            return self.session_class()
+        with self._lock:
+            self._verified[value] = (dict(data), signed_at.timestamp() + max_age)
+            if len(self._verified) > self.max_entries:
+                self._verified.popitem(last=False)
+        return self.session_class(data)
+
+
+class LoginRateLimiter:
+    """Login attempts per client address, counted in Redis (or in process) with the ``limits``
+    library. Applied only where called: no per-request cost for the rest of the API."""
+
+    def __init__(self, storage_uri: str, limit: str, prefix: str, enabled: bool) -> None:
+        self.enabled = enabled
+        self.limit = parse(limit)
+        self.prefix = prefix
+        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
+
+    def hit(self, client: str) -> None:
+        if self.enabled and not self._limiter.hit(self.limit, self.prefix, client):
+            raise DomainError(
+                f"Too many login attempts ({self.limit}). Wait a minute and try again.",
+                code=ErrorCode.RATE_LIMITED,
+                status=429,
+            )
+
+
+def check_login_rate() -> None:
+    """Count a login attempt from this client; 429 once the configured limit is passed."""
+    limiter: LoginRateLimiter = current_app.extensions["cbt.login_limiter"]
+    limiter.hit(request.remote_addr or "unknown")
+
+
 def init_security(app: Flask) -> None:
+    app.session_interface = VerifiedCookieSessions()
     app.before_request(_check_csrf)
     app.jinja_env.globals["csrf_token"] = csrf_token
-    limiter.init_app(app)
+    settings = app.extensions["cbt.settings"]
+    app.extensions["cbt.login_limiter"] = LoginRateLimiter(
+        settings["REDIS_URL"] or "memory://",
+        settings["LOGIN_RATE_LIMIT"],
+        app.extensions["cbt.state"].keys.rate_limit_prefix() + ":login",
+        settings["RATE_LIMIT_ENABLED"],
+    )

@@ -37,13 +37,6 @@ def _device_token() -> str:
     return request.headers.get(DEVICE_HEADER, "")
 
 
-def _advance_clock(student_id: int, session_id: str) -> None:
-    # Ending a timed-out section is a change of its own: it is committed even when the answer
-    # that revealed it is then refused.
-    if delivery_service().advance_clock(student_id, session_id, utcnow()):
-        db.session.commit()
-
-
 # -- students -------------------------------------------------------------------------------
 
 
@@ -75,7 +68,6 @@ def record_response(session_id: str) -> Response:
     item = get_field(data, "item", str, max_length=64)
     response = get_field(data, "response", dict)
     key = get_field(data, "idempotency_key", str, max_length=MAX_IDEMPOTENCY_KEY)
-    _advance_clock(student.id, session_id)
     view = delivery_service().record_response(
         student.id, session_id, _device_token(), item, response, key, utcnow()
     )

@@ -352,6 +352,41 @@ class SessionState:
 _STATE_FIELDS = tuple(
     name for name in SessionState.__dataclass_fields__ if not name.startswith("_")
 )
+# What the response log and the seed already determine: left off the session row, rebuilt by
+# ``state_from_row`` (the row stays small, so writing it on every answer stays cheap).
+_DERIVED_FIELDS = (
+    "plans", "items", "scores", "operational", "sections", "idempotency_keys", "log_posterior",
+)  # fmt: skip
+_ROW_FIELDS = tuple(name for name in _STATE_FIELDS if name not in _DERIVED_FIELDS)
+
+
+def state_to_row(state: SessionState) -> dict[str, Any]:
+    """The part of a state the session row keeps (everything the response log does not)."""
+    return {name: getattr(state, name) for name in _ROW_FIELDS}
+
+
+def state_from_row(
+    test: CompiledTest,
+    row: Mapping[str, Any],
+    answers: Sequence[tuple[int, int, bool, int, str]],
+) -> SessionState:
+    """Rebuild a full state from the row and the answers (pool index, IRT category,
+    operational, section, idempotency key), in order: plans from the seed, posterior from
+    the operational answers."""
+    state = SessionState.from_dict({k: v for k, v in row.items() if k in _ROW_FIELDS})
+    state.plans = [_plan(test, state, index) for index in range(len(test.sections))]
+    posterior = test.new_posterior()
+    for index, category, operational, section, key in answers:
+        state.items.append(index)
+        state.scores.append(category)
+        state.operational.append(operational)
+        state.sections.append(section)
+        state.idempotency_keys.append(key)
+        if operational:
+            posterior.update(test.parameters, index, category)
+    state._posterior = posterior
+    state.log_posterior = posterior.log_posterior.tolist()
+    return state
 
 
 def start(

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from cbt.audit import record_audit
@@ -248,7 +248,7 @@ class DeliveryService:
                         status=state.status,
                         seed=state.seed,
                         engine_settings=test.settings,
-                        state=state.to_dict(),
+                        state=engine.state_to_row(state),
                         revision=0,
                         started_at=now,
                         updated_at=now,
@@ -284,13 +284,15 @@ class DeliveryService:
     def get_session(
         self, student_id: int, session_id: str, device_token: str, now: datetime
     ) -> dict:
-        state = self._owned_state(student_id, session_id)
-        test = self.compiled_test(state.test_definition_id)
-        if state.status in _LIVE:
-            self._check_device(state, device_token)
-            if self._apply_clock(test, state, now):
-                self._persist(test, state, now)
-        return self._view(test, state, now)
+        def read(state: SessionState) -> dict:
+            test = self.compiled_test(state.test_definition_id)
+            if state.status in _LIVE:
+                self._check_device(state, device_token)
+                if self._apply_clock(test, state, now):
+                    self._persist(test, state, now)
+            return self._view(test, state, now)
+
+        return self._on_fresh_state(self._owned_state(student_id, session_id), read)
 
     # -- submit -------------------------------------------------------------------------------
 
@@ -313,24 +315,47 @@ class DeliveryService:
                 f"idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY} characters.",
                 details={"field": "idempotency_key"},
             )
-        state = self._owned_state(student_id, session_id)
-        test = self.compiled_test(state.test_definition_id)
-        for _attempt in range(2):
+
+        def submit(state: SessionState) -> dict:
+            test = self.compiled_test(state.test_definition_id)
+            if idempotency_key not in state.idempotency_keys and self._time_ran_out(
+                test, state, now
+            ):
+                # The section (or the test) ended before this answer: record that, and refuse
+                # the answer.
+                self._check_device(state, device_token)
+                self._apply_clock(test, state, now)
+                self._persist(test, state, now)
+                raise DomainError(
+                    "Time is up for this part of the test; the answer was not recorded.",
+                    code=ErrorCode.TIME_EXPIRED,
+                    status=409,
+                    commit=True,
+                )
             outcome = self._replay_or_reject(
                 test, state, device_token, item_handle, idempotency_key, now
             )
             if outcome is not None:
                 return outcome
-            try:
-                return self._accept(test, state, response, idempotency_key, now)
-            except _StaleState:
-                # The cached state was behind the database, or a racing request won: start
-                # again from the row, so a repeat is answered as a repeat.
-                self.store.delete(self.store.keys.session_state(session_id))
-                state = self._read_row_state(session_id)
-        raise Conflict(
-            "This answer raced with another; reload the test.", details={"session_id": session_id}
-        )
+            return self._accept(test, state, response, idempotency_key, now)
+
+        return self._on_fresh_state(self._owned_state(student_id, session_id), submit)
+
+    def _on_fresh_state(self, state: SessionState, action: Callable[[SessionState], dict]) -> dict:
+        """Run ``action`` on the cached state; if it refuses or finds the row moved on, run it
+        once more on the state read from the row.
+
+        The cache may lag the row by a moment (it is written behind the reply, and another
+        request may have just won a race). Decisions that refuse or fail the revision guard are
+        therefore taken again on the truth; the common path costs no database read.
+        """
+        try:
+            return action(state)
+        except DomainError as error:
+            if error.commit:
+                raise  # a decision already recorded (time ran out) stands
+            session_id = state.session_id
+        return action(self._read_row_state(session_id))
 
     def _accept(
         self,
@@ -357,28 +382,28 @@ class DeliveryService:
         item_version_id = int(test.item_version_ids[index])
         if state.current is None:
             self._finish(test, state)
-        # The guarded UPDATE comes first: it takes the row lock, so once it succeeds no other
-        # request can write this session until we commit, and the INSERT below cannot race.
-        self._persist(test, state, now)
-        db.session.execute(
-            insert(ItemResponse).values(
-                exam_session_id=state.session_id,
-                sequence=sequence,
-                item_version_id=item_version_id,
-                idempotency_key=idempotency_key,
-                section_index=section_index,
-                is_operational=operational,
-                response=response,
-                presentation=presentation,
-                selection=selection,
-                score=score,
-                is_correct=bool(score >= test.max_scores[index]),
-                presented_at=presented_at,
-                answered_at=now,
-                time_taken_ms=max(0, int((now - presented_at).total_seconds() * 1000)),
-                theta_after=float(posterior.theta),
-                se_after=float(posterior.se),
-            )
+        self._persist(
+            test,
+            state,
+            now,
+            response={
+                "exam_session_id": state.session_id,
+                "sequence": sequence,
+                "item_version_id": item_version_id,
+                "idempotency_key": idempotency_key,
+                "section_index": section_index,
+                "is_operational": operational,
+                "response": response,
+                "presentation": presentation,
+                "selection": selection,
+                "score": score,
+                "is_correct": bool(score >= test.max_scores[index]),
+                "presented_at": presented_at,
+                "answered_at": now,
+                "time_taken_ms": max(0, int((now - presented_at).total_seconds() * 1000)),
+                "theta_after": float(posterior.theta),
+                "se_after": float(posterior.se),
+            },
         )
         response_recorded.send(
             self, session_id=state.session_id, item_version_id=item_version_id, score=score
@@ -416,10 +441,7 @@ class DeliveryService:
                 status=409,
             )
         if state.status != SessionStatus.ACTIVE:
-            if item_handle in {
-                self.item_handle(state.session_id, int(test.item_version_ids[i]))
-                for i in state.timed_out
-            }:
+            if item_handle in {self._handle_of(test, state, i) for i in state.timed_out}:
                 raise DomainError(
                     "Time is up for this test; the answer was not recorded.",
                     code=ErrorCode.TIME_EXPIRED,
@@ -431,11 +453,11 @@ class DeliveryService:
                 status=409,
                 details={"status": state.status},
             )
+        current = state.current
+        if current is not None and item_handle == self._handle_of(test, state, current):
+            return None  # the item on screen: the common case, decided with one HMAC
         deadline = state.section_deadline
-        timed_out = {
-            self.item_handle(state.session_id, int(test.item_version_ids[i]))
-            for i in state.timed_out
-        }
+        timed_out = {self._handle_of(test, state, i) for i in state.timed_out}
         if item_handle in timed_out or (deadline is not None and now.timestamp() >= deadline):
             raise DomainError(
                 "Time is up for this part of the test; the answer was not recorded.",
@@ -443,27 +465,22 @@ class DeliveryService:
                 status=409,
                 details={"deadline_at": _iso(_from_epoch(deadline))},
             )
-        answered = {
-            self.item_handle(state.session_id, int(test.item_version_ids[i])) for i in state.items
-        }
-        if item_handle in answered:
+        if item_handle in {self._handle_of(test, state, i) for i in state.items}:
             raise DomainError(
                 "This item was already answered; an answer cannot be changed.",
                 code=ErrorCode.ALREADY_ANSWERED,
                 status=409,
                 details={"item": item_handle},
             )
-        current = state.current
-        if current is None or item_handle != self.item_handle(
-            state.session_id, int(test.item_version_ids[current])
-        ):
-            raise DomainError(
-                "That item is not the one presented in this session.",
-                code=ErrorCode.ITEM_NOT_PRESENTED,
-                status=409,
-                details={"item": item_handle},
-            )
-        return None
+        raise DomainError(
+            "That item is not the one presented in this session.",
+            code=ErrorCode.ITEM_NOT_PRESENTED,
+            status=409,
+            details={"item": item_handle},
+        )
+
+    def _handle_of(self, test: CompiledTest, state: SessionState, index: int) -> str:
+        return self.item_handle(state.session_id, int(test.item_version_ids[index]))
 
     def _check_device(self, state: SessionState, device_token: str) -> None:
         if not device_token or not hmac.compare_digest(device_token, state.device_token):
@@ -475,19 +492,13 @@ class DeliveryService:
 
     # -- time -----------------------------------------------------------------------------------
 
-    def advance_clock(self, student_id: int, session_id: str, now: datetime) -> bool:
-        """End sections whose time is up (and the session after the last). True if it changed."""
-        try:
-            state = self._owned_state(student_id, session_id)
-        except NotFound:
-            return False
-        if state.status != SessionStatus.ACTIVE:
-            return False
-        test = self.compiled_test(state.test_definition_id)
-        if not self._apply_clock(test, state, now):
-            return False
-        self._persist(test, state, now)
-        return True
+    @staticmethod
+    def _time_ran_out(test: CompiledTest, state: SessionState, now: datetime) -> bool:
+        return (
+            state.status == SessionStatus.ACTIVE
+            and state.section_deadline is not None
+            and now.timestamp() >= state.section_deadline
+        )
 
     def _apply_clock(self, test: CompiledTest, state: SessionState, now: datetime) -> bool:
         changed = False
@@ -563,7 +574,7 @@ class DeliveryService:
                 )
             ).all()
             for session_id in live:
-                state = self._load_state(session_id)
+                state = self._read_row_state(session_id)
                 test = self.compiled_test(state.test_definition_id)
                 state.current = None
                 state.presented_at = None
@@ -662,7 +673,7 @@ class DeliveryService:
             raise NotFound("No such session.", details={"session_id": session_id})
         if session.status == SessionStatus.RESET:
             raise Conflict("The session was already reset.", details={"session_id": session_id})
-        state = self._load_state(session_id)
+        state = self._read_row_state(session_id)
         test = self.compiled_test(state.test_definition_id)
         previous = state.status
         state.status = SessionStatus.RESET
@@ -761,9 +772,8 @@ class DeliveryService:
         }
 
     def _live_state(self, session_id: str) -> tuple[SessionState, CompiledTest]:
-        if db.session.get(ExamSession, session_id) is None:
-            raise NotFound("No such session.", details={"session_id": session_id})
-        state = self._load_state(session_id)
+        # Proctors act rarely and must act on the truth: read the row, not the cache.
+        state = self._read_row_state(session_id)
         if state.status not in _LIVE:
             raise Conflict(
                 "The session has already ended.",
@@ -846,34 +856,77 @@ class DeliveryService:
         return self._read_row_state(session_id)
 
     def _read_row_state(self, session_id: str) -> SessionState:
-        """Hot state from the database alone: what a flushed or restarted Redis costs."""
+        """Hot state from the database alone (the row and the response log): what a flushed
+        or restarted Redis costs."""
         row = db.session.execute(
             select(ExamSession.state, ExamSession.revision).where(ExamSession.id == session_id)
         ).one_or_none()
         if row is None:
             raise NotFound("No such session.", details={"session_id": session_id})
-        state = SessionState.from_dict({**row.state, "revision": row.revision})  # row is the truth
+        test = self.compiled_test(row.state["test_definition_id"])
+        answers = [
+            (
+                test.index_of_version[a.item_version_id],
+                engine.irt_category(test, test.index_of_version[a.item_version_id], a.score),
+                a.is_operational,
+                a.section_index,
+                a.idempotency_key,
+            )
+            for a in db.session.execute(
+                select(
+                    ItemResponse.item_version_id,
+                    ItemResponse.score,
+                    ItemResponse.is_operational,
+                    ItemResponse.section_index,
+                    ItemResponse.idempotency_key,
+                )
+                .where(ItemResponse.exam_session_id == session_id)
+                .order_by(ItemResponse.sequence)
+            )
+        ]
+        state = engine.state_from_row(test, {**row.state, "revision": row.revision}, answers)
         self.store.set(self.store.keys.session_state(session_id), _encode(state), self._state_ttl)
         return state
 
-    def _persist(self, test: CompiledTest, state: SessionState, now: datetime) -> None:
-        """Write the state to its row, guarded by the revision, and to the store after commit."""
+    def _persist(
+        self,
+        test: CompiledTest,
+        state: SessionState,
+        now: datetime,
+        response: dict[str, Any] | None = None,
+    ) -> None:
+        """Write the state to its row, guarded by the revision (and the answer that moved it,
+        if any), and to the store after commit.
+
+        The guarded UPDATE takes the row lock, so once it succeeds no other request can write
+        this session until we commit, and the answer's INSERT cannot race. On PostgreSQL both
+        go in one statement (a data-modifying CTE): one round trip instead of two.
+        """
         revision = state.revision
         state.revision = revision + 1
+        ended = state.status in (SessionStatus.FINISHED, SessionStatus.EXPIRED, SessionStatus.RESET)
         values = {
-            "state": state.to_dict(),
+            "b_id": state.session_id,
+            "b_revision": revision,
+            "state": engine.state_to_row(state),
             "revision": revision + 1,
             "status": state.status,
             "updated_at": now,
+            "finished_at": now if ended else None,
             **self._row_values(test, state),
         }
-        if state.status in (SessionStatus.FINISHED, SessionStatus.EXPIRED, SessionStatus.RESET):
-            values["finished_at"] = now
-        updated = db.session.execute(
-            update(ExamSession)
-            .where(ExamSession.id == state.session_id, ExamSession.revision == revision)
-            .values(**values)
-        ).rowcount
+        # Prebuilt Core statements: the ORM's per-call statement building costs more than the
+        # database round trip on the submit path.
+        connection = db.session.connection()
+        if response is not None and connection.dialect.name == "postgresql":
+            # The answer's parameters are prefixed: it shares column names with the session.
+            answer = {f"r_{name}": value for name, value in response.items()}
+            statement = _UPDATE_SESSION_AND_INSERT_RESPONSE
+            updated = len(connection.execute(statement, values | answer).all())
+        else:
+            updated = connection.execute(_UPDATE_SESSION, values).rowcount
+            if updated == 1 and response is not None:
+                connection.execute(_INSERT_RESPONSE, response)
         if updated != 1:
             state.revision = revision
             raise _StaleState
@@ -976,6 +1029,44 @@ class DeliveryService:
         }
 
 
+_sessions = ExamSession.__table__
+_UPDATE_SESSION = (
+    update(_sessions)
+    .where(_sessions.c.id == bindparam("b_id"), _sessions.c.revision == bindparam("b_revision"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "state", "revision", "status", "updated_at", "finished_at", "n_answered",
+                "section_index", "current_item_version_id", "presented_at", "deadline_at",
+                "theta", "se",
+            )
+        }
+    )
+)  # fmt: skip
+_responses = ItemResponse.__table__
+_INSERT_RESPONSE = insert(_responses)
+_RESPONSE_COLUMNS = [c.name for c in _responses.columns if c.name != "id"]
+_touched = _UPDATE_SESSION.returning(_sessions.c.id).cte("touched")
+# PostgreSQL: the guarded UPDATE and the answer's INSERT in one statement; when the guard fails
+# the UPDATE touches no row and the INSERT selects none (rowcount 0: stale state).
+_UPDATE_SESSION_AND_INSERT_RESPONSE = (
+    insert(_responses)
+    .from_select(
+        _RESPONSE_COLUMNS,
+        select(
+            *(
+                _touched.c.id
+                if name == "exam_session_id"
+                else bindparam(f"r_{name}", type_=_responses.c[name].type)
+                for name in _RESPONSE_COLUMNS
+            )
+        ),
+    )
+    .returning(_responses.c.id)
+)  # rows, not rowcount: psycopg reports none for this form
+
+
 def store_after_commit(store: StateStore, op: tuple[Any, ...]) -> None:
     """Queue a state-store write for after the commit; all of a transaction's go in one batch
     (one Redis round trip), and none of them if it rolls back."""
@@ -985,8 +1076,11 @@ def store_after_commit(store: StateStore, op: tuple[Any, ...]) -> None:
     ops.append(op)
 
 
-class _StaleState(Exception):
+class _StaleState(Conflict):
     """The session row moved on under us (stale cached state or a racing request)."""
+
+    def __init__(self) -> None:
+        super().__init__("The session changed at the same moment; try again.")
 
 
 def _encode(state: SessionState) -> bytes:

@@ -134,3 +134,15 @@ def test_login_codes_are_high_entropy_and_forgiving_to_type() -> None:
     assert login_code_hmac("k" * 20, code) == login_code_hmac("k" * 20, code.lower())
     assert derived_login_code("k" * 20, "x") == derived_login_code("k" * 20, "x")
     assert derived_login_code("k" * 20, "x") != derived_login_code("k" * 20, "y")
+
+
+def test_a_tampered_session_cookie_is_anonymous(api: ApiClient, school: SeededSchool) -> None:
+    api.login_student(school.class_code, 1, school.student_codes[1])
+    assert api.get("/api/v1/me").status_code == 200  # the cookie is now verified and cached
+    cookie = api.client.get_cookie("cbt_session")
+    value = cookie.value
+    forged = value[:-2] + ("AA" if not value.endswith("AA") else "BB")
+    api.client.set_cookie("cbt_session", forged)
+    assert api.get("/api/v1/me").status_code == 401
+    api.client.set_cookie("cbt_session", value)
+    assert api.get("/api/v1/me").status_code == 200

@@ -365,8 +365,12 @@ def test_submit_uses_few_queries(
 ) -> None:
     view = start(student, school)
     count_queries.clear()
-    answer(student, view)
-    writes = [s for s in count_queries if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
-    reads = [s for s in count_queries if s.lstrip().upper().startswith("SELECT")]
-    assert len(writes) == 2  # the response and the session row
-    assert len(reads) == 0  # hot state and the compiled pool come from memory
+    assert answer(student, view).status_code == 200
+    statements = [" ".join(s.split()[:2]).upper() for s in count_queries]
+    if db.engine.dialect.name == "postgresql":
+        # The guarded UPDATE and the INSERT travel as one statement (a data-modifying CTE).
+        assert statements == ["WITH TOUCHED"]
+    else:
+        assert statements == ["UPDATE EXAM_SESSIONS", "INSERT INTO"]
+    # No reads: hot state and the compiled test come from memory, and nothing was re-read
+    # because of a stale state.
