@@ -336,7 +336,14 @@ class SessionState:
     def to_dict(self) -> dict[str, Any]:
         # Shallow on purpose: the lists are only read by json.dumps (asdict's deep copy costs
         # more than the rest of a request).
+        self.sync()
         return {name: getattr(self, name) for name in _STATE_FIELDS}
+
+    def sync(self) -> None:
+        """Bring ``log_posterior`` up to date with the live posterior (done lazily: only what
+        is stored needs the list)."""
+        if self._posterior is not None:
+            self.log_posterior = self._posterior.log_posterior.tolist()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SessionState:
@@ -514,7 +521,7 @@ def _next_in_section(
     selection: dict[str, Any] = {}
     if spec.max_exposure_rate is not None and rates is not None:
         blocked = np.flatnonzero(rates >= spec.max_exposure_rate)
-        selection["exposure_blocked"] = [int(i) for i in blocked]
+        selection["exposure_blocked"] = blocked.tolist()
     step = section.engine.next(
         adaptive,
         seed=_cat_seed(state),
@@ -562,9 +569,7 @@ def record_answer(
     index = state.current
     assert index is not None
     if state.current_operational:
-        posterior = state.posterior(test)
-        posterior.update(test.parameters, index, score)
-        state.log_posterior = posterior.log_posterior.tolist()
+        state.posterior(test).update(test.parameters, index, score)  # the list syncs lazily
     else:
         state.pretest_used.append(index)
     state.items.append(index)
@@ -637,7 +642,7 @@ class FinalResult:
     subscores: list[dict[str, Any]]
 
 
-def final_result(test: CompiledTest, state: SessionState) -> FinalResult:
+def final_result(test: CompiledTest, state: SessionState, *, subscores: bool = True) -> FinalResult:
     """Theta and SE (the running EAP, or the configured estimator on all scored answers), the
     reporting-scale score and band, and subscores by curriculum-code prefix."""
     answers = zip(state.items, state.scores, state.operational, strict=True)
@@ -663,7 +668,7 @@ def final_result(test: CompiledTest, state: SessionState) -> FinalResult:
         band=str(test.scale.band(scale_score)),
         n_items=len(state.items),
         n_operational=len(scored),
-        subscores=_subscores(test, scored),
+        subscores=_subscores(test, scored) if subscores else [],
     )
 
 

@@ -738,7 +738,9 @@ def run_selection(
         return int(np.argmax(scores)), []
     n_eligible = int(np.count_nonzero(ctx.eligible))
     m = min(n_cand, n_eligible)
-    top = np.argpartition(-scores, m - 1)[:m] if m < scores.shape[0] else np.arange(m)
+    n = scores.shape[0]
+    # The m best without negating a pool-sized array: partition at n - m, keep the tail.
+    top = np.argpartition(scores, n - m)[n - m :] if m < n else np.arange(m)
     candidates = top[np.lexsort((top, -scores[top]))]
     passed: list[int] = []
     for rule in orders:
