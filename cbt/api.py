@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify
 
-from cbt.audit import record_audit
 from cbt.auth import (
     authenticate_staff,
     authenticate_student,
@@ -14,7 +13,7 @@ from cbt.auth import (
     require_user,
     session_payload,
 )
-from cbt.http import get_field, json_body
+from cbt.http import audit, get_field, json_body
 from cbt.security import check_login_rate, csrf_token
 
 blueprint = Blueprint("cbt_api", __name__, url_prefix="/api/v1")
@@ -39,14 +38,7 @@ def student_login() -> Response:
         number = -1  # fails like any wrong detail, without saying which one
     user = authenticate_student(current_app.config["SECRET_KEY"], class_code, number, login_code)
     login = login_user(user)
-    record_audit(
-        actor_id=user.id,
-        actor_role=user.role,
-        action="login",
-        target_type="user",
-        target_id=user.id,
-        remote_addr=request.remote_addr,
-    )
+    audit(login, "login", "user", user.id)
     return jsonify({"user": session_payload(login), "csrf_token": csrf_token()})
 
 
@@ -58,14 +50,7 @@ def staff_login() -> Response:
     password = get_field(data, "password", str, max_length=1024)
     user = authenticate_staff(email, password)
     login = login_user(user)
-    record_audit(
-        actor_id=user.id,
-        actor_role=user.role,
-        action="login",
-        target_type="user",
-        target_id=user.id,
-        remote_addr=request.remote_addr,
-    )
+    audit(login, "login", "user", user.id)
     return jsonify({"user": session_payload(login), "csrf_token": csrf_token()})
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import request
 
+from cbt.audit import record_audit
+from cbt.auth import CurrentUser
 from cbt.errors import DomainError, ErrorCode, ValidationError
 
 _MISSING = object()
@@ -59,3 +61,22 @@ def get_field(
             f"'{name}' is too long (at most {max_length}).", details={"field": name}
         )
     return value
+
+
+def audit(
+    user: CurrentUser,
+    action: str,
+    target_type: str,
+    target_id: str | int,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Record in the audit log that ``user`` did ``action`` from this request's address."""
+    record_audit(
+        actor_id=user.id,
+        actor_role=user.role,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+        remote_addr=request.remote_addr,
+    )

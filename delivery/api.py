@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
-from cbt.audit import record_audit
 from cbt.auth import (
     CurrentUser,
     ensure_can_see_student,
@@ -17,10 +16,11 @@ from cbt.auth import (
 )
 from cbt.db import db, utcnow
 from cbt.errors import Forbidden, ValidationError
-from cbt.http import get_field, json_body
+from cbt.http import audit, get_field, json_body
 from cbt.models import Role
 from delivery import definitions
 from delivery.models import AdministrationClassroom, TestDefinition
+from delivery.schemas import TIME_FORMAT_HINT, parse_time
 from delivery.service import MAX_IDEMPOTENCY_KEY, DeliveryService
 
 blueprint = Blueprint("delivery_api", __name__, url_prefix="/api/v1")
@@ -189,15 +189,11 @@ def _datetime_field(data: dict[str, Any], name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
         raise ValidationError(
-            f"'{name}' must be an ISO 8601 time with a zone, e.g. 2026-12-01T09:00:00+09:00.",
-            details={"field": name},
-        )
-    return moment.astimezone(UTC)
+            f"'{name}' must be {TIME_FORMAT_HINT}.", details={"field": name}
+        ) from None
 
 
 @blueprint.get("/test-definitions")
@@ -237,14 +233,7 @@ def create_test_definition() -> Response:
         scale=get_field(data, "scale", dict),
         created_by_id=user.id,
     )
-    record_audit(
-        actor_id=user.id,
-        actor_role=user.role,
-        action="create_test_definition",
-        target_type="test_definition",
-        target_id=definition.id,
-        details={"key": definition.key},
-    )
+    audit(user, "create_test_definition", "test_definition", definition.id, {"key": definition.key})
     return jsonify({"id": definition.id, "key": definition.key, "mode": definition.mode}), 201
 
 
@@ -273,12 +262,11 @@ def create_administration() -> Response:
         closes_at=_datetime_field(data, "closes_at"),
         status=get_field(data, "status", str, default="scheduled", max_length=16),
     )
-    record_audit(
-        actor_id=user.id,
-        actor_role=user.role,
-        action="create_administration",
-        target_type="administration",
-        target_id=administration.id,
-        details={"test": test.key, "classroom_ids": classroom_ids},
+    audit(
+        user,
+        "create_administration",
+        "administration",
+        administration.id,
+        {"test": test.key, "classroom_ids": classroom_ids},
     )
     return jsonify({"id": administration.id, "status": administration.status}), 201

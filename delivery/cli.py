@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from cbt.db import db, utcnow
 from cbt.errors import DomainError
 from cbt.models import Classroom
 from delivery import definitions
+from delivery.schemas import TIME_FORMAT_HINT, parse_time
 from delivery.service import DeliveryService
 
 
@@ -44,14 +45,9 @@ def _when(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise click.BadParameter(
-            "use ISO 8601 with a zone, e.g. 2026-12-01T09:00+09:00", param_hint=name
-        )
-    return moment.astimezone(UTC)
+        raise click.BadParameter(f"use {TIME_FORMAT_HINT}", param_hint=name) from None
 
 
 @click.group("tests")

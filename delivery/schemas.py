@@ -25,12 +25,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from cbt.errors import ValidationError
 from scoring import AdaptiveTestSpec
 
 SECTION_KINDS = ("linear", "loft", "cat")
+TIME_FORMAT_HINT = "ISO 8601 with a zone, e.g. 2026-12-01T09:00:00+09:00"
+
+
+def parse_time(value: str) -> datetime:
+    """An ISO 8601 time with a zone, as aware UTC; ValueError for anything else (a window
+    given without a zone would silently mean the server's)."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"not a time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone")
+    return moment.astimezone(UTC)
+
+
 FORM_ASSIGNMENTS = ("random", "rotate")
 
 
