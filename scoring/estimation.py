@@ -45,6 +45,7 @@ equation. *BIT*, 11, 168-174 (the Illinois method).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -145,8 +146,19 @@ def quadrature_grid(
     lo, hi = _check_bounds(bounds)
     if int(n_nodes) != n_nodes or n_nodes < 3:
         raise ValueError(f"n_nodes must be an integer >= 3, got {n_nodes!r}")
-    nodes = np.linspace(lo, hi, int(n_nodes))
-    return nodes, -0.5 * ((nodes - mean) / sd) ** 2
+    nodes, log_prior = _grid(mean, sd, int(n_nodes), lo, hi)
+    return nodes.copy(), log_prior.copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _grid(mean: float, sd: float, n_nodes: int, lo: float, hi: float) -> tuple[np.ndarray, ...]:
+    """The (read-only) grid of ``quadrature_grid``, computed once per setting: an adaptive test
+    restores a posterior on every request."""
+    nodes = np.linspace(lo, hi, n_nodes)
+    log_prior = -0.5 * ((nodes - mean) / sd) ** 2
+    nodes.setflags(write=False)
+    log_prior.setflags(write=False)
+    return nodes, log_prior
 
 
 def _posterior_moments(log_post: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
