@@ -297,6 +297,37 @@ def test_replay_after_flush_is_still_idempotent(
     assert row_count(ItemResponse) == 1
 
 
+def test_an_answer_that_fails_later_in_its_request_is_kept_or_dropped_whole(
+    student: ApiClient, school: SeededSchool, app: Flask
+) -> None:
+    """On PostgreSQL an answer that does not finish the test is written by one autocommitted
+    statement, so it stands even if the rest of its request fails (here the request's
+    transaction rolls back, and with it the cache write); elsewhere the rollback takes it away.
+    Either way a retry with the same key ends consistent: replayed, or accepted once."""
+    view = start(student, school)
+    session_id = view["session"]["id"]
+    key = uuid.uuid4().hex
+    service = app.extensions["cbt.delivery"]
+    db.session.commit()
+    service.record_response(
+        school.student_ids[1],
+        session_id,
+        view["session"]["device_token"],
+        view["item"]["handle"],
+        {"choice": "A"},
+        key,
+        utcnow(),
+    )
+    db.session.rollback()
+    kept = db.engine.dialect.name == "postgresql"
+    assert row_count(ItemResponse) == (1 if kept else 0)
+    retry = answer(student, view, "A", key)
+    assert retry.status_code == 200, retry.get_json()
+    assert retry.get_json()["accepted"] == {"sequence": 1, "replayed": kept}
+    assert row_count(ItemResponse) == 1
+    assert db.session.get(ExamSession, session_id).n_answered == 1
+
+
 def test_stale_state_is_detected_and_repaired(
     student: ApiClient, school: SeededSchool, app: Flask
 ) -> None:
