@@ -9,6 +9,7 @@ and the session row with two Core statements, and refreshes the store only after
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -21,7 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import psycopg
+from psycopg.types.json import Jsonb
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from cbt.audit import record_audit
@@ -929,9 +933,7 @@ class DeliveryService:
             answer = {f"r_{name}": value for name, value in response.items()}
             statement = _UPDATE_SESSION_AND_INSERT_RESPONSE
             if state._final is None and not db.session().in_transaction():
-                with db.engine.connect() as own:
-                    own.execution_options(isolation_level="AUTOCOMMIT")
-                    updated = len(own.execute(statement, values | answer).all())
+                updated = _write_answer_alone(values | answer)
             else:
                 connection = db.session.connection()
                 updated = len(connection.execute(statement, values | answer).all())
@@ -1078,6 +1080,37 @@ _UPDATE_SESSION_AND_INSERT_RESPONSE = (
     )
     .returning(_responses.c.id)
 )  # rows, not rowcount: psycopg reports none for this form
+
+
+_JSONB_PARAMETERS = ("state", "r_response", "r_presentation", "r_selection")
+
+
+@functools.cache
+def _answer_sql(dialect: Dialect) -> str:
+    # SQLAlchemy compiles it, with the casts its psycopg dialect puts on every parameter.
+    return _UPDATE_SESSION_AND_INSERT_RESPONSE.compile(dialect=dialect).string
+
+
+def _write_answer_alone(parameters: dict[str, Any]) -> int:
+    """Run the answer's statement as its own transaction (autocommit) on PostgreSQL; return
+    the rows written (0: the revision guard failed).
+
+    Straight on the driver, prepared: SQLAlchemy's per-execution bookkeeping cost more here than
+    the database's own work (0.15 ms even through ``exec_driver_sql``, measured). JSON goes as
+    JSONB, as the columns' type would send it. A connection that failed is invalidated, as
+    SQLAlchemy would have done, so the pool does not hand it out again.
+    """
+    for name in _JSONB_PARAMETERS:
+        parameters[name] = Jsonb(parameters[name])
+    with db.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            with connection.connection.driver_connection.cursor() as cursor:
+                cursor.execute(_answer_sql(db.engine.dialect), parameters, prepare=True)
+                return len(cursor.fetchall())
+        except psycopg.OperationalError:
+            connection.invalidate()
+            raise
 
 
 def store_after_commit(store: StateStore, op: tuple[Any, ...]) -> None:

@@ -8,7 +8,10 @@ import uuid
 
 import pytest
 from flask import Flask
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
+from cbt.db import db
 from cbt.state import RedisStateStore
 from delivery.models import ExamSession, ItemResponse
 from tests.helpers import ApiClient, SeededSchool, row_count, seed_school
@@ -96,4 +99,74 @@ def test_concurrent_repeats_of_one_answer_write_once(app: Flask, school: SeededS
     for thread in threads:
         thread.join()
     assert statuses == [200] * 5
+    assert row_count(ItemResponse) == 1
+
+
+def test_concurrent_different_answers_to_one_item_accept_one(
+    app: Flask, school: SeededSchool
+) -> None:
+    """The revision guard, not the cache, decides: one answer stands, the others are refused."""
+    first = _login(app, school)
+    view = first.post(f"/api/v1/administrations/{school.administration_id}/sessions").get_json()
+    clients = [first] + [_login(app, school) for _ in range(4)]
+    for client in clients:
+        client.device = first.device
+    replies: list[tuple[int, dict]] = []
+
+    def submit(client: ApiClient, choice: str) -> None:
+        body = {
+            "item": view["item"]["handle"],
+            "response": {"choice": choice},
+            "idempotency_key": uuid.uuid4().hex,
+        }
+        with app.app_context():
+            response = client.post(f"/api/v1/sessions/{view['session']['id']}/responses", body)
+            replies.append((response.status_code, response.get_json()))
+
+    threads = [
+        threading.Thread(target=submit, args=(c, choice))
+        for c, choice in zip(clients, "ABCDA", strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in replies) == [200, 409, 409, 409, 409]
+    refused = {body["error"]["code"] for status, body in replies if status == 409}
+    assert refused == {"already_answered"}
+    assert row_count(ItemResponse) == 1
+    with app.app_context():
+        assert db.session.get(ExamSession, view["session"]["id"]).n_answered == 1
+
+
+def test_a_dropped_database_connection_fails_one_answer_and_the_retry_succeeds(
+    app: Flask, school: SeededSchool
+) -> None:
+    """Every pooled connection is killed under the app (a database restart or failover): the
+    answer that meets a dead connection fails whole, the dead connection leaves the pool, and
+    the retry with the same key is recorded once."""
+    client = _login(app, school)
+    view = client.post(f"/api/v1/administrations/{school.administration_id}/sessions").get_json()
+    db.session.commit()
+    killer = create_engine(db.engine.url, poolclass=NullPool)
+    with killer.connect() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    killer.dispose()
+    body = {
+        "item": view["item"]["handle"],
+        "response": {"choice": "A"},
+        "idempotency_key": uuid.uuid4().hex,
+    }
+    url = f"/api/v1/sessions/{view['session']['id']}/responses"
+    failed = client.post(url, body)
+    assert failed.status_code == 500
+    assert failed.get_json()["error"]["code"] == "internal_error"
+    retried = client.post(url, body)
+    assert retried.status_code == 200, retried.get_json()
+    assert retried.get_json()["accepted"] == {"sequence": 1, "replayed": False}
     assert row_count(ItemResponse) == 1
