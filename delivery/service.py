@@ -3,7 +3,8 @@ and out; they flush, the request boundary commits.
 
 The submit path reads hot state with one store round trip, scores from the in-memory compiled
 test, moves theta in O(nodes), selects the next item in one vectorised pass, writes the response
-and the session row with two Core statements, and refreshes the store only after the commit.
+and the session row (two Core statements; on PostgreSQL one, which commits by itself when it is
+the request's only write), and refreshes the store only after the commit.
 """
 
 from __future__ import annotations
