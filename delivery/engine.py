@@ -173,10 +173,6 @@ def compile_test(
     prior = {"prior_mean": mean, "prior_sd": sd, "n_nodes": nodes, "bounds": bounds}
     final_method = cat_specs[-1].adaptive.final_method if cat_specs else "eap"
 
-    sections = tuple(
-        _compile_section(section, index, ordered, n_operational, parameters, index_of_key, enemies)
-        for index, section in enumerate(spec.sections)
-    )
     groups: dict[int, list[int]] = {}
     for index, item in enumerate(operational):
         if item.stimulus_id is not None:
@@ -186,6 +182,15 @@ def compile_test(
         if len(members) > 1:
             ordered_members = tuple(sorted(members, key=lambda i: operational[i].key))
             testlets.update(dict.fromkeys(members, ordered_members))
+    # Each testlet once: the adaptive pools judge a testlet whole against the blueprint.
+    testlet_groups = tuple(dict.fromkeys(testlets.values()))
+    sections = tuple(
+        _compile_section(
+            section, index, ordered, n_operational, parameters, index_of_key, enemies,
+            testlet_groups,
+        )
+        for index, section in enumerate(spec.sections)
+    )  # fmt: skip
     return CompiledTest(
         test_definition_id=test_definition_id,
         parameter_set_id=parameter_set_id,
@@ -222,6 +227,7 @@ def _compile_section(
     parameters: ItemParameters,
     index_of_key: dict[str, int],
     enemies: tuple[tuple[int, ...], ...],
+    testlets: tuple[tuple[int, ...], ...],
 ) -> CompiledSection:
     where = f"sections[{index}]"
     if isinstance(section, LinearSectionSpec):
@@ -257,6 +263,7 @@ def _compile_section(
         content_areas=[_area(item, section.areas) for item in items[:n_operational]],
         enemy_sets=enemies,
         exposure_parameters=exposure,
+        testlets=testlets,
     )
     try:
         engine = AdaptiveEngine(_with_required_rules(section), pool)

@@ -338,7 +338,8 @@ class AdaptiveEngine:
         return state
 
     def eligible(self, state: AdaptiveState, available: np.ndarray | None = None) -> np.ndarray:
-        """Items not yet administered nor excluded (and in ``available``, if given)."""
+        """Items not yet administered nor excluded (and in ``available``, if given); members of
+        a testlet that no longer fits in ``max_items`` are not eligible either."""
         if available is None:
             mask = np.ones(len(self.pool), dtype=bool)
         else:
@@ -348,6 +349,12 @@ class AdaptiveEngine:
         mask[state.administered] = False
         if state.excluded:
             mask[state.excluded] = False
+        if self.pool.testlets and self.max_items is not None:
+            # A testlet is given whole: one that no longer fits in the test is not begun.
+            room = self.max_items - len(state.administered)
+            for members in self.pool.testlets_left(np.asarray(state.administered, dtype=np.intp)):
+                if members.size > room:
+                    mask[members] = False
         return mask
 
     def _context(

@@ -35,6 +35,10 @@ class ItemPool:
     exposure_parameters : array_like, shape (n_items,), optional
         Sympson-Hetter exposure-control parameters ``k_j`` in [0, 1]: the probability that item
         ``j`` is administered when selected. Default 1 (no control).
+    testlets : iterable of iterable of int, optional
+        Groups of items given together (a shared stimulus): choosing one member commits the
+        test to the members not yet given, so content limits and the maximum length are
+        checked against the whole group. An item belongs to at most one testlet.
 
     Attributes
     ----------
@@ -48,9 +52,11 @@ class ItemPool:
     content_areas: tuple[str, ...] | None = None
     enemy_sets: tuple[tuple[int, ...], ...] = ()
     exposure_parameters: np.ndarray | None = None
+    testlets: tuple[tuple[int, ...], ...] = ()
     area_index: np.ndarray = field(init=False, repr=False)
     area_names: tuple[str, ...] = field(init=False)
     _enemies: dict[int, np.ndarray] = field(init=False, repr=False)
+    _testlet_members: tuple[np.ndarray, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, ItemParameters):
@@ -92,6 +98,24 @@ class ItemPool:
             {m: np.array(sorted(others), dtype=np.intp) for m, others in enemies.items()},
         )
 
+        testlets, seen = [], set()
+        for t, members in enumerate(self.testlets):
+            try:
+                testlet = tuple(sorted({int(m) for m in members}))
+            except (TypeError, ValueError):
+                raise ValueError(f"testlet {t} must hold item indices") from None
+            if any(not 0 <= m < n for m in testlet):
+                raise ValueError(f"testlet {t} names an item index outside 0..{n - 1}")
+            if seen.intersection(testlet):
+                raise ValueError(f"testlet {t} shares items with an earlier testlet")
+            seen.update(testlet)
+            if len(testlet) >= 2:
+                testlets.append(testlet)
+        object.__setattr__(self, "testlets", tuple(testlets))
+        object.__setattr__(
+            self, "_testlet_members", tuple(np.array(t, dtype=np.intp) for t in testlets)
+        )
+
         if self.exposure_parameters is not None:
             k = np.array(self.exposure_parameters, dtype=float)
             if k.shape != (n,):
@@ -109,10 +133,12 @@ class ItemPool:
         content_areas: Sequence[str] | None = None,
         enemy_sets: Iterable[Iterable[str]] = (),
         exposure_parameters: Any = None,
+        testlets: Iterable[Iterable[str]] = (),
     ) -> ItemPool:
-        """Like the constructor, but enemy sets name items by ``params.item_ids``."""
+        """Like the constructor, but enemy sets and testlets name items by ``params.item_ids``."""
         sets = tuple(tuple(int(i) for i in params.index_of(group)) for group in enemy_sets)
-        return cls(params, content_areas, sets, exposure_parameters)
+        units = tuple(tuple(int(i) for i in params.index_of(group)) for group in testlets)
+        return cls(params, content_areas, sets, exposure_parameters, units)
 
     def __len__(self) -> int:
         return len(self.params)
@@ -123,4 +149,16 @@ class ItemPool:
 
     def with_exposure_parameters(self, exposure_parameters: Any) -> ItemPool:
         """A copy of this pool with new Sympson-Hetter parameters."""
-        return ItemPool(self.params, self.content_areas, self.enemy_sets, exposure_parameters)
+        return ItemPool(
+            self.params, self.content_areas, self.enemy_sets, exposure_parameters, self.testlets
+        )
+
+    def testlets_left(self, administered: np.ndarray) -> list[np.ndarray]:
+        """Members not yet administered of each testlet that has at least one, as index
+        arrays: what choosing any of them commits the test to."""
+        if not self._testlet_members:
+            return []
+        given = np.zeros(len(self), dtype=bool)
+        given[administered] = True
+        left = (members[~given[members]] for members in self._testlet_members)
+        return [members for members in left if members.size]

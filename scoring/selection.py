@@ -434,6 +434,11 @@ class ContentLimits(SelectionRule):
     meets every limit; the engine also holds variable-length tests open until the minimums are
     met (:meth:`hold_stop`).
 
+    Testlets of the pool are judged whole, by the counts ``t_a`` their members not yet given
+    add to each area: a testlet is ineligible if ``n_a + t_a > max_a`` for some area, or if,
+    with ``s`` members, ``R - s < sum_a d_a - sum_a min(t_a, d_a)`` (it would leave too few
+    places for the unmet minimums ``d_a``; ``R`` the remaining places).
+
     Parameters
     ----------
     limits : mapping
@@ -473,6 +478,9 @@ class ContentLimits(SelectionRule):
             if "max" in spec:
                 self._max[i] = spec["max"]
         self._area_masks = [pool.area_index == i for i in range(n_areas)]
+        self._in_testlet = np.zeros(len(pool), dtype=bool)
+        for members in pool.testlets:
+            self._in_testlet[list(members)] = True
         self._pool = pool
 
     def _ensure(self, ctx: SelectionContext) -> None:
@@ -485,16 +493,31 @@ class ContentLimits(SelectionRule):
         mask = ctx.eligible
         for i in np.flatnonzero(counts >= self._max).tolist():
             mask = mask & ~self._area_masks[i]
-        if ctx.max_items is not None:
-            deficit = np.maximum(self._min - counts, 0)
-            remaining = ctx.max_items - ctx.n_administered
+        deficit = np.maximum(self._min - counts, 0)
+        remaining = None if ctx.max_items is None else ctx.max_items - ctx.n_administered
+        short: list[np.ndarray] = []  # testlets that would crowd out an unmet minimum
+        for members in ctx.pool.testlets_left(ctx.administered):
+            areas = ctx.pool.area_index[members]
+            adds = np.bincount(areas[areas >= 0], minlength=len(self._min))
+            if np.any(counts + adds > self._max):
+                mask = mask.copy()
+                mask[members] = False
+            elif (
+                remaining is not None
+                and remaining - members.size < deficit.sum() - np.minimum(adds, deficit).sum()
+            ):
+                short.append(members)
+        if remaining is not None and (short or (deficit.any() and deficit.sum() >= remaining)):
+            feasible = np.ones_like(mask)
             if deficit.any() and deficit.sum() >= remaining:
-                needed = np.zeros_like(mask)
+                # Items on their own: only areas below their minimum still fit.
+                feasible = self._in_testlet.copy()
                 for i in np.flatnonzero(deficit).tolist():
-                    needed |= self._area_masks[i]
-                needed &= mask
-                if needed.any():
-                    mask = needed
+                    feasible |= self._area_masks[i]
+            for members in short:
+                feasible[members] = False
+            if (mask & feasible).any():
+                mask = mask & feasible
         return mask
 
     def hold_stop(self, ctx: SelectionContext) -> bool:

@@ -148,14 +148,57 @@ def test_testlet_items_come_together_in_a_cat() -> None:
     seen = 0
     for seed in range(60):
         state = run_session(test, 0.0, seed)
-        for start, item in enumerate(state.items):
-            if item in test.testlets:
-                group = test.testlets[item]
-                block = state.items[start : start + len(group)]
-                assert sorted(block) == sorted(group) or start + len(block) == 12
-                seen += 1
-                break
+        seen += assert_testlets_whole(test, state)
     assert seen > 0
+
+
+def assert_testlets_whole(test: CompiledTest, state: SessionState) -> int:
+    """Every testlet begun is given whole and in one block (never cut off by the maximum
+    length); returns how many were given."""
+    given, start = 0, 0
+    while start < len(state.items):
+        group = test.testlets.get(state.items[start])
+        if group is None:
+            start += 1
+            continue
+        block = state.items[start : start + len(group)]
+        assert sorted(block) == sorted(group), (state.items, group)
+        given += 1
+        start += len(group)
+    return given
+
+
+def bank_with_testlets() -> list[BankItem]:
+    """bank() with 24 testlets: 3 items of one area (i, i + 4, i + 8), or 2 items of two areas
+    (i, i + 1)."""
+    items = bank()
+    grouped: dict[int, int] = {}
+    for block in range(12):
+        first = 12 * block
+        for member in (first, first + 4, first + 8):
+            grouped[member] = 100 + block
+        for member in (first + 2, first + 3):
+            grouped[member] = 200 + block
+    return [replace(item, stimulus_id=grouped.get(i)) for i, item in enumerate(items)]
+
+
+@pytest.mark.parametrize("rule", ["random", "max_information"])
+def test_testlets_never_break_the_content_limits_or_the_length(rule: str) -> None:
+    """A testlet is judged whole: one that would push an area over its maximum, crowd out an
+    unmet minimum or run past the maximum length is not begun."""
+    selection = [{"rule": "content_limits", "limits": LIMITS}, {"rule": rule}]
+    test = build(cat(selection=selection), bank_with_testlets())
+    rng = np.random.default_rng(5)
+    testlets = 0
+    for seed in range(200):
+        state = run_session(test, float(rng.normal(0, 1.5)), seed)
+        counts = area_counts(test, state)
+        assert 3 <= counts["algebra"] <= 4, state.items
+        assert 2 <= counts["geometry"] <= 3, state.items
+        assert counts["data"] >= 1, state.items
+        assert 8 <= state.n_answered <= 12
+        testlets += assert_testlets_whole(test, state)
+    assert testlets > 100  # testlets were given, not just avoided
 
 
 def test_human_scored_items_never_move_theta() -> None:

@@ -258,3 +258,23 @@ def test_parallel_simulation_gives_the_same_results(pool):
     assert [a.tolist() for a in one.administered] == [a.tolist() for a in two.administered]
     with pytest.raises(ValueError, match="n_jobs"):
         simulate_adaptive_tests(engine, theta, n_jobs=0)
+
+
+def test_a_testlet_that_no_longer_fits_is_not_begun(bank):
+    pool = ItemPool(bank, testlets=[(0, 1, 2), (3, 4)])
+    spec = {"selection": ["max_information"], "stopping": [{"rule": "max_length", "n": 5}]}
+    engine = AdaptiveEngine(AdaptiveTestSpec.from_dict(spec), pool)
+    state = engine.new_state()
+    assert engine.eligible(state)[:5].all()
+    for item in (10, 11):
+        engine.record(state, item, 1)
+    # 3 places left: both testlets still fit.
+    assert engine.eligible(state)[:5].all()
+    engine.record(state, 12, 0)
+    # 2 places left: the three-item testlet no longer fits, the pair does.
+    eligible = engine.eligible(state)
+    assert not eligible[:3].any()
+    assert eligible[3:5].all()
+    engine.record(state, 3, 1)
+    # The pair begun: its last member is 1 item, and it fits in the 1 place left.
+    assert engine.eligible(state)[4]

@@ -134,6 +134,49 @@ def test_content_limits_close_full_areas_and_force_minimums(bank):
         make_selection_rule({"rule": "content_limits", "limits": {"Z": {"min": 1}}}).prepare(pool)
 
 
+def test_content_limits_judge_a_testlet_whole(bank):
+    areas = ["A"] * 100 + ["B"] * 100 + ["C"] * 100
+    # Testlet (5, 6, 7) is all A; (110, 210) spans B and C; (111, 112) is all B.
+    pool = ItemPool(bank, content_areas=areas, testlets=[(5, 6, 7), (110, 210), (111, 112)])
+    rule = make_selection_rule(
+        {"rule": "content_limits", "limits": {"A": {"max": 3}, "C": {"min": 3}}}
+    )
+    rule.prepare(pool)
+    # One A given: A alone still fits (2 of 3), the A testlet (3 more) does not.
+    mask = rule.filter(_ctx(pool, administered=[0], max_items=20))
+    assert mask[1:5].all()
+    assert not mask[[5, 6, 7]].any()
+    # Once begun, what is left of it is what counts: 5 given, 6 and 7 still fit under max 3.
+    mask = rule.filter(_ctx(pool, administered=[5], max_items=20))
+    assert mask[[6, 7]].all()
+    # 6 given, 4 places left, C needs 3: any item on its own still fits (4 - 1 >= 3), the B+C
+    # testlet fits (4 - 2 >= 3 - 1), the B-only and the A testlets do not (4 - 2 < 3, 4 - 3 < 3).
+    given = [100, 101, 102, 103, 104, 105]
+    mask = rule.filter(_ctx(pool, administered=given, max_items=10))
+    assert mask[[110, 210]].all()
+    assert not mask[[111, 112, 5, 6, 7]].any()
+    assert mask[:5].all()
+    assert mask[113:200].all()
+    assert mask[211:].all()
+    # With one place fewer, C on its own is all that fits; no testlet does.
+    mask = rule.filter(_ctx(pool, administered=[*given, 106], max_items=10))
+    assert not mask[:200].any()
+    assert not mask[210]
+    assert mask[211:].all()
+
+
+def test_testlets_are_validated_and_kept(bank):
+    with pytest.raises(ValueError, match="outside"):
+        ItemPool(bank, testlets=[(1, 999)])
+    with pytest.raises(ValueError, match="shares items"):
+        ItemPool(bank, testlets=[(1, 2), (2, 3)])
+    pool = ItemPool(bank, testlets=[(3, 1), (7,)])
+    assert pool.testlets == ((1, 3),)  # sorted; a single item is no testlet
+    assert pool.with_exposure_parameters(np.ones(300)).testlets == ((1, 3),)
+    assert [m.tolist() for m in pool.testlets_left(np.array([1]))] == [[3]]
+    assert pool.testlets_left(np.array([1, 3])) == []
+
+
 def test_kingsbury_zara_picks_the_area_furthest_below_target(bank):
     areas = ["A"] * 100 + ["B"] * 100 + ["C"] * 100
     pool = ItemPool(bank, content_areas=areas)
