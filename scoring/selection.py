@@ -761,9 +761,10 @@ def run_selection(
         return int(np.argmax(scores)), []
     n_eligible = int(np.count_nonzero(ctx.eligible))
     m = min(n_cand, n_eligible)
-    n = scores.shape[0]
-    # The m best without negating a pool-sized array: partition at n - m, keep the tail.
-    top = np.argpartition(scores, n - m)[n - m :] if m < n else np.arange(m)
+    # Partition the negated scores at m - 1 and keep the head. Not the tail of the scores at
+    # n - m: with the ineligible items all at -inf (often most of the pool under content
+    # limits) numpy's introselect degrades on the duplicates there, 20 us becoming 300 us.
+    top = np.argpartition(-scores, m - 1)[:m] if m < scores.shape[0] else np.arange(m)
     candidates = top[np.lexsort((top, -scores[top]))]
     passed: list[int] = []
     for rule in orders:
