@@ -1,0 +1,193 @@
+"""``cbt parameters``: the item bank's parameter sets as PARAMS.json files, both ways.
+
+The loop a researcher closes: export the operational set, calibrate new data (with it as
+anchors, or link the new calibration to it with ``cbt link``), import the result as a draft
+set, look at it, publish it. Files are the PARAMS.json of ``cbt calibrate``; items are named by
+item version id (what calibration from the database writes) or by item key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+ITEM_IDS = click.Choice(["version", "key"])
+
+
+def _fail(error: Exception) -> click.ClickException:
+    message = str(getattr(error, "message", error))
+    details = getattr(error, "details", None)
+    if details:
+        message += " " + ", ".join(f"{key}: {value}" for key, value in details.items())
+    return click.ClickException(message)
+
+
+@click.group("parameters")
+def parameters_group() -> None:
+    """Parameter sets of the item bank: list, export and import as PARAMS.json, publish."""
+
+
+@parameters_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@with_appcontext
+def list_command(as_json: bool) -> None:
+    """Every parameter set: id, name, version, status, model, items and where it came from."""
+    import json
+
+    from item_bank.service import list_parameter_sets
+
+    sets = list_parameter_sets()
+    if as_json:
+        click.echo(json.dumps(sets, indent=2, default=str))
+        return
+    header = f"{'id':>5}  {'name':<28} {'ver':>3}  {'status':<9} {'model':<6} {'items':>6}"
+    click.echo(f"{header}  source")
+    for entry in sets:
+        source = (entry.get("provenance") or {}).get("source", "")
+        click.echo(
+            f"{entry['id']:>5}  {entry['name'][:28]:<28} {entry['version']:>3}  "
+            f"{entry['status']:<9} {entry['model']:<6} {entry['n_items']:>6}  {source}"
+        )
+
+
+@parameters_group.command("export")
+@click.argument("parameter_set_id", type=int)
+@click.option(
+    "--out", "out_path", required=True, type=click.Path(dir_okay=False), help="PARAMS.json."
+)
+@click.option(
+    "--item-ids",
+    type=ITEM_IDS,
+    default="version",
+    show_default=True,
+    help="Name items by item version id (as calibration from the database does) or by key.",
+)
+@with_appcontext
+def export_command(parameter_set_id: int, out_path: str, item_ids: str) -> None:
+    """Write parameter set PARAMETER_SET_ID as a PARAMS.json (for cbt score, link, --anchors)."""
+    from analytics.researchio import write_params_json
+    from cbt.errors import DomainError
+    from item_bank.service import parameter_set_detail
+    from scoring import ItemParameters
+
+    try:
+        detail = parameter_set_detail(parameter_set_id)
+    except DomainError as error:
+        raise _fail(error) from None
+    names = [
+        str(item["item_version_id"]) if item_ids == "version" else item["item_key"]
+        for item in detail["items"]
+    ]
+    if len(set(names)) != len(names):
+        raise click.ClickException(
+            "The set holds two versions of one item; export with --item-ids version."
+        )
+    fields = ("model", "discrimination", "difficulty", "guessing", "thresholds")
+    records = [
+        {"item_id": name, **{k: item[k] for k in fields if k in item}}
+        for name, item in zip(names, detail["items"], strict=True)
+    ]
+    params = ItemParameters.from_records(records, scaling=detail["scaling"])
+    write_params_json(
+        out_path,
+        params,
+        model=None if detail["model"] == "mixed" else detail["model"],
+        item_se=[item.get("se") or None for item in detail["items"]],
+        provenance={
+            "source": "item bank",
+            "parameter_set": {
+                key: detail[key] for key in ("id", "name", "version", "status", "provenance")
+            },
+        },
+    )
+    click.echo(
+        f"Wrote {len(records)} items of {detail['name']!r} version {detail['version']} "
+        f"to {out_path}."
+    )
+
+
+@parameters_group.command("import")
+@click.argument("params_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Parameter set name; its next version is created.")
+@click.option(
+    "--item-ids",
+    type=ITEM_IDS,
+    default="version",
+    show_default=True,
+    help="The file names items by item version id, or by item key (its latest version).",
+)
+@click.option("--publish", is_flag=True, help="Publish at once instead of leaving a draft.")
+@with_appcontext
+def import_command(params_path: Path, name: str, item_ids: str, publish: bool) -> None:
+    """Store a PARAMS.json as a new version of parameter set NAME: all items, or nothing."""
+    from analytics.researchio import ResearchFileError, read_params_json
+    from cbt.db import db
+    from cbt.errors import DomainError
+    from item_bank.models import ParameterSetStatus
+    from item_bank.service import Actor, create_parameter_set, parameters_by_version
+
+    try:
+        document = read_params_json(params_path)
+    except ResearchFileError as error:
+        raise click.ClickException(str(error)) from None
+    records: list[dict[str, Any]] = []
+    for record, se in zip(document.params.to_records(), document.item_se, strict=True):
+        item_id = str(record.pop("item_id"))
+        if item_ids == "version":
+            if not item_id.isdigit():
+                raise click.ClickException(
+                    f"{params_path.name}: item_id {item_id!r} is not an item version id "
+                    "(use --item-ids key if the file names items by key)."
+                )
+            record["item_version_id"] = int(item_id)
+        else:
+            record["item_key"] = item_id
+        if se:
+            record["se"] = se
+        records.append(record)
+    data = params_path.read_bytes()
+    provenance = {
+        "source": "import",
+        "file": params_path.name,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "document": dict(document.metadata),
+    }
+    try:
+        created = create_parameter_set(
+            name=name,
+            parameters=parameters_by_version(records),
+            provenance=provenance,
+            status=ParameterSetStatus.PUBLISHED if publish else ParameterSetStatus.DRAFT,
+            scaling=document.params.scaling,
+            actor=Actor(),
+        )
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise _fail(error) from None
+    click.echo(
+        f"Imported {len(records)} items as {created.status} parameter set {created.name!r} "
+        f"version {created.version} (id {created.id})."
+    )
+
+
+@parameters_group.command("publish")
+@click.argument("parameter_set_id", type=int)
+@with_appcontext
+def publish_command(parameter_set_id: int) -> None:
+    """Publish a draft parameter set (its values never change)."""
+    from cbt.db import db
+    from cbt.errors import DomainError
+    from item_bank.service import Actor, publish_parameter_set
+
+    try:
+        published = publish_parameter_set(parameter_set_id, actor=Actor())
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise _fail(error) from None
+    click.echo(f"Published {published.name!r} version {published.version}.")
