@@ -3,6 +3,7 @@ a second version, compares the versions and sends it to review."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from playwright.sync_api import Page, expect
@@ -87,3 +88,50 @@ def test_bad_content_shows_a_clear_message(page: Page, live_server: LiveServer) 
     page.get_by_label("Key", exact=True).fill("bad key")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_role("alert").first).not_to_be_empty()
+
+
+def test_operator_edits_options_and_key_without_json(page: Page, live_server: LiveServer) -> None:
+    operator_login(page, live_server)
+    page.get_by_role("link", name="New item").click()
+    page.get_by_label("Type").select_option("single_choice")
+    rows = page.get_by_test_id("choice-row")
+    expect(rows).to_have_count(4)
+    expect(page.get_by_label("Option B is correct")).to_be_checked()
+    page.get_by_label("Option B text").fill("seven")
+    page.get_by_label("Option C is correct").check()
+    page.get_by_role("button", name="Add option").click()
+    expect(rows).to_have_count(5)
+    page.get_by_label("Option E text").fill("70")
+    page.get_by_role("button", name="Remove option A").click()
+    expect(rows).to_have_count(4)
+    # The JSON fields follow the form, and the preview follows both.
+    scoring = json.loads(page.get_by_label("Key and scoring rule (JSON)").input_value())
+    assert scoring["correct"] == "C"
+    content = json.loads(page.get_by_label("Other content (JSON: options, gaps, …)").input_value())
+    assert [o["id"] for o in content["options"]] == ["B", "C", "D", "E"]
+    preview = page.locator("[data-preview]")
+    expect(preview.locator("input[type=radio]")).to_have_count(4)
+    expect(preview).to_contain_text("seven")
+    preview.locator("label.option", has_text="8").click()
+    page.get_by_role("button", name="Score this answer").click()
+    expect(page.locator("[data-score]")).to_have_text("Score 1 of 1")
+
+    page.get_by_label("Key", exact=True).fill("e2e-seven")
+    page.get_by_label("Curriculum codes").fill("8350213111200000")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("heading", name="Edit e2e-seven")).to_be_visible()
+    expect(rows).to_have_count(4)
+    expect(page.get_by_label("Option C is correct")).to_be_checked()
+    expect(page.get_by_label("Option B text")).to_have_value("seven")
+
+    # Multiple response: the key is a set of checkboxes, kept in option order.
+    page.get_by_role("link", name="New item").click()
+    page.get_by_label("Type").select_option("multiple_response")
+    expect(page.get_by_label("Option A is correct")).to_be_checked()
+    page.get_by_label("Option D is correct").check()
+    page.get_by_label("Option A is correct").uncheck()
+    scoring = json.loads(page.get_by_label("Key and scoring rule (JSON)").input_value())
+    assert scoring["correct"] == ["C", "D"]
+    # Broken JSON: the form says so instead of guessing.
+    page.get_by_label("Other content (JSON: options, gaps, …)").fill("{")
+    expect(page.get_by_text("The JSON below does not parse")).to_be_visible()

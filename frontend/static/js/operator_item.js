@@ -3,6 +3,7 @@
 import { api, ApiError, el } from "./api.js";
 import { bank, fillSelects } from "./operator_common.js";
 import { renderItem } from "./item_render.js";
+import { attachChoiceEditor } from "./choice_editor.js";
 
 const main = document.getElementById("main");
 const itemId = main.dataset.itemId ? Number(main.dataset.itemId) : null;
@@ -15,6 +16,7 @@ const previewError = document.querySelector("[data-preview-error]");
 const scoreOut = document.querySelector("[data-score]");
 let detail = null;
 let rendered = { read: () => null };
+let choices = { render: () => {} };
 
 const pretty = (value) => JSON.stringify(value, null, 2);
 const list = (text) => String(text || "").split(",").map((part) => part.trim()).filter(Boolean);
@@ -41,6 +43,7 @@ function loadExample(typeId) {
   const type = bank.itemTypes.find((t) => t.id === typeId);
   splitContent(type.example.content);
   field("scoring").value = pretty(type.example.scoring);
+  choices.render();
 }
 
 function accessibility() {
@@ -156,6 +159,7 @@ function fill(itemDetail) {
   field("read_aloud").value = latest.accessibility.read_aloud || "";
   field("furigana").value = latest.accessibility.furigana || "";
   field("large_print").checked = Boolean(latest.accessibility.large_print);
+  choices.render();
   drawLifecycle(itemDetail);
   drawHistory(itemDetail);
 }
@@ -286,6 +290,11 @@ async function start() {
     input.addEventListener("input", schedulePreview);
     input.addEventListener("change", schedulePreview);
   }
+  choices = attachChoiceEditor({
+    box: form.querySelector("[data-choices]"),
+    field,
+    onChange: schedulePreview,
+  });
   form.addEventListener("submit", save);
   document.querySelector("[data-try]").addEventListener("click", tryAnswer);
   document.querySelector("[data-diff]").addEventListener("click", () =>
@@ -300,6 +309,7 @@ async function start() {
     await refreshPreview();
   } else {
     field("item_type").disabled = false;
+    field("item_type").addEventListener("change", () => choices.render());
     await loadItem();
   }
 }
