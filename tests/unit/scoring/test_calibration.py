@@ -78,6 +78,35 @@ def test_lsat6_observed_information_standard_errors_match_ltm(lsat6_fit: MMLCali
     np.testing.assert_allclose(lsat6_fit.se_.difficulty, LSAT6_SE_B, atol=0.005)
 
 
+def test_lsat6_observed_standard_errors_are_the_inverse_hessian(
+    lsat6: np.ndarray, lsat6_fit: MMLCalibrator
+) -> None:
+    """Independent of any published table: the SEs are the square roots of the diagonal of
+    the inverse negative Hessian of the marginal log-likelihood, taken by central differences
+    in (a, b) on the calibration's own quadrature."""
+    x0 = np.concatenate([lsat6_fit.discrimination_, lsat6_fit.difficulty_])
+
+    def marginal(x: np.ndarray) -> float:
+        return _marginal_ll(ItemParameters.dichotomous(x[:5], x[5:]), lsat6)
+
+    assert marginal(x0) == pytest.approx(lsat6_fit.log_likelihood_, abs=1e-6)
+    n, h = x0.size, 1e-3
+    hessian = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            di, dj = np.eye(n)[i] * h, np.eye(n)[j] * h
+            hessian[i, j] = hessian[j, i] = (
+                marginal(x0 + di + dj)
+                - marginal(x0 + di - dj)
+                - marginal(x0 - di + dj)
+                + marginal(x0 - di - dj)
+            ) / (4 * h * h)
+    se = np.sqrt(np.diag(np.linalg.inv(-hessian)))
+    # Differences come from the finite-difference step and EM's stopping point: 1e-3 relative.
+    np.testing.assert_allclose(lsat6_fit.se_.discrimination, se[:5], rtol=1e-3)
+    np.testing.assert_allclose(lsat6_fit.se_.difficulty, se[5:], rtol=1e-3)
+
+
 def test_cross_product_standard_errors_are_close_to_observed(lsat6: np.ndarray) -> None:
     xpd = MMLCalibrator("2pl").fit(lsat6).se_
     assert xpd.method == "xpd"
