@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 
+from analytics import researchio
 from analytics.researchio import (
     ResearchFileError,
     align_responses,
@@ -105,3 +106,51 @@ def test_bom_and_blank_lines(tmp_path):
     assert table.item_ids == ("a",)
     assert table.person_ids == ("p1", "p2")
     assert table.lines == (2, 4)
+
+
+@pytest.mark.parametrize("batch", [2, 3, 1 << 18])
+def test_long_format_in_batches_names_the_right_lines(tmp_path, mixed, monkeypatch, batch):
+    """Blank lines, rows of empty cells and missing scores anywhere, with batches smaller than
+    the file: the arrays and the lines in errors are those of a line-by-line reading."""
+    monkeypatch.setattr(researchio, "_BATCH", batch)
+    path = tmp_path / "long.csv"
+    lines = [
+        "person_id,item_id,score",  # line 1
+        "p1,a,1",
+        "",
+        " , , ",
+        "p2,c, 2 ",  # line 5
+        "p1,d,NA",
+        "p3,a,0",
+        "",
+        "",
+        "p2,a,1",  # line 10
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    long = read_long_responses(path)
+    assert long.person_ids == ("p1", "p2", "p3")
+    assert long.item_ids == ("a", "c")
+    np.testing.assert_array_equal(long.person_index, [0, 1, 2, 1])
+    np.testing.assert_array_equal(long.item_index, [0, 1, 0, 0])
+    np.testing.assert_array_equal(long.scores, [1, 2, 0, 1])
+
+    path.write_text("\n".join([*lines, "p3,c,1", "p1,d,1", "", "p3,a,1"]) + "\n")
+    with pytest.raises(ResearchFileError, match=r"line 14: person 'p3' .* item 'a' \(line 7\)"):
+        read_long_responses(path)
+    for bad, message in [
+        ("p4,a,x", r"line 11, column 'score': 'x' is not an integer score"),
+        ("p4,a,inf", r"line 11, column 'score'"),
+        ("p4,,1", r"line 11, column 'item_id': empty"),
+        (",a,1", r"line 11, column 'person_id': empty"),
+        ("p4,a", r"line 11: expected 3 cells"),
+    ]:
+        path.write_text("\n".join([*lines, bad]) + "\n")
+        with pytest.raises(ResearchFileError, match=message):
+            read_long_responses(path)
+
+
+def test_long_format_only_missing_scores_is_an_error(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text("person_id,item_id,score\np1,a,NA\n\np2,b,\n")
+    with pytest.raises(ResearchFileError, match="no responses after the header"):
+        read_long_responses(path)
