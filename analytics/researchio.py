@@ -438,7 +438,7 @@ def read_long_responses(path: str | os.PathLike[str]) -> LongResponses:
     A repeated (person, item) pair, an empty id or a non-integer score is an error naming the
     line; a missing-token score row is skipped (not administered). Records are parsed in
     batches into integer arrays (memory ~ 24 bytes per response plus the distinct ids), so a
-    national file of 30 million responses reads in about a minute.
+    national file of 30 million responses reads in 40 s with 2.1 GB (docs/performance.md).
     """
     name = Path(path).name
     persons: dict[str, int] = {}
