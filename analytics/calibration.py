@@ -376,3 +376,57 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_json_ready(v) for v in value]
     return value
+
+
+def research_administrations() -> list[dict[str, Any]]:
+    """Every administration with what a researcher chooses by: its test, window, status and
+    how many sessions (reset ones left out) and responses it holds. No person data."""
+    from sqlalchemy import func
+
+    from delivery.models import TestDefinition
+
+    live = ExamSession.status != SessionStatus.RESET
+    sessions = (
+        select(ExamSession.administration_id, func.count().label("n"))
+        .where(live)
+        .group_by(ExamSession.administration_id)
+        .subquery()
+    )
+    responses = (
+        select(ExamSession.administration_id, func.count().label("n"))
+        .join(ItemResponse, ItemResponse.exam_session_id == ExamSession.id)
+        .where(live)
+        .group_by(ExamSession.administration_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(
+            Administration,
+            TestDefinition.key,
+            TestDefinition.title,
+            func.coalesce(sessions.c.n, 0),
+            func.coalesce(responses.c.n, 0),
+        )
+        .join(TestDefinition, TestDefinition.id == Administration.test_definition_id)
+        .outerjoin(sessions, sessions.c.administration_id == Administration.id)
+        .outerjoin(responses, responses.c.administration_id == Administration.id)
+        .order_by(Administration.id)
+    ).all()
+
+    def iso(moment: dt.datetime | None) -> str | None:
+        return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+    return [
+        {
+            "id": administration.id,
+            "name": administration.name,
+            "status": administration.status,
+            "opens_at": iso(administration.opens_at),
+            "closes_at": iso(administration.closes_at),
+            "test_key": key,
+            "test_title": title,
+            "n_sessions": int(n_sessions),
+            "n_responses": int(n_responses),
+        }
+        for administration, key, title, n_sessions, n_responses in rows
+    ]

@@ -69,44 +69,19 @@ def list_command(as_json: bool) -> None:
 @with_appcontext
 def export_command(parameter_set_id: int, out_path: str, item_ids: str) -> None:
     """Write parameter set PARAMETER_SET_ID as a PARAMS.json (for cbt score, link, --anchors)."""
-    from analytics.researchio import write_params_json
+    from analytics.researchio import write_json_document
     from cbt.errors import DomainError
-    from item_bank.service import parameter_set_detail
-    from scoring import ItemParameters
+    from item_bank.service import parameter_set_document
 
     try:
-        detail = parameter_set_detail(parameter_set_id)
+        document = parameter_set_document(parameter_set_id, item_ids=item_ids)
     except DomainError as error:
         raise _fail(error) from None
-    names = [
-        str(item["item_version_id"]) if item_ids == "version" else item["item_key"]
-        for item in detail["items"]
-    ]
-    if len(set(names)) != len(names):
-        raise click.ClickException(
-            "The set holds two versions of one item; export with --item-ids version."
-        )
-    fields = ("model", "discrimination", "difficulty", "guessing", "thresholds")
-    records = [
-        {"item_id": name, **{k: item[k] for k in fields if k in item}}
-        for name, item in zip(names, detail["items"], strict=True)
-    ]
-    params = ItemParameters.from_records(records, scaling=detail["scaling"])
-    write_params_json(
-        out_path,
-        params,
-        model=None if detail["model"] == "mixed" else detail["model"],
-        item_se=[item.get("se") or None for item in detail["items"]],
-        provenance={
-            "source": "item bank",
-            "parameter_set": {
-                key: detail[key] for key in ("id", "name", "version", "status", "provenance")
-            },
-        },
-    )
+    write_json_document(out_path, document)
+    origin = document["provenance"]["parameter_set"]
     click.echo(
-        f"Wrote {len(records)} items of {detail['name']!r} version {detail['version']} "
-        f"to {out_path}."
+        f"Wrote {len(document['items'])} items of {origin['name']!r} version "
+        f"{origin['version']} to {out_path}."
     )
 
 

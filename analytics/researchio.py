@@ -51,6 +51,7 @@ __all__ = [
     "read_long_responses",
     "read_params_json",
     "read_wide_responses",
+    "write_json_document",
     "write_params_json",
     "write_scores_csv",
 ]
@@ -161,6 +162,11 @@ def write_params_json(
     document["items"] = records
     document.update(metadata)
     _atomic_write(path, json.dumps(_json_safe(document), indent=2) + "\n")
+
+
+def write_json_document(path: str | os.PathLike[str], document: Mapping[str, Any]) -> None:
+    """Write a JSON document (a PARAMS.json built elsewhere, say) atomically; NaN as null."""
+    _atomic_write(path, json.dumps(_json_safe(dict(document)), indent=2) + "\n")
 
 
 def _json_safe(value: Any) -> Any:

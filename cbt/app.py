@@ -112,6 +112,7 @@ def _register_health(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     # The wiring point: cbt.app is the one module of cbt allowed to import every package.
     from analytics.api import blueprint as analytics_api
+    from analytics.research_api import blueprint as research_api
     from analytics.views import blueprint as analytics_views
     from cbt.api import blueprint as cbt_api
     from cbt.openapi import blueprint as openapi_api
@@ -134,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
         delivery_api,
         delivery_views,
         analytics_api,
+        research_api,
         analytics_views,
     )
     for blueprint in blueprints:

@@ -6,6 +6,8 @@ lifecycle table in ``item_bank.service.TRANSITIONS`` decides who moves an item w
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, jsonify, request
 
 from cbt.auth import CurrentUser, require_user
@@ -491,6 +493,26 @@ def parameter_sets() -> Response:
 def parameter_set(parameter_set_id: int) -> Response:
     require_user(*READERS)
     return jsonify(service.parameter_set_detail(parameter_set_id))
+
+
+@blueprint.get("/parameter-sets/<int:parameter_set_id>/params.json")
+@openapi(
+    summary="A parameter set as a PARAMS.json file (for cbt score, cbt link and --anchors).",
+    tags=[PARAMS],
+    roles=READERS,
+    query=[("item_ids", "string", "'version' (item version ids, the default) or 'key'.")],
+)
+def parameter_set_params_json(parameter_set_id: int) -> Response:
+    require_user(*READERS)
+    item_ids = request.args.get("item_ids", "version")
+    document = service.parameter_set_document(parameter_set_id, item_ids=item_ids)
+    origin = document["provenance"]["parameter_set"]
+    response = jsonify(document)
+    # Only safe characters in the header: the name is free text.
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", origin["name"]).strip("_") or "parameter-set"
+    filename = f"{stem}-v{origin['version']}.json"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @blueprint.post("/parameter-sets")

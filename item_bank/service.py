@@ -1306,6 +1306,45 @@ def parameter_set_detail(parameter_set_id: int) -> dict[str, Any]:
     }
 
 
+def parameter_set_document(parameter_set_id: int, *, item_ids: str = "version") -> dict[str, Any]:
+    """A parameter set as a PARAMS.json document (what ``cbt score``, ``cbt link`` and
+    ``--anchors`` read): items named by item version id (``"version"``, as calibration from
+    the database names them) or by item key (``"key"``; refused if the set holds two versions
+    of one item)."""
+    if item_ids not in ("version", "key"):
+        raise ValidationError("item_ids is 'version' or 'key'.", details={"field": "item_ids"})
+    detail = parameter_set_detail(parameter_set_id)
+    names = [
+        str(item["item_version_id"]) if item_ids == "version" else item["item_key"]
+        for item in detail["items"]
+    ]
+    if len(set(names)) != len(names):
+        raise ValidationError(
+            "The set holds two versions of one item; name items by version id.",
+            details={"item_ids": item_ids},
+        )
+    fields = ("model", "discrimination", "difficulty", "guessing", "thresholds")
+    items = []
+    for name, item in zip(names, detail["items"], strict=True):
+        record = {"item_id": name, **{k: item[k] for k in fields if k in item}}
+        if item.get("se"):
+            record["se"] = item["se"]
+        items.append(record)
+    document: dict[str, Any] = {}
+    if detail["model"] != "mixed":
+        document["model"] = detail["model"]
+    return document | {
+        "scaling": detail["scaling"],
+        "items": items,
+        "provenance": {
+            "source": "item bank",
+            "parameter_set": {
+                key: detail[key] for key in ("id", "name", "version", "status", "provenance")
+            },
+        },
+    }
+
+
 # --------------------------------------------------------------------------- pools
 
 

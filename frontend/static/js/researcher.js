@@ -1,20 +1,61 @@
-import { api, el, setStatus } from "./api.js";
+// The researcher's page: parameter sets (download as PARAMS.json, publish a draft) and the
+// pseudonymised responses of chosen administrations, as the files the research commands read.
+import { api, ApiError, el, setStatus } from "./api.js";
 
-async function load() {
+function describe(error) {
+  if (!(error instanceof ApiError)) return "Cannot reach the server. Try again.";
+  const details = error.details && Object.keys(error.details).length ? error.details : null;
+  return details ? `${error.message} ${JSON.stringify(details)}` : error.message;
+}
+
+async function publish(set, button) {
+  button.disabled = true;
+  try {
+    await api(`/api/v1/parameter-sets/${set.id}/publish`, { method: "POST" });
+    await loadSets();
+    setStatus(`Published ${set.name} version ${set.version}.`, "ok");
+  } catch (error) {
+    button.disabled = false;
+    setStatus(describe(error), "error");
+  }
+}
+
+async function loadSets() {
   const { parameter_sets: sets } = await api("/api/v1/parameter-sets", { retries: 3 });
   const table = document.querySelector("[data-table]");
   const body = table.querySelector("tbody");
+  body.replaceChildren();
   for (const set of sets) {
+    const actions = el(
+      "td",
+      {},
+      el("a", {
+        href: `/api/v1/parameter-sets/${set.id}/params.json`,
+        text: "PARAMS.json",
+        "aria-label": `Download ${set.name} version ${set.version} as PARAMS.json`,
+      }),
+    );
+    if (set.status === "draft") {
+      const button = el("button", {
+        type: "button",
+        class: "small",
+        text: "Publish",
+        "aria-label": `Publish ${set.name} version ${set.version}`,
+      });
+      button.addEventListener("click", () => publish(set, button));
+      actions.append(" ", button);
+    }
     body.append(
       el(
         "tr",
-        {},
+        { "data-testid": "parameter-set-row" },
         el("td", { text: set.name }),
         el("td", { text: set.version }),
-        el("td", { text: set.status }),
+        el("td", {}, el("span", { class: `badge ${set.status}`, text: set.status })),
         el("td", { text: set.n_items }),
-        el("td", { text: set.created_at }),
-        el("td", { text: set.provenance.source || "" }),
+        el("td", { text: new Date(set.created_at).toLocaleString() }),
+        el("td", { text: (set.provenance && set.provenance.source) || "" }),
+        actions,
       ),
     );
   }
@@ -22,4 +63,106 @@ async function load() {
   setStatus(sets.length ? "" : "No parameter sets yet.");
 }
 
-load().catch((error) => setStatus(error.message, "error"));
+function updateDownloads() {
+  const chosen = [...document.querySelectorAll("[data-administrations] input:checked")].map(
+    (box) => `administration=${encodeURIComponent(box.value)}`,
+  );
+  for (const link of document.querySelectorAll("[data-download]")) {
+    if (chosen.length) {
+      link.href = `/api/v1/research/${link.dataset.download}.csv?${chosen.join("&")}`;
+      link.removeAttribute("aria-disabled");
+    } else {
+      link.removeAttribute("href");
+      link.setAttribute("aria-disabled", "true");
+    }
+  }
+  document.querySelector("[data-choose-hint]").hidden = chosen.length > 0;
+}
+
+async function loadAdministrations() {
+  const { administrations } = await api("/api/v1/research/administrations", { retries: 3 });
+  const table = document.querySelector("[data-administrations]");
+  const body = table.querySelector("tbody");
+  for (const administration of administrations) {
+    const box = el("input", {
+      type: "checkbox",
+      value: administration.id,
+      "aria-label": `Use ${administration.name}`,
+    });
+    if (!administration.n_responses) box.disabled = true;
+    box.addEventListener("change", updateDownloads);
+    body.append(
+      el(
+        "tr",
+        { "data-testid": "administration-row" },
+        el("td", {}, box),
+        el("td", { text: administration.name }),
+        el("td", { text: administration.test_title }),
+        el("td", { text: administration.status }),
+        el("td", { class: "num", text: administration.n_sessions }),
+        el("td", { class: "num", text: administration.n_responses }),
+      ),
+    );
+  }
+  table.hidden = false;
+  document.querySelector("[data-downloads]").hidden = false;
+  updateDownloads();
+}
+
+// A PARAMS.json (from cbt calibrate or cbt link) becomes the next draft version of a set: the
+// server checks every record as it checks the API's own, and stores all of them or none.
+async function importParams(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const status = form.querySelector("[data-import-status]");
+  status.textContent = "";
+  status.dataset.kind = "";
+  const file = form.elements.namedItem("file").files[0];
+  const byKey = form.elements.namedItem("item_ids").value === "key";
+  try {
+    let document;
+    try {
+      document = JSON.parse(await file.text());
+    } catch {
+      throw new ApiError(400, "malformed_json", `${file.name} is not valid JSON.`, {});
+    }
+    if (!document || !Array.isArray(document.items)) {
+      throw new ApiError(400, "validation_failed", `${file.name} has no "items" list.`, {});
+    }
+    // PARAMS.json's top-level "model" is the default of items that name none.
+    const base = typeof document.model === "string" ? { model: document.model } : {};
+    const items = document.items.map((item) => {
+      const { item_id: id, ...own } = item || {};
+      const record = { ...base, ...own };
+      if (byKey) return { item_key: String(id), ...record };
+      if (!/^\d+$/.test(String(id))) {
+        throw new ApiError(400, "validation_failed",
+          `item_id ${JSON.stringify(id)} is not an item version id; choose "item key".`, {});
+      }
+      return { item_version_id: Number(id), ...record };
+    });
+    const { items: _, ...metadata } = document;
+    const created = await api("/api/v1/parameter-sets", {
+      method: "POST",
+      body: {
+        name: form.elements.namedItem("name").value.trim(),
+        items,
+        scaling: document.scaling ?? 1.0,
+        provenance: { source: "import", file: file.name, document: metadata },
+      },
+    });
+    status.textContent = `Imported ${created.n_items} items as ${created.name} version ${created.version} (draft).`;
+    status.dataset.kind = "ok";
+    form.reset();
+    await loadSets();
+  } catch (error) {
+    status.textContent = describe(error);
+    status.dataset.kind = "error";
+  }
+}
+
+document.querySelector("[data-import-form]").addEventListener("submit", importParams);
+loadSets().catch((error) => setStatus(describe(error), "error"));
+loadAdministrations().catch(
+  (error) => (document.querySelector("[data-admin-error]").textContent = describe(error)),
+);

@@ -1,0 +1,142 @@
+"""A researcher downloads pseudonymised responses and a parameter set, and publishes a draft."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import uuid
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from cbt.db import db
+from cbt.models import Role, User
+from delivery.models import Administration, ExamSession, ItemResponse, SessionStatus
+from item_bank.models import ItemVersion
+from item_bank.service import create_parameter_set
+from tests.e2e.conftest import LiveServer
+
+
+def _sit_three_students(server: LiveServer) -> tuple[int, set[str]]:
+    """Three demo students with five answers each, and a draft parameter set."""
+    with server.app.app_context():
+        administration = db.session.scalars(select(Administration)).first()
+        versions = db.session.scalars(select(ItemVersion.id).order_by(ItemVersion.id).limit(5))
+        versions = list(versions)
+        students = db.session.scalars(
+            select(User).where(User.role == Role.STUDENT).order_by(User.id).limit(3)
+        ).all()
+        moment = dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC)
+        for student in students:
+            session = ExamSession(
+                id=uuid.uuid4().hex,
+                administration_id=administration.id,
+                student_id=student.id,
+                status=SessionStatus.FINISHED,
+                seed=1,
+                engine_settings={},
+                started_at=moment,
+            )
+            db.session.add(session)
+            for k, version_id in enumerate(versions):
+                db.session.add(
+                    ItemResponse(
+                        exam_session_id=session.id,
+                        sequence=k + 1,
+                        item_version_id=version_id,
+                        idempotency_key=uuid.uuid4().hex,
+                        response={"choice": "A"},
+                        score=float(k % 2),
+                        is_correct=bool(k % 2),
+                        presented_at=moment,
+                        answered_at=moment,
+                        time_taken_ms=1000,
+                        theta_after=0.0,
+                        se_after=1.0,
+                    )
+                )
+        create_parameter_set(
+            name="e2e-draft",
+            parameters={versions[0]: {"model": "2pl", "discrimination": 1.1, "difficulty": 0.3}},
+            provenance={"source": "test"},
+        )
+        db.session.commit()
+        return administration.id, {student.pseudonym for student in students}
+
+
+def test_researcher_downloads_files_and_publishes_a_draft(
+    page: Page, live_server: LiveServer
+) -> None:
+    _, pseudonyms = _sit_three_students(live_server)
+    _, email, password = next(s for s in live_server.logins.staff if s[0] == "researcher")
+    page.goto(f"{live_server.url}/staff/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Research")).to_be_visible()
+
+    rows = page.get_by_test_id("administration-row")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("15")  # responses
+    download = page.locator("[data-download=responses]")
+    expect(download).to_have_attribute("aria-disabled", "true")
+    rows.first.get_by_role("checkbox").check()
+    with page.expect_download() as info:
+        download.click()
+    text = Path(info.value.path()).read_text(encoding="utf-8")
+    records = list(csv.reader(io.StringIO(text)))
+    assert records[0] == ["person_id", "item_id", "score"]
+    assert len(records) == 16
+    assert {r[0] for r in records[1:]} == pseudonyms  # pseudonyms, never names
+
+    draft = page.get_by_test_id("parameter-set-row").filter(has_text="e2e-draft")
+    with page.expect_download() as info:
+        draft.get_by_role("link", name="Download e2e-draft version 1 as PARAMS.json").click()
+    document = json.loads(Path(info.value.path()).read_text(encoding="utf-8"))
+    assert document["items"][0]["discrimination"] == 1.1
+    draft.get_by_role("button", name="Publish e2e-draft version 1").click()
+    expect(page.locator("[data-status]")).to_have_text("Published e2e-draft version 1.")
+    expect(draft.locator(".badge")).to_have_text("published")
+    expect(draft.get_by_role("button")).to_have_count(0)
+
+    # A PARAMS.json from cbt calibrate or cbt link comes back as a draft, or not at all.
+    version_id = document["items"][0]["item_id"]
+    linked = {
+        "model": "2pl",
+        "items": [{"item_id": version_id, "discrimination": 0.9, "difficulty": -0.2}],
+        "linking": {"method": "stocking-lord"},
+    }
+    form = page.locator("[data-import-form]")
+    form.get_by_label("File").set_input_files(
+        files=[
+            {
+                "name": "linked.json",
+                "mimeType": "application/json",
+                "buffer": json.dumps(linked).encode(),
+            }
+        ]
+    )
+    form.get_by_label("Parameter set name").fill("e2e-linked")
+    form.get_by_role("button", name="Import as draft").click()
+    expect(form.locator("[data-import-status]")).to_have_text(
+        "Imported 1 items as e2e-linked version 1 (draft)."
+    )
+    imported = page.get_by_test_id("parameter-set-row").filter(has_text="e2e-linked")
+    expect(imported.locator(".badge")).to_have_text("draft")
+    linked["items"][0]["item_id"] = "999999"
+    form.get_by_label("File").set_input_files(
+        files=[
+            {
+                "name": "bad.json",
+                "mimeType": "application/json",
+                "buffer": json.dumps(linked).encode(),
+            }
+        ]
+    )
+    form.get_by_label("Parameter set name").fill("e2e-bad")
+    form.get_by_role("button", name="Import as draft").click()
+    expect(form.locator("[data-import-status]")).to_contain_text("Unknown item versions.")
+    expect(page.get_by_test_id("parameter-set-row").filter(has_text="e2e-bad")).to_have_count(0)
