@@ -40,6 +40,15 @@ class LiveServer:
     app: object
 
 
+def staff_login(page: object, server: LiveServer, role: str) -> None:
+    """Log the demo's ``role`` (teacher, researcher, operator) in on the staff login page."""
+    _, email, password = next(s for s in server.logins.staff if s[0] == role)
+    page.goto(f"{server.url}/staff/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The embedded default exactly as `cbt demo` sets it up, on 127.0.0.1 and a free port."""

@@ -8,15 +8,11 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, staff_login
 
 
 def operator_login(page: Page, server: LiveServer) -> None:
-    _, email, password = next(s for s in server.logins.staff if s[0] == "operator")
-    page.goto(f"{server.url}/staff/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    staff_login(page, server, "operator")
     expect(page.get_by_role("heading", name="Item bank")).to_be_visible()
 
 

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Browser, expect
 
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, staff_login
 
 
 def test_teacher_pauses_and_resumes_a_student(browser: Browser, live_server: LiveServer) -> None:
@@ -24,11 +24,7 @@ def test_teacher_pauses_and_resumes_a_student(browser: Browser, live_server: Liv
     student.get_by_role("button", name="Next").click()
     expect(student.locator("[data-progress]")).to_have_text(re.compile("Question 2"))
 
-    teacher_login = next(s for s in live_server.logins.staff if s[0] == "teacher")
-    teacher.goto(f"{live_server.url}/staff/login")
-    teacher.get_by_label("E-mail").fill(teacher_login[1])
-    teacher.get_by_label("Password").fill(teacher_login[2])
-    teacher.get_by_role("button", name="Log in").click()
+    staff_login(teacher, live_server, "teacher")
     teacher.get_by_role("link", name="Live progress").click()
     row = teacher.get_by_test_id("monitor-row").filter(has_text=name)
     expect(row).to_contain_text("Answering")

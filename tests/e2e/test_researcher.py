@@ -17,7 +17,7 @@ from cbt.models import Role, User
 from delivery.models import Administration, ExamSession, ItemResponse, SessionStatus
 from item_bank.models import ItemVersion
 from item_bank.service import create_parameter_set
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, staff_login
 
 
 def _sit_three_students(server: LiveServer) -> tuple[int, set[str]]:
@@ -71,11 +71,7 @@ def test_researcher_downloads_files_and_publishes_a_draft(
     page: Page, live_server: LiveServer
 ) -> None:
     _, pseudonyms = _sit_three_students(live_server)
-    _, email, password = next(s for s in live_server.logins.staff if s[0] == "researcher")
-    page.goto(f"{live_server.url}/staff/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
+    staff_login(page, live_server, "researcher")
     expect(page.get_by_role("heading", name="Research")).to_be_visible()
 
     rows = page.get_by_test_id("administration-row")

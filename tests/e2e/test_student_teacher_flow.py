@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, staff_login
 
 
 def student_login(page: Page, server: LiveServer, index: int) -> tuple[str, int, str]:
@@ -48,11 +48,7 @@ def test_student_takes_adaptive_test_and_teacher_sees_result(page: Page, live_se
 
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/login$"))
-    page.goto(f"{live_server.url}/staff/login")
-    teacher = next(s for s in live_server.logins.staff if s[0] == "teacher")
-    page.get_by_label("E-mail").fill(teacher[1])
-    page.get_by_label("Password").fill(teacher[2])
-    page.get_by_role("button", name="Log in").click()
+    staff_login(page, live_server, "teacher")
     expect(page.get_by_role("heading", name="My classes")).to_be_visible()
     page.get_by_role("link", name="2-A").click()
 
