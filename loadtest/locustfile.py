@@ -49,7 +49,13 @@ class Student(HttpUser):
 
     def on_start(self) -> None:
         with _lock:
-            login = _logins[next(_next_login) % len(_logins)]
+            index = next(_next_login)
+        if index >= len(_logins):
+            # Every student has had a turn. Never simulate one student twice at once: the
+            # server would rightly treat the second as another device taking the test over.
+            while True:
+                self._sleep(60)
+        login = _logins[index]
         self.think = (
             self.environment.parsed_options.think_min,
             self.environment.parsed_options.think_max,
