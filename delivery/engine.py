@@ -508,10 +508,6 @@ def _next_in_section(
     assert isinstance(spec, CatSectionSpec)
     assert section.engine is not None
     position = state.section_presented + 1
-    if position in spec.pretest_positions:
-        unused = [i for i in _pretest_order(test, state) if i not in state.pretest_used]
-        if unused:
-            return unused[0], False, {"pretest": True}
     adaptive = _adaptive_state(test, state)
     while state.queue:
         # The rest of a testlet comes next, unless the section has reached its maximum length.
@@ -521,6 +517,14 @@ def _next_in_section(
             break
         if index not in state.items:
             return index, True, {"testlet": True}
+    # A pretest item is due once its position is reached; one whose position fell inside a
+    # testlet comes right after the testlet (at the exact positions otherwise).
+    due = sum(1 for p in spec.pretest_positions if p <= position)
+    given = sum(1 for i in section.pretest if i in state.pretest_used)
+    if due > given:
+        unused = [i for i in _pretest_order(test, state) if i not in state.pretest_used]
+        if unused:
+            return unused[0], False, {"pretest": True}
     available = section.available.copy()
     answered = [i for i in state.items if i < test.n_operational]
     available[answered] = False

@@ -325,6 +325,35 @@ def test_pretest_items_appear_at_their_positions_and_do_not_move_theta() -> None
     assert engine.final_result(test, state).n_operational == state.n_answered - 2
 
 
+def test_a_pretest_position_inside_a_testlet_waits_for_its_end() -> None:
+    pretest = {"items": ["p-160", "p-161", "p-162"], "positions": [2, 5]}
+    selection = [{"rule": "content_limits", "limits": LIMITS}, {"rule": "random"}]
+    test = build(cat(selection=selection, pretest=pretest), bank_with_testlets())
+    pretest_index = {test.keys.index(k) for k in pretest["items"]}
+    delayed = 0
+    for seed in range(80):
+        state = run_session(test, 0.0, seed)
+        operational = [i for i in state.items if i not in pretest_index]
+        testlet_state = replace(state, items=operational)
+        assert_testlets_whole(test, testlet_state)  # contiguous once pretest items are removed
+        positions = [k + 1 for k, i in enumerate(state.items) if i in pretest_index]
+        assert len(positions) == 2
+        for position, due in zip(positions, [2, 5], strict=True):
+            assert position >= due
+            if position > due:
+                # Only a testlet delays it: the items between were a testlet's.
+                before = state.items[due - 1 : position - 1]
+                assert all(i in test.testlets for i in before), (state.items, positions)
+                delayed += 1
+        # Never inside a testlet block.
+        for position in positions:
+            prev_item = state.items[position - 2]
+            next_item = state.items[position] if position < len(state.items) else None
+            group = test.testlets.get(prev_item, ())
+            assert next_item not in group
+    assert delayed > 0
+
+
 # -- linear, LOFT, sections ---------------------------------------------------------------------
 
 
