@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -43,20 +41,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _common import machine as machine_base
+from _common import pin_blas_threads
 
-def _blas_threads_from_argv(argv: list[str]) -> None:
-    for i, arg in enumerate(argv):
-        value = None
-        if arg == "--blas-threads" and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif arg.startswith("--blas-threads="):
-            value = arg.split("=", 1)[1]
-        if value is not None:
-            for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ[name] = value
-
-
-_blas_threads_from_argv(sys.argv)
+pin_blas_threads(sys.argv)
 
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
@@ -246,22 +234,7 @@ def national(n: int, m: int, k: int, with_se: bool, threads: str | None) -> dict
 
 # ---------------------------------------------------------------------------- report
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_average": os.getloadavg(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
-    }
+    return machine_base() | {"numpy": np.__version__}
 
 
 def _fmt(result: dict[str, Any], keys: tuple[str, ...]) -> str:

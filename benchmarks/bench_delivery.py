@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -24,6 +23,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from _common import machine_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -65,11 +65,6 @@ def synthetic_parameters(n: int, seed: int = 1) -> list[dict]:
     ]
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
-
-
 # -- simulate -------------------------------------------------------------------------------
 
 
@@ -102,7 +97,7 @@ def bench_simulate(args: argparse.Namespace) -> None:
     report = simulate(test, args.examinees, seed=args.seed, jobs=args.jobs)
     elapsed = time.perf_counter() - started
     steps = args.examinees * args.length
-    print(f"machine: {machine()}")
+    print(f"machine: {machine_line()}")
     print(
         f"simulate: {args.examinees} examinees x {args.length}-item CAT on {args.items} items "
         f"(blueprint + randomesque + max exposure 0.25), {args.jobs} process(es): "
@@ -278,7 +273,7 @@ def bench_submit(args: argparse.Namespace) -> None:
         server_times.sort()
         q = statistics.quantiles(server_times, n=100)
         client = statistics.quantiles(timings, n=100)
-        print(f"machine: {machine()}")
+        print(f"machine: {machine_line()}")
         print(
             f"submit + next item, {len(timings)} requests, {args.items}-item pool, blueprint + "
             f"randomesque + exposure control, PostgreSQL + Redis, in process:"

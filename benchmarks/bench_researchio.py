@@ -11,14 +11,13 @@ before the estimator starts).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from _common import machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,9 +79,7 @@ def main() -> None:
     parser.add_argument("--wide-items", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    )
+    print(f"machine: {machine_line()}")
     with tempfile.TemporaryDirectory() as folder:
         long_path = Path(folder) / "long.csv"
         n = write_long(long_path, args.persons, args.per_person, args.items, args.seed)

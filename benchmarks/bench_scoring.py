@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
-import platform
 import sys
 import time
 import warnings
@@ -40,21 +38,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _common import machine as machine_base
+from _common import pin_blas_threads
 
-def _blas_threads_from_argv(argv: list[str]) -> None:
-    # Thread counts must be fixed before numpy (and its BLAS) is first imported.
-    for i, arg in enumerate(argv):
-        value = None
-        if arg == "--blas-threads" and i + 1 < len(argv):
-            value = argv[i + 1]
-        elif arg.startswith("--blas-threads="):
-            value = arg.split("=", 1)[1]
-        if value is not None:
-            for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-                os.environ[name] = value
-
-
-_blas_threads_from_argv(sys.argv)
+pin_blas_threads(sys.argv)
 
 import numpy as np  # noqa: E402
 
@@ -96,26 +83,9 @@ def best_of(fn: Callable[[], Any], repeat: int) -> float:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
     import scipy
 
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS", "default"),
-    }
+    return machine_base() | {"numpy": np.__version__, "scipy": scipy.__version__}
 
 
 def peer(name: str):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import secrets
 import signal
 import socket
@@ -28,6 +27,8 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+from _common import machine_line
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -154,8 +155,7 @@ def main() -> None:
 def report(path: Path, args: argparse.Namespace) -> None:
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    cpu = platform.processor() or platform.machine()
-    print(f"machine: {cpu}, {os.cpu_count()} cores (locust on the same cores)")
+    print(f"machine: {machine_line()} (locust on the same cores)")
     print(
         f"gunicorn {args.workers} workers x {args.threads} threads, PostgreSQL + Redis; "
         f"{args.users} students, think time {args.think_min}-{args.think_max} s, "
