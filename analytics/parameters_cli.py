@@ -8,9 +8,7 @@ item version id (what calibration from the database writes) or by item key.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
-from typing import Any
 
 import click
 from flask.cli import with_appcontext
@@ -99,53 +97,27 @@ def export_command(parameter_set_id: int, out_path: str, item_ids: str) -> None:
 @with_appcontext
 def import_command(params_path: Path, name: str, item_ids: str, publish: bool) -> None:
     """Store a PARAMS.json as a new version of parameter set NAME: all items, or nothing."""
-    from analytics.researchio import ResearchFileError, read_params_json
     from cbt.db import db
     from cbt.errors import DomainError
     from item_bank.models import ParameterSetStatus
-    from item_bank.service import Actor, create_parameter_set, parameters_by_version
+    from item_bank.service import Actor, import_parameter_file
 
     try:
-        document = read_params_json(params_path)
-    except ResearchFileError as error:
-        raise click.ClickException(str(error)) from None
-    records: list[dict[str, Any]] = []
-    for record, se in zip(document.params.to_records(), document.item_se, strict=True):
-        item_id = str(record.pop("item_id"))
-        if item_ids == "version":
-            if not item_id.isdigit():
-                raise click.ClickException(
-                    f"{params_path.name}: item_id {item_id!r} is not an item version id "
-                    "(use --item-ids key if the file names items by key)."
-                )
-            record["item_version_id"] = int(item_id)
-        else:
-            record["item_key"] = item_id
-        if se:
-            record["se"] = se
-        records.append(record)
-    data = params_path.read_bytes()
-    provenance = {
-        "source": "import",
-        "file": params_path.name,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "document": dict(document.metadata),
-    }
-    try:
-        created = create_parameter_set(
+        created = import_parameter_file(
+            params_path.read_bytes(),
+            filename=params_path.name,
             name=name,
-            parameters=parameters_by_version(records),
-            provenance=provenance,
+            item_ids=item_ids,
             status=ParameterSetStatus.PUBLISHED if publish else ParameterSetStatus.DRAFT,
-            scaling=document.params.scaling,
             actor=Actor(),
         )
+        n_items = len(created.item_parameters)
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
         raise _fail(error) from None
     click.echo(
-        f"Imported {len(records)} items as {created.status} parameter set {created.name!r} "
+        f"Imported {n_items} items as {created.status} parameter set {created.name!r} "
         f"version {created.version} (id {created.id})."
     )
 

@@ -72,8 +72,6 @@ class ParamsFile:
     params: ItemParameters
     model: str | None
     metadata: Mapping[str, Any] = field(default_factory=dict)
-    #: Each item's ``se`` object as written (None where an item has none), in file order.
-    item_se: tuple[dict[str, Any] | None, ...] = ()
 
 
 def read_params_json(path: str | os.PathLike[str]) -> ParamsFile:
@@ -106,8 +104,6 @@ def read_params_json(path: str | os.PathLike[str]) -> ParamsFile:
         item_id = item.get("item_id")
         if not isinstance(item_id, str | int) or isinstance(item_id, bool) or str(item_id) == "":
             raise ResearchFileError(f"{name}: items[{i}] needs an 'item_id' (a string)")
-        if not isinstance(item.get("se", {}), dict | None):
-            raise ResearchFileError(f"{name}: items[{i}]: 'se' must be an object")
     ids = [str(item["item_id"]) for item in items]
     seen: set[str] = set()
     for item_id in ids:
@@ -129,7 +125,7 @@ def read_params_json(path: str | os.PathLike[str]) -> ParamsFile:
     except ValueError as exc:
         raise ResearchFileError(f"{name}: {exc}") from None
     metadata = {k: v for k, v in data.items() if k != "items"}
-    return ParamsFile(params, model, metadata, tuple(item.get("se") or None for item in items))
+    return ParamsFile(params, model, metadata)
 
 
 def write_params_json(

@@ -542,6 +542,41 @@ def create_parameter_set() -> tuple[Response, int]:
     return jsonify(service.parameter_set_detail(created.id)), 201
 
 
+@blueprint.post("/parameter-sets/import")
+@openapi(
+    summary="Import a PARAMS.json file (from cbt calibrate or cbt link) as the next draft "
+    "version of a parameter set: all its items or none.",
+    tags=[PARAMS],
+    roles=READERS,
+    body_type="multipart/form-data",
+    status=201,
+    body={
+        "type": "object",
+        "required": ["file", "name"],
+        "properties": {
+            "file": {"type": "string", "format": "binary"},
+            "name": {"type": "string", "maxLength": 100},
+            "item_ids": {"type": "string", "enum": ["version", "key"]},
+        },
+    },
+)
+def import_parameter_set() -> tuple[Response, int]:
+    user = require_user(*READERS)
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationError(
+            "Send the PARAMS.json as multipart/form-data field 'file'.", details={"field": "file"}
+        )
+    created = service.import_parameter_file(
+        upload.read(),
+        filename=upload.filename or "PARAMS.json",
+        name=request.form.get("name", "").strip(),
+        item_ids=request.form.get("item_ids", "version"),
+        actor=_actor(user),
+    )
+    return jsonify(service.parameter_set_detail(created.id)), 201
+
+
 @blueprint.post("/parameter-sets/<int:parameter_set_id>/publish")
 @openapi(
     summary="Publish a draft parameter set (its values never change).",

@@ -1228,6 +1228,73 @@ def create_parameter_set(
     return parameter_set
 
 
+def import_parameter_file(
+    data: bytes,
+    *,
+    filename: str,
+    name: str,
+    item_ids: str = "version",
+    status: str = ParameterSetStatus.DRAFT,
+    actor: Actor,
+) -> ParameterSet:
+    """A PARAMS.json file (what ``cbt calibrate`` and ``cbt link`` write) as the next version
+    of parameter set ``name``: all its items or none.
+
+    Items are named by item version id (``"version"``, as calibration from the database names
+    them) or by item key (``"key"``, its latest version); the file's top-level ``model`` is the
+    default of items that name none. Provenance keeps the file's name, its SHA-256 and its own
+    metadata (the calibration's provenance, fit statistics, a linking record).
+    """
+    if item_ids not in ("version", "key"):
+        raise ValidationError("item_ids is 'version' or 'key'.", details={"field": "item_ids"})
+    try:
+        document = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise ValidationError(f"{filename}: not a UTF-8 text file.") from None
+    except json.JSONDecodeError as error:
+        raise ValidationError(
+            f"{filename}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}."
+        ) from None
+    items = document.get("items") if isinstance(document, dict) else None
+    if not isinstance(items, list) or not items:
+        raise ValidationError(f"{filename}: 'items' must be a non-empty list of item objects.")
+    default_model = document.get("model")
+    records = []
+    for position, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ValidationError(
+                f"{filename}: items[{position}] must be an object.", details={"item": position}
+            )
+        record = {k: v for k, v in item.items() if k != "item_id"}
+        if isinstance(default_model, str):
+            record.setdefault("model", default_model)
+        item_id = str(item.get("item_id", ""))
+        if item_ids == "key":
+            record["item_key"] = item_id
+        elif item_id.isdigit():
+            record["item_version_id"] = int(item_id)
+        else:
+            raise ValidationError(
+                f"{filename}: item_id {item_id!r} is not an item version id (name items by "
+                "key if the file does).",
+                details={"item": position},
+            )
+        records.append(record)
+    return create_parameter_set(
+        name=name,
+        parameters=parameters_by_version(records),
+        provenance={
+            "source": "import",
+            "file": filename,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "document": {k: v for k, v in document.items() if k != "items"},
+        },
+        status=status,
+        scaling=document.get("scaling", 1.0),
+        actor=actor,
+    )
+
+
 def get_parameter_set(parameter_set_id: int) -> ParameterSet:
     parameter_set = db.session.get(ParameterSet, parameter_set_id)
     if parameter_set is None:

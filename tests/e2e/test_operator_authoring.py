@@ -131,3 +131,24 @@ def test_operator_edits_options_and_key_without_json(page: Page, live_server: Li
     # Broken JSON: the form says so instead of guessing.
     page.get_by_label("Other content (JSON: options, gaps, …)").fill("{")
     expect(page.get_by_text("The JSON below does not parse")).to_be_visible()
+
+
+def test_operator_exports_a_package_and_checks_it_on_import(
+    page: Page, live_server: LiveServer, tmp_path
+) -> None:
+    operator_login(page, live_server)
+    page.get_by_role("link", name="Import / export").click()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="Download QTI 3.0 package").click()
+    package = tmp_path / "package.zip"
+    info.value.save_as(package)
+    # Checked only (the default): the whole package is read and nothing is written.
+    page.get_by_label("Package", exact=True).set_input_files(str(package))
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("[data-status]")).to_contain_text("Nothing was written")
+    # Not a package at all: a clear refusal.
+    page.get_by_label("Package", exact=True).set_input_files(
+        files=[{"name": "notes.zip", "mimeType": "application/zip", "buffer": b"not a zip"}]
+    )
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("[data-status]")).to_have_attribute("data-kind", "error")

@@ -22,6 +22,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // A server answer (even an error) is never retried; only a lost connection or a 502/503/504.
 export async function api(path, { method = "GET", body, retries = 0, onRetry, headers = {} } = {}) {
   let attempt = 0;
+  const isForm = body instanceof FormData; // a file upload: the browser sets its own type
   for (;;) {
     let response;
     try {
@@ -30,11 +31,11 @@ export async function api(path, { method = "GET", body, retries = 0, onRetry, he
         credentials: "same-origin",
         headers: {
           Accept: "application/json",
-          ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+          ...(body !== undefined && !isForm ? { "Content-Type": "application/json" } : {}),
           ...(method !== "GET" ? { "X-CSRF-Token": csrfMeta().content } : {}),
           ...headers,
         },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
+        body: body === undefined || isForm ? body : JSON.stringify(body),
       });
     } catch (error) {
       response = null;

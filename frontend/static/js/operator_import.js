@@ -1,10 +1,9 @@
 // Import a QTI 3.0 package (or check it), and export matching items as one.
-import { ApiError, el, setStatus } from "./api.js";
+import { api, el, setStatus } from "./api.js";
 import { fillSelects, queryFrom } from "./operator_common.js";
 
 const importForm = document.querySelector("[data-import-form]");
 const problems = document.querySelector("[data-problems]");
-const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
 
 importForm.addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -19,17 +18,7 @@ importForm.addEventListener("submit", async (event) => {
   upload.append("package", data.get("package"));
   setStatus("Reading the package…");
   try {
-    const response = await fetch(`/api/v1/items/import?${params}`, {
-      method: "POST",
-      body: upload,
-      credentials: "same-origin",
-      headers: { Accept: "application/json", "X-CSRF-Token": csrf() },
-    });
-    const body = await response.json().catch(() => null);
-    if (!response.ok) {
-      const error = (body && body.error) || {};
-      throw new ApiError(response.status, error.code, error.message || response.statusText, error.details);
-    }
+    const body = await api(`/api/v1/items/import?${params}`, { method: "POST", body: upload });
     const verb = body.dry_run ? "would be" : "were";
     setStatus(
       `${body.n_items} items: ${body.created} ${verb} created, ${body.revised} revised, ` +

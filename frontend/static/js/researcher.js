@@ -110,46 +110,17 @@ async function loadAdministrations() {
 }
 
 // A PARAMS.json (from cbt calibrate or cbt link) becomes the next draft version of a set: the
-// server checks every record as it checks the API's own, and stores all of them or none.
+// server reads the file, checks every record and stores all of them or none.
 async function importParams(event) {
   event.preventDefault();
   const form = event.currentTarget;
   const status = form.querySelector("[data-import-status]");
   status.textContent = "";
   status.dataset.kind = "";
-  const file = form.elements.namedItem("file").files[0];
-  const byKey = form.elements.namedItem("item_ids").value === "key";
   try {
-    let document;
-    try {
-      document = JSON.parse(await file.text());
-    } catch {
-      throw new ApiError(400, "malformed_json", `${file.name} is not valid JSON.`, {});
-    }
-    if (!document || !Array.isArray(document.items)) {
-      throw new ApiError(400, "validation_failed", `${file.name} has no "items" list.`, {});
-    }
-    // PARAMS.json's top-level "model" is the default of items that name none.
-    const base = typeof document.model === "string" ? { model: document.model } : {};
-    const items = document.items.map((item) => {
-      const { item_id: id, ...own } = item || {};
-      const record = { ...base, ...own };
-      if (byKey) return { item_key: String(id), ...record };
-      if (!/^\d+$/.test(String(id))) {
-        throw new ApiError(400, "validation_failed",
-          `item_id ${JSON.stringify(id)} is not an item version id; choose "item key".`, {});
-      }
-      return { item_version_id: Number(id), ...record };
-    });
-    const { items: _, ...metadata } = document;
-    const created = await api("/api/v1/parameter-sets", {
+    const created = await api("/api/v1/parameter-sets/import", {
       method: "POST",
-      body: {
-        name: form.elements.namedItem("name").value.trim(),
-        items,
-        scaling: document.scaling ?? 1.0,
-        provenance: { source: "import", file: file.name, document: metadata },
-      },
+      body: new FormData(form),
     });
     status.textContent = `Imported ${created.n_items} items as ${created.name} version ${created.version} (draft).`;
     status.dataset.kind = "ok";

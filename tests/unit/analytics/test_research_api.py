@@ -19,7 +19,7 @@ from cbt.db import db
 from cbt.models import AuditEvent, User
 from delivery.models import ExamSession, ItemResponse, SessionStatus
 from item_bank.models import ParameterSet
-from tests.helpers import TEACHER_PASSWORD, ApiClient, SeededSchool, seed_school
+from tests.helpers import TEACHER_PASSWORD, ApiClient, SeededSchool, row_count, seed_school
 from tests.unit.analytics.test_calibration_db import N_ITEMS, _sit
 
 
@@ -184,3 +184,58 @@ def test_only_researchers(api: ApiClient, school: SeededSchool) -> None:
         assert response.get_json()["error"]["code"] == "forbidden"
     set_id = db.session.scalar(select(ParameterSet.id))
     assert api.get(f"/api/v1/parameter-sets/{set_id}/params.json").status_code == 403
+
+
+def _upload(client: ApiClient, content: bytes, **form: str):
+    data = {"file": (io.BytesIO(content), "linked.json"), **form}
+    return client.post("/api/v1/parameter-sets/import", data=data)
+
+
+def test_import_params_file_over_the_api(researcher: ApiClient, school: SeededSchool) -> None:
+    version = school.item_version_ids[0]
+    document = {
+        "model": "2pl",
+        "items": [{"item_id": str(version), "discrimination": 0.9, "difficulty": -0.2}],
+        "linking": {"method": "stocking-lord"},
+    }
+    response = _upload(researcher, json.dumps(document).encode(), name="linked")
+    assert response.status_code == 201, response.get_json()
+    created = response.get_json()
+    assert (created["name"], created["version"], created["status"]) == ("linked", 1, "draft")
+    assert created["provenance"]["file"] == "linked.json"
+    assert created["provenance"]["document"]["linking"] == {"method": "stocking-lord"}
+    assert created["items"][0]["item_version_id"] == version
+    by_key = {"items": [{"item_id": "t-001", "model": "2pl", "discrimination": 1, "difficulty": 0}]}
+    response = _upload(researcher, json.dumps(by_key).encode(), name="linked", item_ids="key")
+    assert response.status_code == 201
+    assert response.get_json()["version"] == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "form", "message"),
+    [
+        (b"{not json", {"name": "x"}, "linked.json: not valid JSON at line 1"),
+        (b'{"items": []}', {"name": "x"}, "'items' must be a non-empty list"),
+        (b'{"items": [{"item_id": "t-000"}]}', {"name": "x"}, "is not an item version id"),
+        (b'{"items": [{"item_id": "999999", "model": "2pl"}]}', {"name": "x"}, "Unknown item"),
+        (b'{"items": [{"item_id": "1", "model": "2pl"}]}', {"name": "x", "item_ids": "n"}, "'key'"),
+        (b"\xff\xfe", {"name": "x"}, "not a UTF-8 text file"),
+    ],
+)
+def test_bad_params_files_are_refused_and_write_nothing(
+    researcher: ApiClient, school: SeededSchool, content: bytes, form: dict, message: str
+) -> None:
+    before = row_count(ParameterSet)
+    response = _upload(researcher, content, **form)
+    assert response.status_code == 422, response.get_json()
+    assert message in response.get_json()["error"]["message"]
+    missing = researcher.post("/api/v1/parameter-sets/import", data={"name": "x"})
+    assert missing.status_code == 422
+    assert missing.get_json()["error"]["details"] == {"field": "file"}
+    assert row_count(ParameterSet) == before
+
+
+def test_teachers_cannot_import_params_files(api: ApiClient, school: SeededSchool) -> None:
+    api.login_staff(school.teacher_email, TEACHER_PASSWORD)
+    response = _upload(api, b'{"items": []}', name="x")
+    assert response.status_code == 403
