@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from cbt.db import db
+from cbt.db import db, iso_utc, utcnow
 from cbt.errors import NotFound, ValidationError
 from cbt.models import User
 from delivery.models import Administration, ExamSession, ItemResponse, SessionStatus
@@ -128,8 +128,8 @@ def provenance(
         "software": software_versions(),
         "seed": seed,
         "deterministic": True,
-        "started_at": started_at.isoformat().replace("+00:00", "Z"),
-        "finished_at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "started_at": iso_utc(started_at),
+        "finished_at": iso_utc(utcnow()),
         "fit_seconds": round(float(calibrator.fit_seconds_), 3),
         "n_persons": int(calibrator.n_persons_),
         "n_responses": int(calibrator.n_responses_),
@@ -413,16 +413,13 @@ def research_administrations() -> list[dict[str, Any]]:
         .order_by(Administration.id)
     ).all()
 
-    def iso(moment: dt.datetime | None) -> str | None:
-        return None if moment is None else moment.isoformat().replace("+00:00", "Z")
-
     return [
         {
             "id": administration.id,
             "name": administration.name,
             "status": administration.status,
-            "opens_at": iso(administration.opens_at),
-            "closes_at": iso(administration.closes_at),
+            "opens_at": iso_utc(administration.opens_at),
+            "closes_at": iso_utc(administration.closes_at),
             "test_key": key,
             "test_title": title,
             "n_sessions": int(n_sessions),

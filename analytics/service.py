@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from cbt.db import db
+from cbt.db import db, iso_utc
 from cbt.errors import NotFound, ValidationError
 from cbt.models import Classroom, Enrollment, Role, School, User
 from delivery.models import (
@@ -21,10 +21,6 @@ from delivery.models import (
 )
 from item_bank.models import Item, ItemCurriculumCode, ItemVersion
 from item_bank.rendering import sanitise_html
-
-
-def _iso(moment: Any) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 def list_classrooms(user_id: int, role: str) -> list[dict[str, Any]]:
@@ -124,8 +120,8 @@ def _session_summary(session: ExamSession, result: Result | None) -> dict[str, A
         "session_id": session.id,
         "status": session.status,
         "n_answered": session.n_answered,
-        "started_at": _iso(session.started_at),
-        "finished_at": _iso(session.finished_at),
+        "started_at": iso_utc(session.started_at),
+        "finished_at": iso_utc(session.finished_at),
         "result": None,
     }
     if result is not None:
@@ -223,7 +219,7 @@ def _answer_row(
         "is_correct": response.is_correct,
         "score": response.score,
         "time_taken_ms": response.time_taken_ms,
-        "answered_at": _iso(response.answered_at),
+        "answered_at": iso_utc(response.answered_at),
         "theta_after": response.theta_after,
         "se_after": response.se_after,
     }

@@ -33,6 +33,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_utc(moment: datetime | None) -> str | None:
+    """An aware time as ISO 8601 with ``Z`` (how the API writes every time); None stays None."""
+    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored as UTC and always returned timezone-aware.
 

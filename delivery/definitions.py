@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from cbt.db import db
+from cbt.db import db, iso_utc
 from cbt.errors import Conflict, NotFound, ValidationError
 from cbt.models import Classroom
 from delivery import engine
@@ -175,13 +175,9 @@ def list_administrations(classroom_ids: list[int] | None) -> list[dict[str, Any]
             "name": administration.name,
             "status": administration.status,
             "test": {"key": key, "title": title},
-            "opens_at": _iso(administration.opens_at),
-            "closes_at": _iso(administration.closes_at),
+            "opens_at": iso_utc(administration.opens_at),
+            "closes_at": iso_utc(administration.closes_at),
             "sessions": counts.get(administration.id, {}),
         }
         for administration, title, key in rows
     ]
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")

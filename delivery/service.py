@@ -30,7 +30,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from cbt.audit import record_audit
-from cbt.db import db, on_commit, transaction_list
+from cbt.db import db, iso_utc, on_commit, transaction_list
 from cbt.errors import Conflict, DomainError, ErrorCode, NotFound, ValidationError
 from cbt.models import Classroom, Enrollment, Role, User
 from cbt.signals import response_recorded, session_finished
@@ -66,10 +66,6 @@ def _epoch(moment: datetime | None) -> float | None:
 
 def _from_epoch(seconds: float | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
 class ExposureCounters:
@@ -190,7 +186,7 @@ class DeliveryService:
                     "max_items": spec.max_items,
                     "n_sections": len(spec.sections),
                     "time_limit_seconds": sum(limits) if all(limits) else None,
-                    "closes_at": _iso(administration.closes_at),
+                    "closes_at": iso_utc(administration.closes_at),
                     "session_status": session.status if session else None,
                     "n_answered": session.n_answered if session else 0,
                 }
@@ -470,7 +466,7 @@ class DeliveryService:
                 "Time is up for this part of the test; the answer was not recorded.",
                 code=ErrorCode.TIME_EXPIRED,
                 status=409,
-                details={"deadline_at": _iso(_from_epoch(deadline))},
+                details={"deadline_at": iso_utc(_from_epoch(deadline))},
             )
         if item_handle in {self._handle_of(test, state, i) for i in state.items}:
             raise DomainError(
@@ -757,8 +753,8 @@ class DeliveryService:
                     ),
                     "extra_seconds": state.extra_seconds,
                     "time_factor": state.time_factor,
-                    "started_at": _iso(session.started_at),
-                    "updated_at": _iso(session.updated_at),
+                    "started_at": iso_utc(session.started_at),
+                    "updated_at": iso_utc(session.updated_at),
                 }
             rows.append(row)
         counts = {status.value: 0 for status in SessionStatus}
@@ -1014,11 +1010,11 @@ class DeliveryService:
                     "count": len(test.sections),
                     "title": section.title,
                 },
-                "deadline_at": _iso(_from_epoch(deadline)),
+                "deadline_at": iso_utc(_from_epoch(deadline)),
                 "remaining_seconds": (
                     None if deadline is None else max(0, int(deadline - now.timestamp()))
                 ),
-                "server_time": _iso(now),
+                "server_time": iso_utc(now),
             },
             "item": item,
             "finished": state.status not in _LIVE,

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, or_, select
 
 from cbt.audit import record_audit
-from cbt.db import db, utcnow
+from cbt.db import db, iso_utc, utcnow
 from cbt.errors import Conflict, Forbidden, NotFound, ValidationError
 from cbt.models import Role
 from item_bank.curriculum import (
@@ -675,9 +675,9 @@ def version_dict(version: ItemVersion, *, with_scoring: bool = True) -> dict[str
         "author": version.author,
         "licence": version.licence,
         "stimulus_id": version.stimulus_id,
-        "created_at": _iso(version.created_at),
+        "created_at": iso_utc(version.created_at),
         "created_by_id": version.created_by_id,
-        "status_changed_at": _iso(version.status_changed_at),
+        "status_changed_at": iso_utc(version.status_changed_at),
     }
     if with_scoring:
         data["scoring"] = version.scoring
@@ -700,7 +700,7 @@ def item_detail(item_id: int, *, role: str | None = None) -> dict[str, Any]:
         "id": item.id,
         "key": item.key,
         "subject": item.subject,
-        "created_at": _iso(item.created_at),
+        "created_at": iso_utc(item.created_at),
         "latest": version_dict(latest),
         "stimulus": stimulus_dict(stimulus) if stimulus else None,
         "enemies": enemy_keys(item.id),
@@ -709,7 +709,7 @@ def item_detail(item_id: int, *, role: str | None = None) -> dict[str, Any]:
                 "id": v.id,
                 "version_number": v.version_number,
                 "status": v.status,
-                "created_at": _iso(v.created_at),
+                "created_at": iso_utc(v.created_at),
                 "created_by_id": v.created_by_id,
                 "allowed_transitions": allowed_transitions(v.status, role),
             }
@@ -892,7 +892,7 @@ def list_items(
                 "grade": row.grade,
                 "content_area": row.content_area,
                 "language": row.language,
-                "created_at": _iso(row.created_at),
+                "created_at": iso_utc(row.created_at),
                 **(
                     {"difficulty": difficulties.get(row.id)}
                     if filters.parameter_set_id is not None
@@ -995,10 +995,6 @@ def _decode_cursor(cursor: str | None) -> int | None:
         ) from None
 
 
-def _iso(moment: Any) -> str | None:
-    return None if moment is None else moment.isoformat().replace("+00:00", "Z")
-
-
 # --------------------------------------------------------------------------- stimuli
 
 
@@ -1047,7 +1043,7 @@ def stimulus_dict(stimulus: Stimulus) -> dict[str, Any]:
         "title": stimulus.title,
         "html": stimulus.html,
         "language": stimulus.language,
-        "created_at": _iso(stimulus.created_at),
+        "created_at": iso_utc(stimulus.created_at),
     }
 
 
@@ -1330,8 +1326,8 @@ def _set_dict(parameter_set: ParameterSet, n_items: int) -> dict[str, Any]:
         "model": parameter_set.model,
         "n_items": n_items,
         "scaling": parameter_set.scaling,
-        "created_at": _iso(parameter_set.created_at),
-        "published_at": _iso(parameter_set.published_at),
+        "created_at": iso_utc(parameter_set.created_at),
+        "published_at": iso_utc(parameter_set.published_at),
         "provenance": parameter_set.provenance,
     }
 
@@ -1502,7 +1498,7 @@ def list_pools() -> list[dict[str, Any]]:
             "description": pool.description,
             "active_parameter_set_id": pool.active_parameter_set_id,
             "n_items": n,
-            "created_at": _iso(pool.created_at),
+            "created_at": iso_utc(pool.created_at),
         }
         for pool, n in rows
     ]
