@@ -495,18 +495,21 @@ class ContentLimits(SelectionRule):
             mask = mask & ~self._area_masks[i]
         deficit = np.maximum(self._min - counts, 0)
         remaining = None if ctx.max_items is None else ctx.max_items - ctx.n_administered
+        over: list[np.ndarray] = []  # testlets that would push an area past its maximum
         short: list[np.ndarray] = []  # testlets that would crowd out an unmet minimum
         for members in ctx.pool.testlets_left(ctx.administered):
             areas = ctx.pool.area_index[members]
             adds = np.bincount(areas[areas >= 0], minlength=len(self._min))
             if np.any(counts + adds > self._max):
-                mask = mask.copy()
-                mask[members] = False
+                over.append(members)
             elif (
                 remaining is not None
                 and remaining - members.size < deficit.sum() - np.minimum(adds, deficit).sum()
             ):
                 short.append(members)
+        if over:
+            mask = mask.copy()
+            mask[np.concatenate(over)] = False
         if remaining is not None and (short or (deficit.any() and deficit.sum() >= remaining)):
             feasible = np.ones_like(mask)
             if deficit.any() and deficit.sum() >= remaining:
