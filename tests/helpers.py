@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from flask.testing import FlaskClient
+from scipy.special import expit
 from sqlalchemy import func, select
 
 from cbt.db import db
-from cbt.models import Role
+from cbt.models import Role, User
 from cbt.service import (
     create_classroom,
     create_school,
     create_staff_user,
     enroll_student,
     enroll_teacher,
+    new_pseudonym,
 )
 from delivery.models import (
     Administration,
     AdministrationClassroom,
     AdministrationStatus,
+    ExamSession,
+    ItemResponse,
+    SessionStatus,
     TestDefinition,
 )
 from item_bank.models import ItemStatus, ParameterSetStatus
@@ -138,6 +146,7 @@ def seed_school(
     other_enrollment = enroll_student(other, 1, "Other Student", "ZZZZ-ZZZZ-0001", SECRET)
 
     version_ids, keys, parameters = [], {}, {}
+    discrimination, difficulty = seed_school_parameters(n_items)
     for index in range(n_items):
         correct = "ABCD"[index % 4]
         version = create_item(
@@ -157,8 +166,8 @@ def seed_school(
         keys[version.id] = correct
         parameters[version.id] = {
             "model": "2pl",
-            "discrimination": 0.8 + (index % 5) * 0.2,
-            "difficulty": -2.5 + 5.0 * index / max(1, n_items - 1),
+            "discrimination": float(discrimination[index]),
+            "difficulty": float(difficulty[index]),
         }
     parameter_set = create_parameter_set(
         name="test-set",
@@ -212,6 +221,73 @@ def seed_school(
         item_version_ids=version_ids,
         keys=keys,
     )
+
+
+def seed_school_parameters(n_items: int) -> tuple[np.ndarray, np.ndarray]:
+    """The 2PL discrimination and difficulty seed_school gives its items, in order."""
+    index = np.arange(n_items)
+    return 0.8 + (index % 5) * 0.2, -2.5 + 5.0 * index / max(1, n_items - 1)
+
+
+def sit_sessions(
+    item_version_ids: list[int],
+    administration_id: int,
+    n_students: int,
+    rng: np.random.Generator,
+    *,
+    mean: float = 0.0,
+    status: str = SessionStatus.FINISHED,
+    students: list[int] | None = None,
+    when: dt.datetime | None = None,
+) -> list[int]:
+    """Students sit a test straight into the database: one session each, every item answered
+    under seed_school's 2PL for that many items. New students unless ``students`` names them."""
+    a, b = seed_school_parameters(len(item_version_ids))
+    if students is None:
+        users = [
+            User(
+                role=Role.STUDENT,
+                display_name=f"Student {uuid.uuid4().hex[:6]}",
+                pseudonym=new_pseudonym(),
+            )
+            for _ in range(n_students)
+        ]
+        db.session.add_all(users)
+        db.session.flush()
+        students = [u.id for u in users]
+    moment = when or dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
+    for student in students:
+        session = ExamSession(
+            id=uuid.uuid4().hex,
+            administration_id=administration_id,
+            student_id=student,
+            status=status,
+            seed=int(rng.integers(1, 2**31)),
+            engine_settings={},
+            started_at=moment,
+        )
+        db.session.add(session)
+        theta = rng.normal(mean, 1.0)
+        correct = rng.random(len(item_version_ids)) < expit(a * (theta - b))
+        for k, version_id in enumerate(item_version_ids):
+            db.session.add(
+                ItemResponse(
+                    exam_session_id=session.id,
+                    sequence=k + 1,
+                    item_version_id=version_id,
+                    idempotency_key=uuid.uuid4().hex,
+                    response={"choice": "A"},
+                    score=float(correct[k]),
+                    is_correct=bool(correct[k]),
+                    presented_at=moment,
+                    answered_at=moment + dt.timedelta(seconds=k),
+                    time_taken_ms=1000,
+                    theta_after=0.0,
+                    se_after=1.0,
+                )
+            )
+    db.session.flush()
+    return students
 
 
 def row_count(model: type) -> int:

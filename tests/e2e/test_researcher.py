@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
-import uuid
 from pathlib import Path
 
+import numpy as np
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from cbt.db import db
 from cbt.models import Role, User
-from delivery.models import Administration, ExamSession, ItemResponse, SessionStatus
+from delivery.models import Administration
 from item_bank.models import ItemVersion
 from item_bank.service import create_parameter_set
 from tests.e2e.conftest import LiveServer, staff_login
+from tests.helpers import sit_sessions
 
 
 def _sit_three_students(server: LiveServer) -> tuple[int, set[str]]:
@@ -26,45 +26,20 @@ def _sit_three_students(server: LiveServer) -> tuple[int, set[str]]:
         administration = db.session.scalars(select(Administration)).first()
         versions = db.session.scalars(select(ItemVersion.id).order_by(ItemVersion.id).limit(5))
         versions = list(versions)
-        students = db.session.scalars(
-            select(User).where(User.role == Role.STUDENT).order_by(User.id).limit(3)
-        ).all()
-        moment = dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC)
-        for student in students:
-            session = ExamSession(
-                id=uuid.uuid4().hex,
-                administration_id=administration.id,
-                student_id=student.id,
-                status=SessionStatus.FINISHED,
-                seed=1,
-                engine_settings={},
-                started_at=moment,
+        students = list(
+            db.session.scalars(
+                select(User.id).where(User.role == Role.STUDENT).order_by(User.id).limit(3)
             )
-            db.session.add(session)
-            for k, version_id in enumerate(versions):
-                db.session.add(
-                    ItemResponse(
-                        exam_session_id=session.id,
-                        sequence=k + 1,
-                        item_version_id=version_id,
-                        idempotency_key=uuid.uuid4().hex,
-                        response={"choice": "A"},
-                        score=float(k % 2),
-                        is_correct=bool(k % 2),
-                        presented_at=moment,
-                        answered_at=moment,
-                        time_taken_ms=1000,
-                        theta_after=0.0,
-                        se_after=1.0,
-                    )
-                )
+        )
+        sit_sessions(versions, administration.id, 0, np.random.default_rng(2), students=students)
         create_parameter_set(
             name="e2e-draft",
             parameters={versions[0]: {"model": "2pl", "discrimination": 1.1, "difficulty": 0.3}},
             provenance={"source": "test"},
         )
         db.session.commit()
-        return administration.id, {student.pseudonym for student in students}
+        pseudonyms = db.session.scalars(select(User.pseudonym).where(User.id.in_(students)))
+        return administration.id, set(pseudonyms)
 
 
 def test_researcher_downloads_files_and_publishes_a_draft(

@@ -5,13 +5,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 from flask import Flask
-from scipy.special import expit
 from sqlalchemy import func, select
 
 from analytics.calibration import (
@@ -22,93 +20,29 @@ from analytics.calibration import (
 from cbt.cli import cli
 from cbt.db import db
 from cbt.errors import NotFound
-from cbt.models import Role, User
-from cbt.service import new_pseudonym
-from delivery.models import Administration, ExamSession, ItemResponse, SessionStatus
+from cbt.models import User
+from delivery.models import Administration, ExamSession, SessionStatus
 from item_bank.models import ItemParameter, ParameterSet, ParameterSetStatus
 from item_bank.service import create_parameter_set
 from scoring import MMLCalibrator
-from tests.helpers import SeededSchool, seed_school
+from tests.helpers import SeededSchool, seed_school, seed_school_parameters, sit_sessions
 
 N_ITEMS = 16
-
-
-def _truth(n_items: int) -> tuple[np.ndarray, np.ndarray]:
-    index = np.arange(n_items)
-    return 0.8 + (index % 5) * 0.2, -2.5 + 5.0 * index / (n_items - 1)  # seed_school's
-
-
-def _sit(
-    school: SeededSchool,
-    administration_id: int,
-    n_students: int,
-    rng: np.random.Generator,
-    *,
-    mean: float = 0.0,
-    status: str = SessionStatus.FINISHED,
-    students: list[int] | None = None,
-    when: dt.datetime | None = None,
-) -> list[int]:
-    """Students sit the test: one session each, every item answered under seed_school's 2PL."""
-    a, b = _truth(N_ITEMS)
-    if students is None:
-        users = [
-            User(
-                role=Role.STUDENT,
-                display_name=f"Student {uuid.uuid4().hex[:6]}",
-                pseudonym=new_pseudonym(),
-            )
-            for _ in range(n_students)
-        ]
-        db.session.add_all(users)
-        db.session.flush()
-        students = [u.id for u in users]
-    moment = when or dt.datetime(2026, 5, 1, tzinfo=dt.UTC)
-    for student in students:
-        session = ExamSession(
-            id=uuid.uuid4().hex,
-            administration_id=administration_id,
-            student_id=student,
-            status=status,
-            seed=int(rng.integers(1, 2**31)),
-            engine_settings={},
-            started_at=moment,
-        )
-        db.session.add(session)
-        theta = rng.normal(mean, 1.0)
-        correct = rng.random(N_ITEMS) < expit(a * (theta - b))
-        for k, version_id in enumerate(school.item_version_ids):
-            db.session.add(
-                ItemResponse(
-                    exam_session_id=session.id,
-                    sequence=k + 1,
-                    item_version_id=version_id,
-                    idempotency_key=uuid.uuid4().hex,
-                    response={"choice": "A"},
-                    score=float(correct[k]),
-                    is_correct=bool(correct[k]),
-                    presented_at=moment,
-                    answered_at=moment + dt.timedelta(seconds=k),
-                    time_taken_ms=1000,
-                    theta_after=0.0,
-                    se_after=1.0,
-                )
-            )
-    db.session.flush()
-    return students
 
 
 @pytest.fixture
 def school(app: Flask) -> SeededSchool:
     school = seed_school(n_items=N_ITEMS)
-    _sit(school, school.administration_id, 400, np.random.default_rng(1))
+    sit_sessions(school.item_version_ids, school.administration_id, 400, np.random.default_rng(1))
     db.session.commit()
     return school
 
 
 def test_responses_are_pseudonymised_and_reset_sessions_left_out(school: SeededSchool) -> None:
     rng = np.random.default_rng(2)
-    reset = _sit(school, school.administration_id, 5, rng, status=SessionStatus.RESET)
+    reset = sit_sessions(
+        school.item_version_ids, school.administration_id, 5, rng, status=SessionStatus.RESET
+    )
     loaded = load_administration_responses([school.administration_id])
     data = loaded.data
     assert data.n_persons == 400
@@ -137,8 +71,8 @@ def test_a_later_answer_replaces_an_earlier_one(school: SeededSchool) -> None:
             ExamSession.administration_id == school.administration_id
         )
     ).all()[:10]
-    _sit(
-        school,
+    sit_sessions(
+        school.item_version_ids,
         second.id,
         0,
         rng,
@@ -182,7 +116,7 @@ def test_calibrate_administrations_writes_a_draft_with_provenance(school: Seeded
     assert {r.item_version_id for r in rows} == set(school.item_version_ids)
     by_version = {r.item_version_id: r for r in rows}
     estimated = np.array([by_version[v].difficulty for v in school.item_version_ids])
-    assert np.corrcoef(estimated, _truth(N_ITEMS)[1])[0, 1] > 0.97
+    assert np.corrcoef(estimated, seed_school_parameters(N_ITEMS)[1])[0, 1] > 0.97
     assert set(rows[0].standard_errors) == {"discrimination", "difficulty"}
     again, _, _ = calibrate_administrations(
         [school.administration_id],
@@ -240,8 +174,8 @@ def test_cli_anchor_set_and_groups_by_administration(
     later = Administration(test_definition_id=school.test_definition_id, name="Year 2")
     db.session.add(later)
     db.session.flush()
-    _sit(school, later.id, 400, rng, mean=0.7)
-    a, b = _truth(N_ITEMS)
+    sit_sessions(school.item_version_ids, later.id, 400, rng, mean=0.7)
+    a, b = seed_school_parameters(N_ITEMS)
     anchors = create_parameter_set(
         name="operational",
         parameters={

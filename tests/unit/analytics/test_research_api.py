@@ -19,16 +19,25 @@ from cbt.db import db
 from cbt.models import AuditEvent, User
 from delivery.models import ExamSession, ItemResponse, SessionStatus
 from item_bank.models import ParameterSet
-from tests.helpers import TEACHER_PASSWORD, ApiClient, SeededSchool, row_count, seed_school
-from tests.unit.analytics.test_calibration_db import N_ITEMS, _sit
+from tests.helpers import (
+    TEACHER_PASSWORD,
+    ApiClient,
+    SeededSchool,
+    row_count,
+    seed_school,
+    sit_sessions,
+)
+
+N_ITEMS = 16
 
 
 @pytest.fixture
 def school(app: Flask) -> SeededSchool:
     school = seed_school(n_items=N_ITEMS)
     rng = np.random.default_rng(3)
-    _sit(school, school.administration_id, 300, rng)
-    _sit(school, school.administration_id, 5, rng, status=SessionStatus.RESET)
+    sit_sessions(school.item_version_ids, school.administration_id, 300, rng)
+    reset = SessionStatus.RESET
+    sit_sessions(school.item_version_ids, school.administration_id, 5, rng, status=reset)
     db.session.commit()
     return school
 
