@@ -51,7 +51,8 @@ def q(tag: str) -> str:
     return f"{{{QTI_NS}}}{tag}"
 
 
-def _local(tag: Any) -> str:
+def local_name(tag: Any) -> str:
+    """An element's tag without its namespace ('' for comments and processing instructions)."""
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
@@ -98,44 +99,51 @@ def html_into(parent: etree._Element, html: str, rewrite_src: SrcRewriter | None
         parent.append(_to_qti(child, rewrite_src))
 
 
-def _to_qti(element: Any, rewrite_src: SrcRewriter | None) -> etree._Element:
-    copy = etree.Element(q(element.tag))
+def _copy_tree(
+    element: Any,
+    tag: Callable[[str], str],
+    attribute: Callable[[str, str], tuple[str, str] | None],
+) -> etree._Element:
+    """A deep copy with every tag renamed by ``tag`` and every attribute mapped by
+    ``attribute`` (None drops it); text and tails kept, comments and processing instructions
+    dropped with their tails kept."""
+    copy = etree.Element(tag(element.tag))
     for name, value in element.attrib.items():
-        if name == "lang":
-            copy.set(f"{{{XML_NS}}}lang", value)
-        elif name == "src" and rewrite_src is not None:
-            copy.set(name, rewrite_src(value))
-        else:
-            copy.set(name, value)
+        kept = attribute(name, value)
+        if kept is not None:
+            copy.set(*kept)
     copy.text = element.text
     for child in element:
         if isinstance(child.tag, str):
-            copy.append(_to_qti(child, rewrite_src))
+            copy.append(_copy_tree(child, tag, attribute))
         else:
             _append_text(copy, child.tail)
     copy.tail = element.tail
     return copy
+
+
+def _to_qti(element: Any, rewrite_src: SrcRewriter | None) -> etree._Element:
+    def attribute(name: str, value: str) -> tuple[str, str]:
+        if name == "lang":
+            return f"{{{XML_NS}}}lang", value
+        if name == "src" and rewrite_src is not None:
+            return name, rewrite_src(value)
+        return name, value
+
+    return _copy_tree(element, q, attribute)
 
 
 def _to_html_tree(element: etree._Element, rewrite_src: SrcRewriter | None) -> etree._Element:
-    copy = etree.Element(_local(element.tag))
-    for name, value in element.attrib.items():
+    def attribute(name: str, value: str) -> tuple[str, str] | None:
         if name == f"{{{XML_NS}}}lang":
-            copy.set("lang", value)
-        elif "{" in name or name.startswith("data-catalog"):
-            continue
-        elif name == "src" and rewrite_src is not None:
-            copy.set(name, rewrite_src(value))
-        else:
-            copy.set(name, value)
-    copy.text = element.text
-    for child in element:
-        if isinstance(child.tag, str):
-            copy.append(_to_html_tree(child, rewrite_src))
-        else:
-            _append_text(copy, child.tail)
-    copy.tail = element.tail
-    return copy
+            return "lang", value
+        if "{" in name or name.startswith("data-catalog"):
+            return None
+        if name == "src" and rewrite_src is not None:
+            return name, rewrite_src(value)
+        return name, value
+
+    return _copy_tree(element, local_name, attribute)
 
 
 def html_of(
@@ -544,7 +552,7 @@ def _insert_gaps(element: etree._Element, gaps: dict[str, dict], rewrite) -> Non
         node.tail = tail
         element.insert(offset, node)
     for child in list(element):
-        if _local(child.tag) == "qti-inline-choice-interaction":
+        if local_name(child.tag) == "qti-inline-choice-interaction":
             continue
         tail, inserted = split(child.tail)
         child.tail = tail
@@ -733,7 +741,7 @@ def _remove_keep_tail(element: etree._Element) -> None:
 def read_item(root: etree._Element, name: str, rewrite_src: SrcRewriter) -> ParsedItem:
     """Type, content and scoring of one QTI 3.0 item (content still to be validated)."""
     if root.tag != q("qti-assessment-item"):
-        if _local(root.tag) in ("assessmentItem",):
+        if local_name(root.tag) in ("assessmentItem",):
             raise _fail(name, "this is QTI 2.x; only QTI 3.0 items are imported.")
         raise _fail(name, f"expected a qti-assessment-item in the QTI 3.0 namespace ({QTI_NS}).")
     identifier = root.get("identifier") or ""
@@ -754,19 +762,20 @@ def read_item(root: etree._Element, name: str, rewrite_src: SrcRewriter) -> Pars
             maximum = None
     accessibility = _read_catalog(root, rewrite_src)
 
-    interactions = [el for el in body.iter() if _local(el.tag) in INTERACTIONS]
+    interactions = [el for el in body.iter() if local_name(el.tag) in INTERACTIONS]
     unknown = sorted(
         {
-            _local(el.tag)
+            local_name(el.tag)
             for el in body.iter()
-            if _local(el.tag).endswith("-interaction") and _local(el.tag) not in INTERACTIONS
+            if local_name(el.tag).endswith("-interaction")
+            and local_name(el.tag) not in INTERACTIONS
         }
     )
     if unknown:
         raise _fail(name, f"unsupported interaction {', '.join(unknown)}.")
     if not interactions:
         raise _fail(name, "the item has no interaction.")
-    kinds = {_local(el.tag) for el in interactions}
+    kinds = {local_name(el.tag) for el in interactions}
     if kinds != {"qti-inline-choice-interaction"} and len(interactions) != 1:
         raise _fail(name, "only one interaction per item is supported (or inline choices).")
 
@@ -785,7 +794,7 @@ def read_item(root: etree._Element, name: str, rewrite_src: SrcRewriter) -> Pars
         return parsed
 
     interaction = interactions[0]
-    kind = _local(interaction.tag)
+    kind = local_name(interaction.tag)
     declaration = declarations.get(interaction.get("response-identifier", ""))
     if declaration is None:
         raise _fail(name, "the interaction has no matching qti-response-declaration.")

@@ -44,7 +44,7 @@ from item_bank.models import (
     MediaAsset,
     Stimulus,
 )
-from item_bank.qti.items import item_xml, read_item, read_stimulus, stimulus_xml
+from item_bank.qti.items import item_xml, local_name, read_item, read_stimulus, stimulus_xml
 from item_bank.qti.safety import PackageLimits, SafePackage, resolve_href
 from item_bank.service import (
     Actor,
@@ -325,23 +325,19 @@ class _Prepared:
     enemies: list[str]
 
 
-def _local(tag: Any) -> str:
-    return etree.QName(tag).localname if isinstance(tag, str) else ""
-
-
 def _child(element: etree._Element, name: str) -> etree._Element | None:
     for child in element:
-        if _local(child.tag) == name:
+        if local_name(child.tag) == name:
             return child
     return None
 
 
 def _children(element: etree._Element, name: str) -> list[etree._Element]:
-    return [child for child in element if _local(child.tag) == name]
+    return [child for child in element if local_name(child.tag) == name]
 
 
 def _resources(manifest: etree._Element) -> list[_Resource]:
-    if _local(manifest.tag) != "manifest":
+    if local_name(manifest.tag) != "manifest":
         raise ValidationError("imsmanifest.xml: the root element is not a manifest.")
     block = _child(manifest, "resources")
     found = []
@@ -364,17 +360,17 @@ def _resources(manifest: etree._Element) -> list[_Resource]:
                         ) from None
                     if not isinstance(ours, dict):
                         ours = {}
-                elif _local(element.tag) == "taxonPath":
+                elif local_name(element.tag) == "taxonPath":
                     source = " ".join(
-                        "".join(s.itertext()) for s in element if _local(s.tag) == "source"
+                        "".join(s.itertext()) for s in element if local_name(s.tag) == "source"
                     )
                     if "学習指導要領" in source or "curriculum" in source.lower():
                         for taxon in element.iter():
-                            if _local(taxon.tag) == "id" and taxon.text:
+                            if local_name(taxon.tag) == "id" and taxon.text:
                                 codes.append(taxon.text.strip())
-                elif _local(element.tag) == "keyword":
+                elif local_name(element.tag) == "keyword":
                     keywords.append(" ".join("".join(element.itertext()).split()))
-                elif _local(element.tag) == "rights":
+                elif local_name(element.tag) == "rights":
                     licence = " ".join("".join(element.itertext()).split())[:100] or None
         found.append(
             _Resource(
