@@ -50,6 +50,31 @@ def _figure(width: float = 7.0, height: float = 4.0):
     return fig
 
 
+def _dif_bars(
+    values: np.ndarray,
+    classes: Any,
+    colors: dict[str, str],
+    levels: tuple[float, ...],
+    ylabel: str,
+    title: str,
+) -> str:
+    """One bar per item coloured by its ETS class, with the class boundaries dashed."""
+    fig = _figure(7, 3.4)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.bar(
+        range(values.size),
+        np.nan_to_num(values),
+        color=[colors.get(c, "#57606a") for c in classes],
+    )
+    for level in levels:
+        ax.axhline(level, color="#57606a", lw=0.8, ls="--")
+    ax.set_ylabel(ylabel)
+    ax.set_xlabel("item")
+    ax.set_title(title)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _png(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
@@ -503,38 +528,28 @@ def dif_report(
         delta = np.asarray(mh.delta, dtype=float)
         ratio = np.asarray(mh.smd_ratio, dtype=float)
         if np.isfinite(ratio).any():
-            fig = _figure(7, 3.4)
-            ax = fig.add_subplot(1, 1, 1)
-            colors = {"AA": "#2da44e", "BB": "#bf8700", "CC": "#cf222e"}
             signed = np.sign(np.nan_to_num(np.asarray(mh.smd, dtype=float))) * ratio
-            ax.bar(
-                range(ratio.size),
-                np.nan_to_num(signed),
-                color=[colors.get(c, "#57606a") for c in mh.ets_class],
+            parts.append(
+                _dif_bars(
+                    signed,
+                    mh.ets_class,
+                    {"AA": "#2da44e", "BB": "#bf8700", "CC": "#cf222e"},
+                    (-0.25, -0.17, 0.17, 0.25),
+                    "SMD / SD (signed)",
+                    "Polytomous items: standardised mean difference (ETS AA / BB / CC)",
+                )
             )
-            for level in (-0.25, -0.17, 0.17, 0.25):
-                ax.axhline(level, color="#57606a", lw=0.8, ls="--")
-            ax.set_ylabel("SMD / SD (signed)")
-            ax.set_xlabel("item")
-            ax.set_title("Polytomous items: standardised mean difference (ETS AA / BB / CC)")
-            fig.tight_layout()
-            parts.append(_png(fig))
         if np.isfinite(delta).any():
-            fig = _figure(7, 3.4)
-            ax = fig.add_subplot(1, 1, 1)
-            colors = {"A": "#2da44e", "B": "#bf8700", "C": "#cf222e"}
-            ax.bar(
-                range(delta.size),
-                np.nan_to_num(delta),
-                color=[colors.get(c, "#57606a") for c in mh.ets_class],
+            parts.append(
+                _dif_bars(
+                    delta,
+                    mh.ets_class,
+                    {"A": "#2da44e", "B": "#bf8700", "C": "#cf222e"},
+                    (-1.5, -1.0, 1.0, 1.5),
+                    "MH D-DIF",
+                    "Mantel-Haenszel D-DIF by item (ETS A / B / C)",
+                )
             )
-            for level in (-1.5, -1.0, 1.0, 1.5):
-                ax.axhline(level, color="#57606a", lw=0.8, ls="--")
-            ax.set_ylabel("MH D-DIF")
-            ax.set_xlabel("item")
-            ax.set_title("Mantel-Haenszel D-DIF by item (ETS A / B / C)")
-            fig.tight_layout()
-            parts.append(_png(fig))
         sections.append(_section("Mantel-Haenszel", *parts))
     if lr is not None:
         rows = [
