@@ -13,9 +13,10 @@ from analytics.service import (
     list_classrooms,
     student_answer_history,
 )
+from cbt.audit import record_audit
 from cbt.auth import ensure_can_see_student, ensure_teacher_sees_classroom, require_user
 from cbt.errors import ValidationError
-from cbt.http import audit
+from cbt.http import request_actor
 from cbt.models import Role
 
 blueprint = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
@@ -34,7 +35,7 @@ def class_results(classroom_id: int) -> Response:
     user = require_user(*_STAFF_REPORT_ROLES)
     ensure_teacher_sees_classroom(user, classroom_id)
     report = classroom_results(classroom_id)
-    audit(user, "view_class_results", "classroom", classroom_id)
+    record_audit(request_actor(user), "view_class_results", "classroom", classroom_id)
     return jsonify(report)
 
 
@@ -49,7 +50,7 @@ def class_mastery(classroom_id: int) -> Response:
             "prefix_length must be a whole number from 1 to 16.", details={"field": "prefix_length"}
         )
     report = classroom_mastery(classroom_id, int(raw))
-    audit(user, "view_class_mastery", "classroom", classroom_id)
+    record_audit(request_actor(user), "view_class_mastery", "classroom", classroom_id)
     return jsonify(report)
 
 
@@ -94,7 +95,7 @@ def class_results_csv(classroom_id: int) -> Response:
                     (session or {}).get("finished_at") or "",
                 ]
             )
-    audit(user, "export_class_results", "classroom", classroom_id)
+    record_audit(request_actor(user), "export_class_results", "classroom", classroom_id)
     filename = f"class-{classroom_id}-results.csv"
     return Response(
         buffer.getvalue(),
@@ -108,5 +109,5 @@ def student_history(student_id: int) -> Response:
     user = require_user(Role.TEACHER, Role.OPERATOR)
     ensure_can_see_student(user, student_id)
     history = student_answer_history(student_id)
-    audit(user, "view_answer_history", "student", student_id)
+    record_audit(request_actor(user), "view_answer_history", "student", student_id)
     return jsonify(history)

@@ -268,10 +268,9 @@ def _se_records(params: Any, se: Any) -> list[dict[str, Any] | None]:
 )
 @click.option(
     "--nodes",
-    default=41,
-    show_default=True,
+    default=None,
     type=click.IntRange(5, 201),
-    help="Quadrature nodes on [-6, 6].",
+    help="Quadrature nodes [default: scoring.DEFAULT_N_NODES].",
 )
 @click.option("--max-iter", default=1000, show_default=True, type=click.IntRange(1))
 @click.option("--tol", default=1e-4, show_default=True, type=click.FloatRange(0, min_open=True))
@@ -314,7 +313,7 @@ def calibrate_command(
     report_path: str | None,
     scores_path: str | None,
     polytomous_model: str,
-    nodes: int,
+    nodes: int | None,
     max_iter: int,
     tol: float,
     se_method: str,
@@ -346,7 +345,7 @@ def calibrate_command(
     _Outputs.check(out_path, report_path, scores_path)
     settings: dict[str, Any] = {
         "polytomous_model": polytomous_model,
-        "n_nodes": nodes,
+        **({} if nodes is None else {"n_nodes": nodes}),
         "max_iter": max_iter,
         "tol": tol,
         "se_method": None if se_method == "none" else se_method,

@@ -97,10 +97,11 @@ def export_command(parameter_set_id: int, out_path: str, item_ids: str) -> None:
 @with_appcontext
 def import_command(params_path: Path, name: str, item_ids: str, publish: bool) -> None:
     """Store a PARAMS.json as a new version of parameter set NAME: all items, or nothing."""
+    from cbt.audit import SYSTEM
     from cbt.db import db
     from cbt.errors import DomainError
     from item_bank.models import ParameterSetStatus
-    from item_bank.service import Actor, import_parameter_file
+    from item_bank.service import import_parameter_file
 
     try:
         created = import_parameter_file(
@@ -109,7 +110,7 @@ def import_command(params_path: Path, name: str, item_ids: str, publish: bool) -
             name=name,
             item_ids=item_ids,
             status=ParameterSetStatus.PUBLISHED if publish else ParameterSetStatus.DRAFT,
-            actor=Actor(),
+            actor=SYSTEM,
         )
         n_items = len(created.item_parameters)
         db.session.commit()
@@ -127,12 +128,13 @@ def import_command(params_path: Path, name: str, item_ids: str, publish: bool) -
 @with_appcontext
 def publish_command(parameter_set_id: int) -> None:
     """Publish a draft parameter set (its values never change)."""
+    from cbt.audit import SYSTEM
     from cbt.db import db
     from cbt.errors import DomainError
-    from item_bank.service import Actor, publish_parameter_set
+    from item_bank.service import publish_parameter_set
 
     try:
-        published = publish_parameter_set(parameter_set_id, actor=Actor())
+        published = publish_parameter_set(parameter_set_id, actor=SYSTEM)
         db.session.commit()
     except DomainError as error:
         db.session.rollback()

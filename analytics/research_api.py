@@ -16,9 +16,10 @@ from analytics.calibration import (
     load_administration_responses,
     research_administrations,
 )
+from cbt.audit import record_audit
 from cbt.auth import require_user
 from cbt.errors import ValidationError
-from cbt.http import audit
+from cbt.http import request_actor
 from cbt.models import Role
 from cbt.openapi import openapi
 
@@ -101,8 +102,8 @@ def responses_csv() -> Response:
     persons = np.asarray(data.person_ids, dtype=object)
     items = np.asarray(data.item_ids, dtype=object)
     person_of = np.repeat(np.arange(len(persons)), np.diff(data.indptr))
-    audit(
-        user,
+    record_audit(
+        request_actor(user),
         "research_responses_downloaded",
         "administration",
         ",".join(map(str, ids)),
@@ -128,8 +129,8 @@ def groups_csv() -> Response:
     ids = _chosen()
     loaded = load_administration_responses(ids)
     persons = np.asarray(loaded.data.person_ids, dtype=object)
-    audit(
-        user,
+    record_audit(
+        request_actor(user),
         "research_groups_downloaded",
         "administration",
         ",".join(map(str, ids)),

@@ -42,14 +42,16 @@ __all__ = ["score_command"]
 )
 @click.option("--prior-mean", default=0.0, show_default=True, help="Normal prior mean (EAP, MAP).")
 @click.option("--prior-sd", default=1.0, show_default=True, help="Normal prior SD (EAP, MAP).")
-@click.option("--nodes", default=41, show_default=True, help="Quadrature nodes (EAP).")
+@click.option(
+    "--nodes", type=int, help="Quadrature nodes (EAP) [default: scoring.DEFAULT_N_NODES]."
+)
 @click.option(
     "--bounds",
     nargs=2,
     type=float,
-    default=(-6.0, 6.0),
-    show_default=True,
-    help="Theta range: quadrature range (EAP) or search range (MAP, MLE, WLE).",
+    default=None,
+    help="Theta range: quadrature range (EAP) or search range (MAP, MLE, WLE) "
+    "[default: scoring.DEFAULT_BOUNDS].",
 )
 def score_command(
     params_path: str,
@@ -58,8 +60,8 @@ def score_command(
     out_path: str,
     prior_mean: float,
     prior_sd: float,
-    nodes: int,
-    bounds: tuple[float, float],
+    nodes: int | None,
+    bounds: tuple[float, float] | None,
 ) -> None:
     """Score RESPONSES.csv with the item parameters in PARAMS.json.
 
@@ -83,10 +85,10 @@ def score_command(
         matrix = align_responses(table, params)
     except ResearchFileError as exc:
         raise click.ClickException(str(exc)) from None
-    settings: dict[str, object] = {"bounds": tuple(bounds)}
+    settings: dict[str, object] = {} if bounds is None else {"bounds": tuple(bounds)}
     if method in ("eap", "map"):
         settings.update(prior_mean=prior_mean, prior_sd=prior_sd)
-    if method == "eap":
+    if method == "eap" and nodes is not None:
         settings["n_nodes"] = nodes
     try:
         estimate = estimate_ability(matrix, params, method, **settings)

@@ -32,6 +32,7 @@ from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from cbt.app import create_app
+from cbt.audit import Actor
 from cbt.db import db, utcnow
 from cbt.migrate import upgrade
 from cbt.models import Role
@@ -44,7 +45,7 @@ from item_bank.models import (
     ParameterSet,
 )
 from item_bank.qti import export_package, import_package
-from item_bank.service import Actor, ItemFields, create_item
+from item_bank.service import ItemFields, create_item
 from item_bank.types import ITEM_TYPES
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"

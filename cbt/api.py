@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify
 
+from cbt.audit import record_audit
 from cbt.auth import (
     authenticate_staff,
     authenticate_student,
@@ -13,7 +14,7 @@ from cbt.auth import (
     require_user,
     session_payload,
 )
-from cbt.http import audit, get_field, json_body
+from cbt.http import get_field, json_body, request_actor
 from cbt.security import check_login_rate, csrf_token
 
 blueprint = Blueprint("cbt_api", __name__, url_prefix="/api/v1")
@@ -38,7 +39,7 @@ def student_login() -> Response:
         number = -1  # fails like any wrong detail, without saying which one
     user = authenticate_student(current_app.config["SECRET_KEY"], class_code, number, login_code)
     login = login_user(user)
-    audit(login, "login", "user", user.id)
+    record_audit(request_actor(login), "login", "user", user.id)
     return jsonify({"user": session_payload(login), "csrf_token": csrf_token()})
 
 
@@ -50,7 +51,7 @@ def staff_login() -> Response:
     password = get_field(data, "password", str, max_length=1024)
     user = authenticate_staff(email, password)
     login = login_user(user)
-    audit(login, "login", "user", user.id)
+    record_audit(request_actor(login), "login", "user", user.id)
     return jsonify({"user": session_payload(login), "csrf_token": csrf_token()})
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import request
 
-from cbt.audit import record_audit
+from cbt.audit import Actor
 from cbt.auth import CurrentUser
 from cbt.errors import DomainError, ErrorCode, ValidationError
 
@@ -63,20 +63,6 @@ def get_field(
     return value
 
 
-def audit(
-    user: CurrentUser,
-    action: str,
-    target_type: str,
-    target_id: str | int,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Record in the audit log that ``user`` did ``action`` from this request's address."""
-    record_audit(
-        actor_id=user.id,
-        actor_role=user.role,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        details=details,
-        remote_addr=request.remote_addr,
-    )
+def request_actor(user: CurrentUser) -> Actor:
+    """The audit log's actor for the signed-in user of this request."""
+    return Actor(id=user.id, role=str(user.role), remote_addr=request.remote_addr)

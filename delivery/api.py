@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
+from cbt.audit import record_audit
 from cbt.auth import (
     CurrentUser,
     ensure_can_see_student,
@@ -16,7 +17,7 @@ from cbt.auth import (
 )
 from cbt.db import db, utcnow
 from cbt.errors import Forbidden, ValidationError
-from cbt.http import audit, get_field, json_body
+from cbt.http import get_field, json_body, request_actor
 from cbt.models import Role
 from delivery import definitions
 from delivery.models import AdministrationClassroom, TestDefinition
@@ -115,7 +116,7 @@ def open_administration(administration_id: int) -> Response:
     user = require_user(*_STAFF)
     _administration_scope(user, administration_id, all_classes=True)
     result = delivery_service().set_administration_status(
-        administration_id, "open", utcnow(), (user.id, user.role)
+        administration_id, "open", utcnow(), request_actor(user)
     )
     return jsonify(result)
 
@@ -125,7 +126,7 @@ def close_administration(administration_id: int) -> Response:
     user = require_user(*_STAFF)
     _administration_scope(user, administration_id, all_classes=True)
     result = delivery_service().set_administration_status(
-        administration_id, "closed", utcnow(), (user.id, user.role)
+        administration_id, "closed", utcnow(), request_actor(user)
     )
     return jsonify(result)
 
@@ -148,7 +149,7 @@ def _reason(data: dict[str, Any], required: bool = False) -> str:
 def pause_session(session_id: str) -> Response:
     user, data = _proctor(session_id)
     view = delivery_service().pause_session(
-        session_id, _reason(data), utcnow(), (user.id, user.role)
+        session_id, _reason(data), utcnow(), request_actor(user)
     )
     return jsonify(view)
 
@@ -157,7 +158,7 @@ def pause_session(session_id: str) -> Response:
 def resume_session(session_id: str) -> Response:
     user, data = _proctor(session_id)
     view = delivery_service().resume_session(
-        session_id, _reason(data), utcnow(), (user.id, user.role)
+        session_id, _reason(data), utcnow(), request_actor(user)
     )
     return jsonify(view)
 
@@ -167,7 +168,7 @@ def grant_extra_time(session_id: str) -> Response:
     user, data = _proctor(session_id)
     seconds = get_field(data, "seconds", int)
     view = delivery_service().grant_extra_time(
-        session_id, seconds, _reason(data), utcnow(), (user.id, user.role)
+        session_id, seconds, _reason(data), utcnow(), request_actor(user)
     )
     return jsonify(view)
 
@@ -176,7 +177,7 @@ def grant_extra_time(session_id: str) -> Response:
 def reset_session(session_id: str) -> Response:
     user, data = _proctor(session_id)
     view = delivery_service().reset_session(
-        session_id, _reason(data, required=True), utcnow(), (user.id, user.role)
+        session_id, _reason(data, required=True), utcnow(), request_actor(user)
     )
     return jsonify(view)
 
@@ -233,7 +234,13 @@ def create_test_definition() -> Response:
         scale=get_field(data, "scale", dict),
         created_by_id=user.id,
     )
-    audit(user, "create_test_definition", "test_definition", definition.id, {"key": definition.key})
+    record_audit(
+        request_actor(user),
+        "create_test_definition",
+        "test_definition",
+        definition.id,
+        {"key": definition.key},
+    )
     return jsonify({"id": definition.id, "key": definition.key, "mode": definition.mode}), 201
 
 
@@ -262,8 +269,8 @@ def create_administration() -> Response:
         closes_at=_datetime_field(data, "closes_at"),
         status=get_field(data, "status", str, default="scheduled", max_length=16),
     )
-    audit(
-        user,
+    record_audit(
+        request_actor(user),
         "create_administration",
         "administration",
         administration.id,

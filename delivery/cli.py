@@ -12,6 +12,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from cbt.audit import SYSTEM
 from cbt.db import db, utcnow
 from cbt.errors import DomainError
 from cbt.models import Classroom
@@ -145,9 +146,7 @@ def create_administration(
 
 def _set_status(administration_id: int, status: str) -> None:
     try:
-        result = _service().set_administration_status(
-            administration_id, status, utcnow(), (None, "cli")
-        )
+        result = _service().set_administration_status(administration_id, status, utcnow(), SYSTEM)
         db.session.commit()
     except DomainError as error:
         raise _fail(error) from error

@@ -30,6 +30,8 @@ from delivery.schemas import (
     TestSpec,
 )
 from scoring import (
+    DEFAULT_BOUNDS,
+    DEFAULT_N_NODES,
     AdaptiveEngine,
     AdaptiveState,
     AdaptiveTestSpec,
@@ -166,7 +168,9 @@ def compile_test(
     )  # fmt: skip
 
     cat_specs = [s for s in spec.sections if isinstance(s, CatSectionSpec)]
-    priors = {_prior(s.adaptive) for s in cat_specs} or {(0.0, 1.0, 41, (-6.0, 6.0))}
+    priors = {_prior(s.adaptive) for s in cat_specs} or {
+        (0.0, 1.0, DEFAULT_N_NODES, DEFAULT_BOUNDS)
+    }
     if len(priors) > 1:
         raise ValidationError("All adaptive sections must share one prior and quadrature.")
     mean, sd, nodes, bounds = priors.pop()

@@ -29,7 +29,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
-from cbt.audit import record_audit
+from cbt.audit import Actor, record_audit
 from cbt.db import db, iso_utc, on_commit, transaction_list
 from cbt.errors import Conflict, DomainError, ErrorCode, NotFound, ValidationError
 from cbt.models import Classroom, Enrollment, Role, User
@@ -560,7 +560,7 @@ class DeliveryService:
     # -- proctor controls -----------------------------------------------------------------------
 
     def set_administration_status(
-        self, administration_id: int, status: str, now: datetime, actor: tuple[int, str]
+        self, administration_id: int, status: str, now: datetime, actor: Actor
     ) -> dict[str, Any]:
         """Open or close an administration; closing ends and scores the sessions still running."""
         administration = self.get_administration(administration_id)
@@ -587,7 +587,7 @@ class DeliveryService:
                 self._persist(test, state, now)
                 closed += 1
         db.session.flush()
-        _audit(actor, f"administration_{status}", "administration", administration_id,
+        record_audit(actor, f"administration_{status}", "administration", administration_id,
                {"from": previous, "sessions_closed": closed})  # fmt: skip
         return {"id": administration_id, "status": status, "sessions_closed": closed}
 
@@ -599,9 +599,7 @@ class DeliveryService:
             )
         return administration
 
-    def pause_session(
-        self, session_id: str, reason: str, now: datetime, actor: tuple[int, str]
-    ) -> dict:
+    def pause_session(self, session_id: str, reason: str, now: datetime, actor: Actor) -> dict:
         state, test = self._live_state(session_id)
         if state.status == SessionStatus.PAUSED:
             raise Conflict("The session is already paused.", details={"session_id": session_id})
@@ -611,12 +609,10 @@ class DeliveryService:
         state.status = SessionStatus.PAUSED
         state.paused_at = now.timestamp()
         self._persist(test, state, now)
-        _audit(actor, "pause_session", "exam_session", session_id, {"reason": reason})
+        record_audit(actor, "pause_session", "exam_session", session_id, {"reason": reason})
         return self._proctor_view(test, state, now)
 
-    def resume_session(
-        self, session_id: str, reason: str, now: datetime, actor: tuple[int, str]
-    ) -> dict:
+    def resume_session(self, session_id: str, reason: str, now: datetime, actor: Actor) -> dict:
         state, test = self._live_state(session_id)
         if state.status != SessionStatus.PAUSED or state.paused_at is None:
             raise Conflict("The session is not paused.", details={"session_id": session_id})
@@ -629,12 +625,12 @@ class DeliveryService:
         state.paused_at = None
         state.status = SessionStatus.ACTIVE
         self._persist(test, state, now)
-        _audit(actor, "resume_session", "exam_session", session_id,
+        record_audit(actor, "resume_session", "exam_session", session_id,
                {"reason": reason, "paused_seconds": round(paused, 1)})  # fmt: skip
         return self._proctor_view(test, state, now)
 
     def grant_extra_time(
-        self, session_id: str, seconds: int, reason: str, now: datetime, actor: tuple[int, str]
+        self, session_id: str, seconds: int, reason: str, now: datetime, actor: Actor
     ) -> dict:
         if (
             isinstance(seconds, bool)
@@ -656,7 +652,7 @@ class DeliveryService:
         state.section_deadline += seconds
         state.extra_seconds += seconds
         self._persist(test, state, now)
-        _audit(
+        record_audit(
             actor,
             "grant_extra_time",
             "exam_session",
@@ -665,9 +661,7 @@ class DeliveryService:
         )
         return self._proctor_view(test, state, now)
 
-    def reset_session(
-        self, session_id: str, reason: str, now: datetime, actor: tuple[int, str]
-    ) -> dict:
+    def reset_session(self, session_id: str, reason: str, now: datetime, actor: Actor) -> dict:
         """Void a session (its answers stay on record); the student may then start afresh."""
         if not reason.strip():
             raise ValidationError("A reset needs a reason.", details={"field": "reason"})
@@ -683,7 +677,7 @@ class DeliveryService:
         state.current = None
         state.presented_at = None
         self._persist(test, state, now)
-        _audit(
+        record_audit(
             actor, "reset_session", "exam_session", session_id, {"reason": reason, "from": previous}
         )
         return self._proctor_view(test, state, now)
@@ -1141,15 +1135,6 @@ def _decode(raw: bytes) -> SessionState:
     posterior = np.frombuffer(base64.b64decode(data["log_posterior"]), dtype="<f8")
     data["log_posterior"] = posterior.tolist()
     return SessionState.from_dict(data)
-
-
-def _audit(
-    actor: tuple[int, str], action: str, target_type: str, target_id: Any, details: dict
-) -> None:
-    record_audit(
-        actor_id=actor[0], actor_role=actor[1], action=action, target_type=target_type,
-        target_id=target_id, details=details,
-    )  # fmt: skip
 
 
 def _close(a: Any, b: Any) -> bool:

@@ -8,7 +8,6 @@ See docs/item_bank.md. Delivery uses ``load_pool_items``, ``student_view`` and
 from item_bank.models import ItemStatus, ParameterSetStatus
 from item_bank.service import (
     TRANSITIONS,
-    Actor,
     ItemFields,
     ItemFilters,
     PoolItem,
@@ -38,7 +37,6 @@ from item_bank.types import ITEM_TYPES, ItemType, get_item_type, register_item_t
 __all__ = [
     "ITEM_TYPES",
     "TRANSITIONS",
-    "Actor",
     "ItemFields",
     "ItemFilters",
     "ItemStatus",

@@ -10,10 +10,10 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
-from cbt.auth import CurrentUser, require_user
+from cbt.auth import require_user
 from cbt.db import db
 from cbt.errors import DomainError, ErrorCode, Forbidden, ValidationError
-from cbt.http import get_field, json_body
+from cbt.http import get_field, json_body, request_actor
 from cbt.models import Role
 from cbt.openapi import openapi, register_schemas
 from item_bank import service
@@ -22,7 +22,6 @@ from item_bank.media import get_media, store_media
 from item_bank.models import ItemStatus
 from item_bank.qti import ImportOptions, export_package, import_package
 from item_bank.schemas import SCHEMAS, item_fields, item_filters, query_int
-from item_bank.service import Actor
 from item_bank.types import ITEM_TYPES, get_item_type
 
 __all__ = ["blueprint"]
@@ -36,10 +35,6 @@ STAFF_IMPORT_STATUSES = (ItemStatus.DRAFT, ItemStatus.REVIEW, ItemStatus.PRETEST
 ITEMS = "Item bank"
 PARAMS = "Parameter sets"
 POOLS = "Pools"
-
-
-def _actor(user: CurrentUser) -> Actor:
-    return Actor(id=user.id, role=str(user.role), remote_addr=request.remote_addr)
 
 
 def _list_query() -> list[tuple[str, str, str]]:
@@ -132,7 +127,7 @@ def create_item() -> tuple[Response, int]:
         raise ValidationError("New items start as drafts; move them on with a transition.")
     enemies = get_field(data, "enemies", list, default=[], max_length=100)
     fields = item_fields(data)
-    actor = _actor(user)
+    actor = request_actor(user)
     version = service.create_item(key=key, actor=actor, created_by_id=user.id, **fields)
     if enemies:
         service.set_enemies(version.item_id, enemies, actor=actor)
@@ -165,9 +160,9 @@ def revise_item(item_id: int) -> Response:
     base = get_field(data, "base_version_number", int, default=None)
     fields = item_fields(data, partial=True)
     if "enemies" in data:
-        service.set_enemies(item_id, get_field(data, "enemies", list), actor=_actor(user))
+        service.set_enemies(item_id, get_field(data, "enemies", list), actor=request_actor(user))
     version, created = service.revise_item(
-        item_id, fields, actor=_actor(user), base_version_number=base
+        item_id, fields, actor=request_actor(user), base_version_number=base
     )
     detail = service.item_detail(item_id, role=str(user.role))
     return jsonify({**detail, "created_version": created, "version_number": version.version_number})
@@ -215,7 +210,7 @@ def diff_item(item_id: int) -> Response:
 def transition(version_id: int) -> Response:
     user = require_user(*READERS)
     to = get_field(json_body(), "to", str, max_length=20)
-    version = service.transition_item(version_id, to, actor=_actor(user))
+    version = service.transition_item(version_id, to, actor=request_actor(user))
     return jsonify(service.version_dict(version))
 
 
@@ -231,7 +226,7 @@ def put_enemies(item_id: int) -> Response:
     keys = get_field(json_body(), "keys", list, max_length=100)
     if not all(isinstance(key, str) for key in keys):
         raise ValidationError("'keys' must be item keys.", details={"field": "keys"})
-    return jsonify({"enemies": service.set_enemies(item_id, keys, actor=_actor(user))})
+    return jsonify({"enemies": service.set_enemies(item_id, keys, actor=request_actor(user))})
 
 
 @blueprint.post("/items/preview")
@@ -299,7 +294,7 @@ def export_items() -> Response:
     version_ids = service.export_version_ids(
         item_filters(request.args), keys=[k for k in request.args.get("keys", "").split(",") if k]
     )
-    data, n_items = export_package(version_ids, actor=_actor(user))
+    data, n_items = export_package(version_ids, actor=request_actor(user))
     return Response(
         data,
         mimetype="application/zip",
@@ -354,7 +349,7 @@ def import_items() -> Response:
     dry_run = request.args.get("dry_run", "").lower() in ("1", "true", "yes")
     savepoint = db.session.begin_nested()
     try:
-        report = import_package(data, actor=_actor(user), options=options)
+        report = import_package(data, actor=request_actor(user), options=options)
     except BaseException:
         savepoint.rollback()
         raise
@@ -401,7 +396,7 @@ def create_stimulus() -> tuple[Response, int]:
         html=get_field(data, "html", str),
         title=get_field(data, "title", str, default="", max_length=200),
         language=get_field(data, "language", str, default="en", max_length=16),
-        actor=_actor(user),
+        actor=request_actor(user),
     )
     return jsonify(service.stimulus_dict(stimulus)), 201
 
@@ -537,7 +532,7 @@ def create_parameter_set() -> tuple[Response, int]:
         provenance=get_field(data, "provenance", dict),
         status=status,
         scaling=get_field(data, "scaling", (int, float), default=1.0),
-        actor=_actor(user),
+        actor=request_actor(user),
     )
     return jsonify(service.parameter_set_detail(created.id)), 201
 
@@ -572,7 +567,7 @@ def import_parameter_set() -> tuple[Response, int]:
         filename=upload.filename or "PARAMS.json",
         name=request.form.get("name", "").strip(),
         item_ids=request.form.get("item_ids", "version"),
-        actor=_actor(user),
+        actor=request_actor(user),
     )
     return jsonify(service.parameter_set_detail(created.id)), 201
 
@@ -585,7 +580,7 @@ def import_parameter_set() -> tuple[Response, int]:
 )
 def publish_parameter_set(parameter_set_id: int) -> Response:
     user = require_user(Role.RESEARCHER)
-    service.publish_parameter_set(parameter_set_id, actor=_actor(user))
+    service.publish_parameter_set(parameter_set_id, actor=request_actor(user))
     return jsonify(service.parameter_set_detail(parameter_set_id))
 
 
@@ -620,7 +615,7 @@ def create_pool() -> tuple[Response, int]:
         description=get_field(data, "description", str, default="", max_length=2000),
         item_version_ids=ids,
         active_parameter_set_id=get_field(data, "active_parameter_set_id", int, default=None),
-        actor=_actor(user),
+        actor=request_actor(user),
     )
     return jsonify(service.pool_summary(pool.id)), 201
 
@@ -650,7 +645,7 @@ def put_pool_members(pool_id: int) -> Response:
     ids = get_field(json_body(), "item_version_ids", list, max_length=100_000)
     if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
         raise ValidationError("'item_version_ids' must be whole numbers.")
-    service.set_pool_members(pool_id, ids, actor=_actor(user))
+    service.set_pool_members(pool_id, ids, actor=request_actor(user))
     return jsonify(service.pool_summary(pool_id))
 
 
@@ -664,5 +659,5 @@ def put_pool_members(pool_id: int) -> Response:
 def put_pool_parameter_set(pool_id: int) -> Response:
     user = require_user(*READERS)
     parameter_set_id = get_field(json_body(), "parameter_set_id", int)
-    service.set_pool_parameter_set(pool_id, parameter_set_id, actor=_actor(user))
+    service.set_pool_parameter_set(pool_id, parameter_set_id, actor=request_actor(user))
     return jsonify(service.pool_summary(pool_id))

@@ -85,15 +85,15 @@ def register_commands(group: click.Group) -> None:
     @with_appcontext
     def import_command(package: Path, status: str, on_existing: str) -> None:
         """Import a QTI 3.0 package: all of it, or nothing."""
+        from cbt.audit import SYSTEM
         from cbt.db import db
         from cbt.errors import DomainError
         from item_bank.qti import ImportOptions, import_package
-        from item_bank.service import Actor
 
         data = _read_package(package)
         try:
             report = import_package(
-                data, actor=Actor(), options=ImportOptions(status=status, on_existing=on_existing)
+                data, actor=SYSTEM, options=ImportOptions(status=status, on_existing=on_existing)
             )
             db.session.commit()
         except DomainError as error:
@@ -108,14 +108,14 @@ def register_commands(group: click.Group) -> None:
     @with_appcontext
     def validate_command(package: Path) -> None:
         """Check a QTI 3.0 package as an import would, and write nothing."""
+        from cbt.audit import SYSTEM
         from cbt.db import db
         from cbt.errors import DomainError
         from item_bank.qti import import_package
-        from item_bank.service import Actor
 
         data = _read_package(package)
         try:
-            report = import_package(data, actor=Actor())
+            report = import_package(data, actor=SYSTEM)
         except DomainError as error:
             raise _fail(error) from None
         finally:
@@ -140,14 +140,15 @@ def register_commands(group: click.Group) -> None:
     @with_appcontext
     def export_command(out: Path, status, item_type, code_prefix, q, keys) -> None:
         """Export the latest versions of matching items as a QTI 3.0 package."""
+        from cbt.audit import SYSTEM
         from cbt.db import db
         from cbt.errors import DomainError
         from item_bank.qti import export_package
-        from item_bank.service import Actor, export_version_ids
+        from item_bank.service import export_version_ids
 
         try:
             ids = export_version_ids(_filters(status, item_type, code_prefix, q), keys=keys)
-            data, n_items = export_package(ids, actor=Actor())
+            data, n_items = export_package(ids, actor=SYSTEM)
             db.session.commit()
         except DomainError as error:
             db.session.rollback()

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select
 
-from cbt.audit import record_audit
+from cbt.audit import Actor, record_audit
 from cbt.db import db, iso_utc, utcnow
 from cbt.errors import Conflict, Forbidden, NotFound, ValidationError
 from cbt.models import Role
@@ -115,27 +115,6 @@ TRANSITIONS: dict[tuple[str, str], frozenset[str]] = {
     (ItemStatus.DRAFT, ItemStatus.RETIRED): frozenset({Role.OPERATOR}),
     (ItemStatus.REVIEW, ItemStatus.RETIRED): frozenset({Role.OPERATOR}),
 }
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who is acting, for role checks and the audit log (None for system jobs such as seeds)."""
-
-    id: int | None = None
-    role: str | None = None
-    remote_addr: str | None = None
-
-
-def _audit(actor: Actor, action: str, target_type: str, target_id: Any, **details: Any) -> None:
-    record_audit(
-        actor_id=actor.id,
-        actor_role=actor.role,
-        action=action,
-        target_type=target_type,
-        target_id=target_id,
-        details=details,
-        remote_addr=actor.remote_addr,
-    )
 
 
 # --------------------------------------------------------------------------- item fields
@@ -467,7 +446,9 @@ def add_item(
     if flush:
         db.session.flush()
         if audit:
-            _audit(actor, "item_created", "item", item.id, key=key, version=1, status=status)
+            record_audit(
+                actor, "item_created", "item", item.id, {"key": key, "version": 1, "status": status}
+            )
     return version
 
 
@@ -509,16 +490,18 @@ def revise_item(
     )
     db.session.add(version)
     db.session.flush()
-    _audit(
+    record_audit(
         actor,
         "item_revised",
         "item",
         item.id,
-        key=item.key,
-        version=version.version_number,
-        changed=sorted(
-            {d["field"].split(".")[0].split("[")[0] for d in diff_fields(current, fields)}
-        ),
+        {
+            "key": item.key,
+            "version": version.version_number,
+            "changed": sorted(
+                {d["field"].split(".")[0].split("[")[0] for d in diff_fields(current, fields)}
+            ),
+        },
     )
     return version, True
 
@@ -561,14 +544,17 @@ def transition_item(version_id: int, to_status: str, *, actor: Actor) -> ItemVer
     version.status = to_status
     version.status_changed_at = utcnow()
     db.session.flush()
-    _audit(
+    record_audit(
         actor,
         "item_status_changed",
         "item_version",
         version.id,
-        item_id=version.item_id,
-        version=version.version_number,
-        **{"from": previous, "to": to_status},
+        {
+            "item_id": version.item_id,
+            "version": version.version_number,
+            "from": previous,
+            "to": to_status,
+        },
     )
     return version
 
@@ -612,7 +598,7 @@ def set_enemies(item_id: int, enemy_keys: Sequence[str], *, actor: Actor) -> lis
         for other in found.values()
     )
     db.session.flush()
-    _audit(actor, "item_enemies_set", "item", item.id, enemies=keys)
+    record_audit(actor, "item_enemies_set", "item", item.id, {"enemies": keys})
     return keys
 
 
@@ -1029,8 +1015,12 @@ def create_stimulus(
     db.session.add(stimulus)
     db.session.flush()
     if actor is not None:
-        _audit(
-            actor, "stimulus_created", "stimulus", stimulus.id, key=key, version=stimulus.version
+        record_audit(
+            actor,
+            "stimulus_created",
+            "stimulus",
+            stimulus.id,
+            {"key": key, "version": stimulus.version},
         )
     return stimulus
 
@@ -1211,15 +1201,12 @@ def create_parameter_set(
     db.session.flush()
     if not audited:
         return parameter_set
-    _audit(
+    record_audit(
         actor,
         "parameter_set_created",
         "parameter_set",
         parameter_set.id,
-        name=name,
-        version=parameter_set.version,
-        n_items=len(records),
-        status=status,
+        {"name": name, "version": parameter_set.version, "n_items": len(records), "status": status},
     )
     return parameter_set
 
@@ -1306,13 +1293,12 @@ def publish_parameter_set(parameter_set_id: int, *, actor: Actor) -> ParameterSe
     parameter_set.status = ParameterSetStatus.PUBLISHED
     parameter_set.published_at = utcnow()
     db.session.flush()
-    _audit(
+    record_audit(
         actor,
         "parameter_set_published",
         "parameter_set",
         parameter_set.id,
-        name=parameter_set.name,
-        version=parameter_set.version,
+        {"name": parameter_set.name, "version": parameter_set.version},
     )
     return parameter_set
 
@@ -1432,8 +1418,12 @@ def create_pool(
     db.session.flush()
     _add_members(pool.id, item_version_ids)
     if actor is not None:
-        _audit(
-            actor, "pool_created", "pool", pool.id, name=name, n_items=len(set(item_version_ids))
+        record_audit(
+            actor,
+            "pool_created",
+            "pool",
+            pool.id,
+            {"name": name, "n_items": len(set(item_version_ids))},
         )
     return pool
 
@@ -1467,7 +1457,9 @@ def set_pool_members(pool_id: int, item_version_ids: list[int], *, actor: Actor)
     pool = get_pool(pool_id)
     db.session.execute(PoolMember.__table__.delete().where(PoolMember.pool_id == pool.id))
     _add_members(pool.id, item_version_ids)
-    _audit(actor, "pool_members_set", "pool", pool.id, n_items=len(set(item_version_ids)))
+    record_audit(
+        actor, "pool_members_set", "pool", pool.id, {"n_items": len(set(item_version_ids))}
+    )
     return pool
 
 
@@ -1478,7 +1470,9 @@ def set_pool_parameter_set(pool_id: int, parameter_set_id: int, *, actor: Actor)
         raise Conflict("A pool's active parameter set must be published.")
     pool.active_parameter_set_id = parameter_set.id
     db.session.flush()
-    _audit(actor, "pool_parameter_set_changed", "pool", pool.id, parameter_set_id=parameter_set.id)
+    record_audit(
+        actor, "pool_parameter_set_changed", "pool", pool.id, {"parameter_set_id": parameter_set.id}
+    )
     return pool
 
 

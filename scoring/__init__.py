@@ -12,6 +12,8 @@ from scoring.adaptive import (
     step_generator,
 )
 from scoring.estimation import (
+    DEFAULT_BOUNDS,
+    DEFAULT_N_NODES,
     ESTIMATORS,
     AbilityEstimate,
     estimate_ability,
@@ -57,6 +59,8 @@ from scoring.stopping import (
 )
 
 __all__ = [
+    "DEFAULT_BOUNDS",
+    "DEFAULT_N_NODES",
     "ESTIMATORS",
     "LINKING_METHODS",
     "MODEL_NAMES",

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from scoring.estimation import ESTIMATORS, AbilityEstimate
+from scoring.estimation import DEFAULT_BOUNDS, DEFAULT_N_NODES, ESTIMATORS, AbilityEstimate
 from scoring.parameters import ItemParameters
 from scoring.pool import ItemPool
 from scoring.posterior import PosteriorEAP, _check_item_score
@@ -110,8 +110,8 @@ class AdaptiveTestSpec:
     stopping: tuple[Mapping[str, Any], ...] = ({"rule": "max_length", "n": 30},)
     prior_mean: float = 0.0
     prior_sd: float = 1.0
-    n_nodes: int = 41
-    bounds: tuple[float, float] = (-6.0, 6.0)
+    n_nodes: int = DEFAULT_N_NODES
+    bounds: tuple[float, float] = DEFAULT_BOUNDS
     final_method: str = "eap"
 
     def __post_init__(self) -> None:

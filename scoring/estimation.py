@@ -128,11 +128,17 @@ def _check_prior(prior_mean: float, prior_sd: float) -> tuple[float, float]:
     return mean, sd
 
 
+#: The default theta grid of every quadrature (EAP, incremental EAP, MML, fit, linking): 41
+#: equally spaced nodes on [-6, 6]. One definition, so the parts of the engine agree.
+DEFAULT_N_NODES = 41
+DEFAULT_BOUNDS: tuple[float, float] = (-6.0, 6.0)
+
+
 def quadrature_grid(
     prior_mean: float = 0.0,
     prior_sd: float = 1.0,
-    n_nodes: int = 41,
-    bounds: tuple[float, float] = (-6.0, 6.0),
+    n_nodes: int = DEFAULT_N_NODES,
+    bounds: tuple[float, float] = DEFAULT_BOUNDS,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Equally spaced nodes over ``bounds`` and the normal log prior on them.
 
@@ -186,8 +192,8 @@ def estimate_eap(
     *,
     prior_mean: float = 0.0,
     prior_sd: float = 1.0,
-    n_nodes: int = 41,
-    bounds: tuple[float, float] = (-6.0, 6.0),
+    n_nodes: int = DEFAULT_N_NODES,
+    bounds: tuple[float, float] = DEFAULT_BOUNDS,
 ) -> AbilityEstimate:
     """Expected a posteriori (EAP) ability with posterior SD (Bock & Mislevy, 1982).
 
@@ -535,7 +541,7 @@ def estimate_map(
     *,
     prior_mean: float = 0.0,
     prior_sd: float = 1.0,
-    bounds: tuple[float, float] = (-6.0, 6.0),
+    bounds: tuple[float, float] = DEFAULT_BOUNDS,
     tol: float = 1e-8,
     max_iter: int = 100,
 ) -> AbilityEstimate:
@@ -565,7 +571,7 @@ def estimate_mle(
     responses: Any,
     params: ItemParameters,
     *,
-    bounds: tuple[float, float] = (-6.0, 6.0),
+    bounds: tuple[float, float] = DEFAULT_BOUNDS,
     tol: float = 1e-8,
     max_iter: int = 100,
 ) -> AbilityEstimate:
@@ -582,7 +588,7 @@ def estimate_wle(
     responses: Any,
     params: ItemParameters,
     *,
-    bounds: tuple[float, float] = (-6.0, 6.0),
+    bounds: tuple[float, float] = DEFAULT_BOUNDS,
     tol: float = 1e-8,
     max_iter: int = 100,
 ) -> AbilityEstimate:

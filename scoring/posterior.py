@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from scoring.estimation import quadrature_grid
+from scoring.estimation import DEFAULT_BOUNDS, DEFAULT_N_NODES, quadrature_grid
 from scoring.irt import _check_params, _item_log_prob
 from scoring.parameters import ItemParameters
 
@@ -70,8 +70,8 @@ class PosteriorEAP:
         self,
         prior_mean: float = 0.0,
         prior_sd: float = 1.0,
-        n_nodes: int = 41,
-        bounds: tuple[float, float] = (-6.0, 6.0),
+        n_nodes: int = DEFAULT_N_NODES,
+        bounds: tuple[float, float] = DEFAULT_BOUNDS,
     ) -> None:
         nodes, log_prior = quadrature_grid(prior_mean, prior_sd, n_nodes, bounds)
         self.prior_mean = float(prior_mean)
@@ -149,7 +149,7 @@ class PosteriorEAP:
         prior_mean: float = 0.0,
         prior_sd: float = 1.0,
         n_nodes: int | None = None,
-        bounds: tuple[float, float] = (-6.0, 6.0),
+        bounds: tuple[float, float] = DEFAULT_BOUNDS,
         *,
         n_updates: int = 0,
     ) -> PosteriorEAP:
@@ -193,7 +193,7 @@ class PosteriorEAP:
                 prior_mean=data.get("prior_mean", 0.0),
                 prior_sd=data.get("prior_sd", 1.0),
                 n_nodes=data.get("n_nodes"),
-                bounds=tuple(data.get("bounds", (-6.0, 6.0))),
+                bounds=tuple(data.get("bounds", DEFAULT_BOUNDS)),
                 n_updates=data.get("n_updates", 0),
             )
         except KeyError as exc:

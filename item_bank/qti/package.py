@@ -32,6 +32,7 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from cbt.audit import Actor, record_audit
 from cbt.db import db
 from cbt.errors import ValidationError
 from item_bank.curriculum import CURRICULUM_CODE
@@ -47,9 +48,7 @@ from item_bank.models import (
 from item_bank.qti.items import item_xml, local_name, read_item, read_stimulus, stimulus_xml
 from item_bank.qti.safety import PackageLimits, SafePackage, resolve_href
 from item_bank.service import (
-    Actor,
     ItemFields,
-    _audit,
     _check_key,
     add_item,
     create_stimulus,
@@ -233,7 +232,7 @@ def export_package(version_ids: list[int], *, actor: Actor | None = None) -> tup
             etree.tostring(manifest, xml_declaration=True, encoding="UTF-8", pretty_print=True),
         )
     if actor is not None:
-        _audit(actor, "items_exported", "item_bank", "qti", n_items=len(versions))
+        record_audit(actor, "items_exported", "item_bank", "qti", {"n_items": len(versions)})
     return buffer.getvalue(), len(versions)
 
 
@@ -563,14 +562,16 @@ def import_package(
         outcomes.append({"key": entry.key, "action": action, "version": version})
     db.session.flush()
     n_enemies = _import_enemies(prepared, warnings)
-    _audit(
+    record_audit(
         actor,
         "items_imported",
         "item_bank",
         "qti",
-        **{k: report[k] for k in ("created", "revised", "unchanged", "skipped")},
-        media=len(media),
-        stimuli=len(stimulus_ids),
+        {
+            **{k: report[k] for k in ("created", "revised", "unchanged", "skipped")},
+            "media": len(media),
+            "stimuli": len(stimulus_ids),
+        },
     )
     report.update(
         {

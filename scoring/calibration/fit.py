@@ -54,7 +54,7 @@ import numpy as np
 from scipy.special import chdtrc, logsumexp
 
 from scoring.calibration._data import ResponseData, as_response_data
-from scoring.estimation import estimate_eap, estimate_wle
+from scoring.estimation import DEFAULT_BOUNDS, DEFAULT_N_NODES, estimate_eap, estimate_wle
 from scoring.irt import category_probabilities
 from scoring.parameters import ItemParameters
 
@@ -272,8 +272,8 @@ def sx2_item_fit(
     *,
     mean: float = 0.0,
     sd: float = 1.0,
-    n_nodes: int = 41,
-    bounds: tuple[float, float] = (-6.0, 6.0),
+    n_nodes: int = DEFAULT_N_NODES,
+    bounds: tuple[float, float] = DEFAULT_BOUNDS,
     min_expected: float = 1.0,
     min_booklet: int = 100,
     n_free: Sequence[int] | None = None,

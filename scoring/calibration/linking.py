@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
+from scoring.estimation import DEFAULT_N_NODES
 from scoring.irt import _derivatives_at
 from scoring.parameters import DICHOTOMOUS_MODELS, ItemParameters
 
@@ -282,7 +283,7 @@ def link(
     method: str = "stocking-lord",
     *,
     common_items: Sequence[str] | None = None,
-    n_nodes: int = 41,
+    n_nodes: int = DEFAULT_N_NODES,
     bounds: tuple[float, float] = (-4.0, 4.0),
     target_mean: float = 0.0,
     target_sd: float = 1.0,

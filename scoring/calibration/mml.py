@@ -80,7 +80,7 @@ from scoring.calibration._blocks import BlockPriors, ItemBlock
 from scoring.calibration._data import ResponseData, as_response_data
 from scoring.calibration._estep import DenseKernel, EStep, SparseKernel, _posterior_inplace
 from scoring.calibration.priors import BetaPrior, LogNormalPrior, NormalPrior, as_prior
-from scoring.estimation import AbilityEstimate
+from scoring.estimation import DEFAULT_BOUNDS, DEFAULT_N_NODES, AbilityEstimate
 from scoring.parameters import DICHOTOMOUS_MODELS, ItemParameters
 
 __all__ = [
@@ -251,8 +251,8 @@ class MMLCalibrator:
         model: str | Sequence[str] = "2pl",
         *,
         polytomous_model: str = "gpcm",
-        n_nodes: int = 41,
-        bounds: tuple[float, float] = (-6.0, 6.0),
+        n_nodes: int = DEFAULT_N_NODES,
+        bounds: tuple[float, float] = DEFAULT_BOUNDS,
         scaling: float = 1.0,
         max_iter: int = 1000,
         tol: float = 1e-4,

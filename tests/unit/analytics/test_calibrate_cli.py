@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from cbt.cli import cli
 from scoring import ItemParameters, category_probabilities
 from scoring.calibration import transform_parameters
+from tests import DATA_DIR
 
-DATA = Path("/work/shared/data")
+DATA = DATA_DIR
 LSAT6 = DATA / "lsat6.csv"
 VERBAGG = DATA / "verbagg.csv"
 LSAT6_A = [0.83, 0.72, 0.89, 0.69, 0.66]

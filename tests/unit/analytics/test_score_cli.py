@@ -12,10 +12,11 @@ from click.testing import CliRunner
 
 from cbt.cli import cli
 from scoring import ItemParameters, estimate_ability
+from tests import DATA_DIR
 
 DATA = Path(__file__).parent / "data"
 PARAMS = DATA / "lsat6_2pl_params.json"
-LSAT6 = Path("/work/shared/data/lsat6.csv")
+LSAT6 = DATA_DIR / "lsat6.csv"
 
 
 def _run(*args: str):

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from cbt.audit import Actor
 from cbt.db import db
 from cbt.models import Role
 from cbt.service import create_staff_user
-from item_bank.service import Actor, create_item
+from item_bank.service import create_item
 from item_bank.types import ITEM_TYPES
 from tests.helpers import ApiClient
 

@@ -8,10 +8,11 @@ import zipfile
 import pytest
 from flask import Flask
 
+from cbt.audit import Actor
 from cbt.db import db
 from cbt.models import AuditEvent
 from item_bank.models import Item, ItemVersion
-from item_bank.service import Actor, create_parameter_set, transition_item
+from item_bank.service import create_parameter_set, transition_item
 from tests.helpers import ApiClient, row_count
 from tests.unit.item_bank.conftest import CODE, OTHER_CODE, example, make_item
 from tests.unit.item_bank.test_service import png

@@ -12,12 +12,12 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from cbt.audit import Actor
 from cbt.db import db
 from cbt.errors import DomainError, ValidationError
 from item_bank.models import Item, ItemVersion, MediaAsset
 from item_bank.qti import ImportOptions, PackageLimits, export_package, import_package
 from item_bank.service import (
-    Actor,
     ItemFields,
     create_stimulus,
     revise_item,

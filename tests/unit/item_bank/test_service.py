@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from cbt.audit import Actor
 from cbt.db import db
 from cbt.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from cbt.models import AuditEvent
@@ -21,7 +22,6 @@ from item_bank.curriculum import (
 from item_bank.media import get_media, sniff_mime, store_media
 from item_bank.models import ItemParameter, ItemStatus, ItemVersion, ParameterSet
 from item_bank.service import (
-    Actor,
     create_parameter_set,
     create_pool,
     create_stimulus,

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import scipy.sparse as sp
 
 from scoring import ItemParameters, category_probabilities
+from tests import DATA_DIR
 
-DATA = Path("/work/shared/data")
+DATA = DATA_DIR
 
 
 def load_wide(name: str) -> tuple[np.ndarray, list[str]]:
-    """A wide CSV of ../shared/data as (responses, item ids)."""
+    """A wide CSV of tests/data as (responses, item ids)."""
     path = DATA / name
     header = path.read_text().splitlines()[0].split(",")[1:]
     values = np.loadtxt(path, delimiter=",", skiprows=1, usecols=range(1, len(header) + 1))

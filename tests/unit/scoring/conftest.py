@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from scoring import ItemParameters
+from tests import DATA_DIR
 
 from .helpers import LSAT6_DIFFICULTY, LSAT6_DISCRIMINATION, make_mixed
 
@@ -25,7 +26,7 @@ def lsat6_params() -> ItemParameters:
 
 @pytest.fixture
 def lsat6_responses() -> np.ndarray:
-    return np.loadtxt("/work/shared/data/lsat6.csv", delimiter=",", skiprows=1, usecols=range(1, 6))
+    return np.loadtxt(DATA_DIR / "lsat6.csv", delimiter=",", skiprows=1, usecols=range(1, 6))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from scoring import (
     log_likelihood,
     simulate_responses,
 )
+from tests import DATA_DIR
 
 from .helpers import LSAT6_DIFFICULTY, LSAT6_DISCRIMINATION
 
@@ -91,7 +92,7 @@ def test_grm_on_verbagg():
     """
     from scipy import special, stats
 
-    x = np.loadtxt("/work/shared/data/verbagg.csv", delimiter=",", skiprows=1, usecols=range(1, 25))
+    x = np.loadtxt(DATA_DIR / "verbagg.csv", delimiter=",", skiprows=1, usecols=range(1, 25))
     with warnings.catch_warnings():  # girth's own fit takes log(0) along the way
         warnings.simplefilter("ignore", RuntimeWarning)
         fit = girth.grm_mml(x.T.astype(int) + 1)
