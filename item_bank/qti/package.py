@@ -45,7 +45,16 @@ from item_bank.models import (
     MediaAsset,
     Stimulus,
 )
-from item_bank.qti.items import item_xml, local_name, read_item, read_stimulus, stimulus_xml
+from item_bank.processing import ProcessingError, Scorer, UnsupportedOperator, compile_item
+from item_bank.qti.agreement import disagreement
+from item_bank.qti.items import (
+    ParsedItem,
+    item_xml,
+    local_name,
+    read_item,
+    read_stimulus,
+    stimulus_xml,
+)
 from item_bank.qti.safety import PackageLimits, SafePackage, resolve_href
 from item_bank.service import (
     ItemFields,
@@ -444,7 +453,9 @@ def import_package(
         path = None
         try:
             path = resolve_href("imsmanifest.xml", resource.href)
-            parsed = read_item(package.read_xml(path), path, media_rewriter(path))
+            root = package.read_xml(path)
+            parsed = read_item(root, path, media_rewriter(path))
+            scorer = _compile(root, path)
             warnings.extend(parsed.warnings)
             ours = resource.ours
             key = _check_key(str(ours.get("key") or parsed.identifier))
@@ -469,21 +480,21 @@ def import_package(
             codes = ours.get("curriculum_codes") or [
                 c for c in resource.codes if CURRICULUM_CODE.match(c)
             ]
-            fields = ItemFields(
-                item_type=item_type,
-                content=content,
-                scoring=scoring if isinstance(scoring, dict) else parsed.scoring,
-                curriculum_codes=codes,
-                title=ours["title"] if isinstance(ours.get("title"), str) else parsed.title,
-                content_area=ours.get("content_area"),
-                grade=ours.get("grade"),
-                language=ours.get("language") or parsed.language,
-                rationale=ours.get("rationale"),
-                keywords=ours.get("keywords") or resource.keywords,
-                accessibility=accessibility,
-                author=ours.get("author"),
-                licence=ours.get("licence") or resource.licence,
-            ).clean()
+            described = {
+                "item_type": item_type,
+                "content": content,
+                "curriculum_codes": codes,
+                "title": ours["title"] if isinstance(ours.get("title"), str) else parsed.title,
+                "content_area": ours.get("content_area"),
+                "grade": ours.get("grade"),
+                "language": ours.get("language") or parsed.language,
+                "rationale": ours.get("rationale"),
+                "keywords": ours.get("keywords") or resource.keywords,
+                "accessibility": accessibility,
+                "author": ours.get("author"),
+                "licence": ours.get("licence") or resource.licence,
+            }
+            fields = _agreeing_fields(described, scoring, parsed, scorer, path, warnings)
             prepared.append(
                 _Prepared(
                     key=str(key),
@@ -598,6 +609,54 @@ def import_package(
         }
     )
     return report
+
+
+def _compile(root: etree._Element, path: str) -> Scorer:
+    """The item's response processing, compiled; an operator we do not run refuses the item."""
+    try:
+        return compile_item(root)
+    except UnsupportedOperator as error:
+        raise ValidationError(
+            f"{path}: {error}; the item was not imported, since its score would be a guess.",
+            details={"file": path, "operator": error.operator},
+        ) from None
+    except ProcessingError as error:
+        raise ValidationError(f"{path}: {error}.", details={"file": path}) from None
+
+
+def _agreeing_fields(
+    described: dict[str, Any],
+    metadata_scoring: Any,
+    parsed: ParsedItem,
+    scorer: Scorer,
+    path: str,
+    warnings: list[str],
+) -> ItemFields:
+    """The item's fields with a scoring rule that scores as its XML does.
+
+    The XML is the source of truth: our own metadata's rule is kept only where it agrees
+    with the XML's processing (it adds what QTI cannot state, such as text normalisation),
+    so an edit made in another QTI tool is not lost on re-import.
+    """
+    item_type = described["item_type"]
+    if isinstance(metadata_scoring, dict):
+        fields = ItemFields(**described, scoring=metadata_scoring).clean()
+        problem = disagreement(scorer, item_type, fields.content, fields.scoring)
+        if problem is None:
+            return fields
+        warnings.append(
+            f"{path}: the package's cbt scoring disagrees with the item's response "
+            f"processing ({problem}); the XML's rule was used."
+        )
+    fields = ItemFields(**described, scoring=parsed.scoring).clean()
+    problem = disagreement(scorer, item_type, fields.content, fields.scoring)
+    if problem is not None:
+        raise ValidationError(
+            f"{path}: {problem}. A {item_type} item cannot score this response processing "
+            "yet, so the item was not imported.",
+            details={"file": path, "rule": "response_processing"},
+        )
+    return fields
 
 
 def _existing_items(keys: list[str]) -> dict[str, int]:

@@ -372,3 +372,80 @@ def test_revising_an_imported_item_keeps_the_import_as_history(app: Flask) -> No
     version, created = revise_item(item.id, {"title": "renamed"}, actor=SYSTEM)
     assert created
     assert version.version_number == 2
+
+
+# --------------------------------------------------------------------- the XML's own processing
+
+A_OR_B = (
+    "<qti-response-processing><qti-response-condition><qti-response-if><qti-or>"
+    '<qti-match><qti-variable identifier="RESPONSE"/>'
+    '<qti-base-value base-type="identifier">A</qti-base-value></qti-match>'
+    '<qti-match><qti-variable identifier="RESPONSE"/>'
+    '<qti-base-value base-type="identifier">B</qti-base-value></qti-match></qti-or>'
+    '<qti-set-outcome-value identifier="SCORE"><qti-base-value base-type="float">1'
+    "</qti-base-value></qti-set-outcome-value></qti-response-if></qti-response-condition>"
+    "</qti-response-processing>"
+)
+
+
+def _with_processing(processing: str, identifier: str = "custom") -> str:
+    return re.sub(r"<qti-response-processing.*?/>", processing, choice_item(identifier))
+
+
+def test_a_custom_rule_the_model_cannot_hold_is_refused_not_guessed(app: Flask) -> None:
+    """A rule crediting A or B used to import as "correct: A" with no warning."""
+    data = package(
+        {
+            "imsmanifest.xml": manifest("items/custom.xml"),
+            "items/custom.xml": _with_processing(A_OR_B),
+        }
+    )
+    with pytest.raises(ValidationError) as caught:
+        import_package(data, actor=SYSTEM)
+    db.session.rollback()
+    assert row_count(Item) == 0
+    message = caught.value.details["errors"][0]["message"]
+    assert "items/custom.xml" in message
+    assert "SCORE 1.0" in message
+    assert "'B'" in message
+
+
+def test_an_operator_the_engine_does_not_run_is_refused_by_name(app: Flask) -> None:
+    custom = (
+        '<qti-response-processing><qti-set-outcome-value identifier="SCORE">'
+        '<qti-custom-operator class="com.example.Fuzzy"><qti-variable identifier="RESPONSE"/>'
+        "</qti-custom-operator></qti-set-outcome-value></qti-response-processing>"
+    )
+    data = package(
+        {
+            "imsmanifest.xml": manifest("items/fuzzy.xml"),
+            "items/fuzzy.xml": _with_processing(custom, "fuzzy"),
+        }
+    )
+    with pytest.raises(ValidationError) as caught:
+        import_package(data, actor=SYSTEM)
+    error = caught.value.details["errors"][0]
+    assert "custom-operator" in error["message"]
+    assert "fuzzy" in error["message"]
+    assert error["details"]["operator"] == "custom-operator"
+
+
+def test_an_edit_made_in_another_tool_wins_over_our_metadata(app: Flask) -> None:
+    version = make_item("single_choice", key="edited-elsewhere")
+    db.session.commit()
+    key = version.scoring["correct"]
+    other = next(o["id"] for o in version.content["options"] if o["id"] != key)
+    data, _ = export_package([version.id])
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    files = {name: archive.read(name) for name in archive.namelist()}
+    path = "items/edited-elsewhere.xml"
+    files[path] = files[path].replace(
+        f"<qti-value>{key}</qti-value>".encode(), f"<qti-value>{other}</qti-value>".encode()
+    )
+    report = import_package(package(files), actor=SYSTEM)
+    assert report["revised"] == 1
+    assert any("the XML's rule was used" in warning for warning in report["warnings"])
+    latest = db.session.scalars(
+        select(ItemVersion).where(ItemVersion.is_latest, ItemVersion.item_id == version.item_id)
+    ).one()
+    assert latest.scoring["correct"] == other
