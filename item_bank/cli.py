@@ -59,6 +59,32 @@ def _summary(report: dict[str, Any]) -> str:
     )
 
 
+def _scorer(source: str, identifier: str | None, number: int | None):
+    """The compiled processing of a package's item, or of a bank item's version."""
+    from cbt.errors import DomainError
+    from item_bank.qti import package_item_scorer, version_scorer
+    from item_bank.service import find_item, get_item, get_version_by_number
+
+    path = Path(source)
+    try:
+        if path.suffix.lower() == ".zip" or path.is_file():
+            if not path.is_file():
+                raise click.ClickException(f"{source}: no such file.")
+            if not identifier:
+                raise click.ClickException("Name the package's item with --item IDENTIFIER.")
+            return package_item_scorer(_read_package(path), identifier)
+        item = find_item(source) or (get_item(int(source)) if source.isdigit() else None)
+        if item is None:
+            raise click.ClickException(f"{source}: no such package file or bank item.")
+        if number is not None:
+            version = get_version_by_number(item.id, number)
+        else:
+            version = next(v for v in item.versions if v.is_latest)
+        return version_scorer(version)
+    except DomainError as error:
+        raise _fail(error) from None
+
+
 def register_commands(group: click.Group) -> None:
     """Attach ``cbt items ...`` to the top-level ``cbt`` group."""
 
@@ -155,6 +181,35 @@ def register_commands(group: click.Group) -> None:
             raise _fail(error) from None
         out.write_bytes(data)
         click.echo(f"Exported {n_items} items to {out} ({len(data):,} bytes).")
+
+    @items.command("score")
+    @click.argument("source")
+    @click.option("--item", "identifier", help="The item's QTI identifier (in a package).")
+    @click.option("--version", "number", type=click.IntRange(1), help="Bank version number.")
+    @click.option(
+        "--response",
+        "response_json",
+        required=True,
+        help='Responses as JSON keyed by response identifier: \'{"RESPONSE": "ChoiceA"}\'.',
+    )
+    @with_appcontext
+    def score_command(source: str, identifier, number, response_json: str) -> None:
+        """Score a response as delivery would: print the outcome variables as JSON.
+
+        SOURCE is a QTI package (.zip, with --item) or a bank item's key or id.
+        """
+        from item_bank.processing import ProcessingError
+
+        try:
+            responses = json.loads(response_json)
+        except json.JSONDecodeError as error:
+            raise click.ClickException(f"--response is not valid JSON ({error.msg}).") from None
+        scorer = _scorer(source, identifier, number)
+        try:
+            outcomes = scorer.score_json(responses)
+        except ProcessingError as error:
+            raise click.ClickException(str(error)) from None
+        click.echo(json.dumps(outcomes, ensure_ascii=False))
 
     @items.command("list")
     @click.option("--status", multiple=True, type=click.Choice(STATUSES))

@@ -13,7 +13,6 @@ the rules they stand for.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -33,43 +32,43 @@ __all__ = [
 ]
 
 OPERATORS = frozenset(EXPRESSIONS) | frozenset(RULES)
+# Items without random operators never touch it; those with them get a reproducible stream.
+_RNG = random.Random(0)
 
 
-@dataclass(frozen=True)
 class Scorer:
     """One item's compiled response processing."""
 
-    identifier: str
-    declarations: dict[str, Declaration]
-    rules: tuple[Rule, ...]
+    __slots__ = ("_initial", "declarations", "identifier", "outcomes", "responses", "rules")
 
-    @property
-    def responses(self) -> dict[str, Declaration]:
-        return {
-            k: d
-            for k, d in self.declarations.items()
-            if d.kind == "response" and k != "numAttempts"
+    def __init__(
+        self, identifier: str, declarations: dict[str, Declaration], rules: tuple[Rule, ...]
+    ) -> None:
+        self.identifier = identifier
+        self.declarations = declarations
+        self.rules = rules
+        self.responses = {
+            k: d for k, d in declarations.items() if d.kind == "response" and k != "numAttempts"
         }
-
-    @property
-    def outcomes(self) -> dict[str, Declaration]:
-        return {
+        self.outcomes = {
             k: d
-            for k, d in self.declarations.items()
+            for k, d in declarations.items()
             if d.kind == "outcome" and k not in ("duration", "completionStatus")
         }
+        # Values before processing, computed once: the hot path copies this dict.
+        self._initial: dict[str, Value | None] = {
+            k: d.initial() for k, d in declarations.items() if d.kind != "response"
+        }
+        self._initial["numAttempts"] = Value("single", "integer", 1)
 
     def score(
         self, responses: dict[str, Value | None], rng: random.Random | None = None
     ) -> dict[str, Value | None]:
         """Outcome variables after processing ``responses`` (missing responses are NULL)."""
-        values: dict[str, Value | None] = {
-            k: d.initial() for k, d in self.declarations.items() if d.kind != "response"
-        }
-        values["numAttempts"] = Value("single", "integer", 1)
+        values = self._initial.copy()
         for identifier in self.responses:
             values[identifier] = responses.get(identifier)
-        ctx = Context(values, self.declarations, rng or random.Random(0))
+        ctx = Context(values, self.declarations, rng or _RNG)
         try:
             for rule in self.rules:
                 rule(ctx)

@@ -34,7 +34,7 @@ from sqlalchemy.orm import selectinload
 
 from cbt.audit import Actor, record_audit
 from cbt.db import db
-from cbt.errors import ValidationError
+from cbt.errors import NotFound, ValidationError
 from item_bank.curriculum import CURRICULUM_CODE
 from item_bank.media import MEDIA_EXTENSIONS, MEDIA_REF, MEDIA_URL, _check, store_media
 from item_bank.models import (
@@ -45,7 +45,13 @@ from item_bank.models import (
     MediaAsset,
     Stimulus,
 )
-from item_bank.processing import ProcessingError, Scorer, UnsupportedOperator, compile_item
+from item_bank.processing import (
+    ProcessingError,
+    Scorer,
+    UnsupportedOperator,
+    compile_item,
+    compile_item_xml,
+)
 from item_bank.qti.agreement import disagreement
 from item_bank.qti.items import (
     ParsedItem,
@@ -64,6 +70,7 @@ from item_bank.service import (
     enemy_keys_for,
     revise_item,
 )
+from item_bank.types import get_item_type
 
 __all__ = ["CBT_NS", "ImportOptions", "export_package", "import_package"]
 
@@ -715,3 +722,43 @@ def _import_enemies(prepared: list[_Prepared], warnings: list[str]) -> int:
     db.session.add_all(ItemEnemy(item_id=a, enemy_item_id=b) for a, b in pairs - present)
     db.session.flush()
     return len(pairs)
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def package_item_scorer(
+    data: bytes, identifier: str, limits: PackageLimits | None = None
+) -> Scorer:
+    """The compiled response processing of the item ``identifier`` in a package."""
+    package = SafePackage(data, limits or PackageLimits())
+    if "imsmanifest.xml" not in package:
+        raise ValidationError("The package has no imsmanifest.xml at its root.")
+    found = []
+    for resource in _resources(package.read_xml("imsmanifest.xml")):
+        if not resource.kind.startswith("imsqti_item"):
+            continue
+        path = resolve_href("imsmanifest.xml", resource.href)
+        root = package.read_xml(path)
+        found.append(root.get("identifier") or "")
+        if found[-1] == identifier:
+            return _compile(root, path)
+    listed = ", ".join(found[:20]) or "none"
+    raise NotFound(
+        f"The package has no item {identifier!r} (its items: {listed}).",
+        details={"item": identifier},
+    )
+
+
+def version_scorer(version: ItemVersion) -> Scorer:
+    """The compiled response processing of a bank item version, from its QTI export."""
+    xml = item_xml(
+        identifier=_identifier(version.item.key),
+        title=version.title or version.item.key,
+        language=version.language,
+        item_type=version.item_type,
+        content=version.content,
+        scoring=version.scoring,
+        max_score=get_item_type(version.item_type).max_score(version.scoring),
+    )
+    return compile_item_xml(xml)

@@ -71,3 +71,64 @@ def test_bad_packages_fail_with_a_message_and_write_nothing(app: Flask, runner, 
     result = runner.invoke(cli, ["items", "export", "--out", str(tmp_path / "x.zip")])
     assert result.exit_code == 1
     assert "Nothing to export" in result.output
+
+
+def test_score_prints_the_outcomes_of_a_package_item(app: Flask, runner, tmp_path: Path) -> None:
+    from tests.unit.item_bank.test_qti import A_OR_B, _with_processing
+
+    path = tmp_path / "p.zip"
+    path.write_bytes(
+        package(
+            {
+                "imsmanifest.xml": manifest("items/a.xml", "items/c.xml"),
+                "items/a.xml": choice_item("plain"),
+                "items/c.xml": _with_processing(A_OR_B, "a-or-b"),
+            }
+        )
+    )
+
+    def score(*args: str):
+        return runner.invoke(cli, ["items", "score", str(path), *args])
+
+    result = score("--item", "a-or-b", "--response", '{"RESPONSE": "B"}')
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"SCORE": 1.0}
+    result = score("--item", "plain", "--response", '{"RESPONSE": "B"}')
+    assert json.loads(result.output) == {"SCORE": 0.0}
+    for args, message in [
+        (["--item", "nope", "--response", "{}"], "no item 'nope' (its items: plain, a-or-b)"),
+        (["--item", "plain", "--response", "{bad"], "--response is not valid JSON"),
+        (["--item", "plain", "--response", '{"X": "A"}'], "no response is declared as X"),
+        (["--response", "{}"], "--item IDENTIFIER"),
+    ]:
+        result = score(*args)
+        assert result.exit_code != 0
+        assert message in result.output
+        assert "Traceback" not in result.output
+
+
+def test_score_a_bank_item_as_delivery_scores_it(app: Flask, runner, every_type) -> None:
+    from cbt.db import db
+    from item_bank.models import ItemVersion
+    from item_bank.qti.agreement import qti_responses
+    from item_bank.service import score_response
+    from tests.unit.item_bank.test_types import CASES
+
+    for type_id, version_id in every_type.items():
+        version = db.session.get(ItemVersion, version_id)
+        if type_id in ("extended_text", "numeric", "text_entry"):
+            continue  # human scored, units and text normalisation are beyond QTI
+        for response in CASES[type_id][:2]:
+            result = runner.invoke(
+                cli,
+                [
+                    "items", "score", version.item.key,
+                    "--response", json.dumps(qti_responses(type_id, response)),
+                ],
+            )  # fmt: skip
+            assert result.exit_code == 0, result.output
+            expected = score_response(type_id, version.content, version.scoring, response)
+            assert json.loads(result.output)["SCORE"] == expected, (type_id, response)
+    result = runner.invoke(cli, ["items", "score", "no-such-key", "--response", "{}"])
+    assert result.exit_code != 0
+    assert "no such package file or bank item" in result.output
