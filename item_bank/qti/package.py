@@ -62,6 +62,7 @@ from item_bank.qti.items import (
     stimulus_xml,
 )
 from item_bank.qti.safety import PackageLimits, SafePackage, resolve_href
+from item_bank.qti.upgrade import upgrade
 from item_bank.service import (
     ItemFields,
     _check_key,
@@ -79,6 +80,9 @@ LOM_NS = "http://ltsc.ieee.org/xsd/LOM"
 CBT_NS = "urn:cbt-engine:qti:item-metadata:v1"
 ITEM_RESOURCE = "imsqti_item_xmlv3p0"
 STIMULUS_RESOURCE = "imsqti_stimulus_xmlv3p0"
+# What import reads: QTI 3.0, and 2.0 to 2.2 upgraded to 3.0 on the way in.
+ITEM_RESOURCES = ("imsqti_item_xmlv3p0", "imsqti_item_xmlv2p")
+STIMULUS_RESOURCES = ("imsqti_stimulus_xmlv3p0", "imsqti_stimulus_xmlv2p")
 CODE_SOURCE = "学習指導要領コード"
 NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 MAX_ERRORS = 50
@@ -417,16 +421,13 @@ def import_package(
     if "imsmanifest.xml" not in package:
         raise ValidationError("The package has no imsmanifest.xml at its root.")
     resources = _resources(package.read_xml("imsmanifest.xml"))
-    legacy = [r.kind for r in resources if r.kind.startswith("imsqti_") and "v3p0" not in r.kind]
-    if legacy:
-        raise ValidationError(
-            f"The package holds {legacy[0]} resources; only QTI 3.0 (imsqti_item_xmlv3p0) is "
-            "imported.",
-            details={"resource_type": legacy[0]},
-        )
-    items = [r for r in resources if r.kind.startswith(ITEM_RESOURCE)]
+    items = [r for r in resources if r.kind.startswith(ITEM_RESOURCES)]
     if not items:
-        raise ValidationError("The package lists no QTI 3.0 items (imsqti_item_xmlv3p0).")
+        raise ValidationError(
+            "The package lists no QTI items (imsqti_item_xmlv3p0, or 2.x: imsqti_item_xmlv2p2, "
+            "imsqti_item_xmlv2p1).",
+            details={"resource_types": sorted({r.kind for r in resources})[:20]},
+        )
 
     media: dict[str, tuple[bytes, str, str]] = {}  # sha -> (data, mime, path)
 
@@ -460,7 +461,7 @@ def import_package(
         path = None
         try:
             path = resolve_href("imsmanifest.xml", resource.href)
-            root = package.read_xml(path)
+            root = upgrade(package.read_xml(path))
             parsed = read_item(root, path, media_rewriter(path))
             scorer = _compile(root, path)
             warnings.extend(parsed.warnings)
@@ -679,13 +680,13 @@ def _import_stimuli(package, resources, prepared, media_rewriter, actor) -> dict
     by_path = {}
     declared = {}
     for resource in resources:
-        if resource.kind.startswith(STIMULUS_RESOURCE):
+        if resource.kind.startswith(STIMULUS_RESOURCES):
             declared[resolve_href("imsmanifest.xml", resource.href)] = resource
     for path in sorted(wanted):
         if path not in package:
             raise ValidationError(f"The stimulus {path} is not in the package.")
         identifier, title, language, html = read_stimulus(
-            package.read_xml(path), path, media_rewriter(path)
+            upgrade(package.read_xml(path)), path, media_rewriter(path)
         )
         ours = declared[path].ours if path in declared else {}
         key = ours.get("key") or identifier
@@ -736,10 +737,10 @@ def package_item_scorer(
         raise ValidationError("The package has no imsmanifest.xml at its root.")
     found = []
     for resource in _resources(package.read_xml("imsmanifest.xml")):
-        if not resource.kind.startswith("imsqti_item"):
+        if not resource.kind.startswith(ITEM_RESOURCES):
             continue
         path = resolve_href("imsmanifest.xml", resource.href)
-        root = package.read_xml(path)
+        root = upgrade(package.read_xml(path))
         found.append(root.get("identifier") or "")
         if found[-1] == identifier:
             return _compile(root, path)

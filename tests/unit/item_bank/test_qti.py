@@ -16,7 +16,13 @@ from cbt.audit import Actor
 from cbt.db import db
 from cbt.errors import DomainError, ValidationError
 from item_bank.models import Item, ItemVersion, MediaAsset
-from item_bank.qti import ImportOptions, PackageLimits, export_package, import_package
+from item_bank.qti import (
+    ImportOptions,
+    PackageLimits,
+    export_package,
+    import_package,
+    parse_xml,
+)
 from item_bank.service import (
     ItemFields,
     create_stimulus,
@@ -25,6 +31,7 @@ from item_bank.service import (
     set_enemies,
 )
 from item_bank.types import ITEM_TYPES
+from tests import DATA_DIR
 from tests.helpers import row_count
 from tests.unit.item_bank.conftest import make_item
 from tests.unit.item_bank.test_service import png
@@ -290,7 +297,8 @@ def _expect_refusal(data: bytes, fragment: str, limits: PackageLimits | None = N
         ({"imsmanifest.xml": manifest("items/x.xml"),
           "items/x.xml": choice_item().replace(QTI, "http://www.imsglobal.org/xsd/imsqti_v2p1")},
          "QTI 3.0"),
-        ({"imsmanifest.xml": manifest("items/x.xml").replace("v3p0", "v2p1")}, "only QTI 3.0"),
+        ({"imsmanifest.xml": manifest("items/x.xml").replace("item_xmlv3p0", "test_xmlv3p0")},
+         "lists no QTI items"),
         ({"imsmanifest.xml": manifest("items/x.xml"),
           "items/x.xml": choice_item().replace("<p>", '<p><img src="../media/missing.png"/>')},
          "not in the package"),
@@ -449,3 +457,68 @@ def test_an_edit_made_in_another_tool_wins_over_our_metadata(app: Flask) -> None
         select(ItemVersion).where(ItemVersion.is_latest, ItemVersion.item_id == version.item_id)
     ).one()
     assert latest.scoring["correct"] == other
+
+
+# ------------------------------------------------------------------------- QTI 2.x packages
+
+TAO_QTI22 = DATA_DIR / "qti" / "tao_qti22"
+
+
+def _zip_folder(folder) -> bytes:
+    return package(
+        {
+            str(path.relative_to(folder)): path.read_bytes()
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+        }
+    )
+
+
+def test_a_qti22_package_from_tao_imports_by_upgrading_to_qti3(app: Flask) -> None:
+    report = import_package(_zip_folder(TAO_QTI22), actor=SYSTEM)
+    db.session.commit()
+    assert report["created"] == 7
+    found = fields_by_key()
+    assert {key: fields.item_type for key, fields in found.items()} == {
+        "i_choice": "single_choice",
+        "i_text": "text_entry",
+        "i_order": "ordering",
+        "i_match": "matching",
+        "i_inline": "inline_choice",
+        "i_essay": "extended_text",
+        "i_multi": "multiple_response",
+    }
+    choice = found["i_choice"]
+    assert choice.scoring == {"correct": "choice_2"}
+    assert "2<i>x</i> + 3 = 11" in choice.content["stem"]
+    assert choice.language == "ja-JP"
+    assert [o["text"] for o in choice.content["options"]] == ["x = 3", "x = 4", "x = 7"]
+    cases = {
+        "i_choice": ({"choice": "choice_2"}, {"choice": "choice_1"}),
+        "i_text": ({"text": "東京"}, {"text": "Osaka"}),
+        "i_order": ({"order": ["A", "B", "C"]}, {"order": ["B", "A", "C"]}),
+        "i_match": ({"pairs": [["S1", "T2"], ["S2", "T1"]]}, {"pairs": [["S1", "T1"]]}),
+        "i_inline": ({"gaps": {"RESPONSE": "even"}}, {"gaps": {"RESPONSE": "odd"}}),
+        "i_multi": ({"choices": ["c2", "c3"]}, {"choices": ["c2"]}),
+    }
+    for key, (right, wrong) in cases.items():
+        fields = found[key]
+        assert score_response(fields.item_type, fields.content, fields.scoring, right) == 1.0, key
+        assert score_response(fields.item_type, fields.content, fields.scoring, wrong) == 0.0, key
+    essay = found["i_essay"]
+    assert [level["points"] for level in essay.scoring["rubric"]] == [0, 1, 2]
+
+
+def test_qti2_items_upgrade_element_and_attribute_names() -> None:
+    from item_bank.qti.upgrade import upgrade
+
+    root = parse_xml((TAO_QTI22 / "items/i_match/qti.xml").read_bytes(), "qti.xml")
+    upgraded = upgrade(root)
+    assert upgraded.tag == f"{{{QTI}}}qti-assessment-item"
+    interaction = upgraded.find(f".//{{{QTI}}}qti-match-interaction")
+    assert interaction.get("response-identifier") == "RESPONSE"
+    assert interaction.get("max-associations") == "2"
+    assert upgraded.get("time-dependent") == "false"
+    entry = upgraded.find(f".//{{{QTI}}}qti-map-entry")
+    assert (entry.get("map-key"), entry.get("mapped-value")) == ("S1 T2", "0.5")
+    assert upgrade(upgraded) is upgraded  # 3.0 passes through
