@@ -25,6 +25,7 @@ _COMMANDS: dict[str, str] = {
     "link": "analytics.calibrate_cli:link_command",
     "fit": "analytics.calibrate_cli:fit_command",
     "dif": "analytics.calibrate_cli:dif_command",
+    "analyse": "analytics.analyse_cli:analyse_command",
     "parameters": "analytics.parameters_cli:parameters_group",
     "tests": "delivery.cli",
     "administrations": "delivery.cli",
@@ -32,7 +33,7 @@ _COMMANDS: dict[str, str] = {
     "sessions": "delivery.cli",
     "items": "item_bank.cli",
 }
-_NO_APP = frozenset({"score", "calibrate", "link", "fit", "dif"})
+_NO_APP = frozenset({"score", "calibrate", "link", "fit", "dif", "analyse"})
 
 
 def _create_app():
