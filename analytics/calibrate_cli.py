@@ -391,7 +391,7 @@ def calibrate_command(
     if groups_path:
         sources["groups"] = Path(groups_path).name
     cal, caught = _fit(model, settings, anchors, data, groups, quiet)
-    from analytics.calibration import provenance
+    from analytics.provenance import provenance
 
     document = cal.to_params_document()
     document["provenance"] = provenance(cal, data, sources=sources, started_at=started, seed=seed)
@@ -523,11 +523,14 @@ def _calibrate_from_database(
         load_administration_responses,
     )
     from analytics.researchio import ResearchFileError, read_params_json
+    from cbt.cli import script_info
     from cbt.db import db
     from cbt.errors import DomainError
     from scoring.calibration import MMLCalibrator
 
-    app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    # `cbt calibrate` is looked up without an app (file mode never imports Flask); build one here.
+    info = click.get_current_context().find_object(ScriptInfo) or script_info()
+    app = info.load_app()
     with app.app_context():
         try:
             loaded = load_administration_responses(administrations)

@@ -16,8 +16,6 @@ the item version ids (as text), which is what a ParameterSet is keyed by.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import platform
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +23,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from cbt.db import db, iso_utc, utcnow
+from analytics.provenance import provenance, response_data_hash, software_versions
+from cbt.db import db, iso_utc
 from cbt.errors import NotFound, ValidationError
 from cbt.models import User
 from delivery.models import Administration, ExamSession, ItemResponse, SessionStatus
@@ -68,74 +67,6 @@ class AdministrationResponses:
     administrations: list[dict[str, Any]]
     item_keys: dict[str, str]
     n_duplicates: int
-
-
-def software_versions() -> dict[str, str]:
-    """Versions of the software a calibration ran on."""
-    import numpy
-    import scipy
-
-    import cbt
-
-    return {
-        "cbt": cbt.__version__,
-        "numpy": numpy.__version__,
-        "scipy": scipy.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def response_data_hash(data: Any) -> str:
-    """SHA-256 of the responses in a canonical order (persons and items sorted by id).
-
-    Two files or queries with the same (person, item, score) triples in any order, or with
-    columns in any order, give the same hash.
-    """
-    person_ids = np.asarray(
-        data.person_ids if data.person_ids is not None else range(data.n_persons), dtype=str
-    )
-    item_ids = np.asarray(data.item_ids, dtype=str)
-    person_rank = np.empty(person_ids.size, dtype=np.int64)
-    person_rank[np.argsort(person_ids, kind="stable")] = np.arange(person_ids.size)
-    item_rank = np.empty(item_ids.size, dtype=np.int64)
-    item_rank[np.argsort(item_ids, kind="stable")] = np.arange(item_ids.size)
-    key = person_rank[data.person] * item_ids.size + item_rank[data.item]
-    order = np.argsort(key, kind="stable")
-    digest = hashlib.sha256()
-    digest.update("\n".join(np.sort(person_ids).tolist()).encode())
-    digest.update(b"\0")
-    digest.update("\n".join(np.sort(item_ids).tolist()).encode())
-    digest.update(b"\0")
-    digest.update(key[order].astype("<i8").tobytes())
-    digest.update(data.score[order].astype("<i2").tobytes())
-    return digest.hexdigest()
-
-
-def provenance(
-    calibrator: Any,
-    data: Any,
-    *,
-    sources: Mapping[str, Any],
-    started_at: dt.datetime,
-    seed: int | None = None,
-) -> dict[str, Any]:
-    """The provenance record of a calibration: data hash, settings, software, seed, time."""
-    return {
-        "source": "calibration",
-        "data_sha256": response_data_hash(data),
-        "sources": dict(sources),
-        "settings": calibrator.get_params(),
-        "software": software_versions(),
-        "seed": seed,
-        "deterministic": True,
-        "started_at": iso_utc(started_at),
-        "finished_at": iso_utc(utcnow()),
-        "fit_seconds": round(float(calibrator.fit_seconds_), 3),
-        "n_persons": int(calibrator.n_persons_),
-        "n_responses": int(calibrator.n_responses_),
-        "n_excluded_persons": len(calibrator.excluded_persons_),
-        "excluded_items": dict(calibrator.excluded_items_),
-    }
 
 
 def load_administration_responses(administration_ids: Sequence[int]) -> AdministrationResponses:

@@ -1,20 +1,44 @@
-"""The ``cbt`` command line: one Flask CLI group for the server, operators and researchers."""
+"""The ``cbt`` command line: one group for the server, operators and researchers.
+
+Commands are loaded lazily: ``cbt calibrate`` imports the calibration code and nothing of the
+web stack (Flask, SQLAlchemy, the domain packages' models). Only a command that needs the Flask
+app gets one, built by :func:`script_info` when the command is looked up.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from pathlib import Path
+from typing import Any
 
 import click
-from flask import current_app
-from flask.cli import FlaskGroup, with_appcontext
 
-from cbt.config import ConfigError
+#: Where each top-level command lives: ``"module:attribute"`` for a command object, or
+#: ``"module"`` for a package whose ``register_commands(group)`` attaches it. Commands listed in
+#: ``_NO_APP`` run without a Flask app (and never import Flask).
+_COMMANDS: dict[str, str] = {
+    "db": "cbt.server_cli:db_group",
+    "serve": "cbt.server_cli:serve",
+    "demo": "cbt.server_cli:demo",
+    "score": "analytics.score_cli:score_command",
+    "calibrate": "analytics.calibrate_cli:calibrate_command",
+    "link": "analytics.calibrate_cli:link_command",
+    "fit": "analytics.calibrate_cli:fit_command",
+    "dif": "analytics.calibrate_cli:dif_command",
+    "analyse": "analytics.analyse_cli:analyse_command",
+    "parameters": "analytics.parameters_cli:parameters_group",
+    "tests": "delivery.cli",
+    "administrations": "delivery.cli",
+    "simulate": "delivery.cli",
+    "sessions": "delivery.cli",
+    "items": "item_bank.cli",
+}
+_NO_APP = frozenset({"score", "calibrate", "link", "fit", "dif", "analyse"})
 
 
 def _create_app():
-    # Imported lazily so that commands which need no app (score, calibrate) start fast.
     from cbt.app import create_app
+    from cbt.config import ConfigError
 
     try:
         return create_app()
@@ -22,120 +46,45 @@ def _create_app():
         raise click.ClickException(f"configuration error: {error}") from error
 
 
-cli = FlaskGroup(
-    name="cbt",
-    create_app=_create_app,
-    add_default_commands=False,
-    add_version_option=False,
-    set_debug_flag=False,
-    load_dotenv=False,
+def script_info() -> Any:
+    """Flask's ``ScriptInfo`` for the ``cbt`` app (what ``with_appcontext`` loads the app from)."""
+    from flask.cli import ScriptInfo
+
+    return ScriptInfo(create_app=_create_app, set_debug_flag=False, load_dotenv_defaults=False)
+
+
+def _load(name: str) -> click.Command:
+    target = _COMMANDS[name]
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    if attribute:
+        return getattr(module, attribute)
+    holder = click.Group()
+    module.register_commands(holder)
+    return holder.commands[name]
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when the command is run."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in _COMMANDS:
+            return None
+        if ctx.obj is None and cmd_name not in _NO_APP:
+            ctx.obj = script_info()
+        return _load(cmd_name)
+
+
+@click.group(
+    "cbt",
+    cls=LazyGroup,
     help="Computer-based testing engine: demo server, database, items, delivery, research tools.",
 )
-
-
-@cli.group("db")
-def db_group() -> None:
-    """Database schema (Alembic migrations)."""
-
-
-@db_group.command("upgrade")
-@click.argument("revision", default="head")
-@with_appcontext
-def db_upgrade(revision: str) -> None:
-    """Migrate the database to REVISION (default: the newest)."""
-    from cbt.db import db
-    from cbt.migrate import current_revision, upgrade
-
-    upgrade(db.engine, revision)
-    click.echo(f"database at revision {current_revision(db.engine)}")
-
-
-@db_group.command("current")
-@with_appcontext
-def db_current() -> None:
-    """Print the database's migration revision and the newest one."""
-    from cbt.db import db
-    from cbt.migrate import current_revision, head_revision
-
-    click.echo(f"current: {current_revision(db.engine)}  head: {head_revision(db.engine)}")
-
-
-@db_group.command("revision")
-@click.option("-m", "--message", required=True, help="What the migration changes.")
-@with_appcontext
-def db_revision(message: str) -> None:
-    """Autogenerate a migration from the models (for developers)."""
-    from cbt.db import db
-    from cbt.migrate import make_revision
-
-    make_revision(db.engine, message)
-
-
-def _serve(host: str, port: int) -> None:
-    # Werkzeug directly: Flask's app.run() refuses to run inside a Flask CLI command.
-    from werkzeug.serving import run_simple
-
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    click.echo(f"Serving on http://{host}:{port}  (Ctrl+C to stop)")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
-
-
-@cli.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@with_appcontext
-def serve(host: str, port: int) -> None:
-    """Serve with the built-in threaded server (embedded default; gunicorn in production)."""
-    _serve(host, port)
-
-
-@cli.command("demo")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--no-serve", is_flag=True, help="Create and seed the database, print logins, exit.")
-@with_appcontext
-def demo(host: str, port: int, no_serve: bool) -> None:
-    """Create the database, seed a demo school and item bank, print the logins and serve."""
-    from cbt.db import db
-    from cbt.demo import seed_demo
-    from cbt.migrate import upgrade
-
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    upgrade(db.engine)
-    logins = seed_demo(app.config["SECRET_KEY"])
-    db.session.commit()
-
-    instance = Path(app.instance_path)
-    instance.mkdir(parents=True, exist_ok=True)
-    roster = instance / "demo-logins.csv"
-    lines = ["class_code,student_number,name,login_code"]
-    lines += [f"{c},{n},{name},{code}" for c, n, name, code in logins.students]
-    roster.write_text("\n".join(lines) + "\n")
-
-    click.echo("\nCBT demo is ready.\n")
-    click.echo(f"  Students log in at http://{host}:{port}/login")
-    for code, number, name, login_code in logins.students[:3]:
-        click.echo(f"    class {code}  number {number:>2}  login code {login_code}   ({name})")
-    click.echo(f"    ... all {len(logins.students)} student logins are in {roster}")
-    click.echo(f"\n  Staff log in at http://{host}:{port}/staff/login")
-    for role, email, password in logins.staff:
-        click.echo(f"    {role:<10} {email:<26} password {password}")
-    click.echo("")
-    if not no_serve:
-        _serve(host, port)
-
-
-def _register() -> None:
-    from analytics.cli import register_commands as research_commands
-    from delivery.cli import register_commands as delivery_commands
-    from item_bank.cli import register_commands as item_commands
-
-    delivery_commands(cli)
-    research_commands(cli)
-    item_commands(cli)
-
-
-_register()
+def cli() -> None:
+    """The top-level group."""
 
 
 def main() -> None:

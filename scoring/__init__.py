@@ -31,6 +31,7 @@ from scoring.irt import (
     log_likelihood,
     test_information,
 )
+from scoring.item_analysis import ChoiceAnalysis, analyse_choices
 from scoring.parameters import MODEL_NAMES, ItemParameters
 from scoring.pool import ItemPool
 from scoring.posterior import PosteriorEAP
@@ -71,6 +72,7 @@ __all__ = [
     "AdaptiveSimulation",
     "AdaptiveState",
     "AdaptiveTestSpec",
+    "ChoiceAnalysis",
     "ConvergenceWarning",
     "ItemParameters",
     "ItemPool",
@@ -85,6 +87,7 @@ __all__ = [
     "StoppingContext",
     "StoppingRule",
     "Verdict",
+    "analyse_choices",
     "category_probabilities",
     "chain_link",
     "classical_item_analysis",

@@ -43,6 +43,7 @@ from scoring.parameters import ItemParameters
 from scoring.pool import ItemPool
 from scoring.posterior import PosteriorEAP, _check_item_score
 from scoring.selection import (
+    MaxExposureRate,
     SelectionContext,
     SelectionRule,
     make_selection_rule,
@@ -274,6 +275,9 @@ class AdaptiveEngine:
         self._needs_rng = any(
             r.name in ("random", "randomesque", "sympson_hetter") for r in selection
         )
+        caps = [r.rate for r in self._filters if isinstance(r, MaxExposureRate)]
+        #: The spec's ``max_exposure_rate`` (the smallest, if several), or ``None``.
+        self.exposure_cap: float | None = min(caps) if caps else None
 
     @property
     def params(self) -> ItemParameters:

@@ -10,7 +10,9 @@ iterated simulations.
 from __future__ import annotations
 
 import itertools
+import math
 import os
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -171,7 +173,17 @@ def simulate_adaptive_tests(
 
     Each examinee ``i`` gets its own selection stream ``default_rng([seed, i, 0])`` and response
     stream ``default_rng([seed, i, 1])``, so results do not depend on the order of examinees nor
-    on ``n_jobs``.
+    on ``n_jobs`` -- unless the spec has a ``max_exposure_rate`` rule.
+
+    **Exposure cap.** With a ``max_exposure_rate`` rule of rate ``r``, every block of ``m``
+    examinees (all of them with ``n_jobs=1``, one block per worker otherwise) gives each item a
+    quota of ``floor(r m)`` administrations, and the rule blocks an item once its quota is used
+    (the rates handed to the rule are ``r * min(count_j / quota, 1)``). This is a hard cap: the
+    observed exposure ``count_j / n`` is at most ``r`` exactly. As in delivery, the rule gives
+    way when it would leave no item eligible (the test goes on); if that happens the cap is
+    exceeded and a ``RuntimeWarning`` says for how many items. Examinees earlier in a block
+    then get the better items, so with a cap the results depend on the examinees' order and on
+    ``n_jobs``.
 
     Parameters
     ----------
@@ -203,6 +215,16 @@ def simulate_adaptive_tests(
             parts = [f.result() for f in futures]
     exposure = sum(p["exposure"] for p in parts)
     selected = sum(p["selected"] for p in parts)
+    cap = engine.exposure_cap
+    if cap is not None and n > 0:
+        over = int(np.sum(exposure > sum(_quota(cap, p["n_items"].shape[0]) for p in parts)))
+        if over:
+            warnings.warn(
+                f"the exposure cap {cap} was exceeded for {over} items: at some steps no item "
+                "under the cap was eligible, so the max_exposure_rate rule gave way",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     return AdaptiveSimulation(
         true_theta=theta,
         theta=np.concatenate([p["theta"] for p in parts]),
@@ -234,13 +256,18 @@ def _run_examinees(
     scores: list[np.ndarray] = []
     exposure = np.zeros(n_pool)
     selected = np.zeros(n_pool)
+    cap = engine.exposure_cap
+    quota = _quota(cap, count) if cap is not None else 0
     for offset, i in enumerate(range(start, stop)):
         true = float(theta[i])
         select_rng = np.random.default_rng([seed, i, 0])
         response_rng = np.random.default_rng([seed, i, 1])
         state = engine.new_state()
+        rates = None
+        if cap is not None:
+            rates = np.full(n_pool, cap) if quota == 0 else cap * np.minimum(exposure / quota, 1)
         while True:
-            step = engine.next(state, rng=select_rng)
+            step = engine.next(state, rng=select_rng, exposure_rates=rates)
             if step.finished:
                 break
             p = _item_probabilities(params, step.item, true)
@@ -266,6 +293,11 @@ def _run_examinees(
         "exposure": exposure,
         "selected": selected,
     }
+
+
+def _quota(cap: float, n_examinees: int) -> int:
+    """Administrations allowed per item in a block of ``n_examinees``: ``floor(cap * n)``."""
+    return math.floor(cap * n_examinees + 1e-9)
 
 
 def sympson_hetter_parameters(

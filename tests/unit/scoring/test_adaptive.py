@@ -278,3 +278,33 @@ def test_a_testlet_that_no_longer_fits_is_not_begun(bank):
     engine.record(state, 3, 1)
     # The pair begun: its last member is 1 item, and it fits in the 1 place left.
     assert engine.eligible(state)[4]
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_simulation_holds_the_max_exposure_rate_exactly(bank, n_jobs):
+    spec = {
+        "selection": [{"rule": "max_exposure_rate", "rate": 0.2}, "max_information"],
+        "stopping": [{"rule": "max_length", "n": 10}],
+    }
+    theta = np.random.default_rng(5).normal(size=101)
+    engine = AdaptiveEngine(spec, ItemPool(bank))
+    free = AdaptiveEngine({**spec, "selection": ["max_information"]}, ItemPool(bank))
+    assert engine.exposure_cap == 0.2
+    assert free.exposure_cap is None
+    uncapped = simulate_adaptive_tests(free, theta, seed=2)
+    capped = simulate_adaptive_tests(engine, theta, seed=2, n_jobs=n_jobs)
+    assert uncapped.exposure.max() > 0.5  # the rule had something to do
+    # Hard cap: no tolerance (floor(0.2 * block) administrations per item and block).
+    assert capped.exposure.max() <= 0.2
+    assert np.all(capped.n_items == 10)
+
+
+def test_simulation_warns_when_the_exposure_cap_cannot_hold(bank):
+    spec = {
+        "selection": [{"rule": "max_exposure_rate", "rate": 0.1}, "max_information"],
+        "stopping": [{"rule": "max_length", "n": 10}],
+    }
+    small = ItemPool(bank.take(np.arange(30)))  # 30 items x 1 use each < 10 items x 10 people
+    with pytest.warns(RuntimeWarning, match="exposure cap 0.1 was exceeded"):
+        sim = simulate_adaptive_tests(AdaptiveEngine(spec, small), np.zeros(10), seed=1)
+    assert np.all(sim.n_items == 10)
