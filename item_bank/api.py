@@ -320,6 +320,10 @@ def _upload() -> bytes:
     )
 
 
+def _flag(name: str) -> bool:
+    return request.args.get(name, "").lower() in ("1", "true", "yes")
+
+
 @blueprint.post("/items/import")
 @openapi(
     summary="Import a QTI 3.0 package: every item or none (one transaction).",
@@ -332,6 +336,7 @@ def _upload() -> bytes:
         ("dry_run", "boolean", "Validate and report; write nothing."),
         ("on_existing", "string", "new_version (default), skip or error."),
         ("status", "string", "Status of imported versions: draft, review or pretest."),
+        ("skip_unsupported", "boolean", "Import what can be; list the rest in not_imported."),
     ],
 )
 def import_items() -> Response:
@@ -344,9 +349,11 @@ def import_items() -> Response:
             details={"field": "status"},
         )
     options = ImportOptions(
-        status=status, on_existing=request.args.get("on_existing", "new_version")
+        status=status,
+        on_existing=request.args.get("on_existing", "new_version"),
+        skip_unsupported=_flag("skip_unsupported"),
     )
-    dry_run = request.args.get("dry_run", "").lower() in ("1", "true", "yes")
+    dry_run = _flag("dry_run")
     savepoint = db.session.begin_nested()
     try:
         report = import_package(data, actor=request_actor(user), options=options)

@@ -108,9 +108,14 @@ def register_commands(group: click.Group) -> None:
         show_default=True,
         help="What to do with a key the bank already has.",
     )
+    @click.option(
+        "--skip-unsupported",
+        is_flag=True,
+        help="Import the items that can be imported; list the others and why.",
+    )
     @with_appcontext
-    def import_command(package: Path, status: str, on_existing: str) -> None:
-        """Import a QTI 3.0 package: all of it, or nothing."""
+    def import_command(package: Path, status: str, on_existing: str, skip_unsupported) -> None:
+        """Import a QTI 3.0 (or 2.x) package: all of it, or nothing (see --skip-unsupported)."""
         from cbt.audit import SYSTEM
         from cbt.db import db
         from cbt.errors import DomainError
@@ -119,7 +124,11 @@ def register_commands(group: click.Group) -> None:
         data = _read_package(package)
         try:
             report = import_package(
-                data, actor=SYSTEM, options=ImportOptions(status=status, on_existing=on_existing)
+                data,
+                actor=SYSTEM,
+                options=ImportOptions(
+                    status=status, on_existing=on_existing, skip_unsupported=skip_unsupported
+                ),
             )
             db.session.commit()
         except DomainError as error:
@@ -128,6 +137,10 @@ def register_commands(group: click.Group) -> None:
         click.echo(f"Imported {package}: {_summary(report)}.")
         for warning in report["warnings"][:20]:
             click.echo(f"  warning: {warning}")
+        if report["not_imported"]:
+            click.echo(f"Not imported ({len(report['not_imported'])}):")
+            for problem in report["not_imported"]:
+                click.echo(f"  - {problem['file'] or problem['resource']}: {problem['message']}")
 
     @items.command("validate")
     @click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))

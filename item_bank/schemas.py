@@ -197,6 +197,18 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             "media": {"type": "integer"},
             "stimuli": {"type": "integer"},
             "warnings": {"type": "array", "items": {"type": "string"}},
+            "not_imported": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "resource": {"type": "string"},
+                        "file": {"type": ["string", "null"]},
+                        "message": {"type": "string"},
+                        "details": {"type": "object"},
+                    },
+                },
+            },
             "dry_run": {"type": "boolean"},
         },
     },

@@ -322,6 +322,9 @@ class ImportOptions:
     status: str = ItemStatus.DRAFT
     on_existing: str = "new_version"  # or "skip", "error"
     limits: PackageLimits = field(default_factory=PackageLimits)
+    # Import the items that can be imported and list the others with the reason, instead of
+    # refusing the whole package. Package-level problems (safety, manifest) still refuse it.
+    skip_unsupported: bool = False
 
 
 @dataclass
@@ -523,9 +526,10 @@ def import_package(
                     **({"details": error.details} if error.details else {}),
                 }
             )
-            if len(errors) >= MAX_ERRORS:
+            if len(errors) >= MAX_ERRORS and not options.skip_unsupported:
                 break
-    if errors:
+    not_imported = errors if options.skip_unsupported else []
+    if errors and not (options.skip_unsupported and prepared):
         raise ValidationError(
             f"The package was not imported: {len(errors)} item(s) have problems "
             f"(first: {errors[0]['message']}).",
@@ -588,6 +592,7 @@ def import_package(
         "qti",
         {
             **{k: report[k] for k in ("created", "revised", "unchanged", "skipped")},
+            "not_imported": [e["file"] for e in not_imported],
             "media": len(media),
             "stimuli": len(stimulus_ids),
         },
@@ -599,6 +604,7 @@ def import_package(
             "stimuli": len(stimulus_ids),
             "enemy_pairs": n_enemies,
             "warnings": warnings,
+            "not_imported": not_imported,
             "items": [
                 {
                     "key": o["key"],

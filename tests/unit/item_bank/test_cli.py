@@ -132,3 +132,26 @@ def test_score_a_bank_item_as_delivery_scores_it(app: Flask, runner, every_type)
     result = runner.invoke(cli, ["items", "score", "no-such-key", "--response", "{}"])
     assert result.exit_code != 0
     assert "no such package file or bank item" in result.output
+
+
+def test_import_skip_unsupported_lists_what_it_left(app: Flask, runner, tmp_path: Path) -> None:
+    from tests.unit.item_bank.test_qti import A_OR_B, _with_processing
+
+    path = tmp_path / "mixed.zip"
+    path.write_bytes(
+        package(
+            {
+                "imsmanifest.xml": manifest("items/a.xml", "items/c.xml"),
+                "items/a.xml": choice_item("fine"),
+                "items/c.xml": _with_processing(A_OR_B, "odd"),
+            }
+        )
+    )
+    refused = runner.invoke(cli, ["items", "import", str(path)])
+    assert refused.exit_code != 0
+    assert row_count(Item) == 0
+    result = runner.invoke(cli, ["items", "import", str(path), "--skip-unsupported"])
+    assert result.exit_code == 0, result.output
+    assert "1 created" in result.output
+    assert "Not imported (1):" in result.output
+    assert "items/c.xml" in result.output

@@ -522,3 +522,34 @@ def test_qti2_items_upgrade_element_and_attribute_names() -> None:
     entry = upgraded.find(f".//{{{QTI}}}qti-map-entry")
     assert (entry.get("map-key"), entry.get("mapped-value")) == ("S1 T2", "0.5")
     assert upgrade(upgraded) is upgraded  # 3.0 passes through
+
+
+def test_skip_unsupported_imports_the_rest_and_says_what_it_left(app: Flask) -> None:
+    hotspot = (
+        choice_item("hot")
+        .replace(
+            '<qti-choice-interaction response-identifier="RESPONSE" max-choices="1">',
+            '<qti-hotspot-interaction response-identifier="RESPONSE" max-choices="1">',
+        )
+        .replace("</qti-choice-interaction>", "</qti-hotspot-interaction>")
+    )
+    data = package(
+        {
+            "imsmanifest.xml": manifest("items/ok.xml", "items/custom.xml", "items/hot.xml"),
+            "items/ok.xml": choice_item("ok"),
+            "items/custom.xml": _with_processing(A_OR_B),
+            "items/hot.xml": hotspot,
+        }
+    )
+    with pytest.raises(ValidationError):  # all or nothing by default
+        import_package(data, actor=SYSTEM)
+    db.session.rollback()
+    report = import_package(data, actor=SYSTEM, options=ImportOptions(skip_unsupported=True))
+    db.session.commit()
+    assert report["created"] == 1
+    assert [p["file"] for p in report["not_imported"]] == ["items/custom.xml", "items/hot.xml"]
+    assert "hotspot" in report["not_imported"][1]["message"]
+    assert row_count(Item) == 1
+    only_bad = package({"imsmanifest.xml": manifest("items/hot.xml"), "items/hot.xml": hotspot})
+    with pytest.raises(ValidationError):  # nothing importable is still an error
+        import_package(only_bad, actor=SYSTEM, options=ImportOptions(skip_unsupported=True))
