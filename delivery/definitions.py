@@ -19,9 +19,9 @@ from delivery.models import (
     TestDefinition,
 )
 from delivery.schemas import TestSpec, spec_to_dict
-from delivery.service import bank_items, test_mode
-from item_bank.models import ItemPool, ParameterSet
-from item_bank.service import pool_enemy_pairs
+from delivery.service import bank_items, publish_snapshot, test_mode, unpublished_parameters
+from item_bank.models import ItemPool, ParameterSet, ParameterSetStatus
+from item_bank.service import is_published, pool_enemy_pairs
 
 
 def find_test_definition(key: str) -> TestDefinition | None:
@@ -67,17 +67,28 @@ def create_test_definition(
     ).scalar_one_or_none()
     if item_pool is None:
         raise NotFound("No such item pool.", details={"pool": pool})
+    # Students are only ever scored with published parameters: without a version, the newest
+    # published one; a named draft is refused.
     query = select(ParameterSet).where(ParameterSet.name == parameter_set)
     if parameter_set_version is not None:
         query = query.where(ParameterSet.version == parameter_set_version)
+    else:
+        query = query.where(ParameterSet.status == ParameterSetStatus.PUBLISHED)
     parameters = db.session.execute(
         query.order_by(ParameterSet.version.desc()).limit(1)
     ).scalar_one_or_none()
     if parameters is None:
+        draft = db.session.scalar(
+            select(ParameterSet).where(ParameterSet.name == parameter_set).limit(1)
+        )
+        if draft is not None:
+            raise unpublished_parameters(draft)
         raise NotFound(
             "No such parameter set.",
             details={"parameter_set": parameter_set, "version": parameter_set_version},
         )
+    if not is_published(parameters):
+        raise unpublished_parameters(parameters)
     spec = TestSpec.from_dict(settings)
     stored = spec_to_dict(spec)
     engine.compile_test(
@@ -140,6 +151,8 @@ def create_administration(
         for c in sorted(found)
     )
     db.session.flush()
+    if status == AdministrationStatus.OPEN:
+        publish_snapshot(administration.id)
     return administration
 
 

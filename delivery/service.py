@@ -42,13 +42,18 @@ from delivery.models import (
     AdministrationClassroom,
     AdministrationStatus,
     ExamSession,
+    FormSnapshot,
     ItemResponse,
     Result,
     SessionStatus,
     TestDefinition,
 )
 from delivery.schemas import CatSectionSpec, TestSpec
+from item_bank.models import ParameterSet
 from item_bank.service import (
+    PoolItem,
+    is_published,
+    load_items,
     load_pool_items,
     pool_enemy_pairs,
     score_response,
@@ -116,12 +121,13 @@ class DeliveryService:
         self._handle_key = hashlib.sha256(b"item-handle:" + secret_key.encode()).digest()
         self._state_ttl = state_ttl_seconds
         self._tests: dict[int, CompiledTest] = {}
+        self._forms: dict[int, CompiledTest] = {}
         self._tests_lock = threading.Lock()
 
     # -- compiled tests (the in-memory key cache) --------------------------------------------
 
     def compiled_test(self, test_definition_id: int) -> CompiledTest:
-        """Test arrays, compiled once per process (definitions and parameters never change)."""
+        """A definition compiled on its pool as it is now (simulations; never a sitting)."""
         test = self._tests.get(test_definition_id)
         if test is not None:
             return test
@@ -131,6 +137,48 @@ class DeliveryService:
                 test = compile_definition(test_definition_id)
                 self._tests[test_definition_id] = test
         return test
+
+    def form_test(self, snapshot_id: int) -> CompiledTest:
+        """A published form, compiled once per process (it never changes, so neither does
+        any position in it: every worker, now or after a restart, builds the same arrays)."""
+        test = self._forms.get(snapshot_id)
+        if test is not None:
+            return test
+        with self._tests_lock:
+            test = self._forms.get(snapshot_id)
+            if test is None:
+                test = compile_snapshot(snapshot_id)
+                self._forms[snapshot_id] = test
+        return test
+
+    def forget_compiled(self, test_definition_id: int | None = None) -> None:
+        """Drop compiled definitions (all, or one) so the next simulation sees the pool as it
+        is now. Published forms stay: they cannot change."""
+        with self._tests_lock:
+            if test_definition_id is None:
+                self._tests.clear()
+            else:
+                self._tests.pop(test_definition_id, None)
+
+    def session_test(self, state: SessionState) -> CompiledTest:
+        """The published form a sitting runs on (a sitting older than forms gets its
+        administration's first form, which is then recorded on its row)."""
+        if state.snapshot_id is None:
+            state.snapshot_id = self._attach_form(state.session_id, state.administration_id)
+        return self.form_test(state.snapshot_id)
+
+    def _attach_form(self, session_id: str, administration_id: int) -> int:
+        snapshot_id = db.session.scalar(
+            select(ExamSession.snapshot_id).where(ExamSession.id == session_id)
+        )
+        if snapshot_id is None:
+            snapshot_id = ensure_snapshot(administration_id).id
+            db.session.execute(
+                update(ExamSession)
+                .where(ExamSession.id == session_id, ExamSession.snapshot_id.is_(None))
+                .values(snapshot_id=snapshot_id)
+            )
+        return snapshot_id
 
     def item_handle(self, session_id: str, item_version_id: int) -> str:
         """An opaque per-session name for an item, so no internal id reaches the browser."""
@@ -227,7 +275,8 @@ class DeliveryService:
                 status=409,
                 details={"administration_id": administration_id},
             )
-        test = self.compiled_test(administration.test_definition_id)
+        snapshot = ensure_snapshot(administration_id)
+        test = self.form_test(snapshot.id)
         student = db.session.get(User, student_id)
         assert student is not None
         state = SessionState(
@@ -237,6 +286,7 @@ class DeliveryService:
             test_definition_id=test.test_definition_id,
             status=SessionStatus.ACTIVE,
             seed=secrets.randbits(62),
+            snapshot_id=snapshot.id,
             device_token=secrets.token_urlsafe(16),
             time_factor=float(student.extra_time_factor or 1.0),
         )
@@ -250,8 +300,9 @@ class DeliveryService:
                         student_id=student_id,
                         status=state.status,
                         seed=state.seed,
+                        snapshot_id=snapshot.id,
                         engine_settings=test.settings,
-                        state=engine.state_to_row(state),
+                        state=engine.state_to_row(test, state),
                         revision=0,
                         started_at=now,
                         updated_at=now,
@@ -263,13 +314,13 @@ class DeliveryService:
             return self.start_session(student_id, administration_id, now)
         self.exposure.count_session(test.test_definition_id)
         self._count_presentation(test, state)
-        self._cache_on_commit(state, revision=0)
+        self._cache_on_commit(test, state, revision=0)
         return self._view(test, state, now, include_token=True)
 
     def _resume(self, session_id: str, now: datetime) -> dict:
         state = self._load_state(session_id)
         for _attempt in range(3):
-            test = self.compiled_test(state.test_definition_id)
+            test = self.session_test(state)
             if state.status not in _LIVE:
                 return self._view(test, state, now)
             self._apply_clock(test, state, now)
@@ -288,7 +339,7 @@ class DeliveryService:
         self, student_id: int, session_id: str, device_token: str, now: datetime
     ) -> dict:
         def read(state: SessionState) -> dict:
-            test = self.compiled_test(state.test_definition_id)
+            test = self.session_test(state)
             if state.status in _LIVE:
                 self._check_device(state, device_token)
                 if self._apply_clock(test, state, now):
@@ -320,7 +371,7 @@ class DeliveryService:
             )
 
         def submit(state: SessionState) -> dict:
-            test = self.compiled_test(state.test_definition_id)
+            test = self.session_test(state)
             if idempotency_key not in state.idempotency_keys and self._time_ran_out(
                 test, state, now
             ):
@@ -376,6 +427,10 @@ class DeliveryService:
         presented_at = _from_epoch(state.presented_at) or now
         operational = state.current_operational
         selection = dict(state.current_selection)
+        if "exposure_blocked" in selection:  # recorded by item version, like everything else
+            selection["exposure_blocked_ids"] = [
+                int(test.item_version_ids[i]) for i in selection.pop("exposure_blocked")
+            ]
         presentation = {"option_order": engine.option_order(test, state, index)}
         section_index = state.section_index
         engine.record_answer(test, state, engine.irt_category(test, index, score), idempotency_key)
@@ -549,6 +604,8 @@ class DeliveryService:
                 item_version_ids=[int(test.item_version_ids[i]) for i in state.items],
                 engine_settings=test.settings,
                 seed=state.seed,
+                snapshot_id=test.snapshot_id,
+                engine_version=engine.ENGINE_VERSION,
                 created_at=now,
             )
             .returning(Result.id)
@@ -568,6 +625,8 @@ class DeliveryService:
             raise ValidationError("status must be 'open' or 'closed'.", details={"field": "status"})
         previous = administration.status
         administration.status = status
+        if status == AdministrationStatus.OPEN:
+            ensure_snapshot(administration_id)
         closed = 0
         if status == AdministrationStatus.CLOSED:
             live = db.session.scalars(
@@ -578,7 +637,7 @@ class DeliveryService:
             ).all()
             for session_id in live:
                 state = self._read_row_state(session_id)
-                test = self.compiled_test(state.test_definition_id)
+                test = self.session_test(state)
                 state.current = None
                 state.presented_at = None
                 state.paused_at = None
@@ -590,6 +649,22 @@ class DeliveryService:
         record_audit(actor, f"administration_{status}", "administration", administration_id,
                {"from": previous, "sessions_closed": closed})  # fmt: skip
         return {"id": administration_id, "status": status, "sessions_closed": closed}
+
+    def republish(self, administration_id: int, reason: str, actor: Actor) -> dict[str, Any]:
+        """Publish a new form for an administration (the pool or parameters changed on
+        purpose). Sittings already started stay on the form they started with."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValidationError("A re-publish needs a reason.", details={"field": "reason"})
+        self.get_administration(administration_id)
+        previous = current_snapshot(administration_id)
+        snapshot = publish_snapshot(
+            administration_id, reason=reason.strip(), created_by_id=actor.id
+        )
+        record_audit(actor, "administration_republished", "administration", administration_id,
+               {"reason": reason.strip(), "snapshot_id": snapshot.id,
+                "revision": snapshot.revision,
+                "previous_snapshot_id": None if previous is None else previous.id})  # fmt: skip
+        return snapshot_dict(snapshot)
 
     def get_administration(self, administration_id: int) -> Administration:
         administration = db.session.get(Administration, administration_id)
@@ -671,7 +746,7 @@ class DeliveryService:
         if session.status == SessionStatus.RESET:
             raise Conflict("The session was already reset.", details={"session_id": session_id})
         state = self._read_row_state(session_id)
-        test = self.compiled_test(state.test_definition_id)
+        test = self.session_test(state)
         previous = state.status
         state.status = SessionStatus.RESET
         state.current = None
@@ -733,7 +808,7 @@ class DeliveryService:
                 "session": None,
             }
             if session is not None:
-                state = SessionState.from_dict(session.state)
+                state = engine.clock_state(session.state)
                 deadline = engine.current_deadline(state, now.timestamp())
                 row["session"] = {
                     "id": session.id,
@@ -776,7 +851,7 @@ class DeliveryService:
                 "The session has already ended.",
                 details={"session_id": session_id, "status": state.status},
             )
-        return state, self.compiled_test(state.test_definition_id)
+        return state, self.session_test(state)
 
     # -- replay -----------------------------------------------------------------------------------
 
@@ -792,7 +867,12 @@ class DeliveryService:
             raise Conflict(
                 "The session has no result to replay.", details={"session_id": session_id}
             )
-        test = self.compiled_test(result.test_definition_id or 0)
+        # On the form the sitting ran on; a result older than forms, on its definition.
+        test = (
+            self.form_test(result.snapshot_id)
+            if result.snapshot_id is not None
+            else self.compiled_test(result.test_definition_id or 0)
+        )
         rows = db.session.execute(
             select(ItemResponse.item_version_id, ItemResponse.score, ItemResponse.selection,
                    ItemResponse.section_index)
@@ -803,12 +883,12 @@ class DeliveryService:
             engine.ReplayedAnswer(
                 item=test.index_of_version[row.item_version_id],
                 score=round(row.score),
-                exposure_blocked=tuple(row.selection.get("exposure_blocked", ())),
+                exposure_blocked=_blocked_positions(test, row.selection),
                 section=row.section_index,
             )
             for row in rows
         ]
-        template = SessionState.from_dict(session.state)
+        template = engine.clock_state(session.state)
         replayed, presented = engine.replay(
             test, template, answers, finished_by_time=result.finish_reason == "time_expired"
         )
@@ -836,6 +916,9 @@ class DeliveryService:
             "replayed": replayed_result,
             "parameter_set_id": result.parameter_set_id,
             "seed": result.seed,
+            "snapshot_id": result.snapshot_id,
+            "engine_version": result.engine_version,
+            "replayed_by": engine.ENGINE_VERSION,
         }
 
     # -- state --------------------------------------------------------------------------------
@@ -849,18 +932,26 @@ class DeliveryService:
     def _load_state(self, session_id: str) -> SessionState:
         raw = self.store.get(self.store.keys.session_state(session_id))
         if raw is not None:
-            return _decode(raw)
+            data = _decode(raw)
+            if data.get("snapshot_id") is not None:
+                return engine.state_from_dict(self.form_test(data["snapshot_id"]), data)
+            # cached before published forms: the row knows which form the sitting is on
         return self._read_row_state(session_id)
 
     def _read_row_state(self, session_id: str) -> SessionState:
         """Hot state from the database alone (the row and the response log): what a flushed
         or restarted Redis costs."""
         row = db.session.execute(
-            select(ExamSession.state, ExamSession.revision).where(ExamSession.id == session_id)
+            select(ExamSession.state, ExamSession.revision, ExamSession.snapshot_id).where(
+                ExamSession.id == session_id
+            )
         ).one_or_none()
         if row is None:
             raise NotFound("No such session.", details={"session_id": session_id})
-        test = self.compiled_test(row.state["test_definition_id"])
+        snapshot_id = row.snapshot_id or self._attach_form(
+            session_id, row.state["administration_id"]
+        )
+        test = self.form_test(snapshot_id)
         answers = [
             (
                 test.index_of_version[a.item_version_id],
@@ -881,8 +972,12 @@ class DeliveryService:
                 .order_by(ItemResponse.sequence)
             )
         ]
-        state = engine.state_from_row(test, {**row.state, "revision": row.revision}, answers)
-        self.store.set(self.store.keys.session_state(session_id), _encode(state), self._state_ttl)
+        state = engine.state_from_row(
+            test, {**row.state, "revision": row.revision, "snapshot_id": snapshot_id}, answers
+        )
+        self.store.set(
+            self.store.keys.session_state(session_id), _encode(test, state), self._state_ttl
+        )
         return state
 
     def _persist(
@@ -909,7 +1004,7 @@ class DeliveryService:
         values = {
             "b_id": state.session_id,
             "b_revision": revision,
-            "state": engine.state_to_row(state),
+            "state": engine.state_to_row(test, state),
             "revision": revision + 1,
             "status": state.status,
             "updated_at": now,
@@ -938,7 +1033,7 @@ class DeliveryService:
             raise _StaleState
         if state._final is not None:
             self._record_result(test, state, now)
-        self._cache_on_commit(state, revision + 1)
+        self._cache_on_commit(test, state, revision + 1)
 
     def _row_values(self, test: CompiledTest, state: SessionState) -> dict[str, Any]:
         posterior = state.posterior(test)
@@ -954,10 +1049,10 @@ class DeliveryService:
             "se": float(posterior.se),
         }
 
-    def _cache_on_commit(self, state: SessionState, revision: int) -> None:
+    def _cache_on_commit(self, test: CompiledTest, state: SessionState, revision: int) -> None:
         state.revision = revision
         key = self.store.keys.session_state(state.session_id)
-        store_after_commit(self.store, ("set", key, _encode(state), self._state_ttl))
+        store_after_commit(self.store, ("set", key, _encode(test, state), self._state_ttl))
 
     def _count_presentation(self, test: CompiledTest, state: SessionState) -> None:
         if state.current is not None and state.current < test.n_operational:
@@ -1120,21 +1215,27 @@ class _StaleState(Conflict):
         super().__init__("The session changed at the same moment; try again.")
 
 
-def _encode(state: SessionState) -> bytes:
-    """State for the store: JSON, with the posterior's 41 floats as base64 of their bytes
-    (exact, and far cheaper to write and read than 41 decimal reprs)."""
-    data = state.to_dict()
+def _encode(test: CompiledTest, state: SessionState) -> bytes:
+    """State for the store: JSON, items by version id, with the posterior's 41 floats as base64
+    of their bytes (exact, and far cheaper to write and read than 41 decimal reprs)."""
+    data = engine.state_to_dict(test, state)
     data["log_posterior"] = base64.b64encode(
         np.asarray(data["log_posterior"], dtype="<f8").tobytes()
     ).decode()
     return json.dumps(data, separators=(",", ":")).encode()
 
 
-def _decode(raw: bytes) -> SessionState:
+def _decode(raw: bytes) -> dict[str, Any]:
     data = json.loads(raw)
     posterior = np.frombuffer(base64.b64decode(data["log_posterior"]), dtype="<f8")
     data["log_posterior"] = posterior.tolist()
-    return SessionState.from_dict(data)
+    return data
+
+
+def _blocked_positions(test: CompiledTest, selection: dict[str, Any]) -> tuple[int, ...]:
+    if "exposure_blocked_ids" in selection:
+        return tuple(test.index_of_version[i] for i in selection["exposure_blocked_ids"])
+    return tuple(selection.get("exposure_blocked", ()))  # recorded before published forms
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -1180,6 +1281,10 @@ def _window_open(administration: Administration, now: datetime) -> bool:
 
 def bank_items(pool_id: int, parameter_set_id: int) -> list[BankItem]:
     """A pool's items as the engine takes them, with their student views rendered once."""
+    return _bank_items(load_pool_items(pool_id, parameter_set_id))
+
+
+def _bank_items(items: list[PoolItem]) -> list[BankItem]:
     return [
         BankItem(
             item_version_id=item.item_version_id,
@@ -1200,7 +1305,7 @@ def bank_items(pool_id: int, parameter_set_id: int) -> list[BankItem]:
             stimulus_id=item.stimulus_id,
             human_scored=item.human_scored,
         )
-        for item in load_pool_items(pool_id, parameter_set_id)
+        for item in items
     ]
 
 
@@ -1216,6 +1321,123 @@ def compile_definition(test_definition_id: int) -> CompiledTest:
         scale=definition.scale,
         items=bank_items(definition.pool_id, definition.parameter_set_id),
         enemy_sets=pool_enemy_pairs(definition.pool_id),
+    )
+
+
+def current_snapshot(administration_id: int) -> FormSnapshot | None:
+    return db.session.execute(
+        select(FormSnapshot)
+        .where(FormSnapshot.administration_id == administration_id)
+        .order_by(FormSnapshot.revision.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def ensure_snapshot(administration_id: int) -> FormSnapshot:
+    """The administration's published form, publishing it now if it has none (administrations
+    opened before forms existed get theirs at their first sitting)."""
+    return current_snapshot(administration_id) or publish_snapshot(administration_id)
+
+
+def publish_snapshot(
+    administration_id: int, *, reason: str = "", created_by_id: int | None = None
+) -> FormSnapshot:
+    """Compile an administration's definition on its pool as it is now and store the result:
+    the exact item versions, the published parameter set, the settings, the seed rule and the
+    engine version. Sittings started from then on run on it; earlier ones keep theirs.
+
+    Two workers publishing the first form at once store one (the unique revision decides).
+    """
+    administration = db.session.get(Administration, administration_id)
+    if administration is None:
+        raise NotFound("No such administration.", details={"administration_id": administration_id})
+    definition = db.session.get(TestDefinition, administration.test_definition_id)
+    assert definition is not None
+    parameters = db.session.get(ParameterSet, definition.parameter_set_id)
+    assert parameters is not None
+    if not is_published(parameters):
+        raise unpublished_parameters(parameters)
+    items = bank_items(definition.pool_id, definition.parameter_set_id)
+    enemy_pairs = pool_enemy_pairs(definition.pool_id)
+    test = engine.compile_test(
+        test_definition_id=definition.id,
+        parameter_set_id=definition.parameter_set_id,
+        settings=definition.settings,
+        scale=definition.scale,
+        items=items,
+        enemy_sets=enemy_pairs,
+    )
+    previous = current_snapshot(administration_id)
+    snapshot = FormSnapshot(
+        administration_id=administration_id,
+        revision=1 if previous is None else previous.revision + 1,
+        test_definition_id=definition.id,
+        parameter_set_id=definition.parameter_set_id,
+        item_version_ids=[int(i) for i in test.item_version_ids],
+        enemy_pairs=[list(pair) for pair in enemy_pairs],
+        settings=dict(definition.settings),
+        scale=dict(definition.scale),
+        seed_rule=engine.SEED_RULE,
+        engine_version=engine.ENGINE_VERSION,
+        reason=reason[:500],
+        created_by_id=created_by_id,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(snapshot)
+    except IntegrityError:
+        if previous is not None:
+            raise Conflict(
+                "The form was re-published at the same moment; try again.",
+                details={"administration_id": administration_id},
+            ) from None
+        found = current_snapshot(administration_id)
+        assert found is not None
+        return found
+    return snapshot
+
+
+def snapshot_dict(snapshot: FormSnapshot) -> dict[str, Any]:
+    return {
+        "id": snapshot.id,
+        "administration_id": snapshot.administration_id,
+        "revision": snapshot.revision,
+        "test_definition_id": snapshot.test_definition_id,
+        "parameter_set_id": snapshot.parameter_set_id,
+        "n_items": len(snapshot.item_version_ids),
+        "seed_rule": snapshot.seed_rule,
+        "engine_version": snapshot.engine_version,
+        "reason": snapshot.reason,
+        "created_at": iso_utc(snapshot.created_at),
+    }
+
+
+def unpublished_parameters(parameters: ParameterSet) -> DomainError:
+    return DomainError(
+        "The test's parameter set is a draft; publish it before students sit the test.",
+        code=ErrorCode.PARAMETER_SET_NOT_PUBLISHED,
+        status=409,
+        details={"parameter_set": parameters.name, "version": parameters.version},
+    )
+
+
+def compile_snapshot(snapshot_id: int) -> CompiledTest:
+    """A published form's arrays, from exactly the item versions and parameters it names."""
+    snapshot = db.session.get(FormSnapshot, snapshot_id)
+    if snapshot is None:
+        raise NotFound("Unknown published form.", details={"snapshot_id": snapshot_id})
+    loaded = {
+        item.item_version_id: item
+        for item in load_items(snapshot.item_version_ids, snapshot.parameter_set_id)
+    }
+    return engine.compile_test(
+        test_definition_id=snapshot.test_definition_id,
+        parameter_set_id=snapshot.parameter_set_id,
+        settings=snapshot.settings,
+        scale=snapshot.scale,
+        items=_bank_items([loaded[i] for i in snapshot.item_version_ids]),
+        enemy_sets=[tuple(pair) for pair in snapshot.enemy_pairs],
+        snapshot_id=snapshot.id,
     )
 
 
