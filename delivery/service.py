@@ -14,6 +14,7 @@ import functools
 import hashlib
 import hmac
 import json
+import logging
 import secrets
 import threading
 import time
@@ -59,6 +60,8 @@ from item_bank.service import (
     score_response,
     student_view,
 )
+
+_log = logging.getLogger(__name__)
 
 MAX_IDEMPOTENCY_KEY = 64
 MAX_EXTRA_SECONDS = 4 * 3600
@@ -387,7 +390,7 @@ class DeliveryService:
                     commit=True,
                 )
             outcome = self._replay_or_reject(
-                test, state, device_token, item_handle, idempotency_key, now
+                test, state, device_token, item_handle, idempotency_key, now, response
             )
             if outcome is not None:
                 return outcome
@@ -477,6 +480,7 @@ class DeliveryService:
         item_handle: str,
         idempotency_key: str,
         now: datetime,
+        response: Any = None,
     ) -> dict | None:
         """None for a new, acceptable answer; the first outcome for a repeat; otherwise raise."""
         if idempotency_key in state.idempotency_keys:
@@ -486,6 +490,20 @@ class DeliveryService:
                 raise DomainError(
                     "This idempotency key was already used for another item.",
                     code=ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    status=409,
+                    details={"idempotency_key": idempotency_key},
+                )
+            # A resend must carry the answer it first carried (a repeat is rare: one read).
+            recorded = db.session.scalar(
+                select(ItemResponse.response).where(
+                    ItemResponse.exam_session_id == state.session_id,
+                    ItemResponse.idempotency_key == idempotency_key,
+                )
+            )
+            if recorded is not None and recorded != response:
+                raise DomainError(
+                    "This idempotency key was already used with a different answer.",
+                    code=ErrorCode.IDEMPOTENCY_KEY_CONFLICT,
                     status=409,
                     details={"idempotency_key": idempotency_key},
                 )
@@ -1201,11 +1219,24 @@ def _write_answer_alone(parameters: dict[str, Any]) -> int:
 
 def store_after_commit(store: StateStore, op: tuple[Any, ...]) -> None:
     """Queue a state-store write for after the commit; all of a transaction's go in one batch
-    (one Redis round trip), and none of them if it rolls back."""
+    (one Redis round trip), and none of them if it rolls back.
+
+    What is committed is recorded: a store that fails now must not turn that into an error
+    reply. The cache is then behind the row, which the revision guard detects on the next
+    request (it reads the row), and exposure counts are rebuilt from the database.
+    """
     ops, created = transaction_list("store_ops")
     if created:
-        on_commit(lambda: store.batch(ops))
+        on_commit(lambda: _write_behind(store, ops))
     ops.append(op)
+
+
+def _write_behind(store: StateStore, ops: list[tuple[Any, ...]]) -> None:
+    try:
+        store.batch(ops)
+    except Exception:  # any store failure: the database already holds the truth
+        _log.warning("State store write after commit failed; the row stays authoritative.",
+                     exc_info=True)  # fmt: skip
 
 
 class _StaleState(Conflict):
