@@ -19,7 +19,13 @@ from delivery.models import (
     TestDefinition,
 )
 from delivery.schemas import TestSpec, spec_to_dict
-from delivery.service import bank_items, publish_snapshot, test_mode, unpublished_parameters
+from delivery.service import (
+    bank_items,
+    checked_spec,
+    publish_snapshot,
+    test_mode,
+    unpublished_parameters,
+)
 from item_bank.models import ItemPool, ParameterSet, ParameterSetStatus
 from item_bank.service import is_published, pool_enemy_pairs
 
@@ -89,16 +95,17 @@ def create_test_definition(
         )
     if not is_published(parameters):
         raise unpublished_parameters(parameters)
-    spec = TestSpec.from_dict(settings)
-    stored = spec_to_dict(spec)
-    engine.compile_test(
-        test_definition_id=0,
-        parameter_set_id=parameters.id,
-        settings=stored,
-        scale=scale,
-        items=bank_items(item_pool.id, parameters.id),
-        enemy_sets=pool_enemy_pairs(item_pool.id),
-    )  # raises ValidationError naming what does not fit
+    with checked_spec():  # a ValidationError naming what does not fit
+        spec = TestSpec.from_dict(settings)
+        stored = spec_to_dict(spec)
+        engine.compile_test(
+            test_definition_id=0,
+            parameter_set_id=parameters.id,
+            settings=stored,
+            scale=scale,
+            items=bank_items(item_pool.id, parameters.id),
+            enemy_sets=pool_enemy_pairs(item_pool.id),
+        )
     definition = TestDefinition(
         key=key.strip(),
         title=title.strip(),

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from cbt.errors import ValidationError
 from delivery.schemas import (
     CatSectionSpec,
     LinearSectionSpec,
     LoftSectionSpec,
     SectionSpec,
+    SpecError,
     TestSpec,
 )
 from scoring import (
@@ -142,30 +142,30 @@ def compile_test(
     """Check a definition against its pool and build everything a request needs.
 
     ``enemy_sets`` name item-version ids that must not appear in the same session.
-    Raises ``ValidationError`` naming what is wrong (unknown keys, items without parameters
+    Raises ``SpecError`` naming what is wrong (unknown keys, items without parameters
     where scores are needed, blueprints the pool cannot meet).
     """
     spec = TestSpec.from_dict(settings)
     try:
         reporting = ReportingScale.from_dict(scale)
     except (ValueError, TypeError, KeyError) as error:
-        raise ValidationError(f"Invalid reporting scale: {error}") from error
+        raise SpecError(f"Invalid reporting scale: {error}") from error
     # Items with parameters move theta; the rest (uncalibrated, or scored later by a person) are
     # presented and recorded only.
     operational = [i for i in items if i.parameters is not None and not i.human_scored]
     pretest_only = [i for i in items if i.parameters is None or i.human_scored]
     ordered = operational + pretest_only
     if not operational:
-        raise ValidationError("The pool has no items with parameters in this parameter set.")
+        raise SpecError("The pool has no items with parameters in this parameter set.")
     try:
         parameters = ItemParameters.from_records([item.parameters for item in operational])
     except ValueError as error:
-        raise ValidationError(f"Invalid item parameters: {error}") from error
+        raise SpecError(f"Invalid item parameters: {error}") from error
     n_operational = len(operational)
     index_of_key = {item.key: i for i, item in enumerate(ordered)}
     unknown = sorted(spec.item_keys() - set(index_of_key))
     if unknown:
-        raise ValidationError(
+        raise SpecError(
             "The definition names items that are not in the pool.", details={"unknown": unknown}
         )
     index_of_version = {item.item_version_id: i for i, item in enumerate(ordered)}
@@ -180,7 +180,7 @@ def compile_test(
         (0.0, 1.0, DEFAULT_N_NODES, DEFAULT_BOUNDS)
     }
     if len(priors) > 1:
-        raise ValidationError("All adaptive sections must share one prior and quadrature.")
+        raise SpecError("All adaptive sections must share one prior and quadrature.")
     mean, sd, nodes, bounds = priors.pop()
     prior = {"prior_mean": mean, "prior_sd": sd, "n_nodes": nodes, "bounds": bounds}
     final_method = cat_specs[-1].adaptive.final_method if cat_specs else "eap"
@@ -258,7 +258,7 @@ def _compile_section(
             if area not in lookup or (area_index == lookup[area]).sum() < count
         }
         if short:
-            raise ValidationError(
+            raise SpecError(
                 "The pool has too few items for the LOFT counts.",
                 details={"where": where, "areas": short},
             )
@@ -281,7 +281,7 @@ def _compile_section(
     try:
         engine = AdaptiveEngine(_with_required_rules(section), pool)
     except (ValueError, TypeError) as error:
-        raise ValidationError(
+        raise SpecError(
             f"The adaptive section does not fit its pool: {error}", details={"where": where}
         ) from error
     available = np.ones(n_operational, dtype=bool)

@@ -19,7 +19,8 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,7 +35,7 @@ from cbt.audit import Actor, record_audit
 from cbt.db import db, iso_utc, on_commit, transaction_list
 from cbt.errors import Conflict, DomainError, ErrorCode, NotFound, ValidationError
 from cbt.models import Classroom, Enrollment, Role, User
-from cbt.signals import response_recorded, session_finished
+from cbt.signals import parameter_set_published, pool_changed
 from cbt.state import StateStore
 from delivery import engine
 from delivery.engine import BankItem, CompiledTest, SessionState
@@ -49,7 +50,7 @@ from delivery.models import (
     SessionStatus,
     TestDefinition,
 )
-from delivery.schemas import CatSectionSpec, TestSpec
+from delivery.schemas import CatSectionSpec, SpecError, TestSpec
 from item_bank.models import ParameterSet
 from item_bank.service import (
     PoolItem,
@@ -199,6 +200,10 @@ class DeliveryService:
         self._tests: dict[int, CompiledTest] = {}
         self._forms: dict[int, CompiledTest] = {}
         self._tests_lock = threading.Lock()
+        # Compiled definitions (what simulations run on) follow the pool and its parameters;
+        # published forms never do.
+        pool_changed.connect(self._on_bank_change)
+        parameter_set_published.connect(self._on_bank_change)
 
     # -- compiled tests (the in-memory key cache) --------------------------------------------
 
@@ -235,6 +240,9 @@ class DeliveryService:
                 self._tests.clear()
             else:
                 self._tests.pop(test_definition_id, None)
+
+    def _on_bank_change(self, sender: Any, **_: Any) -> None:
+        self.forget_compiled()
 
     def session_test(self, state: SessionState) -> CompiledTest:
         """The published form a sitting runs on (a sitting older than forms gets its
@@ -539,9 +547,6 @@ class DeliveryService:
                 "se_after": float(posterior.se),
             },
         )
-        response_recorded.send(
-            self, session_id=state.session_id, item_version_id=item_version_id, score=score
-        )
         self._count_presentation(test, state)
         return self._view(test, state, now, accepted_sequence=sequence)
 
@@ -676,9 +681,8 @@ class DeliveryService:
         result = state._final
         assert result is not None
         state._final = None
-        result_id = db.session.execute(
-            insert(Result)
-            .values(
+        db.session.execute(
+            insert(Result).values(
                 exam_session_id=state.session_id,
                 administration_id=state.administration_id,
                 student_id=state.student_id,
@@ -699,10 +703,6 @@ class DeliveryService:
                 engine_version=engine.ENGINE_VERSION,
                 created_at=now,
             )
-            .returning(Result.id)
-        ).scalar_one()
-        session_finished.send(
-            self, session_id=state.session_id, result_id=result_id, student_id=state.student_id
         )
 
     # -- proctor controls -----------------------------------------------------------------------
@@ -1420,14 +1420,15 @@ def compile_definition(test_definition_id: int) -> CompiledTest:
     definition = db.session.get(TestDefinition, test_definition_id)
     if definition is None:
         raise NotFound("Unknown test.", details={"test_definition_id": test_definition_id})
-    return engine.compile_test(
-        test_definition_id=definition.id,
-        parameter_set_id=definition.parameter_set_id,
-        settings=definition.settings,
-        scale=definition.scale,
-        items=bank_items(definition.pool_id, definition.parameter_set_id),
-        enemy_sets=pool_enemy_pairs(definition.pool_id),
-    )
+    with checked_spec():
+        return engine.compile_test(
+            test_definition_id=definition.id,
+            parameter_set_id=definition.parameter_set_id,
+            settings=definition.settings,
+            scale=definition.scale,
+            items=bank_items(definition.pool_id, definition.parameter_set_id),
+            enemy_sets=pool_enemy_pairs(definition.pool_id),
+        )
 
 
 def current_snapshot(administration_id: int) -> FormSnapshot | None:
@@ -1465,14 +1466,15 @@ def publish_snapshot(
         raise unpublished_parameters(parameters)
     items = bank_items(definition.pool_id, definition.parameter_set_id)
     enemy_pairs = pool_enemy_pairs(definition.pool_id)
-    test = engine.compile_test(
-        test_definition_id=definition.id,
-        parameter_set_id=definition.parameter_set_id,
-        settings=definition.settings,
-        scale=definition.scale,
-        items=items,
-        enemy_sets=enemy_pairs,
-    )
+    with checked_spec():
+        test = engine.compile_test(
+            test_definition_id=definition.id,
+            parameter_set_id=definition.parameter_set_id,
+            settings=definition.settings,
+            scale=definition.scale,
+            items=items,
+            enemy_sets=enemy_pairs,
+        )
     previous = current_snapshot(administration_id)
     snapshot = FormSnapshot(
         administration_id=administration_id,
@@ -1536,15 +1538,25 @@ def compile_snapshot(snapshot_id: int) -> CompiledTest:
         item.item_version_id: item
         for item in load_items(snapshot.item_version_ids, snapshot.parameter_set_id)
     }
-    return engine.compile_test(
-        test_definition_id=snapshot.test_definition_id,
-        parameter_set_id=snapshot.parameter_set_id,
-        settings=snapshot.settings,
-        scale=snapshot.scale,
-        items=_bank_items([loaded[i] for i in snapshot.item_version_ids]),
-        enemy_sets=[tuple(pair) for pair in snapshot.enemy_pairs],
-        snapshot_id=snapshot.id,
-    )
+    with checked_spec():
+        return engine.compile_test(
+            test_definition_id=snapshot.test_definition_id,
+            parameter_set_id=snapshot.parameter_set_id,
+            settings=snapshot.settings,
+            scale=snapshot.scale,
+            items=_bank_items([loaded[i] for i in snapshot.item_version_ids]),
+            enemy_sets=[tuple(pair) for pair in snapshot.enemy_pairs],
+            snapshot_id=snapshot.id,
+        )
+
+
+@contextmanager
+def checked_spec() -> Iterator[None]:
+    """The HTTP-facing form of the engine's plain ``SpecError``: 422 ``validation_failed``."""
+    try:
+        yield
+    except SpecError as error:
+        raise ValidationError(error.message, details=error.details) from error
 
 
 def test_mode(spec: TestSpec) -> str:

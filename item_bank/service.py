@@ -22,6 +22,7 @@ from cbt.audit import Actor, record_audit
 from cbt.db import db, iso_utc, utcnow
 from cbt.errors import Conflict, Forbidden, NotFound, ValidationError
 from cbt.models import Role
+from cbt.signals import parameter_set_published, pool_changed
 from item_bank.curriculum import (
     prefix_bounds,
     validate_code_prefix,
@@ -1300,6 +1301,7 @@ def publish_parameter_set(parameter_set_id: int, *, actor: Actor) -> ParameterSe
         parameter_set.id,
         {"name": parameter_set.name, "version": parameter_set.version},
     )
+    parameter_set_published.send(None, parameter_set_id=parameter_set.id)
     return parameter_set
 
 
@@ -1453,13 +1455,15 @@ def get_pool(pool_id: int) -> ItemPool:
 
 
 def set_pool_members(pool_id: int, item_version_ids: list[int], *, actor: Actor) -> ItemPool:
-    """Replace a pool's members. Running tests keep the pool they compiled at start-up."""
+    """Replace a pool's members. Sittings already published keep their form; compiled
+    definitions are dropped (``pool_changed``)."""
     pool = get_pool(pool_id)
     db.session.execute(PoolMember.__table__.delete().where(PoolMember.pool_id == pool.id))
     _add_members(pool.id, item_version_ids)
     record_audit(
         actor, "pool_members_set", "pool", pool.id, {"n_items": len(set(item_version_ids))}
     )
+    pool_changed.send(None, pool_id=pool.id)
     return pool
 
 
@@ -1473,6 +1477,7 @@ def set_pool_parameter_set(pool_id: int, parameter_set_id: int, *, actor: Actor)
     record_audit(
         actor, "pool_parameter_set_changed", "pool", pool.id, {"parameter_set_id": parameter_set.id}
     )
+    pool_changed.send(None, pool_id=pool.id)
     return pool
 
 

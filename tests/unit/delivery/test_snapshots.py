@@ -189,3 +189,34 @@ def _now():
     from cbt.db import utcnow
 
     return utcnow()
+
+
+def test_a_pool_edit_reaches_the_next_simulation_but_no_form(app: Flask) -> None:
+    """The item bank's signals have a receiver: compiled definitions follow the pool."""
+    school = seed_school()
+    service = app.extensions["cbt.delivery"]
+    client = student_client(app, school)
+    view = start(client, school)
+    before = service.compiled_test(school.test_definition_id)
+    assert len(before) == 30
+    edit_pool(school, school.item_version_ids[:12])
+    after = service.compiled_test(school.test_definition_id)
+    assert len(after) == 12
+    form = service.form_test(db.session.scalar(select(ExamSession.snapshot_id)))
+    assert len(form) == 30
+    assert (
+        client.get(f"/api/v1/sessions/{view['session']['id']}").get_json()["item"] == (view["item"])
+    )
+
+
+def test_the_engine_loads_no_web_or_storage_library() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, delivery.engine, delivery.simulation; "
+        "print(sorted(m for m in ('flask', 'sqlalchemy', 'cbt', 'cbt.errors', 'redis') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
