@@ -220,3 +220,21 @@ def test_the_engine_loads_no_web_or_storage_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_cli_republishes_with_a_reason(runner, app: Flask) -> None:
+    from cbt.cli import cli
+
+    school = seed_school()
+    edit_pool(school, school.item_version_ids[:10])
+    missing = runner.invoke(cli, ["administrations", "republish", str(school.administration_id)])
+    assert missing.exit_code != 0
+    result = runner.invoke(
+        cli,
+        ["administrations", "republish", str(school.administration_id), "--reason", "retired"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "revision 1 (10 items)" in result.output
+    unknown = runner.invoke(cli, ["administrations", "republish", "999", "--reason", "x"])
+    assert unknown.exit_code != 0
+    assert "Traceback" not in unknown.output
