@@ -34,6 +34,8 @@ class ErrorCode(StrEnum):
     ITEM_NOT_PRESENTED = "item_not_presented"
     ALREADY_ANSWERED = "already_answered"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_KEY_CONFLICT = "idempotency_key_conflict"
+    PARAMETER_SET_NOT_PUBLISHED = "parameter_set_not_published"
     TIME_EXPIRED = "time_expired"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"

@@ -1,6 +1,8 @@
 """Every cross-package signal, declared in one place (blinker).
 
-Packages send these instead of importing each other; receivers are connected in cbt.app.
+Packages send these instead of importing each other. The item bank sends; delivery's service
+receives (it connects when it is built): a definition compiled for a simulation is dropped when
+its pool or parameters change. Published forms are immutable and never follow.
 """
 
 from __future__ import annotations
@@ -9,11 +11,8 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-#: sent by delivery when a session ends with a result; kwargs: session_id, result_id, student_id
-session_finished = _signals.signal("session-finished")
-
-#: sent by delivery after an answer is durable; kwargs: session_id, item_version_id, score
-response_recorded = _signals.signal("response-recorded")
-
 #: sent by the item bank when a parameter set is published; kwargs: parameter_set_id
 parameter_set_published = _signals.signal("parameter-set-published")
+
+#: sent by the item bank when a pool's members or active parameter set change; kwargs: pool_id
+pool_changed = _signals.signal("pool-changed")

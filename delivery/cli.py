@@ -170,6 +170,23 @@ def close_administration(administration_id: int) -> None:
     _set_status(administration_id, "closed")
 
 
+@administrations_group.command("republish")
+@click.argument("administration_id", type=int)
+@click.option("--reason", required=True, help="Why the form changes (kept in the audit log).")
+@with_appcontext
+def republish_administration(administration_id: int, reason: str) -> None:
+    """Publish a new form from the pool as it is now; sittings already started keep theirs."""
+    try:
+        published = _service().republish(administration_id, reason, SYSTEM)
+        db.session.commit()
+    except DomainError as error:
+        raise _fail(error) from error
+    click.echo(
+        f"administration {administration_id}: form revision {published['revision']} "
+        f"({published['n_items']} items) published"
+    )
+
+
 @administrations_group.command("list")
 @with_appcontext
 def list_administrations() -> None:

@@ -19,9 +19,15 @@ from delivery.models import (
     TestDefinition,
 )
 from delivery.schemas import TestSpec, spec_to_dict
-from delivery.service import bank_items, test_mode
-from item_bank.models import ItemPool, ParameterSet
-from item_bank.service import pool_enemy_pairs
+from delivery.service import (
+    bank_items,
+    checked_spec,
+    publish_snapshot,
+    test_mode,
+    unpublished_parameters,
+)
+from item_bank.models import ItemPool, ParameterSet, ParameterSetStatus
+from item_bank.service import is_published, pool_enemy_pairs
 
 
 def find_test_definition(key: str) -> TestDefinition | None:
@@ -67,27 +73,39 @@ def create_test_definition(
     ).scalar_one_or_none()
     if item_pool is None:
         raise NotFound("No such item pool.", details={"pool": pool})
+    # Students are only ever scored with published parameters: without a version, the newest
+    # published one; a named draft is refused.
     query = select(ParameterSet).where(ParameterSet.name == parameter_set)
     if parameter_set_version is not None:
         query = query.where(ParameterSet.version == parameter_set_version)
+    else:
+        query = query.where(ParameterSet.status == ParameterSetStatus.PUBLISHED)
     parameters = db.session.execute(
         query.order_by(ParameterSet.version.desc()).limit(1)
     ).scalar_one_or_none()
     if parameters is None:
+        draft = db.session.scalar(
+            select(ParameterSet).where(ParameterSet.name == parameter_set).limit(1)
+        )
+        if draft is not None:
+            raise unpublished_parameters(draft)
         raise NotFound(
             "No such parameter set.",
             details={"parameter_set": parameter_set, "version": parameter_set_version},
         )
-    spec = TestSpec.from_dict(settings)
-    stored = spec_to_dict(spec)
-    engine.compile_test(
-        test_definition_id=0,
-        parameter_set_id=parameters.id,
-        settings=stored,
-        scale=scale,
-        items=bank_items(item_pool.id, parameters.id),
-        enemy_sets=pool_enemy_pairs(item_pool.id),
-    )  # raises ValidationError naming what does not fit
+    if not is_published(parameters):
+        raise unpublished_parameters(parameters)
+    with checked_spec():  # a ValidationError naming what does not fit
+        spec = TestSpec.from_dict(settings)
+        stored = spec_to_dict(spec)
+        engine.compile_test(
+            test_definition_id=0,
+            parameter_set_id=parameters.id,
+            settings=stored,
+            scale=scale,
+            items=bank_items(item_pool.id, parameters.id),
+            enemy_sets=pool_enemy_pairs(item_pool.id),
+        )
     definition = TestDefinition(
         key=key.strip(),
         title=title.strip(),
@@ -140,6 +158,8 @@ def create_administration(
         for c in sorted(found)
     )
     db.session.flush()
+    if status == AdministrationStatus.OPEN:
+        publish_snapshot(administration.id)
     return administration
 
 

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from cbt.errors import ValidationError
 from delivery.schemas import (
     CatSectionSpec,
     LinearSectionSpec,
     LoftSectionSpec,
     SectionSpec,
+    SpecError,
     TestSpec,
 )
 from scoring import (
@@ -46,6 +46,12 @@ from scoring import (
 ExposureRates = Callable[[int], np.ndarray | None]
 
 _FORM, _SHUFFLE, _OPTIONS, _LOFT, _PRETEST, _CAT = 1, 2, 3, 4, 5, 6
+
+#: Recorded with every published form and result: a change to how sessions are run (selection,
+#: scoring, the random streams) bumps it, so a replay knows which engine produced a result.
+ENGINE_VERSION = "2026.12.1"
+#: How every random draw of a session is derived (recorded with every published form).
+SEED_RULE = "numpy.default_rng([session_seed, step, stream]) over form positions; v1"
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ class CompiledTest:
     final_method: str
     sections: tuple[CompiledSection, ...]
     index_of_version: dict[int, int]
+    snapshot_id: int | None = None  # the published form it was compiled from, if any
 
     def __len__(self) -> int:
         return len(self.item_version_ids)
@@ -130,34 +137,35 @@ def compile_test(
     scale: Mapping[str, Any],
     items: Sequence[BankItem],
     enemy_sets: Sequence[Sequence[int]] = (),
+    snapshot_id: int | None = None,
 ) -> CompiledTest:
     """Check a definition against its pool and build everything a request needs.
 
     ``enemy_sets`` name item-version ids that must not appear in the same session.
-    Raises ``ValidationError`` naming what is wrong (unknown keys, items without parameters
+    Raises ``SpecError`` naming what is wrong (unknown keys, items without parameters
     where scores are needed, blueprints the pool cannot meet).
     """
     spec = TestSpec.from_dict(settings)
     try:
         reporting = ReportingScale.from_dict(scale)
     except (ValueError, TypeError, KeyError) as error:
-        raise ValidationError(f"Invalid reporting scale: {error}") from error
+        raise SpecError(f"Invalid reporting scale: {error}") from error
     # Items with parameters move theta; the rest (uncalibrated, or scored later by a person) are
     # presented and recorded only.
     operational = [i for i in items if i.parameters is not None and not i.human_scored]
     pretest_only = [i for i in items if i.parameters is None or i.human_scored]
     ordered = operational + pretest_only
     if not operational:
-        raise ValidationError("The pool has no items with parameters in this parameter set.")
+        raise SpecError("The pool has no items with parameters in this parameter set.")
     try:
         parameters = ItemParameters.from_records([item.parameters for item in operational])
     except ValueError as error:
-        raise ValidationError(f"Invalid item parameters: {error}") from error
+        raise SpecError(f"Invalid item parameters: {error}") from error
     n_operational = len(operational)
     index_of_key = {item.key: i for i, item in enumerate(ordered)}
     unknown = sorted(spec.item_keys() - set(index_of_key))
     if unknown:
-        raise ValidationError(
+        raise SpecError(
             "The definition names items that are not in the pool.", details={"unknown": unknown}
         )
     index_of_version = {item.item_version_id: i for i, item in enumerate(ordered)}
@@ -172,7 +180,7 @@ def compile_test(
         (0.0, 1.0, DEFAULT_N_NODES, DEFAULT_BOUNDS)
     }
     if len(priors) > 1:
-        raise ValidationError("All adaptive sections must share one prior and quadrature.")
+        raise SpecError("All adaptive sections must share one prior and quadrature.")
     mean, sd, nodes, bounds = priors.pop()
     prior = {"prior_mean": mean, "prior_sd": sd, "n_nodes": nodes, "bounds": bounds}
     final_method = cat_specs[-1].adaptive.final_method if cat_specs else "eap"
@@ -216,6 +224,7 @@ def compile_test(
         final_method=final_method,
         sections=sections,
         index_of_version=index_of_version,
+        snapshot_id=snapshot_id,
     )
 
 
@@ -249,7 +258,7 @@ def _compile_section(
             if area not in lookup or (area_index == lookup[area]).sum() < count
         }
         if short:
-            raise ValidationError(
+            raise SpecError(
                 "The pool has too few items for the LOFT counts.",
                 details={"where": where, "areas": short},
             )
@@ -272,7 +281,7 @@ def _compile_section(
     try:
         engine = AdaptiveEngine(_with_required_rules(section), pool)
     except (ValueError, TypeError) as error:
-        raise ValidationError(
+        raise SpecError(
             f"The adaptive section does not fit its pool: {error}", details={"where": where}
         ) from error
     available = np.ones(n_operational, dtype=bool)
@@ -308,6 +317,7 @@ class SessionState:
     test_definition_id: int
     status: str
     seed: int
+    snapshot_id: int | None = None  # the published form (None: a session older than forms)
     device_token: str = ""
     time_factor: float = 1.0
     section_index: int = 0
@@ -378,9 +388,57 @@ _DERIVED_FIELDS = (
 _ROW_FIELDS = tuple(name for name in _STATE_FIELDS if name not in _DERIVED_FIELDS)
 
 
-def state_to_row(state: SessionState) -> dict[str, Any]:
+# Fields holding form positions: stored as item version ids (``_ID_MARK`` says so), so what is
+# kept names items, never places in a compiled array.
+_POSITION_LISTS = ("cat_excluded", "pretest_used", "queue", "timed_out", "items")
+_ID_MARK = "item_ids"
+
+
+def _to_ids(test: CompiledTest, data: dict[str, Any]) -> dict[str, Any]:
+    ids = test.item_version_ids
+    for name in _POSITION_LISTS:
+        if name in data:
+            data[name] = [int(ids[i]) for i in data[name]]
+    if "plans" in data:
+        data["plans"] = [None if p is None else [int(ids[i]) for i in p] for p in data["plans"]]
+    if data.get("current") is not None:
+        data["current"] = int(ids[data["current"]])
+    data[_ID_MARK] = True
+    return data
+
+
+def _to_positions(test: CompiledTest, data: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of ``_to_ids`` (data without the mark predates it and holds positions)."""
+    if not data.pop(_ID_MARK, False):
+        return data
+    index = test.index_of_version
+    for name in _POSITION_LISTS:
+        if name in data:
+            data[name] = [index[i] for i in data[name]]
+    if "plans" in data:
+        data["plans"] = [None if p is None else [index[i] for i in p] for p in data["plans"]]
+    if data.get("current") is not None:
+        data["current"] = index[data["current"]]
+    return data
+
+
+def state_to_dict(test: CompiledTest, state: SessionState) -> dict[str, Any]:
+    """The whole state as JSON, items named by version id (what the state store keeps)."""
+    return _to_ids(test, state.to_dict())
+
+
+def state_from_dict(test: CompiledTest, data: Mapping[str, Any]) -> SessionState:
+    return SessionState.from_dict(_to_positions(test, dict(data)))
+
+
+def state_to_row(test: CompiledTest, state: SessionState) -> dict[str, Any]:
     """The part of a state the session row keeps (everything the response log does not)."""
-    return {name: getattr(state, name) for name in _ROW_FIELDS}
+    return _to_ids(test, {name: getattr(state, name) for name in _ROW_FIELDS})
+
+
+def clock_state(row: Mapping[str, Any]) -> SessionState:
+    """A row's state with its item fields left as stored: for its status, clock and seed only."""
+    return SessionState.from_dict({k: v for k, v in row.items() if k in _ROW_FIELDS})
 
 
 def state_from_row(
@@ -391,7 +449,8 @@ def state_from_row(
     """Rebuild a full state from the row and the answers (pool index, IRT category,
     operational, section, idempotency key), in order: plans from the seed, posterior from
     the operational answers."""
-    state = SessionState.from_dict({k: v for k, v in row.items() if k in _ROW_FIELDS})
+    data = _to_positions(test, {k: v for k, v in row.items() if k in _ROW_FIELDS or k == _ID_MARK})
+    state = SessionState.from_dict(data)
     state.plans = [_plan(test, state, index) for index in range(len(test.sections))]
     posterior = test.new_posterior()
     for index, category, operational, section, key in answers:

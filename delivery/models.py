@@ -75,6 +75,37 @@ class Administration(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class FormSnapshot(db.Model):
+    """A published, immutable form: everything a sitting of an administration is compiled from.
+
+    Stored when an administration opens (or, for one opened before snapshots existed, at its
+    first sitting). Sessions point at it, so a pool edit, a new parameter set or a new engine
+    never changes a running or resumed sitting. A re-publish adds a revision; sittings already
+    started keep theirs.
+    """
+
+    __tablename__ = "form_snapshots"
+    __table_args__ = (UniqueConstraint("administration_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), index=True)
+    revision: Mapped[int] = mapped_column(default=1)
+    test_definition_id: Mapped[int] = mapped_column(ForeignKey("test_definitions.id"))
+    parameter_set_id: Mapped[int] = mapped_column(ForeignKey("parameter_sets.id"))
+    # The exact item versions, in the order the compiled test indexes them.
+    item_version_ids: Mapped[list[int]] = mapped_column(db.JSON)
+    # Pairs of item versions that may never share a sitting (as they were when published).
+    enemy_pairs: Mapped[list[list[int]]] = mapped_column(db.JSON, default=list)
+    settings: Mapped[dict[str, Any]]
+    scale: Mapped[dict[str, Any]]
+    # How session randomness is drawn from the session seed (delivery.engine.SEED_RULE).
+    seed_rule: Mapped[str] = mapped_column(String(100))
+    engine_version: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
 class AdministrationClassroom(db.Model):
     __tablename__ = "administration_classrooms"
 
@@ -107,6 +138,8 @@ class ExamSession(db.Model):
     student_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=SessionStatus.ACTIVE)
     seed: Mapped[int] = mapped_column(BigInteger)
+    # The published form this sitting runs on (None only for rows older than snapshots).
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("form_snapshots.id"))
     # The test definition as it was when the session started (recorded for replay).
     engine_settings: Mapped[dict[str, Any]]
     # The whole delivery.engine.SessionState, written in the same transaction as each answer:
@@ -182,4 +215,6 @@ class Result(db.Model):
     item_version_ids: Mapped[list[int]] = mapped_column(db.JSON)
     engine_settings: Mapped[dict[str, Any]]
     seed: Mapped[int] = mapped_column(BigInteger)
+    snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("form_snapshots.id"))
+    engine_version: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cbt.errors import ValidationError
 from scoring import AdaptiveTestSpec
 
 SECTION_KINDS = ("linear", "loft", "cat")
@@ -50,8 +49,21 @@ def parse_time(value: str) -> datetime:
 FORM_ASSIGNMENTS = ("random", "rotate")
 
 
-def _fail(message: str, where: str) -> ValidationError:
-    return ValidationError(message, details={"where": where})
+class SpecError(ValueError):
+    """A definition, reporting scale or pool that cannot make a test.
+
+    Plain, so the engine and its schemas know nothing of HTTP: the services turn it into a
+    422 ``validation_failed`` (``delivery.service.checked_spec``).
+    """
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+def _fail(message: str, where: str) -> SpecError:
+    return SpecError(message, details={"where": where})
 
 
 def _int(data: Mapping[str, Any], key: str, where: str, *, default: Any, minimum: int = 0) -> Any:
@@ -81,7 +93,7 @@ def _keys(value: Any, where: str) -> tuple[str, ...]:
 def _check_unknown(data: Mapping[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ValidationError(
+        raise SpecError(
             f"Unknown field(s) {', '.join(unknown)}.",
             details={"where": where, "unknown": unknown, "allowed": sorted(allowed)},
         )

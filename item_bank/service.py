@@ -22,6 +22,7 @@ from cbt.audit import Actor, record_audit
 from cbt.db import db, iso_utc, utcnow
 from cbt.errors import Conflict, Forbidden, NotFound, ValidationError
 from cbt.models import Role
+from cbt.signals import parameter_set_published, pool_changed
 from item_bank.curriculum import (
     prefix_bounds,
     validate_code_prefix,
@@ -1300,6 +1301,7 @@ def publish_parameter_set(parameter_set_id: int, *, actor: Actor) -> ParameterSe
         parameter_set.id,
         {"name": parameter_set.name, "version": parameter_set.version},
     )
+    parameter_set_published.send(None, parameter_set_id=parameter_set.id)
     return parameter_set
 
 
@@ -1453,13 +1455,15 @@ def get_pool(pool_id: int) -> ItemPool:
 
 
 def set_pool_members(pool_id: int, item_version_ids: list[int], *, actor: Actor) -> ItemPool:
-    """Replace a pool's members. Running tests keep the pool they compiled at start-up."""
+    """Replace a pool's members. Sittings already published keep their form; compiled
+    definitions are dropped (``pool_changed``)."""
     pool = get_pool(pool_id)
     db.session.execute(PoolMember.__table__.delete().where(PoolMember.pool_id == pool.id))
     _add_members(pool.id, item_version_ids)
     record_audit(
         actor, "pool_members_set", "pool", pool.id, {"n_items": len(set(item_version_ids))}
     )
+    pool_changed.send(None, pool_id=pool.id)
     return pool
 
 
@@ -1473,6 +1477,7 @@ def set_pool_parameter_set(pool_id: int, parameter_set_id: int, *, actor: Actor)
     record_audit(
         actor, "pool_parameter_set_changed", "pool", pool.id, {"parameter_set_id": parameter_set.id}
     )
+    pool_changed.send(None, pool_id=pool.id)
     return pool
 
 
@@ -1596,9 +1601,25 @@ class PoolItem:
 
 def load_pool_items(pool_id: int, parameter_set_id: int) -> list[PoolItem]:
     """Every pool member with its parameters from the set (if any), in three queries."""
+    members = select(PoolMember.item_version_id).where(PoolMember.pool_id == pool_id)
+    items = _load_items(members, parameter_set_id)
+    if not items:
+        raise NotFound("The pool has no items.", details={"pool_id": pool_id})
+    return items
+
+
+def load_items(item_version_ids: Sequence[int], parameter_set_id: int) -> list[PoolItem]:
+    """Exactly these item versions (a published form's), with their parameters, by id."""
+    items = _load_items(list(item_version_ids), parameter_set_id)
+    missing = sorted(set(item_version_ids) - {item.item_version_id for item in items})
+    if missing:
+        raise NotFound("Unknown item versions.", details={"item_version_ids": missing[:20]})
+    return items
+
+
+def _load_items(version_ids: Any, parameter_set_id: int) -> list[PoolItem]:
     rows = db.session.execute(
         select(ItemVersion, Item.key, ItemParameter, Stimulus.html)
-        .join(PoolMember, PoolMember.item_version_id == ItemVersion.id)
         .join(Item, Item.id == ItemVersion.item_id)
         .outerjoin(
             ItemParameter,
@@ -1606,16 +1627,13 @@ def load_pool_items(pool_id: int, parameter_set_id: int) -> list[PoolItem]:
             & (ItemParameter.parameter_set_id == parameter_set_id),
         )
         .outerjoin(Stimulus, Stimulus.id == ItemVersion.stimulus_id)
-        .where(PoolMember.pool_id == pool_id)
+        .where(ItemVersion.id.in_(version_ids))
         .order_by(ItemVersion.id)
     ).all()
-    if not rows:
-        raise NotFound("The pool has no items.", details={"pool_id": pool_id})
     codes: dict[int, list[str]] = {}
     for version_id, code in db.session.execute(
         select(ItemCurriculumCode.item_version_id, ItemCurriculumCode.code)
-        .join(PoolMember, PoolMember.item_version_id == ItemCurriculumCode.item_version_id)
-        .where(PoolMember.pool_id == pool_id)
+        .where(ItemCurriculumCode.item_version_id.in_(version_ids))
         .order_by(ItemCurriculumCode.item_version_id, ItemCurriculumCode.code)
     ):
         codes.setdefault(version_id, []).append(code)
@@ -1655,6 +1673,11 @@ def pool_enemy_pairs(pool_id: int) -> list[tuple[int, int]]:
         .join(second, second.c.item_id == ItemEnemy.enemy_item_id)
     ).all()
     return [(int(a), int(b)) for a, b in rows]
+
+
+def is_published(parameter_set: ParameterSet) -> bool:
+    """Only a published parameter set may score students (a draft is a researcher's)."""
+    return parameter_set.status == ParameterSetStatus.PUBLISHED
 
 
 def parameter_record(params: ItemParameter) -> dict[str, Any]:

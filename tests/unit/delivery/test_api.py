@@ -397,7 +397,7 @@ def test_submit_uses_few_queries(
     count_queries: list[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from delivery import service
+    from delivery.service import persistence as service
 
     alone: list[dict] = []
     write = service._write_answer_alone

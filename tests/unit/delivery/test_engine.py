@@ -8,10 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cbt.errors import ValidationError
 from delivery import engine
 from delivery.engine import BankItem, CompiledTest, ReplayedAnswer, SessionState, compile_test
-from delivery.schemas import TestSpec
+from delivery.schemas import SpecError, TestSpec
 from delivery.simulation import ExposureTally, run_session, simulate
 
 AREAS = ("algebra", "geometry", "number", "data")
@@ -115,14 +114,14 @@ def area_counts(test: CompiledTest, state: SessionState, section: int = 0) -> di
     ],
 )
 def test_malformed_definitions_are_refused_with_their_place(settings: dict, where: str) -> None:
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(SpecError) as error:
         TestSpec.from_dict(settings)
     assert error.value.details["where"] == where
 
 
 def test_unknown_items_are_named() -> None:
     settings = {"sections": [{"kind": "linear", "forms": [["i-000", "nope-1", "nope-2"]]}]}
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(SpecError) as error:
         build(settings)
     assert error.value.details["unknown"] == ["nope-1", "nope-2"]
 
@@ -225,7 +224,7 @@ def test_irt_categories_follow_the_model() -> None:
 
 def test_loft_counts_the_pool_cannot_meet_are_refused() -> None:
     settings = {"sections": [{"kind": "loft", "counts": {"algebra": 41, "space": 1}}]}
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(SpecError) as error:
         build(settings)
     assert error.value.details["areas"] == {"algebra": 41, "space": 1}
 
@@ -237,7 +236,7 @@ def test_content_limits_naming_unknown_areas_are_refused() -> None:
             {"rule": "max_information"},
         ]
     )
-    with pytest.raises(ValidationError, match="does not fit its pool"):
+    with pytest.raises(SpecError, match="does not fit its pool"):
         build(settings)
 
 
