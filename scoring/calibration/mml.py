@@ -79,6 +79,7 @@ from scipy.special import logsumexp, ndtri
 from scoring.calibration._blocks import BlockPriors, ItemBlock
 from scoring.calibration._data import ResponseData, as_response_data
 from scoring.calibration._estep import DenseKernel, EStep, SparseKernel, _posterior_inplace
+from scoring.calibration.classical import UnscoredChoicesWarning, unscored_choice_items
 from scoring.calibration.priors import BetaPrior, LogNormalPrior, NormalPrior, as_prior
 from scoring.estimation import DEFAULT_BOUNDS, DEFAULT_N_NODES, AbilityEstimate
 from scoring.parameters import DICHOTOMOUS_MODELS, ItemParameters
@@ -372,6 +373,7 @@ class MMLCalibrator:
         if not has_kept.any():
             raise ValueError("no person has a response to a calibrated item")
         work = data if has_kept.all() and keep_items.all() else data.subset(has_kept, keep_items)
+        _warn_if_unscored(work)
         new_position = np.cumsum(keep_items) - 1
         anchors = {int(new_position[j]): rec for j, rec in anchors.items() if keep_items[j]}
         if group_index is not None:
@@ -1229,6 +1231,24 @@ def _squarem(problem, x, settings, callback, history, counter, dtype) -> tuple[n
             if alpha >= step_max:
                 step_max *= 4.0
     return x, False
+
+
+def _warn_if_unscored(data: ResponseData) -> None:
+    """Warn when items look like raw option codes (``classical.unscored_choice_items``)."""
+    suspect = unscored_choice_items(data)
+    if not suspect:
+        return
+    names = ", ".join(str(data.item_ids[j]) for j in suspect[:5])
+    more = f" and {len(suspect) - 5} more" if len(suspect) > 5 else ""
+    top = int(max(np.flatnonzero(data.category_counts()[j])[-1] for j in suspect)) + 1
+    warnings.warn(
+        f"{len(suspect)} item(s) look like unscored option codes, not scores ({names}{more}): "
+        f"up to {top} categories whose mean rest score does not rise with the category, so the "
+        "model would be fitted to which option was chosen. Score the choices with a key first; "
+        "cbt analyse --responses CHOICES.csv --key KEY.csv shows each option and checks the key",
+        UnscoredChoicesWarning,
+        stacklevel=3,
+    )
 
 
 # ---------------------------------------------------------------------------- standard errors
