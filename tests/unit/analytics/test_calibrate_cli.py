@@ -588,3 +588,11 @@ def test_commands_are_registered() -> None:
     listed = cli.list_commands(click.Context(cli))
     for name in ("calibrate", "link", "fit", "dif", "score"):
         assert name in listed
+
+
+def test_the_default_standard_errors_are_observed_information(tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    args = ["calibrate", "--model", "2pl", "--responses", str(LSAT6), "--out", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["se_method"] == "observed"
