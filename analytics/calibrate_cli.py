@@ -277,10 +277,11 @@ def _se_records(params: Any, se: Any) -> list[dict[str, Any] | None]:
 @click.option(
     "--se",
     "se_method",
-    type=click.Choice(["xpd", "xpd-block", "observed", "none"]),
-    default="xpd",
+    type=click.Choice(["observed", "xpd", "xpd-block", "none"]),
+    default="observed",
     show_default=True,
-    help="Standard-error method.",
+    help="Standard-error method: observed information (exact; on large problems the "
+    "cross-product xpd is used instead and said so), xpd or xpd-block (approximations), none.",
 )
 @click.option(
     "--prior-discrimination",
@@ -499,6 +500,12 @@ def _summary(cal: Any, out_path: str | None, extra: str = "") -> None:
         click.echo(f"excluded {len(cal.excluded_persons_)} persons with no responses", err=True)
     for item_id, message in cal.item_warnings_.items():
         click.echo(f"item {item_id}: {message}", err=True)
+    if cal.se_method == "observed" and cal.se_method_ not in ("observed", None):
+        click.echo(
+            f"standard errors: {cal.se_method_} (observed information is too costly at this "
+            "size; the cross-product approximation is close on large samples)",
+            err=True,
+        )
 
 
 def _calibrate_from_database(

@@ -12,7 +12,12 @@ See docs/calibration.md for a tour.
 """
 
 from scoring.calibration._data import ResponseData, as_response_data
-from scoring.calibration.classical import ClassicalItemAnalysis, classical_item_analysis
+from scoring.calibration.classical import (
+    ClassicalItemAnalysis,
+    UnscoredChoicesWarning,
+    classical_item_analysis,
+    unscored_choice_items,
+)
 from scoring.calibration.dif import LRDif, MantelHaenszelDif, lr_dif, mantel_haenszel
 from scoring.calibration.fit import (
     ItemFit,
@@ -56,6 +61,7 @@ __all__ = [
     "RaschFit",
     "ResponseData",
     "StandardErrors",
+    "UnscoredChoicesWarning",
     "as_response_data",
     "chain_link",
     "classical_item_analysis",
@@ -68,4 +74,5 @@ __all__ = [
     "rasch_item_fit",
     "sx2_item_fit",
     "transform_parameters",
+    "unscored_choice_items",
 ]

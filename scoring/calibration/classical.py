@@ -20,7 +20,12 @@ import scipy.sparse as sp
 
 from scoring.calibration._data import as_response_data
 
-__all__ = ["ClassicalItemAnalysis", "classical_item_analysis"]
+__all__ = [
+    "ClassicalItemAnalysis",
+    "UnscoredChoicesWarning",
+    "classical_item_analysis",
+    "unscored_choice_items",
+]
 
 
 @dataclass(frozen=True)
@@ -147,3 +152,63 @@ def _alpha(dense: np.ndarray) -> float:
     if total_var <= 0:
         return float("nan")
     return float(k / (k - 1) * (1.0 - item_var / total_var))
+
+
+class UnscoredChoicesWarning(UserWarning):
+    """The responses look like raw option codes, not scores (see :func:`unscored_choice_items`)."""
+
+
+def unscored_choice_items(
+    data: Any, *, min_categories: int = 3, min_count: int = 10, max_rho: float = 0.5
+) -> list[int]:
+    """Items whose score categories do not rise with the rest score: likely unscored choices.
+
+    For each item with at least ``min_categories`` observed categories, the mean rest score
+    (the person's mean proportion-of-maximum on their other items) is taken among the
+    responses in each category seen at least ``min_count`` times. A scored item's category means
+    rise with the category; raw option codes (which option was picked, 0 to 8 say) have no such
+    order. An item is listed when the Spearman correlation between category and mean rest
+    score is at most ``max_rho`` (or cannot be formed).
+
+    Parameters
+    ----------
+    data : ResponseData or array_like, shape (n_persons, n_items)
+
+    Returns
+    -------
+    list of int
+        Positions of the suspect items.
+    """
+    data = as_response_data(data)
+    if data.n_responses == 0:
+        return []
+    counts = data.category_counts()
+    if counts.shape[1] < min_categories:  # dichotomous data: nothing to check
+        return []
+    top = np.array([np.flatnonzero(row)[-1] if row.any() else 0 for row in counts])
+    item, person = data.item.astype(np.int64), data.person.astype(np.int64)
+    prop = data.score / np.maximum(top[item], 1)
+    total = np.bincount(person, weights=prop, minlength=data.n_persons)
+    n_answered = np.bincount(person, minlength=data.n_persons)
+    others = n_answered[person] - 1
+    usable = others > 0
+    rest = np.zeros_like(prop)
+    rest[usable] = (total[person][usable] - prop[usable]) / others[usable]
+    width = counts.shape[1]
+    cell = item * width + data.score
+    n_cell = np.bincount(cell[usable], minlength=data.n_items * width).reshape(-1, width)
+    s_cell = np.bincount(cell[usable], weights=rest[usable], minlength=data.n_items * width)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = s_cell.reshape(-1, width) / n_cell
+    suspect = []
+    for j in range(data.n_items):
+        if int(np.count_nonzero(counts[j])) < min_categories:
+            continue
+        seen = np.flatnonzero(n_cell[j] >= min_count)
+        if seen.size < min_categories:
+            continue
+        ranks = np.argsort(np.argsort(means[j, seen]))
+        rho = np.corrcoef(np.arange(seen.size), ranks)[0, 1]
+        if not np.isfinite(rho) or rho <= max_rho:
+            suspect.append(j)
+    return suspect

@@ -393,6 +393,38 @@ def test_non_convergence_is_a_warning_with_output(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["converged"] is False
 
 
+def test_raw_option_codes_get_a_warning_pointing_to_cbt_analyse(tmp_path: Path) -> None:
+    rng = np.random.default_rng(12)
+    theta = rng.normal(size=1200)
+    key = rng.integers(0, 9, 12)
+    right = rng.random((1200, 12)) < 1 / (1 + np.exp(-(theta[:, None] - rng.normal(size=12))))
+    codes = np.where(right, key, (key + rng.integers(1, 9, (1200, 12))) % 9)
+    lines = ["person_id," + ",".join(f"q{j}" for j in range(12))]
+    lines += [f"p{i}," + ",".join(map(str, row)) for i, row in enumerate(codes)]
+    (tmp_path / "raw.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "p.json"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "calibrate",
+            "--model",
+            "2pl",
+            "--responses",
+            str(tmp_path / "raw.csv"),
+            "--out",
+            str(out),
+            "--quiet",
+            "--max-iter",
+            "20",
+            "--se",
+            "none",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "look like unscored option codes" in result.output
+    assert "cbt analyse --responses CHOICES.csv --key KEY.csv" in result.output
+
+
 # ---------------------------------------------------------------------------- link
 def _params_file(path: Path, params: ItemParameters, model: str = "2pl", se: bool = False):
     records = params.to_records()
@@ -556,3 +588,11 @@ def test_commands_are_registered() -> None:
     listed = cli.list_commands(click.Context(cli))
     for name in ("calibrate", "link", "fit", "dif", "score"):
         assert name in listed
+
+
+def test_the_default_standard_errors_are_observed_information(tmp_path: Path) -> None:
+    out = tmp_path / "p.json"
+    args = ["calibrate", "--model", "2pl", "--responses", str(LSAT6), "--out", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["se_method"] == "observed"

@@ -107,8 +107,41 @@ def test_lsat6_observed_standard_errors_are_the_inverse_hessian(
     np.testing.assert_allclose(lsat6_fit.se_.difficulty, se[5:], rtol=1e-3)
 
 
+def test_observed_standard_errors_count_a_prior_once(lsat6: np.ndarray) -> None:
+    """With a N(0, 0.5^2) prior on b, the SEs are those of the inverse of (-Hessian of the
+    marginal log-likelihood + 1/0.5^2 on the b diagonal), by central differences in (a, b)."""
+    fit = MMLCalibrator("2pl", prior_difficulty=(0.0, 0.5)).fit(lsat6)
+    assert fit.se_method_ == "observed"
+    x0 = np.concatenate([fit.discrimination_, fit.difficulty_])
+
+    def marginal(x: np.ndarray) -> float:
+        return _marginal_ll(ItemParameters.dichotomous(x[:5], x[5:]), lsat6)
+
+    n, h = x0.size, 1e-3
+    hessian = np.empty((n, n))
+    for i in range(n):
+        for j in range(i, n):
+            di, dj = np.eye(n)[i] * h, np.eye(n)[j] * h
+            hessian[i, j] = hessian[j, i] = (
+                marginal(x0 + di + dj)
+                - marginal(x0 + di - dj)
+                - marginal(x0 - di + dj)
+                + marginal(x0 - di - dj)
+            ) / (4 * h * h)
+    info = -hessian + np.diag([0.0] * 5 + [1 / 0.5**2] * 5)
+    se = np.sqrt(np.diag(np.linalg.inv(info)))
+    np.testing.assert_allclose(fit.se_.discrimination, se[:5], rtol=2e-3)
+    np.testing.assert_allclose(fit.se_.difficulty, se[5:], rtol=2e-3)
+
+
+def test_the_default_standard_errors_are_observed_information(lsat6: np.ndarray) -> None:
+    default = MMLCalibrator("2pl").fit(lsat6)
+    assert default.se_method_ == "observed"
+    np.testing.assert_allclose(default.se_.difficulty, LSAT6_SE_B, atol=0.005)
+
+
 def test_cross_product_standard_errors_are_close_to_observed(lsat6: np.ndarray) -> None:
-    xpd = MMLCalibrator("2pl").fit(lsat6).se_
+    xpd = MMLCalibrator("2pl", se_method="xpd").fit(lsat6).se_
     assert xpd.method == "xpd"
     np.testing.assert_allclose(xpd.discrimination, LSAT6_SE_A, rtol=0.05)
     np.testing.assert_allclose(xpd.difficulty, LSAT6_SE_B, rtol=0.05)
@@ -412,3 +445,12 @@ def test_group_labels_must_match_persons(lsat6: np.ndarray) -> None:
         MMLCalibrator().fit(lsat6, groups=["a"] * 10)
     with pytest.raises(ValueError, match="reference_group 'z'"):
         MMLCalibrator(reference_group="z").fit(lsat6, groups=["a"] * 500 + ["b"] * 500)
+
+
+def test_observed_standard_errors_give_way_to_xpd_on_large_problems(lsat6, monkeypatch):
+    from scoring.calibration import mml
+
+    monkeypatch.setattr(mml, "OBSERVED_SE_BUDGET", 1e3)  # LSAT6: 2 x 10 x 5,000 = 1e5
+    cal = MMLCalibrator("2pl").fit(lsat6)
+    assert cal.se_method_ == "xpd"
+    assert cal.to_params_document()["se_method"] == "xpd"
