@@ -15,7 +15,6 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,13 +31,6 @@ N_ITEMS = int(os.environ.get("CBT_FAULT_ITEMS", "12"))  # every sitting is this 
 DATABASE = "cbt_faults"
 
 TALLIES: list[tuple[str, Tally]] = []
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(item.fspath).parents:
-            item.add_marker(pytest.mark.faults)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -99,6 +91,7 @@ class Deployment:
     class_code: str
     student_codes: dict[int, str]
     administration_id: int
+    pool_id: int
 
     @property
     def url(self) -> str:
@@ -247,16 +240,41 @@ def stack(cluster: PostgresCluster, redis_server: RedisServer) -> Iterator[Stack
         shutil.rmtree(instance, ignore_errors=True)
 
 
-@pytest.fixture
-def deployment(stack: Stack) -> Iterator[Deployment]:
-    """A new class of N_STUDENTS with its own open administration; the servers are running."""
+def add_class(stack: Stack, *, own_pool: bool = False) -> Deployment:
+    """A new class of N_STUDENTS with its own open administration of the seeded CAT; with
+    ``own_pool`` the CAT is a copy on a pool of its own, which the test may edit."""
     from cbt.db import db
     from cbt.security import generate_login_code
     from cbt.service import create_classroom, enroll_student, find_school
-    from delivery.models import Administration, AdministrationClassroom, AdministrationStatus
+    from delivery.models import (
+        Administration,
+        AdministrationClassroom,
+        AdministrationStatus,
+        TestDefinition,
+    )
+    from item_bank.service import create_pool
 
     code = f"F-{uuid.uuid4().hex[:8].upper()}"
     with stack.app.app_context():
+        definition = db.session.get(TestDefinition, stack.school.test_definition_id)
+        assert definition is not None
+        if own_pool:
+            pool = create_pool(
+                name=code,
+                item_version_ids=stack.school.item_version_ids,
+                active_parameter_set_id=definition.parameter_set_id,
+            )
+            definition = TestDefinition(
+                key=code,
+                title=definition.title,
+                mode=definition.mode,
+                pool_id=pool.id,
+                parameter_set_id=definition.parameter_set_id,
+                settings=definition.settings,
+                scale=definition.scale,
+            )
+            db.session.add(definition)
+            db.session.flush()
         school = find_school("T1")
         assert school is not None
         classroom = create_classroom(school, code, 7, 2026, code)
@@ -265,9 +283,7 @@ def deployment(stack: Stack) -> Iterator[Deployment]:
             codes[number] = generate_login_code()
             enroll_student(classroom, number, f"Student {number}", codes[number], SECRET)
         administration = Administration(
-            test_definition_id=stack.school.test_definition_id,
-            name=code,
-            status=AdministrationStatus.OPEN,
+            test_definition_id=definition.id, name=code, status=AdministrationStatus.OPEN
         )
         db.session.add(administration)
         db.session.flush()
@@ -275,9 +291,15 @@ def deployment(stack: Stack) -> Iterator[Deployment]:
             AdministrationClassroom(administration_id=administration.id, classroom_id=classroom.id)
         )
         db.session.commit()
-        deployment = Deployment(stack, code, codes, administration.id)
+        deployment = Deployment(stack, code, codes, administration.id, definition.pool_id)
         db.session.remove()
         db.engine.dispose()  # a PostgreSQL restart must not leave it a dead pool
-    yield deployment
+    return deployment
+
+
+@pytest.fixture
+def deployment(stack: Stack) -> Iterator[Deployment]:
+    """A class of its own on the running servers."""
+    yield add_class(stack)
     # A test that killed a worker waits for its replacement; the next one starts whole.
     stack.server.wait_workers()

@@ -67,6 +67,15 @@ def _wait(check, seconds: float, what: str) -> None:
     raise StackError(f"{what} did not become ready within {seconds:.0f} s")
 
 
+def _started(pid: int) -> int:
+    """A process's start time in clock ticks since boot (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
 class PostgresCluster:
     """``initdb`` in a temporary directory, served on a free port; ``restart`` is the fault."""
 
@@ -93,6 +102,9 @@ class PostgresCluster:
 
     def start(self) -> None:
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.up()
+
+    def up(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 "
             f"-c unix_socket_directories={self.root} -c fsync=off -c max_connections=200"
@@ -108,6 +120,10 @@ class PostgresCluster:
             "pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-m", "fast", "-w",
             "restart",
         )  # fmt: skip
+
+    def down(self) -> None:
+        """An outage: the server is gone until ``up``."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         if self.data.exists():
@@ -204,11 +220,23 @@ class Gunicorn:
 
     def kill_worker(self) -> int:
         """SIGKILL one worker mid-request; the master starts a new one."""
-        pids = self.worker_pids()
+        pids = sorted(self.worker_pids(), key=_started)
         if not pids:
             raise StackError("no gunicorn worker to kill")
-        os.kill(pids[0], signal.SIGKILL)
+        os.kill(pids[0], signal.SIGKILL)  # the oldest: serving, not a replacement still loading
         return pids[0]
+
+    def replace_workers(self) -> None:
+        """SIGKILL every worker at once: whatever a worker kept in memory is gone."""
+        old = set(self.worker_pids())
+        for pid in old:
+            os.kill(pid, signal.SIGKILL)
+        _wait(
+            lambda: len(set(self.worker_pids()) - old) == self.workers,
+            60,
+            "replacement workers",
+        )
+        _wait(lambda: requests.get(f"{self.url}/readyz", timeout=2).ok, 60, "gunicorn")
 
     def wait_workers(self, seconds: float = 60) -> None:
         _wait(lambda: len(self.worker_pids()) == self.workers, seconds, "replacement worker")

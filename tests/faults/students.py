@@ -64,9 +64,10 @@ class Ledger:
 
 
 class Reply:
-    def __init__(self, status: int, body: Any) -> None:
+    def __init__(self, status: int, body: Any, headers: Any = None) -> None:
         self.status = status
         self.body = body if isinstance(body, dict) else {}
+        self.headers = dict(headers or {})
 
     @property
     def code(self) -> str:
@@ -101,7 +102,7 @@ class Device:
             data = response.json()
         except ValueError:
             data = None
-        reply = Reply(response.status_code, data)
+        reply = Reply(response.status_code, data, response.headers)
         self.ledger.saw(f"{label or path} {reply.status} {reply.code}".rstrip())
         if reply.status == 200 and reply.body.get("csrf_token"):
             self.csrf = reply.body["csrf_token"]
