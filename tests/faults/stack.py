@@ -206,8 +206,11 @@ class Gunicorn:
                 stdout=log,
                 stderr=log,
             )  # fmt: skip
-        _wait(lambda: requests.get(f"{self.url}/readyz", timeout=2).ok, 60, "gunicorn")
-        _wait(lambda: len(self.worker_pids()) == self.workers, 60, "gunicorn workers")
+        try:
+            _wait(lambda: requests.get(f"{self.url}/readyz", timeout=2).ok, 60, "gunicorn")
+            _wait(lambda: len(self.worker_pids()) == self.workers, 60, "gunicorn workers")
+        except StackError as error:
+            raise StackError(f"{error}; its log ends:\n{self.log_tail()}") from None
 
     def worker_pids(self) -> list[int]:
         assert self.process is not None
@@ -250,6 +253,7 @@ class Gunicorn:
                 self.process.kill()
                 self.process.wait()
             self.process = None
+        self.log.unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
