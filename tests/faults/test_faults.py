@@ -161,11 +161,6 @@ def test_duplicate_and_out_of_order_submits(deployment: Deployment) -> None:
     check("duplicate and out-of-order submits", deployment, ledger)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15 point 4: the same idempotency key with a different answer is treated as "
-    "a replay (200) instead of 409; the delivery helper is fixing delivery/service.py",
-)
 def test_a_reused_key_with_a_different_answer_is_refused(deployment: Deployment) -> None:
     ledger = Ledger()
     device = _student(deployment, 1, ledger)
@@ -176,7 +171,7 @@ def test_a_reused_key_with_a_different_answer_is_refused(deployment: Deployment)
     assert first.status == 200
     again = device.send(item["handle"], {"choice": choices[1]}, key)
     assert again.status == 409, again.body
-    assert again.code == "idempotency_key_reused"
+    assert again.code == "idempotency_key_conflict"
 
 
 def _finish(device: Device, administration_id: int, seed: int) -> None:
@@ -223,12 +218,6 @@ def test_an_outage_answers_503_and_the_resend_is_recorded(
     assert int(during.headers.get("Retry-After", "0")) > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15 point 1: sessions keep positions in a test compiled from the pool's "
-    "current members, so after a pool edit a fresh worker with an empty Redis shows another "
-    "item or fails; snapshots are being built in delivery/",
-)
 def test_a_pool_edit_then_fresh_workers_and_a_flushed_redis_keep_the_item_on_screen(
     stack: Stack,
 ) -> None:
@@ -277,11 +266,6 @@ def test_a_pool_edit_then_fresh_workers_and_a_flushed_redis_keep_the_item_on_scr
     deployment.tally(ledger).assert_clean()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15 point 4: an answer committed before the Redis write behind it failed is "
-    "answered 500 bad_request, and its resend is a replay; being fixed in delivery/",
-)
 def test_an_answer_committed_before_a_redis_write_failed_is_not_reported_as_an_error(
     deployment: Deployment,
 ) -> None:
