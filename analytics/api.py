@@ -8,6 +8,7 @@ import io
 from flask import Blueprint, Response, jsonify, request
 
 from analytics.service import (
+    classroom_answers,
     classroom_mastery,
     classroom_results,
     list_classrooms,
@@ -18,6 +19,7 @@ from cbt.auth import ensure_can_see_student, ensure_teacher_sees_classroom, requ
 from cbt.errors import ValidationError
 from cbt.http import request_actor
 from cbt.models import Role
+from cbt.openapi import openapi
 
 blueprint = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
 
@@ -101,6 +103,69 @@ def class_results_csv(classroom_id: int) -> Response:
         buffer.getvalue(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+_ANSWER_COLUMNS = [
+    "student_number",
+    "student",
+    "administration",
+    "sequence",
+    "item_key",
+    "item_version",
+    "item_type",
+    "curriculum_codes",
+    "response",
+    "correct_answer",
+    "score",
+    "max_score",
+    "is_correct",
+    "time_taken_s",
+    "answered_at",
+]
+
+
+@blueprint.get("/classes/<int:classroom_id>/answers.csv")
+@openapi(
+    summary="Every answer of the class as CSV: what each student answered, the key, the score "
+    "and the time, one row per answer.",
+    tags=["Reports"],
+    roles=(Role.TEACHER, Role.OPERATOR),
+    response={"type": "string"},
+    response_type="text/csv",
+)
+def class_answers_csv(classroom_id: int) -> Response:
+    user = require_user(*_STAFF_REPORT_ROLES)
+    ensure_teacher_sees_classroom(user, classroom_id)
+    rows = classroom_answers(classroom_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(_ANSWER_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                row["student_number"],
+                row["student"],
+                row["administration"],
+                row["sequence"],
+                row["item_key"],
+                row["item_version"],
+                row["item_type"],
+                " ".join(row["curriculum_codes"]),
+                row["response_text"],
+                row["correct_text"],
+                row["score"],
+                row["max_score"],
+                "" if row["is_correct"] is None else int(row["is_correct"]),
+                round(row["time_taken_ms"] / 1000, 1),
+                row["answered_at"] or "",
+            ]
+        )
+    record_audit(request_actor(user), "export_class_answers", "classroom", classroom_id)
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="class-{classroom_id}-answers.csv"'},
     )
 
 

@@ -70,8 +70,9 @@ def test_answer_history_lists_every_answer(
     [session] = history["sessions"]
     assert [a["sequence"] for a in session["answers"]] == [1, 2, 3, 4, 5]
     for answer in session["answers"]:
-        assert answer["response"] == "A"
-        assert answer["is_correct"] == (answer["correct_response"] == "A")
+        assert answer["response"] == {"choice": "A"}
+        assert answer["response_text"].startswith("A: ")
+        assert answer["is_correct"] == answer["correct_text"].startswith("A: ")
         assert answer["time_taken_ms"] >= 0
         assert len(answer["curriculum_codes"][0]) == 16
         assert "<script>" not in answer["stem"]
