@@ -106,7 +106,8 @@ def test_csv_export(teacher: ApiClient, school: SeededSchool, finished: dict) ->
     response = teacher.get(f"/api/v1/classes/{school.classroom_id}/results.csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    lines = response.get_data(as_text=True).strip().splitlines()
+    assert response.get_data().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, for Excel
+    lines = response.get_data(as_text=True).lstrip("\ufeff").strip().splitlines()
     assert lines[0].startswith("student_number,student,administration,status")
     assert len(lines) == 4
     assert ",finished,5," in lines[1]
