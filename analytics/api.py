@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from analytics.exports import csv_download, csv_text
+from analytics.exports import XLSX_MIMETYPE, csv_download, csv_text, xlsx_download
 from analytics.service import (
     classroom_answers,
     classroom_mastery,
@@ -162,6 +162,28 @@ def _answer_rows(answers: list[dict[str, Any]]) -> list[list[Any]]:
         ]
         for row in answers
     ]
+
+
+@blueprint.get("/classes/<int:classroom_id>/results.xlsx")
+@openapi(
+    summary="The class results and every answer as an Excel workbook (sheets Results and "
+    "Answers, the same columns as the two CSVs).",
+    tags=["Reports"],
+    roles=(Role.TEACHER, Role.OPERATOR),
+    response={"type": "string", "format": "binary"},
+    response_type=XLSX_MIMETYPE,
+)
+def class_results_xlsx(classroom_id: int) -> Response:
+    user = require_user(*_STAFF_REPORT_ROLES)
+    ensure_teacher_sees_classroom(user, classroom_id)
+    sheets = {
+        "Results": (_RESULT_COLUMNS, _result_rows(classroom_results(classroom_id))),
+        "Answers": (_ANSWER_COLUMNS, _answer_rows(classroom_answers(classroom_id))),
+    }
+    record_audit(
+        request_actor(user), "export_class_results", "classroom", classroom_id, {"format": "xlsx"}
+    )
+    return xlsx_download(sheets, f"class-{classroom_id}-results.xlsx")
 
 
 @blueprint.get("/students/<int:student_id>/history")

@@ -18,9 +18,10 @@ from typing import Any
 
 from flask import Response
 
-__all__ = ["BOM", "csv_download", "csv_text", "excel_safe"]
+__all__ = ["BOM", "XLSX_MIMETYPE", "csv_download", "csv_text", "excel_safe", "xlsx_download"]
 
 BOM = "\ufeff"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -47,5 +48,45 @@ def csv_download(body: str | Iterator[str], filename: str) -> Response:
     return Response(
         body,
         mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def xlsx_bytes(sheets: dict[str, tuple[list[str], Iterable[Iterable[Any]]]]) -> bytes:
+    """A workbook with one sheet per entry (name -> header and rows).
+
+    Every text cell is stored as text, so a typed ``=...`` is never a formula; characters XML
+    cannot hold (control codes) are dropped rather than failing the download.
+    """
+    from openpyxl import Workbook  # imported here: only this download needs it
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    book = Workbook(write_only=True)
+    for title, (header, rows) in sheets.items():
+        sheet = book.create_sheet(title)
+        sheet.append(header)
+        for row in rows:
+            cells = []
+            for value in row:
+                if isinstance(value, str):
+                    cell = WriteOnlyCell(sheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+                    cell.data_type = "s"
+                else:
+                    cell = WriteOnlyCell(sheet, value=value)
+                cells.append(cell)
+            sheet.append(cells)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def xlsx_download(
+    sheets: dict[str, tuple[list[str], Iterable[Iterable[Any]]]], filename: str
+) -> Response:
+    """An XLSX attachment of ``sheets`` (see ``xlsx_bytes``)."""
+    return Response(
+        xlsx_bytes(sheets),
+        mimetype=XLSX_MIMETYPE,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -7,10 +7,11 @@ import io
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 
-from analytics.exports import BOM, csv_text, excel_safe
+from analytics.exports import BOM, XLSX_MIMETYPE, csv_text, excel_safe
 from cbt.db import db
-from cbt.models import User
+from cbt.models import AuditEvent, User
 from tests.helpers import TEACHER_PASSWORD, ApiClient, SeededSchool, seed_school
 
 
@@ -61,3 +62,28 @@ def test_class_csv_has_a_bom_and_reads_back_in_japanese(
         students = [row["student"] for row in rows]
         assert "山田 花子" in students
         assert "'=cmd|' /C calc'!A0" in students
+
+
+def test_class_results_xlsx(teacher: tuple[ApiClient, SeededSchool]) -> None:
+    from openpyxl import load_workbook
+
+    api, school = teacher
+    reply = api.get(f"/api/v1/classes/{school.classroom_id}/results.xlsx")
+    assert reply.status_code == 200
+    assert reply.mimetype == XLSX_MIMETYPE
+    book = load_workbook(io.BytesIO(reply.get_data()))
+    assert book.sheetnames == ["Results", "Answers"]
+    rows = list(book["Results"].iter_rows(values_only=True))
+    assert rows[0][:3] == ("student_number", "student", "administration")
+    by_name = {row[1]: row for row in rows[1:]}
+    assert by_name["山田 花子"][0] == 1
+    [hostile] = [
+        cell for (cell,) in book["Results"].iter_rows(min_col=2, max_col=2) if "cmd" in cell.value
+    ]
+    assert hostile.value == "=cmd|' /C calc'!A0"
+    assert hostile.data_type == "s"  # text, not a formula
+    assert next(book["Answers"].iter_rows(values_only=True))[8] == "response"
+    event = db.session.execute(
+        select(AuditEvent).where(AuditEvent.action == "export_class_results")
+    ).scalar_one()
+    assert event.details == {"format": "xlsx"}
