@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from analytics.exports import XLSX_MIMETYPE, csv_download, csv_text, xlsx_download
 from analytics.service import (
+    classroom_answers,
     classroom_mastery,
     classroom_results,
     list_classrooms,
@@ -18,6 +19,7 @@ from cbt.auth import ensure_can_see_student, ensure_teacher_sees_classroom, requ
 from cbt.errors import ValidationError
 from cbt.http import request_actor
 from cbt.models import Role
+from cbt.openapi import openapi
 
 blueprint = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
 
@@ -54,33 +56,38 @@ def class_mastery(classroom_id: int) -> Response:
     return jsonify(report)
 
 
+_RESULT_COLUMNS = [
+    "student_number",
+    "student",
+    "administration",
+    "status",
+    "n_answered",
+    "scale_score",
+    "scale_se",
+    "band",
+    "theta",
+    "se",
+    "finished_at",
+]
+
+
 @blueprint.get("/classes/<int:classroom_id>/results.csv")
 def class_results_csv(classroom_id: int) -> Response:
     user = require_user(*_STAFF_REPORT_ROLES)
     ensure_teacher_sees_classroom(user, classroom_id)
-    report = classroom_results(classroom_id)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        [
-            "student_number",
-            "student",
-            "administration",
-            "status",
-            "n_answered",
-            "scale_score",
-            "scale_se",
-            "band",
-            "theta",
-            "se",
-            "finished_at",
-        ]
-    )
+    body = csv_text(_RESULT_COLUMNS, _result_rows(classroom_results(classroom_id)))
+    record_audit(request_actor(user), "export_class_results", "classroom", classroom_id)
+    return csv_download(body, f"class-{classroom_id}-results.csv")
+
+
+def _result_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """One row per student and administration of a class results report."""
     names = {str(a["id"]): a["name"] for a in report["administrations"]}
+    rows = []
     for student in report["students"]:
         for administration_id, session in student["sessions"].items():
             result = (session or {}).get("result") or {}
-            writer.writerow(
+            rows.append(
                 [
                     student["student_number"],
                     student["display_name"],
@@ -95,13 +102,88 @@ def class_results_csv(classroom_id: int) -> Response:
                     (session or {}).get("finished_at") or "",
                 ]
             )
-    record_audit(request_actor(user), "export_class_results", "classroom", classroom_id)
-    filename = f"class-{classroom_id}-results.csv"
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    return rows
+
+
+_ANSWER_COLUMNS = [
+    "student_number",
+    "student",
+    "administration",
+    "sequence",
+    "item_key",
+    "item_version",
+    "item_type",
+    "curriculum_codes",
+    "response",
+    "correct_answer",
+    "score",
+    "max_score",
+    "is_correct",
+    "time_taken_s",
+    "answered_at",
+]
+
+
+@blueprint.get("/classes/<int:classroom_id>/answers.csv")
+@openapi(
+    summary="Every answer of the class as CSV: what each student answered, the key, the score "
+    "and the time, one row per answer.",
+    tags=["Reports"],
+    roles=(Role.TEACHER, Role.OPERATOR),
+    response={"type": "string"},
+    response_type="text/csv",
+)
+def class_answers_csv(classroom_id: int) -> Response:
+    user = require_user(*_STAFF_REPORT_ROLES)
+    ensure_teacher_sees_classroom(user, classroom_id)
+    body = csv_text(_ANSWER_COLUMNS, _answer_rows(classroom_answers(classroom_id)))
+    record_audit(request_actor(user), "export_class_answers", "classroom", classroom_id)
+    return csv_download(body, f"class-{classroom_id}-answers.csv")
+
+
+def _answer_rows(answers: list[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            row["student_number"],
+            row["student"],
+            row["administration"],
+            row["sequence"],
+            row["item_key"],
+            row["item_version"],
+            row["item_type"],
+            " ".join(row["curriculum_codes"]),
+            row["response_text"],
+            row["correct_text"],
+            row["score"],
+            row["max_score"],
+            "" if row["is_correct"] is None else int(row["is_correct"]),
+            round(row["time_taken_ms"] / 1000, 1),
+            row["answered_at"] or "",
+        ]
+        for row in answers
+    ]
+
+
+@blueprint.get("/classes/<int:classroom_id>/results.xlsx")
+@openapi(
+    summary="The class results and every answer as an Excel workbook (sheets Results and "
+    "Answers, the same columns as the two CSVs).",
+    tags=["Reports"],
+    roles=(Role.TEACHER, Role.OPERATOR),
+    response={"type": "string", "format": "binary"},
+    response_type=XLSX_MIMETYPE,
+)
+def class_results_xlsx(classroom_id: int) -> Response:
+    user = require_user(*_STAFF_REPORT_ROLES)
+    ensure_teacher_sees_classroom(user, classroom_id)
+    sheets = {
+        "Results": (_RESULT_COLUMNS, _result_rows(classroom_results(classroom_id))),
+        "Answers": (_ANSWER_COLUMNS, _answer_rows(classroom_answers(classroom_id))),
+    }
+    record_audit(
+        request_actor(user), "export_class_results", "classroom", classroom_id, {"format": "xlsx"}
     )
+    return xlsx_download(sheets, f"class-{classroom_id}-results.xlsx")
 
 
 @blueprint.get("/students/<int:student_id>/history")

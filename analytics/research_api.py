@@ -16,6 +16,7 @@ from analytics.calibration import (
     load_administration_responses,
     research_administrations,
 )
+from analytics.exports import BOM, csv_download
 from cbt.audit import record_audit
 from cbt.auth import require_user
 from cbt.errors import ValidationError
@@ -56,17 +57,10 @@ def _chosen() -> list[int]:
         ) from None
 
 
-def _csv_download(chunks: Iterator[str], name: str) -> Response:
-    return Response(
-        chunks,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
-
-
 def _rows_as_csv(header: list[str], columns: list[np.ndarray]) -> Iterator[str]:
     """CSV text in chunks, so a national export never sits in memory as one string."""
     buffer = io.StringIO()
+    buffer.write(BOM)  # for Excel; cbt calibrate reads utf-8-sig
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     n = len(columns[0]) if columns else 0
@@ -110,7 +104,7 @@ def responses_csv() -> Response:
         {"n_persons": len(persons), "n_responses": int(data.score.size)},
     )
     columns = [persons[person_of], items[data.item], data.score.astype(np.int64)]
-    return _csv_download(
+    return csv_download(
         _rows_as_csv(["person_id", "item_id", "score"], columns), _name(ids, "responses")
     )
 
@@ -137,6 +131,6 @@ def groups_csv() -> Response:
         {"n_persons": len(persons)},
     )
     groups = np.asarray(loaded.administration_of_person).astype(str).astype(object)
-    return _csv_download(
+    return csv_download(
         _rows_as_csv(["person_id", "group"], [persons, groups]), _name(ids, "groups")
     )

@@ -21,6 +21,7 @@ from delivery.models import (
 )
 from item_bank.models import Item, ItemCurriculumCode, ItemVersion
 from item_bank.rendering import sanitise_html
+from item_bank.types import get_item_type
 
 
 def list_classrooms(user_id: int, role: str) -> list[dict[str, Any]]:
@@ -152,21 +153,7 @@ def student_answer_history(student_id: int) -> dict[str, Any]:
         .where(ExamSession.student_id == student_id)
         .order_by(ExamSession.started_at.desc())
     ).all()
-    session_ids = [session.id for session, *_ in sessions]
-    answers: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if session_ids:
-        rows = db.session.execute(
-            select(ItemResponse, ItemVersion, Item.key)
-            .join(ItemVersion, ItemVersion.id == ItemResponse.item_version_id)
-            .join(Item, Item.id == ItemVersion.item_id)
-            .where(ItemResponse.exam_session_id.in_(session_ids))
-            .order_by(ItemResponse.exam_session_id, ItemResponse.sequence)
-        ).all()
-        codes = _curriculum_codes({version.id for _, version, _ in rows})
-        for response, version, key in rows:
-            answers[response.exam_session_id].append(
-                _answer_row(response, version, key, codes.get(version.id, []))
-            )
+    answers = _answers_by_session([session.id for session, *_ in sessions])
     return {
         "student": {"id": student.id, "display_name": student.display_name},
         "sessions": [
@@ -181,6 +168,64 @@ def student_answer_history(student_id: int) -> dict[str, Any]:
     }
 
 
+def _answers_by_session(session_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Every answer of the sessions, in the order given, described for a teacher."""
+    answers: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if not session_ids:
+        return answers
+    rows = db.session.execute(
+        select(ItemResponse, ItemVersion, Item.key)
+        .join(ItemVersion, ItemVersion.id == ItemResponse.item_version_id)
+        .join(Item, Item.id == ItemVersion.item_id)
+        .where(ItemResponse.exam_session_id.in_(session_ids))
+        .order_by(ItemResponse.exam_session_id, ItemResponse.sequence)
+    ).all()
+    codes = _curriculum_codes({version.id for _, version, _ in rows})
+    for response, version, key in rows:
+        answers[response.exam_session_id].append(
+            _answer_row(response, version, key, codes.get(version.id, []))
+        )
+    return answers
+
+
+def classroom_answers(classroom_id: int) -> list[dict[str, Any]]:
+    """Every answer of the class's students in the class's administrations, one row each.
+
+    Reset sessions are left out, as in the class results.
+    """
+    if db.session.get(Classroom, classroom_id) is None:
+        raise NotFound("No such class.", details={"classroom_id": classroom_id})
+    sessions = db.session.execute(
+        select(ExamSession.id, Enrollment.student_number, User.display_name, Administration.name)
+        .join(Enrollment, Enrollment.user_id == ExamSession.student_id)
+        .join(User, User.id == ExamSession.student_id)
+        .join(Administration, Administration.id == ExamSession.administration_id)
+        .join(
+            AdministrationClassroom,
+            AdministrationClassroom.administration_id == Administration.id,
+        )
+        .where(
+            Enrollment.classroom_id == classroom_id,
+            Enrollment.role == Role.STUDENT,
+            AdministrationClassroom.classroom_id == classroom_id,
+            ExamSession.status != SessionStatus.RESET,
+        )
+        .order_by(Enrollment.student_number, Administration.id, ExamSession.started_at)
+    ).all()
+    answers = _answers_by_session([row.id for row in sessions])
+    return [
+        {
+            "student_number": row.student_number,
+            "student": row.display_name,
+            "administration": row.name,
+            "session_id": row.id,
+            **answer,
+        }
+        for row in sessions
+        for answer in answers.get(row.id, [])
+    ]
+
+
 def _curriculum_codes(version_ids: set[int]) -> dict[int, list[str]]:
     codes: dict[int, list[str]] = defaultdict(list)
     if version_ids:
@@ -193,31 +238,27 @@ def _curriculum_codes(version_ids: set[int]) -> dict[int, list[str]]:
     return codes
 
 
-def _option_text(version: ItemVersion, option_id: Any) -> str | None:
-    for option in version.content.get("options", []):
-        if option.get("id") == option_id:
-            return sanitise_html(option.get("text", ""))
-    return None
-
-
 def _answer_row(
     response: ItemResponse, version: ItemVersion, key: str, codes: list[str]
 ) -> dict[str, Any]:
-    chosen = response.response.get("choice")
-    correct = version.scoring.get("correct")
+    kind = get_item_type(version.item_type)
+    # Plain text, to be shown as text: a typed answer may well contain "<script>".
+    described = kind.describe_response(version.content, version.scoring, response.response)
     return {
         "sequence": response.sequence,
         "item_key": key,
         "item_version": version.version_number,
         "content_area": version.content_area,
         "curriculum_codes": codes,
+        "item_type": version.item_type,
         "stem": sanitise_html(version.content.get("stem", "")),
-        "response": chosen,
-        "response_text": _option_text(version, chosen),
-        "correct_response": correct,
-        "correct_text": _option_text(version, correct),
+        "response": response.response,
+        "response_text": described["response_text"],
+        "correct_text": described["correct_text"],
         "is_correct": response.is_correct,
+        "human_scored": kind.human_scored,
         "score": response.score,
+        "max_score": version.max_score,
         "time_taken_ms": response.time_taken_ms,
         "answered_at": iso_utc(response.answered_at),
         "theta_after": response.theta_after,

@@ -10,7 +10,10 @@ from enum import StrEnum
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
+
+#: Seconds a client is asked to wait before retrying when the database or Redis is unreachable.
+OUTAGE_RETRY_AFTER_SECONDS = 5
 
 
 class ErrorCode(StrEnum):
@@ -110,6 +113,7 @@ _HTTP_CODES = {
     413: ErrorCode.PAYLOAD_TOO_LARGE,
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     429: ErrorCode.RATE_LIMITED,
+    500: ErrorCode.INTERNAL,
     503: ErrorCode.UNAVAILABLE,
 }
 
@@ -126,8 +130,69 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path in {"/healthz", "/readyz"}
 
 
+def outage_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean the database or Redis cannot be reached right now.
+
+    Imported here, not at module level, so code that only raises domain errors does not load
+    the drivers. SQLite's OperationalError also covers a missing table (a bug, not an outage):
+    ``is_outage`` tells the two apart.
+    """
+    import psycopg
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    return (
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+        sqlalchemy.exc.DisconnectionError,
+        sqlalchemy.exc.TimeoutError,  # no pooled connection free in time
+        psycopg.OperationalError,  # raised straight from the driver on the answer fast path
+        psycopg.InterfaceError,
+        redis.exceptions.ConnectionError,  # also BusyLoadingError
+        redis.exceptions.TimeoutError,
+        redis.exceptions.ReadOnlyError,  # a replica during failover
+    )
+
+
+_SQLITE_BUGS = ("no such table", "no such column", "syntax error", "has no column")
+
+
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps) is the database or Redis being unreachable."""
+    import sqlite3
+
+    original = getattr(error, "original_exception", None)  # an InternalServerError's cause
+    if original is not None and not isinstance(error, outage_errors()):
+        return is_outage(original)
+    if not isinstance(error, outage_errors()):
+        return False
+    cause = getattr(error, "orig", None)
+    if isinstance(cause, sqlite3.OperationalError):
+        return not any(bug in str(cause) for bug in _SQLITE_BUGS)
+    return True
+
+
+def outage_response(error: BaseException) -> Response:
+    """503 with Retry-After: the client should wait and send the same request again."""
+    message = "The service is unavailable for a moment. Wait and try again."
+    if _wants_json():
+        response = error_response(
+            ErrorCode.UNAVAILABLE,
+            message,
+            503,
+            {"retry_after_seconds": OUTAGE_RETRY_AFTER_SECONDS},
+        )
+    else:
+        response = ServiceUnavailable(message).get_response()
+    response.headers["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+    return response
+
+
 def register_error_handlers(app: Flask) -> None:
-    """JSON errors for the API; HTML pages keep Flask's own error pages."""
+    """JSON errors for the API; HTML pages keep Flask's own error pages.
+
+    The database or Redis unreachable is a 503 with Retry-After on every route, not a 500.
+    """
 
     @app.errorhandler(DomainError)
     def _domain_error(error: DomainError) -> Response:
@@ -137,6 +202,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response | HTTPException:
+        if is_outage(error):  # raised while committing after the view: Flask wraps it in a 500
+            app.logger.warning("outage", exc_info=getattr(error, "original_exception", error))
+            return outage_response(error)
         if not _wants_json():
             return error
         status = error.code or 500
@@ -148,6 +216,9 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if is_outage(error):
+            app.logger.warning("outage: %s", type(error).__name__, exc_info=error)
+            return outage_response(error)
         # Never leak internals; the traceback goes to the log.
         app.logger.exception("unhandled error", exc_info=error)
         return error_response(ErrorCode.INTERNAL, "An internal error occurred.", 500)

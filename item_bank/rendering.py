@@ -6,9 +6,12 @@ item is rendered for a student (so a bug elsewhere cannot smuggle markup through
 
 from __future__ import annotations
 
+import html
+import re
+
 import nh3
 
-__all__ = ["ALLOWED_ATTRIBUTES", "ALLOWED_TAGS", "sanitise_html"]
+__all__ = ["ALLOWED_ATTRIBUTES", "ALLOWED_TAGS", "plain_text", "sanitise_html"]
 
 # Enough for mathematics stems, Japanese text with ruby, tables and media; no scripts, styles,
 # event handlers, forms or links.
@@ -43,3 +46,16 @@ def sanitise_html(html: str) -> str:
         url_schemes={"https", "data"},
         link_rel=None,
     )
+
+
+_TAG = re.compile(r"<[^>]+>")
+
+
+def plain_text(fragment: str) -> str:
+    """The text of an HTML fragment, for search, listings and reports shown as text.
+
+    Sanitised first (so a script's body never becomes text), tags become spaces, entities are
+    decoded (``&lt;`` is ``<``: the caller must show the result as text, never as HTML).
+    """
+    text = html.unescape(_TAG.sub(" ", sanitise_html(fragment)))
+    return " ".join(text.split())

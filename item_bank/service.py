@@ -41,7 +41,7 @@ from item_bank.models import (
     PoolMember,
     Stimulus,
 )
-from item_bank.rendering import sanitise_html
+from item_bank.rendering import plain_text, sanitise_html
 from item_bank.types import get_item_type
 from scoring import ItemParameters
 
@@ -252,15 +252,6 @@ def clean_accessibility(raw: Any) -> dict[str, Any]:
     if raw.get("large_print"):
         cleaned["large_print"] = True
     return cleaned
-
-
-_TAG = re.compile(r"<[^>]+>")
-
-
-def plain_text(html: str) -> str:
-    """Text of an HTML fragment, for search and listings (tags out, entities kept simple)."""
-    text = _TAG.sub(" ", html).replace("&nbsp;", " ").replace("&amp;", "&")
-    return " ".join(text.replace("&lt;", "<").replace("&gt;", ">").split())
 
 
 def _search_text(key: str, fields: ItemFields) -> str:

@@ -6,7 +6,9 @@ Each type:
   fields it knows (so a stray ``"correct"`` in content can never reach a browser);
 - ``validate_response``: rejects a malformed response with a 422 (wrong shape, unknown option);
 - ``score``: a well-formed response's score, from 0 to ``max_score(scoring)``;
-- ``student_view``: the sanitised, key-free payload a browser receives.
+- ``student_view``: the sanitised, key-free payload a browser receives;
+- ``describe_response``: what a student answered and the key, as plain text for a teacher's
+  answer history and exports (text to show as text: it may hold ``<``, never markup to render).
 
 Scores are fractions in [0, 1] for dichotomous and partial-credit-as-fraction types, and integer
 score categories 0..K for the polytomous ``partial_credit`` and the human-scored
@@ -16,6 +18,7 @@ score categories 0..K for the polytomous ``partial_credit`` and the human-scored
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 import unicodedata
@@ -23,7 +26,7 @@ from fractions import Fraction
 from typing import Any, ClassVar
 
 from cbt.errors import ValidationError
-from item_bank.rendering import sanitise_html
+from item_bank.rendering import plain_text, sanitise_html
 
 __all__ = [
     "ITEM_TYPES",
@@ -105,6 +108,18 @@ def _set_order(options: list[dict[str, str]]) -> list[dict[str, str]]:
     return sorted(options, key=lambda o: hashlib.sha256(seed + o["id"].encode()).digest())
 
 
+def _label(options: list[dict[str, str]], option_id: Any) -> str:
+    """An option as a teacher reads it: its text, or its id in brackets when it has no text."""
+    for option in options:
+        if option["id"] == option_id:
+            return plain_text(option["text"]) or f"[{option_id}]"
+    return f"[{option_id}]"
+
+
+def _number_text(value: float) -> str:
+    return f"{value:g}"
+
+
 def _response(response: Any, keys: set[str], example: str) -> dict[str, Any]:
     if not isinstance(response, dict) or not set(response) <= keys or not response:
         raise _fail(f"The response must be {example}.", field="response")
@@ -178,6 +193,28 @@ class ItemType:
     def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
+    def describe_response(
+        self, content: dict[str, Any], scoring: dict[str, Any], response: Any
+    ) -> dict[str, str]:
+        """``response_text`` (the answer) and ``correct_text`` (the key), as plain text.
+
+        A stored response that does not fit the item (it cannot happen for answers the engine
+        accepted) is shown as its JSON rather than failing the whole report.
+        """
+        try:
+            answered = self.response_text(content, response)
+        except (KeyError, TypeError, AttributeError, ValueError):
+            answered = json.dumps(response, ensure_ascii=False)
+        return {"response_text": answered, "correct_text": self.key_text(content, scoring)}
+
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        """What the student answered, in the words they saw."""
+        raise NotImplementedError
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        """The key as a teacher may see it."""
+        raise NotImplementedError
+
     def example(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """A small valid (content, scoring) pair: the authoring page's starting point."""
         raise NotImplementedError
@@ -238,6 +275,12 @@ class SingleChoice(ItemType):
 
     def score(self, scoring: dict[str, Any], response: Any) -> float:
         return 1.0 if response.get("choice") == scoring["correct"] else 0.0
+
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return _label(content["options"], response["choice"])
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        return _label(content["options"], scoring["correct"])
 
     def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -321,6 +364,18 @@ class MultipleResponse(ItemType):
             return 1.0 if chosen == set(scoring["correct"]) else 0.0
         mapping = self.mapping(scoring, sorted(chosen | set(scoring["correct"])))
         return min(1.0, max(0.0, round(sum(mapping.get(c, 0.0) for c in chosen), 10)))
+
+    def _labels(self, content: dict[str, Any], chosen: list[str]) -> str:
+        """Chosen options in the item's own order, so answer and key line up."""
+        order = [option["id"] for option in content["options"]]
+        ids = sorted(chosen, key=lambda i: order.index(i) if i in order else len(order))
+        return "; ".join(_label(content["options"], i) for i in ids)
+
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return self._labels(content, list(response["choices"]))
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        return self._labels(content, list(scoring["correct"]))
 
     def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -485,6 +540,19 @@ class TextEntry(ItemType):
                 best = max(best, answer["score"])
         return best
 
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return str(response["text"])
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        regex = scoring.get("match") == "regex"
+        accepted = []
+        for answer in scoring["answers"]:
+            value = f"/{answer['value']}/" if regex else answer["value"]
+            if answer.get("score", 1.0) < 1:
+                value += f" ({_number_text(answer['score'])})"
+            accepted.append(value)
+        return " / ".join(accepted)
+
     def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
         return {
             "stem": sanitise_html(content["stem"]),
@@ -603,6 +671,20 @@ class Numeric(ItemType):
             tolerance *= abs(target)
         return 1.0 if abs(value - target) <= tolerance + 1e-9 * max(1.0, abs(target)) else 0.0
 
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return f"{response['value']} {response.get('unit') or ''}".strip()
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        units = scoring.get("units") or []
+        unit = f" {units[0]['unit']}" if units else ""
+        text = _number_text(scoring["value"])
+        tolerance = scoring.get("tolerance", 0.0)
+        if not tolerance:
+            return text + unit
+        if scoring.get("tolerance_mode") == "relative":
+            return f"{text}{unit} ± {_number_text(tolerance * 100)}%"
+        return f"{text} ± {_number_text(tolerance)}{unit}"
+
     def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
         return {"stem": sanitise_html(content["stem"]), "unit_hint": content.get("unit_hint", "")}
 
@@ -656,6 +738,12 @@ class Ordering(ItemType):
 
     def score(self, scoring: dict[str, Any], response: Any) -> float:
         return 1.0 if list(response["order"]) == list(scoring["correct"]) else 0.0
+
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return " → ".join(_label(content["options"], i) for i in response["order"])
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        return " → ".join(_label(content["options"], i) for i in scoring["correct"])
 
     def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -746,6 +834,17 @@ class Matching(ItemType):
         mapping = scoring.get("mapping") or {pair: 1.0 / len(key) for pair in key}
         return min(1.0, max(0.0, round(sum(mapping.get(p, 0.0) for p in chosen), 10)))
 
+    def _pairs_text(self, content: dict[str, Any], pairs: list[list[str]]) -> str:
+        return "; ".join(
+            f"{_label(content['sources'], s)} → {_label(content['targets'], t)}" for s, t in pairs
+        )
+
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return self._pairs_text(content, response["pairs"])
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        return self._pairs_text(content, scoring["correct"])
+
     def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
         return {
             "stem": sanitise_html(content["stem"]),
@@ -828,6 +927,25 @@ class InlineChoice(ItemType):
             return round(right / len(key), 10)
         return 1.0 if right == len(key) else 0.0
 
+    def _filled(self, content: dict[str, Any], chosen: dict[str, Any]) -> str:
+        """The item's text with each gap filled in brackets (``[ ]`` when left empty)."""
+        options = {gap["id"]: gap["options"] for gap in content["gaps"]}
+
+        def fill(match: re.Match[str]) -> str:
+            gap = match.group(1)
+            if chosen.get(gap) is None:
+                return "[ ]"
+            return f"[{_label(options.get(gap, []), chosen[gap])}]"
+
+        # Text first, gaps after: an option text is never read as markup or as a gap.
+        return GAP.sub(fill, plain_text(content["text"]))
+
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return self._filled(content, dict(response["gaps"]))
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        return self._filled(content, scoring["correct"])
+
     def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
         # Gap markers go in after sanitising: our own markup around a checked identifier.
         html = GAP.sub(
@@ -909,6 +1027,13 @@ class ExtendedText(ItemType):
     def score(self, scoring: dict[str, Any], response: Any) -> float:
         return 0.0  # provisional until a rater applies the rubric
 
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return str(response["text"])
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        levels = sorted(scoring["rubric"], key=lambda level: -level["points"])
+        return "\n".join(f"{level['points']}: {level['description']}" for level in levels)
+
     def apply_rubric(self, scoring: dict[str, Any], points: Any) -> float:
         if isinstance(points, bool) or not isinstance(points, int):
             raise _fail("Rubric points must be a whole number.", field="points")
@@ -976,6 +1101,16 @@ class PartialCredit(ItemType):
 
     def score(self, scoring: dict[str, Any], response: Any) -> float:
         return float(scoring["scores"].get(response["choice"], 0))
+
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return _label(content["options"], response["choice"])
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        ranked = sorted(content["options"], key=lambda o: -scoring["scores"].get(o["id"], 0))
+        return "; ".join(
+            f"{_label(content['options'], o['id'])} ({scoring['scores'].get(o['id'], 0)})"
+            for o in ranked
+        )
 
     def max_score(self, scoring: dict[str, Any]) -> float:
         return float(max(scoring["scores"].values()))

@@ -6,11 +6,12 @@ export const constants = JSON.parse(document.getElementById("cbt-constants").tex
 export const currentUser = JSON.parse(document.getElementById("cbt-user").textContent);
 
 export class ApiError extends Error {
-  constructor(status, code, message, details) {
+  constructor(status, code, message, details, retryAfter = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.details = details || {};
+    this.retryAfter = retryAfter; // seconds the server asked us to wait (Retry-After), or null
   }
 }
 
@@ -56,11 +57,21 @@ export async function api(path, { method = "GET", body, retries = 0, onRetry, he
         error.code || "http_" + response.status,
         error.message || response.statusText,
         error.details,
+        retryAfterSeconds(response.headers.get("Retry-After")),
       );
     }
     if (data && data.csrf_token) csrfMeta().content = data.csrf_token;
     return data;
   }
+}
+
+// Retry-After is seconds or an HTTP date; null when absent or unreadable.
+function retryAfterSeconds(header) {
+  if (!header) return null;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? null : Math.max(0, (date - Date.now()) / 1000);
 }
 
 // A random key that also works on plain-http school servers (randomUUID needs a secure context).

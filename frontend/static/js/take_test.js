@@ -104,18 +104,55 @@ function render(newView) {
   itemBox.querySelector("input, select, textarea, button")?.focus();
 }
 
+// An outage (503), a rate limit (429) or a lost connection is worth waiting out: the request is
+// sent again, unchanged (an answer keeps its idempotency key, so the server records it once).
+const RESEND_FIRST_MS = 1000;
+const RESEND_CAP_MS = 30000;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function isTransient(error) {
+  return error instanceof NetworkError || (error instanceof ApiError && [429, 502, 503, 504].includes(error.status));
+}
+
+// Exponential backoff, at least what the server asked for (Retry-After), at most the cap, with
+// jitter so a class that lost the network together does not come back in the same instant.
+function resendDelay(attempt, error) {
+  const backoff = RESEND_FIRST_MS * 2 ** Math.min(attempt, 10);
+  const asked = error instanceof ApiError && error.retryAfter !== null ? error.retryAfter * 1000 : 0;
+  const base = Math.min(RESEND_CAP_MS, Math.max(backoff, asked));
+  return Math.min(RESEND_CAP_MS, base * (1 + 0.25 * Math.random()));
+}
+
+async function untilDelivered(call, waitingText) {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      const delay = resendDelay(attempt, error);
+      setStatus(`${waitingText} Trying again in ${Math.ceil(delay / 1000)} s.`, "warn");
+      main.dataset.waiting = "true"; // for the page's own tests: the player is waiting to resend
+      await sleep(delay);
+    } finally {
+      delete main.dataset.waiting;
+    }
+  }
+}
+
 async function submit(pending) {
   next.disabled = true;
   next.textContent = "Saving…";
   savePending(view.session.id, pending);
   try {
-    const result = await api(`/api/v1/sessions/${view.session.id}/responses`, {
-      method: "POST",
-      body: { item: pending.item, response: pending.response, idempotency_key: pending.key },
-      headers: sessionHeaders(),
-      retries: 8,
-      onRetry: (attempt) => setStatus(`Connection lost. Retrying (${attempt})… Your answer is kept.`, "warn"),
-    });
+    const result = await untilDelivered(
+      () =>
+        api(`/api/v1/sessions/${view.session.id}/responses`, {
+          method: "POST",
+          body: { item: pending.item, response: pending.response, idempotency_key: pending.key },
+          headers: sessionHeaders(),
+        }),
+      "The server cannot be reached right now. Your answer is kept.",
+    );
     clearPending(view.session.id);
     render(result);
   } catch (error) {
@@ -130,10 +167,6 @@ async function submit(pending) {
     } else if (error instanceof ApiError && error.code === codes.ALREADY_ANSWERED) {
       clearPending(view.session.id);
       await start();
-    } else if (error instanceof NetworkError) {
-      setStatus("Still offline. Your answer is kept and will be sent when you press Next.", "error");
-      next.disabled = false;
-      next.textContent = "Next";
     } else {
       setStatus(error.message, "error");
       next.disabled = false;
@@ -164,11 +197,10 @@ function takenOver() {
 
 async function start() {
   try {
-    const started = await api(`/api/v1/administrations/${administrationId}/sessions`, {
-      method: "POST",
-      retries: 8,
-      onRetry: (attempt) => setStatus(`Connecting… (${attempt})`, "warn"),
-    });
+    const started = await untilDelivered(
+      () => api(`/api/v1/administrations/${administrationId}/sessions`, { method: "POST" }),
+      "The server cannot be reached right now.",
+    );
     deviceToken = started.session.device_token || deviceToken;
     render(started);
     const pending = loadPending(started.session.id);

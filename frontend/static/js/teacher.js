@@ -109,6 +109,15 @@ async function classPage() {
   masteryTable.hidden = mastery.codes.length === 0;
 }
 
+// Right or wrong for a one-point item; the score out of the maximum otherwise.
+function resultText(answer) {
+  if (answer.human_scored) return `${fmt(answer.score, 1)} / ${fmt(answer.max_score)} (scored with a rubric)`;
+  if (answer.max_score === 1 && (answer.score === 0 || answer.score === 1)) {
+    return answer.is_correct ? "✓ correct" : "✗ wrong";
+  }
+  return `${fmt(answer.score, 2)} / ${fmt(answer.max_score)}`;
+}
+
 async function studentPage() {
   const id = main.dataset.studentId;
   const history = await api(`/api/v1/students/${id}/history`, { retries: 3 });
@@ -131,9 +140,10 @@ async function studentPage() {
         el("td", { text: answer.sequence }),
         el("td", {}, el("div", { class: "stem-cell", html: answer.stem }), el("small", { text: answer.item_key })),
         el("td", { text: answer.curriculum_codes.join(", ") }),
-        el("td", { html: answer.response_text || answer.response || "" }),
-        el("td", { html: answer.correct_text || "" }),
-        el("td", { text: answer.is_correct ? "✓ correct" : "✗ wrong" }),
+        // A student's answer is text, never markup: textContent, so "<script>" stays visible text.
+        el("td", { class: "answer-text", "data-testid": "answer-response", text: answer.response_text }),
+        el("td", { class: "answer-text", "data-testid": "answer-key", text: answer.correct_text }),
+        el("td", { text: resultText(answer) }),
         el("td", { class: "num", text: fmt(answer.time_taken_ms / 1000, 1) + " s" }),
         el("td", { class: "num", text: fmt(answer.theta_after, 2) }),
       ),

@@ -70,8 +70,9 @@ def test_answer_history_lists_every_answer(
     [session] = history["sessions"]
     assert [a["sequence"] for a in session["answers"]] == [1, 2, 3, 4, 5]
     for answer in session["answers"]:
-        assert answer["response"] == "A"
-        assert answer["is_correct"] == (answer["correct_response"] == "A")
+        assert answer["response"] == {"choice": "A"}
+        assert answer["response_text"].startswith("A: ")
+        assert answer["is_correct"] == answer["correct_text"].startswith("A: ")
         assert answer["time_taken_ms"] >= 0
         assert len(answer["curriculum_codes"][0]) == 16
         assert "<script>" not in answer["stem"]
@@ -105,7 +106,8 @@ def test_csv_export(teacher: ApiClient, school: SeededSchool, finished: dict) ->
     response = teacher.get(f"/api/v1/classes/{school.classroom_id}/results.csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    lines = response.get_data(as_text=True).strip().splitlines()
+    assert response.get_data().startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, for Excel
+    lines = response.get_data(as_text=True).lstrip("\ufeff").strip().splitlines()
     assert lines[0].startswith("student_number,student,administration,status")
     assert len(lines) == 4
     assert ",finished,5," in lines[1]

@@ -49,7 +49,9 @@ def researcher(api: ApiClient, school: SeededSchool) -> ApiClient:
 
 
 def _rows(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    text = response.get_data(as_text=True)
+    assert text.startswith("\ufeff")  # the BOM Excel needs; cbt calibrate reads past it
+    return list(csv.reader(io.StringIO(text[1:])))
 
 
 def _live_responses() -> int:
