@@ -178,11 +178,6 @@ def _finish(device: Device, administration_id: int, seed: int) -> None:
     sit(device, administration_id, random.Random(seed))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15 point 4: an unreachable Redis or PostgreSQL answers 500 internal_error, "
-    "not 503 with Retry-After; being fixed outside tests/faults",
-)
 @pytest.mark.parametrize("outage", ["redis", "postgresql"])
 def test_an_outage_answers_503_and_the_resend_is_recorded(
     deployment: Deployment, outage: str
