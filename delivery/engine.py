@@ -108,6 +108,9 @@ class CompiledTest:
     sections: tuple[CompiledSection, ...]
     index_of_version: dict[int, int]
     snapshot_id: int | None = None  # the published form it was compiled from, if any
+    # ``item_version_ids`` as Python ints: what the state maps positions through on every request
+    # (indexing a numpy array one element at a time costs ten times more).
+    version_of: tuple[int, ...] = ()
 
     def __len__(self) -> int:
         return len(self.item_version_ids)
@@ -225,6 +228,7 @@ def compile_test(
         sections=sections,
         index_of_version=index_of_version,
         snapshot_id=snapshot_id,
+        version_of=tuple(int(item.item_version_id) for item in ordered),
     )
 
 
@@ -395,14 +399,14 @@ _ID_MARK = "item_ids"
 
 
 def _to_ids(test: CompiledTest, data: dict[str, Any]) -> dict[str, Any]:
-    ids = test.item_version_ids
+    ids = test.version_of
     for name in _POSITION_LISTS:
         if name in data:
-            data[name] = [int(ids[i]) for i in data[name]]
+            data[name] = [ids[i] for i in data[name]]
     if "plans" in data:
-        data["plans"] = [None if p is None else [int(ids[i]) for i in p] for p in data["plans"]]
+        data["plans"] = [None if p is None else [ids[i] for i in p] for p in data["plans"]]
     if data.get("current") is not None:
-        data["current"] = int(ids[data["current"]])
+        data["current"] = ids[data["current"]]
     data[_ID_MARK] = True
     return data
 
