@@ -45,7 +45,7 @@ def class_mastery(classroom_id: int) -> Response:
     user = require_user(*_STAFF_REPORT_ROLES)
     ensure_teacher_sees_classroom(user, classroom_id)
     raw = request.args.get("prefix_length", "8")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 16):
         raise ValidationError(
             "prefix_length must be a whole number from 1 to 16.", details={"field": "prefix_length"}
         )

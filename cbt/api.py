@@ -14,7 +14,7 @@ from cbt.auth import (
     require_user,
     session_payload,
 )
-from cbt.http import get_field, json_body, request_actor
+from cbt.http import INT32_MAX, get_field, json_body, request_actor
 from cbt.security import check_login_rate, csrf_token
 
 blueprint = Blueprint("cbt_api", __name__, url_prefix="/api/v1")
@@ -37,6 +37,8 @@ def student_login() -> Response:
         number = int(student_number)
     except ValueError:
         number = -1  # fails like any wrong detail, without saying which one
+    if not 0 <= number <= INT32_MAX:
+        number = -1
     user = authenticate_student(current_app.config["SECRET_KEY"], class_code, number, login_code)
     login = login_user(user)
     record_audit(request_actor(login), "login", "user", user.id)

@@ -319,6 +319,13 @@ def _schema(value: dict[str, Any] | str | None) -> dict[str, Any]:
     return ref(value) if isinstance(value, str) else value
 
 
+def _path_schema(converter: str) -> dict[str, Any]:
+    if converter == "int":
+        # cbt.http.IdConverter: what the database's 32-bit ids hold.
+        return {"type": "integer", "format": "int32", "minimum": 0, "maximum": 2**31 - 1}
+    return {"type": _TYPES.get(converter, "string")}
+
+
 def _operation(rule: Any, method: str, meta: dict[str, Any], doc: str | None) -> dict[str, Any]:
     summary = meta.get("summary") or (doc or "").strip().split("\n")[0] or rule.endpoint
     parameters = [
@@ -326,7 +333,7 @@ def _operation(rule: Any, method: str, meta: dict[str, Any], doc: str | None) ->
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": _TYPES.get(converter or "string", "string")},
+            "schema": _path_schema(converter or "string"),
         }
         for converter, name in _CONVERTER.findall(rule.rule)
     ]
