@@ -51,6 +51,12 @@ def _parse_optional_str(value: Any) -> str | None:
     return text or None
 
 
+def _parse_optional_bool(value: Any) -> bool | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _parse_bool(value)
+
+
 def _parse_str(value: Any) -> str:
     return str(value)
 
@@ -120,9 +126,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "SESSION_COOKIE_SECURE",
-        False,
-        _parse_bool,
-        "Send cookies over HTTPS only. Set true in production behind TLS.",
+        None,
+        _parse_optional_bool,
+        "Send cookies over HTTPS only. Default: true when `CBT_ENV=production`, false in "
+        "development.",
     ),
     Setting(
         "SESSION_HOURS",
@@ -225,6 +232,8 @@ def load_settings(
     settings["DATABASE_URL"] = _normalise_database_url(settings["DATABASE_URL"])
     if settings["SECRET_KEY"] is None:
         settings["SECRET_KEY"] = _instance_secret(instance_path)
+    if settings["SESSION_COOKIE_SECURE"] is None:
+        settings["SESSION_COOKIE_SECURE"] = production
 
     settings.update(extra)
     return MappingProxyType(settings)

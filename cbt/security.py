@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import Flask, Request, current_app, request, session
+from flask import Flask, Request, Response, current_app, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature
 from limits import parse
@@ -127,7 +127,7 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
             hit = self._verified.get(value)
             if hit is not None and hit[1] > now:
                 self._verified.move_to_end(value)
-                return self.session_class(dict(hit[0]))
+                return self._live(app, dict(hit[0]), now)
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
             data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
@@ -137,7 +137,58 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
             self._verified[value] = (dict(data), signed_at.timestamp() + max_age)
             if len(self._verified) > self.max_entries:
                 self._verified.popitem(last=False)
+        return self._live(app, data, now)
+
+    def _live(self, app: Flask, data: dict, now: float) -> SecureCookieSession:
+        """The session, or an empty one once its login expired or was ended by logout: a
+        copied cookie is useless afterwards, whatever its signature says."""
+        expires = data.get("exp")
+        if isinstance(expires, int | float) and expires <= now:
+            return self.session_class()
+        login_id = data.get("sid")
+        if isinstance(login_id, str):
+            store = app.extensions["cbt.state"]
+            if store.get(store.keys.revoked_login(login_id)) is not None:
+                return self.session_class()
         return self.session_class(data)
+
+
+def start_login_session(lifetime_seconds: float) -> None:
+    """Give the fresh session a server-side identity and an absolute expiry."""
+    session["sid"] = secrets.token_urlsafe(16)
+    session["exp"] = int(time.time() + lifetime_seconds)
+
+
+def revoke_login_session() -> None:
+    """Mark this login as ended on the server (every worker sees it), then clear the cookie."""
+    login_id, expires = session.get("sid"), session.get("exp")
+    if isinstance(login_id, str) and isinstance(expires, int | float):
+        remaining = int(expires - time.time()) + 1
+        if remaining > 0:
+            store = current_app.extensions["cbt.state"]
+            store.set(store.keys.revoked_login(login_id), b"1", remaining)
+    session.clear()
+
+
+# A strict policy: scripts, styles, images and media from this site only (data: images for
+# inline formulas); no plugins, no framing by other sites, forms post back here only.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self'; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
 
 
 class LoginRateLimiter:
@@ -168,6 +219,7 @@ def check_login_rate() -> None:
 def init_security(app: Flask) -> None:
     app.session_interface = VerifiedCookieSessions()
     app.before_request(_check_csrf)
+    app.after_request(_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token
     settings = app.extensions["cbt.settings"]
     app.extensions["cbt.login_limiter"] = LoginRateLimiter(
