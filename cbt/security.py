@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
 from collections import OrderedDict
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -17,6 +19,7 @@ from itsdangerous import BadSignature
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cbt.errors import DomainError, ErrorCode
 
@@ -191,29 +194,74 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-class LoginRateLimiter:
-    """Login attempts per client address, counted in Redis (or in process) with the ``limits``
-    library. Applied only where called: no per-request cost for the rest of the API."""
+class LoginGuard:
+    """Failed logins counted per client address and per account, in Redis in production (the
+    ``limits`` library's storage; in process without Redis).
 
-    def __init__(self, storage_uri: str, limit: str, prefix: str, enabled: bool) -> None:
+    Only failures count, so a class of 40 signing in correctly from one school address spends
+    nothing. An account that fails ``account_limit`` times is locked until the window passes
+    or a teacher (students) or an operator (staff) lifts the lock. Refusals are 429 with
+    Retry-After.
+    """
+
+    def __init__(
+        self, storage_uri: str, address_limit: str, account_limit: str, prefix: str, enabled: bool
+    ) -> None:
         self.enabled = enabled
-        self.limit = parse(limit)
+        self.address_limit = parse(address_limit)
+        self.account_limit = parse(account_limit)
         self.prefix = prefix
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
 
-    def hit(self, client: str) -> None:
-        if self.enabled and not self._limiter.hit(self.limit, self.prefix, client):
-            raise DomainError(
-                f"Too many login attempts ({self.limit}). Wait a minute and try again.",
-                code=ErrorCode.RATE_LIMITED,
-                status=429,
+    def check(self, address: str, account: str) -> None:
+        """429 if this address or this account has used up its failed attempts."""
+        if not self.enabled:
+            return
+        if not self._limiter.test(self.account_limit, self.prefix, "account", account):
+            raise self._refusal(
+                self.account_limit,
+                ("account", account),
+                "This account is locked after too many wrong attempts. Wait, or ask your "
+                "teacher to unlock it.",
+            )
+        if not self._limiter.test(self.address_limit, self.prefix, "address", address):
+            raise self._refusal(
+                self.address_limit,
+                ("address", address),
+                "Too many wrong login attempts from this network. Wait a minute and try again.",
             )
 
+    def failed(self, address: str, account: str) -> None:
+        if self.enabled:
+            self._limiter.hit(self.account_limit, self.prefix, "account", account)
+            self._limiter.hit(self.address_limit, self.prefix, "address", address)
 
-def check_login_rate() -> None:
-    """Count a login attempt from this client; 429 once the configured limit is passed."""
-    limiter: LoginRateLimiter = current_app.extensions["cbt.login_limiter"]
-    limiter.hit(request.remote_addr or "unknown")
+    def unlock(self, account: str) -> None:
+        self._limiter.clear(self.account_limit, self.prefix, "account", account)
+
+    def _refusal(self, limit: Any, key: tuple[str, str], message: str) -> DomainError:
+        reset_at = self._limiter.get_window_stats(limit, self.prefix, *key).reset_time
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        return DomainError(
+            message,
+            code=ErrorCode.RATE_LIMITED,
+            status=429,
+            details={"retry_after_seconds": retry_after, "limit": str(limit)},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def student_account(class_code: str, student_number: int) -> str:
+    """The lock key of a student login: normalised class code and number."""
+    return f"student:{class_code.strip().upper()}:{student_number}"
+
+
+def staff_account(email: str) -> str:
+    return f"staff:{email.strip().lower()}"
+
+
+def login_guard() -> LoginGuard:
+    return current_app.extensions["cbt.login_guard"]
 
 
 def init_security(app: Flask) -> None:
@@ -222,9 +270,15 @@ def init_security(app: Flask) -> None:
     app.after_request(_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token
     settings = app.extensions["cbt.settings"]
-    app.extensions["cbt.login_limiter"] = LoginRateLimiter(
+    app.extensions["cbt.login_guard"] = LoginGuard(
         settings["REDIS_URL"] or "memory://",
         settings["LOGIN_RATE_LIMIT"],
+        settings["ACCOUNT_LOGIN_LIMIT"],
         app.extensions["cbt.state"].keys.rate_limit_prefix() + ":login",
         settings["RATE_LIMIT_ENABLED"],
     )
+    hops = settings["TRUSTED_PROXY_HOPS"]
+    if hops:
+        # The client address (and scheme) as the load balancer saw it, trusting exactly the
+        # configured number of proxies in front of us; anything further out is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
