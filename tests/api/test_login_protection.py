@@ -13,7 +13,7 @@ from cbt.db import db
 from cbt.models import Role
 from cbt.service import create_staff_user
 from tests.conftest import TEST_REDIS_URL
-from tests.helpers import TEACHER_PASSWORD, ApiClient, SeededSchool, seed_school
+from tests.helpers import TEACHER_PASSWORD, ApiClient, seed_school
 
 DEFAULTS = {s.name: s.default for s in SETTINGS}
 
