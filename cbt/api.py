@@ -18,14 +18,27 @@ from cbt.auth import (
 )
 from cbt.db import db
 from cbt.errors import DomainError, Forbidden, NotFound
-from cbt.http import INT32_MAX, get_field, json_body, request_actor
+from cbt.http import INT32_MAX, INT32_MIN, get_field, json_body, request_actor
 from cbt.models import Classroom, Role, User
+from cbt.openapi import openapi, ref, register_tags
 from cbt.security import csrf_token, login_guard, staff_account, student_account
 
 blueprint = Blueprint("cbt_api", __name__, url_prefix="/api/v1")
 
+AUTH = "Authentication"
+register_tags({AUTH: "Login and the CSRF token (every POST needs X-CSRF-Token)."})
+_LOGIN_REPLY = {
+    "type": "object",
+    "properties": {"user": ref("User"), "csrf_token": {"type": "string"}},
+}
+
 
 @blueprint.get("/auth/csrf")
+@openapi(
+    summary="A CSRF token for clients that are not our pages.",
+    tags=[AUTH],
+    response={"type": "object", "properties": {"csrf_token": {"type": "string"}}},
+)
 def get_csrf() -> Response:
     """A CSRF token for clients that are not our pages (load tests, scripts)."""
     return jsonify({"csrf_token": csrf_token()})
@@ -44,6 +57,30 @@ def _student_number(raw: int | str) -> int:
 
 
 @blueprint.post("/auth/student-login")
+@openapi(
+    summary="Student login with class code, student number and login code.",
+    tags=[AUTH],
+    body={
+        "type": "object",
+        "required": ["class_code", "student_number", "login_code"],
+        "properties": {
+            "class_code": {"type": "string", "maxLength": 32},
+            "student_number": {
+                "oneOf": [
+                    {
+                        "type": "integer",
+                        "format": "int32",
+                        "minimum": INT32_MIN,
+                        "maximum": INT32_MAX,
+                    },
+                    {"type": "string", "maxLength": 16},
+                ]
+            },
+            "login_code": {"type": "string", "maxLength": 64},
+        },
+    },
+    response=_LOGIN_REPLY,
+)
 def student_login() -> Response:
     data = json_body()
     class_code = get_field(data, "class_code", str, max_length=32)
@@ -64,6 +101,19 @@ def student_login() -> Response:
 
 
 @blueprint.post("/auth/staff-login")
+@openapi(
+    summary="Staff login with e-mail and password.",
+    tags=[AUTH],
+    body={
+        "type": "object",
+        "required": ["email", "password"],
+        "properties": {
+            "email": {"type": "string", "maxLength": 254},
+            "password": {"type": "string", "maxLength": 1024},
+        },
+    },
+    response=_LOGIN_REPLY,
+)
 def staff_login() -> Response:
     data = json_body()
     email = get_field(data, "email", str, max_length=254)
@@ -81,12 +131,47 @@ def staff_login() -> Response:
 
 
 @blueprint.post("/auth/logout")
+@openapi(
+    summary="End the browser session (the cookie stops working on the server too).",
+    tags=[AUTH],
+    response={
+        "type": "object",
+        "properties": {"user": {"nullable": True}, "csrf_token": {"type": "string"}},
+    },
+)
 def logout() -> Response:
     logout_user()
     return jsonify({"user": None, "csrf_token": csrf_token()})
 
 
 @blueprint.post("/auth/unlock")
+@openapi(
+    summary="Lift the lock on an account after too many wrong login attempts; audited.",
+    tags=[AUTH],
+    roles=["teacher", "operator"],
+    body={
+        "oneOf": [
+            {
+                "type": "object",
+                "required": ["class_code", "student_number"],
+                "properties": {
+                    "class_code": {"type": "string", "maxLength": 32},
+                    "student_number": {
+                        "type": "integer",
+                        "format": "int32",
+                        "minimum": 0,
+                        "maximum": INT32_MAX,
+                    },
+                },
+            },
+            {
+                "type": "object",
+                "required": ["email"],
+                "properties": {"email": {"type": "string", "maxLength": 254}},
+            },
+        ]
+    },
+)
 def unlock_account() -> Response:
     """Lift the lock on an account after too many wrong attempts: a teacher for a student of
     their class, an operator for anyone."""
@@ -120,6 +205,12 @@ def unlock_account() -> Response:
 
 
 @blueprint.get("/me")
+@openapi(
+    summary="The logged-in user.",
+    tags=[AUTH],
+    roles=["student", "teacher", "researcher", "operator"],
+    response={"type": "object", "properties": {"user": ref("User")}},
+)
 def me() -> Response:
     require_user()
     return jsonify({"user": session_payload(current_user())})
