@@ -95,9 +95,16 @@ def test_body_ids_beyond_32_bits_are_422(operator: ApiClient) -> None:
     assert error["details"]["field"] == "active_parameter_set_id"
 
 
-def test_query_integers_beyond_32_bits_are_422(operator: ApiClient) -> None:
+def test_query_integers_beyond_32_bits_are_422(operator: ApiClient, app: Flask) -> None:
     response = operator.get("/api/v1/items?limit=99999999999999999999")
     assert _error(response, 422)["details"]["field"] == "limit"
+    create_staff_user("r@bad.example", "Researcher", Role.RESEARCHER, PASSWORD)
+    db.session.commit()
+    researcher = ApiClient(app.test_client())
+    assert researcher.login_staff("r@bad.example", PASSWORD).status_code == 200
+    for value in ("-77333373353386", "2147483648"):
+        response = researcher.get(f"/api/v1/research/groups.csv?administration={value}")
+        assert _error(response, 422)["details"]["field"] == "administration"
 
 
 def test_nul_in_strings_is_refused_and_nothing_is_written(operator: ApiClient) -> None:
