@@ -19,20 +19,26 @@ from cbt.auth import ensure_can_see_student, ensure_teacher_sees_classroom, requ
 from cbt.errors import ValidationError
 from cbt.http import request_actor
 from cbt.models import Role
-from cbt.openapi import openapi
+from cbt.openapi import openapi, register_tags
 
 blueprint = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
 
 _STAFF_REPORT_ROLES = (Role.TEACHER, Role.OPERATOR)
+REPORTS = "Reports"
+register_tags({REPORTS: "Teacher reports, scoped to the teacher's own classes and audited."})
 
 
 @blueprint.get("/classes")
+@openapi(summary="Classes the user may see.", tags=[REPORTS], roles=["teacher", "operator"])
 def classes() -> Response:
     user = require_user(*_STAFF_REPORT_ROLES)
     return jsonify({"classes": list_classrooms(user.id, user.role)})
 
 
 @blueprint.get("/classes/<int:classroom_id>/results")
+@openapi(
+    summary="Every student's results in a class.", tags=[REPORTS], roles=["teacher", "operator"]
+)
 def class_results(classroom_id: int) -> Response:
     user = require_user(*_STAFF_REPORT_ROLES)
     ensure_teacher_sees_classroom(user, classroom_id)
@@ -42,12 +48,24 @@ def class_results(classroom_id: int) -> Response:
 
 
 @blueprint.get("/classes/<int:classroom_id>/mastery")
+@openapi(
+    summary="Share correct per curriculum-code prefix in a class (prefix_length 1-16).",
+    tags=[REPORTS],
+    roles=["teacher", "operator"],
+    query=[
+        (
+            "prefix_length",
+            {"type": "integer", "minimum": 1, "maximum": 16, "default": 8},
+            "Characters of the code to group by.",
+        )
+    ],
+)
 def class_mastery(classroom_id: int) -> Response:
     """Share correct per curriculum-code prefix (``?prefix_length=8``, 1..16)."""
     user = require_user(*_STAFF_REPORT_ROLES)
     ensure_teacher_sees_classroom(user, classroom_id)
     raw = request.args.get("prefix_length", "8")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 16):
         raise ValidationError(
             "prefix_length must be a whole number from 1 to 16.", details={"field": "prefix_length"}
         )
@@ -72,6 +90,13 @@ _RESULT_COLUMNS = [
 
 
 @blueprint.get("/classes/<int:classroom_id>/results.csv")
+@openapi(
+    summary="The class results as CSV.",
+    tags=[REPORTS],
+    roles=["teacher", "operator"],
+    response_type="text/csv",
+    response={"type": "string"},
+)
 def class_results_csv(classroom_id: int) -> Response:
     user = require_user(*_STAFF_REPORT_ROLES)
     ensure_teacher_sees_classroom(user, classroom_id)
@@ -187,6 +212,11 @@ def class_results_xlsx(classroom_id: int) -> Response:
 
 
 @blueprint.get("/students/<int:student_id>/history")
+@openapi(
+    summary="One student's answer history, item by item.",
+    tags=[REPORTS],
+    roles=["teacher", "operator"],
+)
 def student_history(student_id: int) -> Response:
     user = require_user(Role.TEACHER, Role.OPERATOR)
     ensure_can_see_student(user, student_id)

@@ -20,14 +20,20 @@ from analytics.exports import BOM, csv_download
 from cbt.audit import record_audit
 from cbt.auth import require_user
 from cbt.errors import ValidationError
-from cbt.http import request_actor
+from cbt.http import INT32_MAX, request_actor
 from cbt.models import Role
 from cbt.openapi import openapi
 
 blueprint = Blueprint("research_api", __name__, url_prefix="/api/v1/research")
 
 RESEARCH = "Research"
-_CHOSEN = [("administration", "integer", "An administration id (repeat for several).")]
+_CHOSEN = [
+    (
+        "administration",
+        {"type": "integer", "format": "int32", "minimum": 0, "maximum": INT32_MAX},
+        "An administration id (repeat for several).",
+    )
+]
 _ROWS_PER_CHUNK = 100_000
 
 
@@ -50,11 +56,16 @@ def _chosen() -> list[int]:
             details={"field": "administration"},
         )
     try:
-        return sorted({int(value) for value in raw})
+        chosen = sorted({int(value) for value in raw})
     except ValueError:
         raise ValidationError(
             "administration must be an integer id.", details={"field": "administration"}
         ) from None
+    if not all(0 <= value <= INT32_MAX for value in chosen):
+        raise ValidationError(
+            "administration is not a valid id.", details={"field": "administration"}
+        )
+    return chosen
 
 
 def _rows_as_csv(header: list[str], columns: list[np.ndarray]) -> Iterator[str]:

@@ -14,6 +14,7 @@ import frontend
 from cbt.config import load_settings
 from cbt.db import db
 from cbt.errors import ERROR_CODES, register_error_handlers
+from cbt.http import init_request_limits
 from cbt.security import init_security
 from cbt.state import StateStore, make_state_store
 
@@ -55,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["cbt.state"] = make_state_store(settings["REDIS_URL"], settings["REDIS_PREFIX"])
     register_error_handlers(app)
     init_security(app)
+    init_request_limits(app)
     _register_request_boundary(app)
     _register_health(app)
     _register_blueprints(app)

@@ -12,13 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from flask import session
+from flask import current_app, session
 from sqlalchemy import select
 
 from cbt.db import db
 from cbt.errors import AuthenticationRequired, DomainError, ErrorCode, Forbidden
 from cbt.models import Classroom, Enrollment, Role, User
-from cbt.security import csrf_token, login_code_hmac, verify_password
+from cbt.security import (
+    csrf_token,
+    login_code_hmac,
+    revoke_login_session,
+    start_login_session,
+    verify_password,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -87,12 +93,14 @@ def login_user(user: User) -> CurrentUser:
     session["uid"] = user.id
     session["role"] = str(user.role)
     session["name"] = user.display_name
+    start_login_session(current_app.permanent_session_lifetime.total_seconds())
     csrf_token()
     return CurrentUser(user.id, Role(user.role), user.display_name)
 
 
 def logout_user() -> None:
-    session.clear()
+    """End the login on the server too: the cookie, even if copied, no longer signs anyone in."""
+    revoke_login_session()
 
 
 def current_user() -> CurrentUser | None:

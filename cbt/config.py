@@ -19,6 +19,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from limits import parse as parse_limit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -49,6 +50,12 @@ def _parse_optional_str(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def _parse_optional_bool(value: Any) -> bool | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _parse_bool(value)
 
 
 def _parse_str(value: Any) -> str:
@@ -108,21 +115,38 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "LOGIN_RATE_LIMIT",
-        "20 per minute",
+        "60 per minute",
         _parse_str,
-        "Login attempts allowed per client address (Flask-Limiter syntax).",
+        "Failed login attempts allowed per client address (limits syntax). Successful logins "
+        "do not count, so a whole school behind one address can sign in together.",
+    ),
+    Setting(
+        "ACCOUNT_LOGIN_LIMIT",
+        "10 per 15 minutes",
+        _parse_str,
+        "Failed login attempts allowed per account (class code and student number, or staff "
+        "e-mail) before it is locked; a teacher or operator can lift the lock.",
+    ),
+    Setting(
+        "TRUSTED_PROXY_HOPS",
+        0,
+        _parse_int,
+        "Number of proxies (load balancers) in front of the app whose X-Forwarded-For and "
+        "X-Forwarded-Proto are trusted. 0: use the connecting address.",
     ),
     Setting(
         "RATE_LIMIT_ENABLED",
         True,
         _parse_bool,
-        "Turn login rate limiting on or off.",
+        "Turn login rate limiting on or off. The counts live in Redis when `CBT_REDIS_URL` is "
+        "set (shared by every worker), else in process.",
     ),
     Setting(
         "SESSION_COOKIE_SECURE",
-        False,
-        _parse_bool,
-        "Send cookies over HTTPS only. Set true in production behind TLS.",
+        None,
+        _parse_optional_bool,
+        "Send cookies over HTTPS only. Default: true when `CBT_ENV=production`, false in "
+        "development.",
     ),
     Setting(
         "SESSION_HOURS",
@@ -213,6 +237,13 @@ def load_settings(
         raise ConfigError("CBT_DATABASE_URL is required when CBT_ENV=production")
     if settings["SECRET_KEY"] is not None and len(settings["SECRET_KEY"]) < 16:
         raise ConfigError("CBT_SECRET_KEY must be at least 16 characters")
+    for name in ("LOGIN_RATE_LIMIT", "ACCOUNT_LOGIN_LIMIT"):
+        try:
+            parse_limit(settings[name])
+        except ValueError as error:
+            raise ConfigError(f"CBT_{name}: {error}") from error
+    if not 0 <= settings["TRUSTED_PROXY_HOPS"] <= 10:
+        raise ConfigError("CBT_TRUSTED_PROXY_HOPS must be from 0 to 10")
     if settings["STATE_TTL_SECONDS"] <= 0 or settings["SESSION_HOURS"] <= 0:
         raise ConfigError("CBT_STATE_TTL_SECONDS and CBT_SESSION_HOURS must be positive")
     if settings["REDIS_URL"] and not settings["REDIS_URL"].startswith(
@@ -225,6 +256,8 @@ def load_settings(
     settings["DATABASE_URL"] = _normalise_database_url(settings["DATABASE_URL"])
     if settings["SECRET_KEY"] is None:
         settings["SECRET_KEY"] = _instance_secret(instance_path)
+    if settings["SESSION_COOKIE_SECURE"] is None:
+        settings["SESSION_COOKIE_SECURE"] = production
 
     settings.update(extra)
     return MappingProxyType(settings)

@@ -60,6 +60,7 @@ class DomainError(Exception):
         details: dict[str, Any] | None = None,
         status: int | None = None,
         commit: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -71,6 +72,8 @@ class DomainError(Exception):
         if status is not None:
             self.status = status
         self.details = details or {}
+        # Extra reply headers, such as Retry-After on a 429.
+        self.headers = headers or {}
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": {"code": str(self.code), "message": self.message, "details": self.details}}
@@ -198,7 +201,9 @@ def register_error_handlers(app: Flask) -> None:
     def _domain_error(error: DomainError) -> Response:
         if error.commit:
             g.commit_refusal = True
-        return error_response(error.code, error.message, error.status, error.details)
+        response = error_response(error.code, error.message, error.status, error.details)
+        response.headers.update(error.headers)
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response | HTTPException:
@@ -212,7 +217,13 @@ def register_error_handlers(app: Flask) -> None:
         message = error.description or error.name
         if status == 429:
             message = f"Too many requests: limit {error.description}. Wait and try again."
-        return error_response(code, message, status)
+        response = error_response(code, message, status)
+        # Keep what the protocol asks for: Allow on a 405, Retry-After on a 429 or 503.
+        for name in ("Allow", "Retry-After"):
+            value = dict(error.get_headers()).get(name)
+            if value:
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -1,17 +1,90 @@
-"""Request-boundary helpers shared by every JSON blueprint: parsing and field validation."""
+"""Request-boundary helpers shared by every JSON blueprint: parsing and field validation.
+
+Whatever a client sends is bounded here before any service sees it: the size and nesting of a
+JSON body, the range of every integer (ids are 32-bit in the database), and NUL characters,
+which PostgreSQL cannot store in text.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from flask import request
+from flask import Flask, request
+from werkzeug.routing import IntegerConverter
 
 from cbt.audit import Actor
 from cbt.auth import CurrentUser
 from cbt.errors import DomainError, ErrorCode, ValidationError
 
 _MISSING = object()
+
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_JSON_BYTES = 8 * 1024 * 1024
+MAX_JSON_DEPTH = 32
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in a route: a non-negative 32-bit integer, so an id the database cannot
+    hold is simply not found (404) instead of failing in the query."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", INT32_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _check_value(value: Any) -> None:
+    """Depth, integer range and NUL over a parsed body, without recursion."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ValidationError(
+                    f"The request body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
+                    details={"max_depth": MAX_JSON_DEPTH},
+                )
+            if isinstance(node, dict):
+                for key, child in node.items():
+                    if "\x00" in key:
+                        raise _nul_error(key)
+                    stack.append((child, depth + 1))
+            else:
+                stack.extend((child, depth + 1) for child in node)
+        elif isinstance(node, str):
+            if "\x00" in node:
+                raise _nul_error(None)
+        elif isinstance(node, int) and not INT64_MIN <= node <= INT64_MAX:
+            raise ValidationError(
+                "A number in the request body is out of range (at most 64 bits).",
+                details={"minimum": INT64_MIN, "maximum": INT64_MAX},
+            )
+
+
+def _nul_error(field: str | None) -> ValidationError:
+    details = {"field": field} if field else {}
+    return ValidationError("Text may not contain NUL characters.", details=details)
+
+
+def refuse_nul_in_request() -> None:
+    """Before every request: no NUL in the path's text parameters or the query string."""
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and "\x00" in value:
+            raise _nul_error(None)
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            raise _nul_error(name)
+
+
+def init_request_limits(app: Flask) -> None:
+    """Bounded integer path parameters and NUL checks for every route."""
+    app.url_map.converters["int"] = IdConverter
+    app.before_request(refuse_nul_in_request)
 
 
 def json_body() -> dict[str, Any]:
@@ -22,18 +95,37 @@ def json_body() -> dict[str, Any]:
             code=ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             status=415,
         )
+    if (request.content_length or 0) > MAX_JSON_BYTES:
+        raise _too_large()
     raw = request.get_data(cache=True)
+    if len(raw) > MAX_JSON_BYTES:
+        raise _too_large()
     try:
-        data = json.loads(raw or b"null")
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        data = json.loads(raw or b"null", parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, ValueError) as error:
         raise DomainError(
             "The request body is not valid JSON.",
             code=ErrorCode.MALFORMED_JSON,
             details={"reason": str(error)},
         ) from error
+    except RecursionError:
+        raise ValidationError(
+            f"The request body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
+            details={"max_depth": MAX_JSON_DEPTH},
+        ) from None
     if not isinstance(data, dict):
         raise ValidationError("The request body must be a JSON object.")
+    _check_value(data)
     return data
+
+
+def _too_large() -> DomainError:
+    return DomainError(
+        f"The JSON body is larger than {MAX_JSON_BYTES // (1024 * 1024)} MB.",
+        code=ErrorCode.PAYLOAD_TOO_LARGE,
+        status=413,
+        details={"max_bytes": MAX_JSON_BYTES},
+    )
 
 
 def get_field(
@@ -43,8 +135,13 @@ def get_field(
     *,
     default: Any = _MISSING,
     max_length: int | None = None,
+    minimum: int = INT32_MIN,
+    maximum: int = INT32_MAX,
 ) -> Any:
-    """One field of a JSON object, type-checked; booleans are never accepted as integers."""
+    """One field of a JSON object, type-checked; booleans are never accepted as integers.
+
+    Integers must lie in ``minimum``..``maximum`` (by default what a database column holds).
+    """
     value = data.get(name, _MISSING)
     if value is _MISSING or value is None:
         if default is not _MISSING:
@@ -56,6 +153,11 @@ def get_field(
     if not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
         raise ValidationError(f"'{name}' must be {names}.", details={"field": name})
+    if isinstance(value, int) and not isinstance(value, bool) and not minimum <= value <= maximum:
+        raise ValidationError(
+            f"'{name}' must be between {minimum} and {maximum}.",
+            details={"field": name, "minimum": minimum, "maximum": maximum},
+        )
     if max_length is not None and isinstance(value, str | list) and len(value) > max_length:
         raise ValidationError(
             f"'{name}' is too long (at most {max_length}).", details={"field": name}

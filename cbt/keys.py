@@ -27,6 +27,10 @@ class KeyBuilder:
         """Hash of item-version id -> times administered, shared by all workers."""
         return f"{self.root}:exposure:{pool_id}"
 
+    def revoked_login(self, login_id: str) -> str:
+        """Marks a login session ended by logout; kept until its cookie would expire anyway."""
+        return f"{self.root}:revoked-login:{login_id}"
+
     def rate_limit_prefix(self) -> str:
         """Prefix handed to Flask-Limiter for its own keys."""
         return f"{self.root}:ratelimit"

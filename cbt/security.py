@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
 from collections import OrderedDict
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import Flask, Request, current_app, request, session
+from flask import Flask, Request, Response, current_app, request, session
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import BadSignature
 from limits import parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from cbt.errors import DomainError, ErrorCode
 
@@ -127,7 +130,7 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
             hit = self._verified.get(value)
             if hit is not None and hit[1] > now:
                 self._verified.move_to_end(value)
-                return self.session_class(dict(hit[0]))
+                return self._live(app, dict(hit[0]), now)
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
             data, signed_at = serializer.loads(value, max_age=max_age, return_timestamp=True)
@@ -137,42 +140,145 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
             self._verified[value] = (dict(data), signed_at.timestamp() + max_age)
             if len(self._verified) > self.max_entries:
                 self._verified.popitem(last=False)
+        return self._live(app, data, now)
+
+    def _live(self, app: Flask, data: dict, now: float) -> SecureCookieSession:
+        """The session, or an empty one once its login expired or was ended by logout: a
+        copied cookie is useless afterwards, whatever its signature says."""
+        expires = data.get("exp")
+        if isinstance(expires, int | float) and expires <= now:
+            return self.session_class()
+        login_id = data.get("sid")
+        if isinstance(login_id, str):
+            store = app.extensions["cbt.state"]
+            if store.get(store.keys.revoked_login(login_id)) is not None:
+                return self.session_class()
         return self.session_class(data)
 
 
-class LoginRateLimiter:
-    """Login attempts per client address, counted in Redis (or in process) with the ``limits``
-    library. Applied only where called: no per-request cost for the rest of the API."""
+def start_login_session(lifetime_seconds: float) -> None:
+    """Give the fresh session a server-side identity and an absolute expiry."""
+    session["sid"] = secrets.token_urlsafe(16)
+    session["exp"] = int(time.time() + lifetime_seconds)
 
-    def __init__(self, storage_uri: str, limit: str, prefix: str, enabled: bool) -> None:
+
+def revoke_login_session() -> None:
+    """Mark this login as ended on the server (every worker sees it), then clear the cookie."""
+    login_id, expires = session.get("sid"), session.get("exp")
+    if isinstance(login_id, str) and isinstance(expires, int | float):
+        remaining = int(expires - time.time()) + 1
+        if remaining > 0:
+            store = current_app.extensions["cbt.state"]
+            store.set(store.keys.revoked_login(login_id), b"1", remaining)
+    session.clear()
+
+
+# A strict policy: scripts, styles, images and media from this site only (data: images for
+# inline formulas); no plugins, no framing by other sites, forms post back here only.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self'; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+class LoginGuard:
+    """Failed logins counted per client address and per account, in Redis in production (the
+    ``limits`` library's storage; in process without Redis).
+
+    Only failures count, so a class of 40 signing in correctly from one school address spends
+    nothing. An account that fails ``account_limit`` times is locked until the window passes
+    or a teacher (students) or an operator (staff) lifts the lock. Refusals are 429 with
+    Retry-After.
+    """
+
+    def __init__(
+        self, storage_uri: str, address_limit: str, account_limit: str, prefix: str, enabled: bool
+    ) -> None:
         self.enabled = enabled
-        self.limit = parse(limit)
+        self.address_limit = parse(address_limit)
+        self.account_limit = parse(account_limit)
         self.prefix = prefix
         self._limiter = MovingWindowRateLimiter(storage_from_string(storage_uri))
 
-    def hit(self, client: str) -> None:
-        if self.enabled and not self._limiter.hit(self.limit, self.prefix, client):
-            raise DomainError(
-                f"Too many login attempts ({self.limit}). Wait a minute and try again.",
-                code=ErrorCode.RATE_LIMITED,
-                status=429,
+    def check(self, address: str, account: str) -> None:
+        """429 if this address or this account has used up its failed attempts."""
+        if not self.enabled:
+            return
+        if not self._limiter.test(self.account_limit, self.prefix, "account", account):
+            raise self._refusal(
+                self.account_limit,
+                ("account", account),
+                "This account is locked after too many wrong attempts. Wait, or ask your "
+                "teacher to unlock it.",
+            )
+        if not self._limiter.test(self.address_limit, self.prefix, "address", address):
+            raise self._refusal(
+                self.address_limit,
+                ("address", address),
+                "Too many wrong login attempts from this network. Wait a minute and try again.",
             )
 
+    def failed(self, address: str, account: str) -> None:
+        if self.enabled:
+            self._limiter.hit(self.account_limit, self.prefix, "account", account)
+            self._limiter.hit(self.address_limit, self.prefix, "address", address)
 
-def check_login_rate() -> None:
-    """Count a login attempt from this client; 429 once the configured limit is passed."""
-    limiter: LoginRateLimiter = current_app.extensions["cbt.login_limiter"]
-    limiter.hit(request.remote_addr or "unknown")
+    def unlock(self, account: str) -> None:
+        self._limiter.clear(self.account_limit, self.prefix, "account", account)
+
+    def _refusal(self, limit: Any, key: tuple[str, str], message: str) -> DomainError:
+        reset_at = self._limiter.get_window_stats(limit, self.prefix, *key).reset_time
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        return DomainError(
+            message,
+            code=ErrorCode.RATE_LIMITED,
+            status=429,
+            details={"retry_after_seconds": retry_after, "limit": str(limit)},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def student_account(class_code: str, student_number: int) -> str:
+    """The lock key of a student login: normalised class code and number."""
+    return f"student:{class_code.strip().upper()}:{student_number}"
+
+
+def staff_account(email: str) -> str:
+    return f"staff:{email.strip().lower()}"
+
+
+def login_guard() -> LoginGuard:
+    return current_app.extensions["cbt.login_guard"]
 
 
 def init_security(app: Flask) -> None:
     app.session_interface = VerifiedCookieSessions()
     app.before_request(_check_csrf)
+    app.after_request(_security_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token
     settings = app.extensions["cbt.settings"]
-    app.extensions["cbt.login_limiter"] = LoginRateLimiter(
+    app.extensions["cbt.login_guard"] = LoginGuard(
         settings["REDIS_URL"] or "memory://",
         settings["LOGIN_RATE_LIMIT"],
+        settings["ACCOUNT_LOGIN_LIMIT"],
         app.extensions["cbt.state"].keys.rate_limit_prefix() + ":login",
         settings["RATE_LIMIT_ENABLED"],
     )
+    hops = settings["TRUSTED_PROXY_HOPS"]
+    if hops:
+        # The client address (and scheme) as the load balancer saw it, trusting exactly the
+        # configured number of proxies in front of us; anything further out is ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]

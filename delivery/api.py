@@ -17,8 +17,9 @@ from cbt.auth import (
 )
 from cbt.db import db, utcnow
 from cbt.errors import Forbidden, ValidationError
-from cbt.http import get_field, json_body, request_actor
+from cbt.http import INT32_MAX, INT32_MIN, get_field, json_body, request_actor
 from cbt.models import Role
+from cbt.openapi import openapi, register_tags
 from delivery import definitions
 from delivery.models import AdministrationClassroom, TestDefinition
 from delivery.schemas import TIME_FORMAT_HINT, parse_time
@@ -28,6 +29,17 @@ blueprint = Blueprint("delivery_api", __name__, url_prefix="/api/v1")
 
 DEVICE_HEADER = "X-Device-Token"
 _STAFF = (Role.TEACHER, Role.OPERATOR)
+
+STUDENT, PROCTOR, TESTS = "Delivery", "Proctoring", "Tests and administrations"
+register_tags(
+    {
+        STUDENT: "Taking a test: start or resume, answer, finish (students only).",
+        PROCTOR: "Teachers and operators watch and steer live sessions; every action is audited.",
+        TESTS: "Operators define tests and schedule administrations.",
+    }
+)
+_ID = {"type": "integer", "format": "int32", "minimum": INT32_MIN, "maximum": INT32_MAX}
+_REASON = {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 500}}}
 
 
 def delivery_service() -> DeliveryService:
@@ -42,6 +54,11 @@ def _device_token() -> str:
 
 
 @blueprint.get("/me/administrations")
+@openapi(
+    summary="The tests open now for the logged-in student, with progress.",
+    tags=[STUDENT],
+    roles=["student"],
+)
 def my_administrations() -> Response:
     student = require_user(Role.STUDENT)
     listed = delivery_service().list_student_administrations(student.id, utcnow())
@@ -49,6 +66,11 @@ def my_administrations() -> Response:
 
 
 @blueprint.post("/administrations/<int:administration_id>/sessions")
+@openapi(
+    summary="Start the test, or resume the active session where it was.",
+    tags=[STUDENT],
+    roles=["student"],
+)
 def start_session(administration_id: int) -> Response:
     """Start or resume; the reply carries this device's token (any other device is taken over)."""
     student = require_user(Role.STUDENT)
@@ -56,6 +78,7 @@ def start_session(administration_id: int) -> Response:
 
 
 @blueprint.get("/sessions/<string:session_id>")
+@openapi(summary="The session's state and the item on screen.", tags=[STUDENT], roles=["student"])
 def get_session(session_id: str) -> Response:
     student = require_user(Role.STUDENT)
     view = delivery_service().get_session(student.id, session_id, _device_token(), utcnow())
@@ -63,6 +86,20 @@ def get_session(session_id: str) -> Response:
 
 
 @blueprint.post("/sessions/<string:session_id>/responses")
+@openapi(
+    summary="Answer the item on screen (idempotent per key); get the next item or the end.",
+    tags=[STUDENT],
+    roles=["student"],
+    body={
+        "type": "object",
+        "required": ["item", "response", "idempotency_key"],
+        "properties": {
+            "item": {"type": "string", "maxLength": 64, "description": "The opaque item handle."},
+            "response": {"type": "object", "description": "Shape depends on the item type."},
+            "idempotency_key": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY},
+        },
+    },
+)
 def record_response(session_id: str) -> Response:
     student = require_user(Role.STUDENT)
     data = json_body()
@@ -105,6 +142,11 @@ def _administration_scope(
 
 
 @blueprint.get("/administrations/<int:administration_id>/monitor")
+@openapi(
+    summary="Live progress of an administration, for the teacher's own classes.",
+    tags=[PROCTOR],
+    roles=["teacher", "operator"],
+)
 def monitor(administration_id: int) -> Response:
     user = require_user(*_STAFF)
     scope = _administration_scope(user, administration_id, all_classes=False)
@@ -112,6 +154,7 @@ def monitor(administration_id: int) -> Response:
 
 
 @blueprint.post("/administrations/<int:administration_id>/open")
+@openapi(summary="Open an administration.", tags=[PROCTOR], roles=["teacher", "operator"])
 def open_administration(administration_id: int) -> Response:
     user = require_user(*_STAFF)
     _administration_scope(user, administration_id, all_classes=True)
@@ -122,6 +165,7 @@ def open_administration(administration_id: int) -> Response:
 
 
 @blueprint.post("/administrations/<int:administration_id>/close")
+@openapi(summary="Close an administration.", tags=[PROCTOR], roles=["teacher", "operator"])
 def close_administration(administration_id: int) -> Response:
     user = require_user(*_STAFF)
     _administration_scope(user, administration_id, all_classes=True)
@@ -146,6 +190,13 @@ def _reason(data: dict[str, Any], required: bool = False) -> str:
 
 
 @blueprint.post("/sessions/<string:session_id>/pause")
+@openapi(
+    summary="Pause a student's session (the clock stops); audited.",
+    tags=[PROCTOR],
+    roles=["teacher", "operator"],
+    body=_REASON,
+    body_required=False,
+)
 def pause_session(session_id: str) -> Response:
     user, data = _proctor(session_id)
     view = delivery_service().pause_session(
@@ -155,6 +206,13 @@ def pause_session(session_id: str) -> Response:
 
 
 @blueprint.post("/sessions/<string:session_id>/resume")
+@openapi(
+    summary="Resume a paused session; audited.",
+    tags=[PROCTOR],
+    roles=["teacher", "operator"],
+    body=_REASON,
+    body_required=False,
+)
 def resume_session(session_id: str) -> Response:
     user, data = _proctor(session_id)
     view = delivery_service().resume_session(
@@ -164,6 +222,24 @@ def resume_session(session_id: str) -> Response:
 
 
 @blueprint.post("/sessions/<string:session_id>/extra-time")
+@openapi(
+    summary="Grant a student extra time (an accommodation); audited.",
+    tags=[PROCTOR],
+    roles=["teacher", "operator"],
+    body={
+        "type": "object",
+        "required": ["seconds"],
+        "properties": {
+            "seconds": {
+                "type": "integer",
+                "format": "int32",
+                "minimum": INT32_MIN,
+                "maximum": INT32_MAX,
+            },
+            "reason": {"type": "string", "maxLength": 500},
+        },
+    },
+)
 def grant_extra_time(session_id: str) -> Response:
     user, data = _proctor(session_id)
     seconds = get_field(data, "seconds", int)
@@ -174,6 +250,16 @@ def grant_extra_time(session_id: str) -> Response:
 
 
 @blueprint.post("/sessions/<string:session_id>/reset")
+@openapi(
+    summary="Reset a student's session, with a reason; audited.",
+    tags=[PROCTOR],
+    roles=["teacher", "operator"],
+    body={
+        "type": "object",
+        "required": ["reason"],
+        "properties": {"reason": {"type": "string", "maxLength": 500}},
+    },
+)
 def reset_session(session_id: str) -> Response:
     user, data = _proctor(session_id)
     view = delivery_service().reset_session(
@@ -198,6 +284,11 @@ def _datetime_field(data: dict[str, Any], name: str) -> datetime | None:
 
 
 @blueprint.get("/test-definitions")
+@openapi(
+    summary="Test definitions: sections, pools, parameter sets, scales.",
+    tags=[TESTS],
+    roles=["operator", "researcher"],
+)
 def list_test_definitions() -> Response:
     require_user(Role.OPERATOR, Role.RESEARCHER)
     rows = db.session.scalars(select(TestDefinition).order_by(TestDefinition.key)).all()
@@ -221,6 +312,34 @@ def list_test_definitions() -> Response:
 
 
 @blueprint.post("/test-definitions")
+@openapi(
+    summary="Define a test: sections, selection and stopping rules, pool, scale.",
+    tags=[TESTS],
+    roles=["operator"],
+    body={
+        "type": "object",
+        "required": ["key", "title", "pool", "parameter_set", "settings", "scale"],
+        "properties": {
+            "key": {"type": "string", "maxLength": 100},
+            "title": {"type": "string", "maxLength": 200},
+            "pool": {"type": "string", "maxLength": 100, "description": "Pool name."},
+            "parameter_set": {
+                "type": "string",
+                "maxLength": 100,
+                "description": "Parameter set name.",
+            },
+            "parameter_set_version": {
+                "type": "integer",
+                "format": "int32",
+                "minimum": INT32_MIN,
+                "maximum": INT32_MAX,
+            },
+            "settings": {"type": "object"},
+            "scale": {"type": "object"},
+        },
+    },
+    status=201,
+)
 def create_test_definition() -> Response:
     user = require_user(Role.OPERATOR)
     data = json_body()
@@ -245,6 +364,7 @@ def create_test_definition() -> Response:
 
 
 @blueprint.get("/administrations")
+@openapi(summary="Administrations the user may see.", tags=[TESTS], roles=["teacher", "operator"])
 def list_administrations() -> Response:
     user = require_user(*_STAFF)
     scope = None if user.role == Role.OPERATOR else teacher_classroom_ids(user.id)
@@ -252,6 +372,24 @@ def list_administrations() -> Response:
 
 
 @blueprint.post("/administrations")
+@openapi(
+    summary="Schedule a test for chosen classrooms during a window.",
+    tags=[TESTS],
+    roles=["operator"],
+    body={
+        "type": "object",
+        "required": ["test", "name", "classroom_ids"],
+        "properties": {
+            "test": {"type": "string", "maxLength": 100, "description": "Test definition key."},
+            "name": {"type": "string", "maxLength": 200},
+            "classroom_ids": {"type": "array", "maxItems": 1000, "items": _ID},
+            "opens_at": {"type": "string", "maxLength": 64, "format": "date-time"},
+            "closes_at": {"type": "string", "maxLength": 64, "format": "date-time"},
+            "status": {"type": "string", "maxLength": 16, "default": "scheduled"},
+        },
+    },
+    status=201,
+)
 def create_administration() -> Response:
     user = require_user(Role.OPERATOR)
     data = json_body()

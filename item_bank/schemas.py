@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from cbt.errors import ValidationError
+from cbt.http import INT32_MAX, INT32_MIN
 from item_bank.models import ItemStatus
 from item_bank.service import ItemFields, ItemFilters
 from item_bank.types import ITEM_TYPES
@@ -23,11 +24,14 @@ def query_int(args: Mapping[str, str], name: str, default: int | None = None) ->
     if raw in (None, ""):
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ValidationError(
             f"'{name}' must be a whole number.", details={"field": name}
         ) from None
+    if not INT32_MIN <= value <= INT32_MAX:
+        raise ValidationError(f"'{name}' is out of range.", details={"field": name})
+    return value
 
 
 def query_float(args: Mapping[str, str], name: str) -> float | None:

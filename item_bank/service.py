@@ -41,7 +41,7 @@ from item_bank.models import (
     PoolMember,
     Stimulus,
 )
-from item_bank.rendering import plain_text, sanitise_html
+from item_bank.rendering import plain_text, sanitise_html, sanitise_text
 from item_bank.types import get_item_type
 from scoring import ItemParameters
 
@@ -244,7 +244,8 @@ def clean_accessibility(raw: Any) -> dict[str, Any]:
         )
     cleaned: dict[str, Any] = {}
     if raw.get("read_aloud"):
-        cleaned["read_aloud"] = _short(raw["read_aloud"], "accessibility.read_aloud", 10_000)
+        text = _short(raw["read_aloud"], "accessibility.read_aloud", 10_000)
+        cleaned["read_aloud"] = sanitise_text(text) if text else None
     if raw.get("furigana"):
         if not isinstance(raw["furigana"], str) or len(raw["furigana"]) > 20_000:
             raise ValidationError("'accessibility.furigana' must be HTML text.")
@@ -1702,7 +1703,7 @@ def student_view(
     if accessibility:
         variants: dict[str, Any] = {}
         if isinstance(accessibility.get("read_aloud"), str):
-            variants["read_aloud"] = accessibility["read_aloud"]
+            variants["read_aloud"] = sanitise_text(accessibility["read_aloud"])
         if isinstance(accessibility.get("furigana"), str):
             variants["furigana"] = sanitise_html(accessibility["furigana"])
         if accessibility.get("large_print"):

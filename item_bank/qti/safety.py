@@ -6,7 +6,8 @@ A package is refused, with a message that names the file and the rule, when it
 - has too many entries, an encrypted entry, a symlink, an absolute path, a ``..`` component,
   a backslash or drive letter, or two entries with the same name;
 - declares, or on reading turns out to have, more uncompressed bytes than allowed per file or
-  in total, or a compression ratio above ``max_ratio`` (a zip bomb);
+  in total, or a compression ratio above ``max_ratio`` (a zip bomb), per file or over the
+  whole package (once it unpacks to more than ``total_ratio_floor_bytes``);
 - holds XML with a DTD or entity declarations (XXE, billion laughs), or XML that is not UTF-8.
 
 XML is then parsed by lxml with entity resolution, network access and huge trees all off.
@@ -48,6 +49,9 @@ class PackageLimits:
     # XML files legitimately compress very well.
     max_ratio: float = 100.0
     ratio_floor_bytes: int = 1 * MiB
+    # The whole package, from the sizes its directory declares, before anything is unpacked:
+    # many small, very compressible files pass the per-file checks but not this budget.
+    total_ratio_floor_bytes: int = 64 * MiB
 
 
 def _reject(message: str, **details: Any) -> ValidationError:
@@ -160,6 +164,13 @@ class SafePackage:
                     f"The package unpacks to more than {self.limits.max_total_bytes // MiB} MB.",
                 )
             self._entries[name] = info
+        budget = max(self.limits.total_ratio_floor_bytes, self.limits.max_ratio * len(data))
+        if total > budget:
+            raise _reject(
+                f"The package unpacks to {total // MiB} MB from {len(data) // 1024} KB, which "
+                "looks like a zip bomb.",
+                size_bytes=total,
+            )
 
     def _check_size(self, name: str, size: int, compressed: int) -> None:
         limit = self.limits.max_file_bytes

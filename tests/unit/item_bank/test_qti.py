@@ -341,6 +341,17 @@ def test_zip_bombs_are_refused_by_declared_size_and_ratio(app: Flask) -> None:
     _expect_refusal(many, "at most 20", PackageLimits(max_entries=20))
 
 
+def test_many_small_compressible_files_are_refused_before_unpacking(app: Flask) -> None:
+    # Each file passes the per-file checks (1 MiB, under the ratio floor); together they are a
+    # bomb: a few hundred KB that unpack to 70 MiB. The budget is checked from the directory.
+    mebibyte = b"\0" * (1024 * 1024)
+    files: dict[str, str | bytes] = {"imsmanifest.xml": manifest("items/x.xml")}
+    files.update({f"media/z{n}.png": mebibyte for n in range(70)})
+    bomb = package(files)
+    assert len(bomb) < 1024 * 1024
+    _expect_refusal(bomb, "unpacks to 70 MB from")
+
+
 def test_a_header_that_lies_about_its_size_is_caught(app: Flask) -> None:
     honest = package(
         {"imsmanifest.xml": manifest("items/x.xml"), "items/x.xml": choice_item("x" * 2000)}
