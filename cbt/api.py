@@ -1,8 +1,8 @@
-"""Authentication API: CSRF token, student and staff login, logout, who am I."""
+"""Authentication API: CSRF token, student and staff login, logout, who am I, my language."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, session
 
 from cbt.audit import record_audit
 from cbt.auth import (
@@ -14,7 +14,11 @@ from cbt.auth import (
     require_user,
     session_payload,
 )
+from cbt.db import db
+from cbt.errors import ValidationError
 from cbt.http import get_field, json_body, request_actor
+from cbt.i18n import LOCALE_COOKIE, LOCALE_COOKIE_MAX_AGE, LOCALES
+from cbt.models import User
 from cbt.security import check_login_rate, csrf_token
 
 blueprint = Blueprint("cbt_api", __name__, url_prefix="/api/v1")
@@ -59,6 +63,33 @@ def staff_login() -> Response:
 def logout() -> Response:
     logout_user()
     return jsonify({"user": None, "csrf_token": csrf_token()})
+
+
+@blueprint.put("/me/locale")
+def set_locale() -> Response:
+    """Switch the page language: a cookie for this browser and, when signed in, the profile."""
+    data = json_body()
+    locale = get_field(data, "locale", str, max_length=8)
+    if locale not in LOCALES:
+        raise ValidationError(
+            "Choose one of the offered languages.",
+            details={"field": "locale", "allowed": list(LOCALES)},
+        )
+    user = current_user()
+    if user is not None:
+        stored = db.session.get(User, user.id)
+        if stored is not None:
+            stored.locale = locale
+        session["locale"] = locale
+    response = jsonify({"locale": locale})
+    response.set_cookie(
+        LOCALE_COOKIE,
+        locale,
+        max_age=LOCALE_COOKIE_MAX_AGE,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
 
 
 @blueprint.get("/me")

@@ -87,6 +87,8 @@ def login_user(user: User) -> CurrentUser:
     session["uid"] = user.id
     session["role"] = str(user.role)
     session["name"] = user.display_name
+    if user.locale:
+        session["locale"] = user.locale  # the chosen language follows the person to any device
     csrf_token()
     return CurrentUser(user.id, Role(user.role), user.display_name)
 

@@ -105,7 +105,7 @@ def test_cbt_demo_serves_on_the_given_port(tmp_path: Path) -> None:
                 time.sleep(0.3)
         assert ready == {"status": "ready", "checks": {"database": "ok", "state_store": "ok"}}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
-            assert "Log in to take a test" in r.read().decode()
+            assert "ログインしてテストを受ける" in r.read().decode()  # Japanese by default
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=10)

@@ -1,0 +1,183 @@
+"""Languages: Japanese by default, English on request, one catalog for pages, JS and errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from flask import Flask
+from flask.testing import FlaskClient
+
+from cbt.catalogs import ROOT, extract
+from cbt.i18n import LOCALES, catalog_json, po_path
+from tests.helpers import TEACHER_PASSWORD, ApiClient, SeededSchool, seed_school
+
+TEMPLATES = ROOT / "frontend" / "templates"
+
+
+def _lang(html: str) -> str:
+    match = re.search(r'<html lang="([^"]+)"', html)
+    assert match, "every page declares its language"
+    return match.group(1)
+
+
+def _page(client: FlaskClient, path: str, **headers: str) -> str:
+    client.environ_base.pop("HTTP_ACCEPT_LANGUAGE", None)
+    response = client.get(path, headers=headers)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_pages_are_japanese_by_default(client: FlaskClient) -> None:
+    html = _page(client, "/login")
+    assert _lang(html) == "ja"
+    assert "ログインしてテストを受ける" in html
+    assert "Log in to take a test" not in html
+
+
+def test_accept_language_chooses_english_when_nothing_is_stored(client: FlaskClient) -> None:
+    html = _page(client, "/login", **{"Accept-Language": "en-GB,en;q=0.8"})
+    assert _lang(html) == "en"
+    assert "Log in to take a test" in html
+    # An unsupported language falls back to Japanese, not to English.
+    assert _lang(_page(client, "/login", **{"Accept-Language": "fr"})) == "ja"
+
+
+def test_the_switch_is_a_cookie_that_beats_accept_language(api: ApiClient) -> None:
+    api.client.environ_base.pop("HTTP_ACCEPT_LANGUAGE", None)
+    response = api.client.put("/api/v1/me/locale", json={"locale": "en"}, headers=api._headers())
+    assert response.status_code == 200
+    assert "cbt_locale=en" in response.headers["Set-Cookie"]
+    html = api.client.get("/login", headers={"Accept-Language": "ja"}).get_data(as_text=True)
+    assert _lang(html) == "en"
+
+
+def test_an_unknown_language_is_refused(api: ApiClient) -> None:
+    response = api.client.put("/api/v1/me/locale", json={"locale": "xx"}, headers=api._headers())
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"]["field"] == "locale"
+
+
+def test_a_signed_in_choice_is_stored_and_follows_the_person(app: Flask) -> None:
+    school: SeededSchool = seed_school()
+    first = ApiClient(app.test_client())
+    assert first.login_staff(school.teacher_email, TEACHER_PASSWORD).status_code == 200
+    first.client.put("/api/v1/me/locale", json={"locale": "en"}, headers=first._headers())
+    # Another browser, no cookie, a Japanese browser: the stored choice wins after login.
+    second = ApiClient(app.test_client())
+    second.client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "ja"
+    assert second.login_staff(school.teacher_email, TEACHER_PASSWORD).status_code == 200
+    html = second.client.get("/teacher").get_data(as_text=True)
+    assert _lang(html) == "en"
+    assert "My classes" in html
+
+
+def test_error_messages_are_translated_where_errors_become_replies(client: FlaskClient) -> None:
+    client.environ_base.pop("HTTP_ACCEPT_LANGUAGE", None)
+    error = client.get("/api/v1/me").get_json()["error"]
+    assert error["code"] == "authentication_required"
+    assert error["message"] == "先にログインしてください。"
+    english = client.get("/api/v1/me", headers={"Accept-Language": "en"}).get_json()["error"]
+    assert english["message"] == "Log in first."
+
+
+def test_the_js_catalog_is_the_server_catalog(client: FlaskClient) -> None:
+    body, digest = catalog_json("ja")
+    response = client.get(f"/i18n/ja.json?v={digest}")
+    assert response.status_code == 200
+    assert "immutable" in response.headers["Cache-Control"]
+    served = response.get_json()
+    assert served == json.loads(body)
+    with po_path("ja").open("rb") as handle:
+        catalog = read_po(handle, locale="ja")
+    assert served["messages"]["Log in"] == catalog["Log in"].string
+    assert served["nplurals"] == 1
+    assert client.get("/i18n/xx.json").status_code == 404
+
+
+def test_the_page_links_the_catalog_of_its_language(client: FlaskClient) -> None:
+    html = _page(client, "/login", **{"Accept-Language": "en"})
+    assert f'content="/i18n/en.json?v={catalog_json("en")[1]}"' in html
+
+
+# --- The catalogs are complete -----------------------------------------------------------------
+
+
+def _catalog(locale: str):
+    with po_path(locale).open("rb") as handle:
+        return read_po(handle, locale=locale)
+
+
+def _user_facing(message) -> bool:
+    return any(path.startswith("frontend/") for path, _ in message.locations)
+
+
+@pytest.fixture(scope="module")
+def extracted():
+    return extract()
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_string_of_pages_and_scripts_is_in_the_catalog(extracted, locale: str) -> None:
+    catalog = _catalog(locale)
+    missing = [m.id for m in extracted if m.id and m.id not in catalog]
+    assert missing == [], f"run `python -m cbt.catalogs` and translate: {missing}"
+
+
+def test_every_string_of_pages_and_scripts_has_a_japanese_translation(extracted) -> None:
+    catalog = _catalog("ja")
+    untranslated = []
+    for message in extracted:
+        if not message.id or not _user_facing(message):
+            continue
+        entry = catalog.get(message.id)
+        strings = (entry.string if entry else "") or ""
+        forms = strings if isinstance(strings, tuple) else (strings,)
+        if entry is None or entry.fuzzy or not all(forms):
+            untranslated.append(message.id)
+    assert untranslated == []
+
+
+# Text a page may show untranslated: brand and format examples, not sentences.
+_TEMPLATE_ALLOWED = {
+    "CBT",
+    "XXXX-XXXX-XXXX",
+    "8350213111200000, …",
+    "CC BY 4.0",
+    "mathematics",
+    "ja",
+}
+
+
+def _unwrapped_template_text(source: str) -> list[str]:
+    source = re.sub(r"\{#.*?#\}", "", source, flags=re.S)
+    source = re.sub(r"<(script|pre)\b.*?</\1>", "", source, flags=re.S)
+    source = re.sub(r"\{% block main_attrs %\}.*?\{% endblock %\}", "", source, flags=re.S)
+    found = []
+    for name, value in re.findall(r'\s(placeholder|aria-label|title|alt|value)="([^"]*)"', source):
+        if name == "value":
+            continue  # form values are data, not text
+        if "{{" not in value and re.search("[A-Za-z]", value) and value not in _TEMPLATE_ALLOWED:
+            found.append(value)
+    text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", " ", source, flags=re.S)
+    text = re.sub(r"<[^>]*>", "\n", text)
+    for fragment in text.split("\n"):
+        fragment = fragment.strip(" ←·()")
+        if re.search("[A-Za-z]{2,}", fragment) and fragment not in _TEMPLATE_ALLOWED:
+            found.append(fragment)
+    return found
+
+
+@pytest.mark.parametrize("template", sorted(p.name for p in TEMPLATES.glob("*.html")))
+def test_no_template_shows_text_outside_gettext(template: str) -> None:
+    source = Path(TEMPLATES / template).read_text(encoding="utf-8")
+    assert _unwrapped_template_text(source) == []
+
+
+def test_the_template_check_catches_a_bare_sentence() -> None:
+    assert _unwrapped_template_text("<p>Hello there</p>") == ["Hello there"]
+    assert _unwrapped_template_text('<input placeholder="your name">') == ["your name"]
+    assert _unwrapped_template_text("<p>{{ _('Hello there') }}</p>") == []
