@@ -33,6 +33,7 @@ __all__ = [
     "catalog_json",
     "current_locale",
     "init_i18n",
+    "role_names",
     "translate",
 ]
 
@@ -108,6 +109,16 @@ def current_locale() -> str:
     return str(get_locale() or DEFAULT_LOCALE) if has_request_context() else DEFAULT_LOCALE
 
 
+def role_names() -> dict[str, str]:
+    """Each role's name in the request's language (the role values are ``cbt.models.Role``)."""
+    return {
+        "student": gettext("student"),
+        "teacher": gettext("teacher"),
+        "researcher": gettext("researcher"),
+        "operator": gettext("operator"),
+    }
+
+
 class _CatalogDomain(Domain):
     """Flask-Babel's domain, reading the in-memory catalogs instead of ``.mo`` files."""
 
@@ -160,10 +171,5 @@ def init_i18n(app: Flask) -> None:
             "other_locale": other,
             "other_locale_name": LOCALE_NAMES[other],
             "catalog_url": url_for("i18n_catalog", locale=locale, v=catalog_json(locale)[1]),
-            "role_names": {
-                "student": gettext("student"),
-                "teacher": gettext("teacher"),
-                "researcher": gettext("researcher"),
-                "operator": gettext("operator"),
-            },
+            "role_names": role_names(),
         }
