@@ -181,3 +181,64 @@ def test_the_template_check_catches_a_bare_sentence() -> None:
     assert _unwrapped_template_text("<p>Hello there</p>") == ["Hello there"]
     assert _unwrapped_template_text('<input placeholder="your name">') == ["your name"]
     assert _unwrapped_template_text("<p>{{ _('Hello there') }}</p>") == []
+
+
+# --- Scripts: every sentence a person reads goes through _() or ngettext() ----------------------
+
+SCRIPTS = ROOT / "frontend" / "static" / "js"
+_WORDS = re.compile(r"[A-Za-z]{2,}[ ,.:;!?'’]+[A-Za-z]{2,}|^[A-Z][a-z]+[.…]?$")
+# Strings that look like words but are not read by a person on the page: selectors, class
+# names, storage keys, a file name, and the reasons the proctor's buttons record in the audit log.
+_SCRIPT_ALLOWED = {
+    "input, select, textarea, button",
+    "input:checked",
+    "button primary",
+    "cbt:pending: ",
+    "PARAMS.json",
+    "paused by proctor",
+    "resumed by proctor",
+    "granted by proctor",
+}
+
+
+_JS_TOKEN = re.compile(
+    r"//[^\n]*|/\*.*?\*/"  # comments
+    r"|\"(?:\\.|[^\"\\\n])*\"|'(?:\\.|[^'\\\n])*'|`(?:\\.|[^`\\])*`",  # string literals
+    re.S,
+)
+_GETTEXT_BEFORE = re.compile(
+    r"(?:\b_|\bngettext)\(\s*$"  # first argument
+    r"|\bngettext\(\s*\"(?:\\.|[^\"\\])*\",\s*$"  # ngettext's plural form
+)
+
+
+def _unwrapped_script_strings(source: str) -> list[str]:
+    found = []
+    for match in _JS_TOKEN.finditer(source):
+        literal = match.group(0)
+        if literal.startswith("/"):
+            continue  # a comment
+        if _GETTEXT_BEFORE.search(source[max(0, match.start() - 300) : match.start()]):
+            continue
+        text = re.sub(r"\$\{[^}]*\}", " ", literal[1:-1])
+        if text in _SCRIPT_ALLOWED or text.startswith(("/", "[", ".", "#")):
+            continue
+        if _WORDS.search(text.strip()):
+            found.append(text)
+    return found
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in SCRIPTS.glob("*.js")))
+def test_no_script_shows_text_outside_gettext(script: str) -> None:
+    source = (SCRIPTS / script).read_text(encoding="utf-8")
+    assert _unwrapped_script_strings(source) == []
+
+
+def test_the_script_check_catches_a_bare_sentence() -> None:
+    assert _unwrapped_script_strings('setStatus("No items match.");') == ["No items match."]
+    assert _unwrapped_script_strings("el('p', { text: `Hello ${name} there` })") == [
+        "Hello   there"
+    ]
+    assert _unwrapped_script_strings('// "Not shown"\nconst a = 1;') == []
+    assert _unwrapped_script_strings('setStatus(_("No items match."));') == []
+    assert _unwrapped_script_strings('ngettext("%(n)s item", "%(n)s items", n)') == []
