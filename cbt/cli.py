@@ -93,8 +93,15 @@ def serve(host: str, port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-serve", is_flag=True, help="Create and seed the database, print logins, exit.")
+@click.option(
+    "--language",
+    type=click.Choice(["ja", "en"]),
+    default="ja",
+    show_default=True,
+    help="Language of the demo bank and names (applies to what a first run creates).",
+)
 @with_appcontext
-def demo(host: str, port: int, no_serve: bool) -> None:
+def demo(host: str, port: int, no_serve: bool, language: str) -> None:
     """Create the database, seed a demo school and item bank, print the logins and serve."""
     from cbt.db import db
     from cbt.demo import seed_demo
@@ -102,7 +109,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     upgrade(db.engine)
-    logins = seed_demo(app.config["SECRET_KEY"])
+    logins = seed_demo(app.config["SECRET_KEY"], language)
     db.session.commit()
 
     instance = Path(app.instance_path)

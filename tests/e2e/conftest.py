@@ -56,7 +56,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     app = create_app({"INSTANCE_PATH": str(instance), "LOGIN_RATE_LIMIT": "1000 per minute"})
     with app.app_context():
         upgrade(db.engine)
-        logins = seed_demo(app.config["SECRET_KEY"])
+        logins = seed_demo(app.config["SECRET_KEY"], "en")  # the browser tests read English
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -2,6 +2,7 @@
 import { api, el, setStatus } from "./api.js";
 import { fillSelects, queryFrom, statusLabel, typeLabel } from "./operator_common.js";
 import { _, formatNumber, ngettext } from "./i18n.js";
+import { codeLabel, codeTexts } from "./curriculum.js";
 
 const form = document.querySelector("[data-filters]");
 const table = document.querySelector("[data-table]");
@@ -19,6 +20,7 @@ async function load(fromCursor = null) {
   try {
     const page = await api(`/api/v1/items?${params}`, { retries: 2 });
     body.replaceChildren();
+    const texts = await codeTexts(page.items.flatMap((row) => row.curriculum_codes));
     for (const row of page.items) {
       body.append(
         el(
@@ -28,7 +30,7 @@ async function load(fromCursor = null) {
           el("td", { class: "num", text: `v${row.version_number}` }),
           el("td", { text: typeLabel[row.item_type] || row.item_type }),
           el("td", {}, el("span", { class: `badge ${row.status}`, text: statusLabel[row.status] || row.status })),
-          el("td", {}, ...row.curriculum_codes.map((code) => el("code", { text: code + " " }))),
+          el("td", {}, ...row.curriculum_codes.map((code) => codeLabel(code, texts))),
           el("td", { class: "stem-cell", text: row.title || row.excerpt }),
         ),
       );

@@ -1,6 +1,7 @@
 // Teacher pages: class list, class results and one student's answer history.
 import { api, el, setStatus } from "./api.js";
 import { _, formatNumber } from "./i18n.js";
+import { codeLabel, codeTexts } from "./curriculum.js";
 
 const main = document.getElementById("main");
 const fmt = (value, digits = 0) =>
@@ -98,12 +99,13 @@ async function classPage() {
   const mastery = await api(`/api/v1/classes/${id}/mastery`, { retries: 3 });
   const masteryTable = document.querySelector("[data-mastery]");
   const rows = masteryTable.querySelector("tbody");
+  const texts = await codeTexts(mastery.codes.map((code) => code.curriculum_prefix));
   for (const code of mastery.codes) {
     rows.append(
       el(
         "tr",
         { "data-testid": "mastery-row" },
-        el("td", {}, el("code", { text: code.curriculum_prefix })),
+        el("td", {}, codeLabel(code.curriculum_prefix, texts)),
         el("td", { class: "num", text: code.n_answers }),
         el("td", { class: "num", text: formatNumber(code.share_correct, { style: "percent" }) }),
         el("td", { class: "num", text: code.n_students }),

@@ -70,6 +70,28 @@ def test_demo_items_carry_real_content_and_codes(app: Flask, runner) -> None:
     assert len(version.curriculum_codes[0].code) == 16
 
 
+def test_the_demo_is_japanese_by_default(app: Flask, runner) -> None:
+    assert runner.invoke(cli, ["demo", "--no-serve"]).exit_code == 0
+    first = db.session.scalars(select(ItemVersion).order_by(ItemVersion.id)).first()
+    assert first.language == "ja"
+    assert first.content["stem"] == "<p>次の計算をしなさい。</p><p>(−9) + (−2) − (−5)</p>"
+    assert db.session.scalar(select(School.name)) == "さくら中学校（デモ）"
+    assert set(db.session.scalars(select(Classroom.name))) == {"2年A組", "2年B組"}
+    teacher = db.session.scalar(select(User).where(User.role == Role.TEACHER))
+    assert teacher.display_name == "佐藤 花子（デモ教員）"
+    definition = db.session.scalar(select(TestDefinition))
+    assert definition.title == "数学（適応型）"
+
+
+def test_english_stays_available_as_a_second_demo_language(app: Flask, runner) -> None:
+    result = runner.invoke(cli, ["demo", "--no-serve", "--language", "en"])
+    assert result.exit_code == 0, result.output
+    first = db.session.scalars(select(ItemVersion).order_by(ItemVersion.id)).first()
+    assert first.language == "en"
+    assert first.content["stem"] == "<p>Calculate: (−9) + (−2) − (−5)</p>"
+    assert set(db.session.scalars(select(Classroom.name))) == {"2-A", "2-B"}
+
+
 def test_demo_rejects_a_bad_port(runner) -> None:
     result = runner.invoke(cli, ["demo", "--no-serve", "--port", "0"])
     assert result.exit_code != 0
