@@ -33,6 +33,7 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "gettext": None,
     "lazy_gettext": None,
     "ngettext": (1, 2),
+    "cli_gettext": None,
     **dict.fromkeys(ERROR_KEYWORDS),
 }
 

@@ -10,6 +10,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from cbt.config import ConfigError
+from cbt.i18n import cli_gettext as _
 
 
 def _create_app():
@@ -76,7 +77,7 @@ def _serve(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    click.echo(f"Serving on http://{host}:{port}  (Ctrl+C to stop)")
+    click.echo(_("Serving on %(url)s  (Ctrl+C to stop)", url=f"http://{host}:{port}"))
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
@@ -119,14 +120,32 @@ def demo(host: str, port: int, no_serve: bool, language: str) -> None:
     lines += [f"{c},{n},{name},{code}" for c, n, name, code in logins.students]
     roster.write_text("\n".join(lines) + "\n")
 
-    click.echo("\nCBT demo is ready.\n")
-    click.echo(f"  Students log in at http://{host}:{port}/login")
+    click.echo("\n" + _("CBT demo is ready.") + "\n")
+    click.echo("  " + _("Students log in at %(url)s", url=f"http://{host}:{port}/login"))
     for code, number, name, login_code in logins.students[:3]:
-        click.echo(f"    class {code}  number {number:>2}  login code {login_code}   ({name})")
-    click.echo(f"    ... all {len(logins.students)} student logins are in {roster}")
-    click.echo(f"\n  Staff log in at http://{host}:{port}/staff/login")
+        line = _(
+            "class %(code)s  number %(number)s  login code %(login_code)s   (%(name)s)",
+            code=code,
+            number=f"{number:>2}",
+            login_code=login_code,
+            name=name,
+        )
+        click.echo("    " + line)
+    count = len(logins.students)
+    click.echo(
+        "    " + _("... all %(count)s student logins are in %(path)s", count=count, path=roster)
+    )
+    click.echo("\n  " + _("Staff log in at %(url)s", url=f"http://{host}:{port}/staff/login"))
     for role, email, password in logins.staff:
-        click.echo(f"    {role:<10} {email:<26} password {password}")
+        click.echo(
+            "    "
+            + _(
+                "%(role)s %(email)s password %(password)s",
+                role=f"{role:<10}",
+                email=f"{email:<26}",
+                password=password,
+            )
+        )
     click.echo("")
     if not no_serve:
         _serve(host, port)

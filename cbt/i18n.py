@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ __all__ = [
     "LOCALE_COOKIE",
     "LOCALE_COOKIE_MAX_AGE",
     "catalog_json",
+    "cli_gettext",
     "current_locale",
     "init_i18n",
     "role_names",
@@ -135,6 +137,25 @@ def translate(message: str) -> str:
     if not has_request_context() or not message:
         return message
     return translations(current_locale()).gettext(message)
+
+
+def terminal_locale(environ: dict[str, str] | None = None) -> str:
+    """The CLI's language: ``CBT_LOCALE``, else the shell's (LC_ALL, LC_MESSAGES, LANG), else en.
+
+    A terminal that says nothing is most often a server or CI log, read in English.
+    """
+    environ = dict(os.environ if environ is None else environ)
+    for name in ("CBT_LOCALE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "")[:2].lower()
+        if value in LOCALES:
+            return value
+    return "en"
+
+
+def cli_gettext(message: str, **params: Any) -> str:
+    """A CLI message in the terminal's language, ``%(name)s`` filled from ``params``."""
+    text = translations(terminal_locale()).gettext(message)
+    return text % params if params else text
 
 
 def _catalog_view(locale: str) -> Response:

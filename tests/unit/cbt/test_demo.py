@@ -31,7 +31,7 @@ def counts() -> dict[str, int]:
 
 
 def test_demo_seeds_once_and_prints_logins(app: Flask, runner, api: ApiClient) -> None:
-    result = runner.invoke(cli, ["demo", "--no-serve"])
+    result = runner.invoke(cli, ["demo", "--no-serve"], env={"CBT_LOCALE": "en"})
     assert result.exit_code == 0, result.output
     assert "Students log in at http://127.0.0.1:8000/login" in result.output
     assert "teacher@example.org" in result.output
@@ -48,7 +48,7 @@ def test_demo_seeds_once_and_prints_logins(app: Flask, runner, api: ApiClient) -
     roles = set(db.session.scalars(select(User.role).where(User.role != Role.STUDENT)))
     assert roles == {"teacher", "researcher", "operator"}
 
-    again = runner.invoke(cli, ["demo", "--no-serve", "--port", "8123"])
+    again = runner.invoke(cli, ["demo", "--no-serve", "--port", "8123"], env={"CBT_LOCALE": "en"})
     assert again.exit_code == 0, again.output
     assert "http://127.0.0.1:8123/login" in again.output
     assert counts() == first

@@ -242,3 +242,26 @@ def test_the_script_check_catches_a_bare_sentence() -> None:
     assert _unwrapped_script_strings('// "Not shown"\nconst a = 1;') == []
     assert _unwrapped_script_strings('setStatus(_("No items match."));') == []
     assert _unwrapped_script_strings('ngettext("%(n)s item", "%(n)s items", n)') == []
+
+
+# --- The command line ---------------------------------------------------------------------------
+
+
+def test_the_terminal_language_follows_cbt_locale_then_the_shell() -> None:
+    from cbt.i18n import terminal_locale
+
+    assert terminal_locale({"CBT_LOCALE": "ja", "LANG": "en_US.UTF-8"}) == "ja"
+    assert terminal_locale({"LANG": "ja_JP.UTF-8"}) == "ja"
+    assert terminal_locale({"LC_ALL": "en_GB.UTF-8", "LANG": "ja_JP.UTF-8"}) == "en"
+    assert terminal_locale({"LANG": "C.UTF-8"}) == "en"
+
+
+def test_cbt_demo_speaks_japanese_in_a_japanese_terminal(app: Flask, runner) -> None:
+    from cbt.cli import cli
+
+    result = runner.invoke(cli, ["demo", "--no-serve"], env={"CBT_LOCALE": "ja"})
+    assert result.exit_code == 0, result.output
+    assert "CBT デモの準備ができました。" in result.output
+    assert "児童生徒のログイン：http://127.0.0.1:8000/login" in result.output
+    english = runner.invoke(cli, ["demo", "--no-serve"], env={"CBT_LOCALE": "en"})
+    assert "Students log in at http://127.0.0.1:8000/login" in english.output
