@@ -64,7 +64,16 @@ def extract() -> Catalog:
                 auto_comments=comments,
                 context=context,
             )
+    _add_item_type_labels(template)
     return template
+
+
+def _add_item_type_labels(template: Catalog) -> None:
+    """The item types' labels (class attributes, shown on the operator pages) are messages too."""
+    from item_bank.types import ITEM_TYPES  # the one registry; cbt.catalogs is a dev tool
+
+    for kind in ITEM_TYPES.values():
+        template.add(kind.label, locations=[("item_bank/types.py", 0)])
 
 
 def update() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, render_template
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from cbt.models import Role
@@ -29,7 +30,7 @@ def page_constants() -> dict[str, Any]:
         types.append(
             {
                 "id": type_id,
-                "label": kind.label,
+                "label": gettext(kind.label),  # translated from the same catalog
                 "humanScored": kind.human_scored,
                 "responseExample": kind.response_example,
                 "example": {"content": content, "scoring": scoring},

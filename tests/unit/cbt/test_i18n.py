@@ -265,3 +265,18 @@ def test_cbt_demo_speaks_japanese_in_a_japanese_terminal(app: Flask, runner) -> 
     assert "児童生徒のログイン：http://127.0.0.1:8000/login" in result.output
     english = runner.invoke(cli, ["demo", "--no-serve"], env={"CBT_LOCALE": "en"})
     assert "Students log in at http://127.0.0.1:8000/login" in english.output
+
+
+def test_item_type_labels_come_from_the_catalog(app: Flask) -> None:
+    from flask_babel import refresh
+
+    from item_bank.views import page_constants
+
+    with app.test_request_context("/operator", headers={"Accept-Language": "ja"}):
+        refresh()  # the request boundary does this; a bare request context does not
+        labels = {t["id"]: t["label"] for t in page_constants()["itemTypes"]}
+    assert labels["single_choice"] == "単一選択"
+    with app.test_request_context("/operator", headers={"Accept-Language": "en"}):
+        refresh()
+        labels = {t["id"]: t["label"] for t in page_constants()["itemTypes"]}
+    assert labels["single_choice"] == "Single choice"
