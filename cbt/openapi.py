@@ -145,6 +145,16 @@ DECLARED: dict[str, dict[str, Any]] = {
         },
     },
     "cbt_api.logout": {"summary": "End the browser session.", "tags": [_AUTH]},
+    "cbt_api.set_locale": {
+        "summary": "Choose the page language (ja or en): a cookie, and the profile when signed in.",
+        "tags": [_AUTH],
+        "body": {
+            "type": "object",
+            "required": ["locale"],
+            "properties": {"locale": {"type": "string", "enum": ["ja", "en"]}},
+        },
+        "response": {"type": "object", "properties": {"locale": {"type": "string"}}},
+    },
     "cbt_api.me": {
         "summary": "The logged-in user.",
         "tags": [_AUTH],
