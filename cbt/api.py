@@ -1,8 +1,8 @@
-"""Authentication API: CSRF token, student and staff login, logout, who am I."""
+"""Authentication API: CSRF token, student and staff login, logout, who am I, my language."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, session
 from sqlalchemy import select
 
 from cbt.audit import record_audit
@@ -17,8 +17,9 @@ from cbt.auth import (
     session_payload,
 )
 from cbt.db import db
-from cbt.errors import DomainError, Forbidden, NotFound
+from cbt.errors import DomainError, Forbidden, NotFound, ValidationError
 from cbt.http import INT32_MAX, INT32_MIN, get_field, json_body, request_actor
+from cbt.i18n import LOCALE_COOKIE, LOCALE_COOKIE_MAX_AGE, LOCALES
 from cbt.models import Classroom, Role, User
 from cbt.openapi import openapi, ref, register_tags
 from cbt.security import csrf_token, login_guard, staff_account, student_account
@@ -202,6 +203,43 @@ def unlock_account() -> Response:
     login_guard().unlock(account)
     record_audit(request_actor(user), "unlock_login", *audited, target)
     return jsonify({"unlocked": target})
+
+
+@blueprint.put("/me/locale")
+@openapi(
+    summary="Choose the page language (ja or en): a cookie, and the profile when signed in.",
+    tags=[AUTH],
+    body={
+        "type": "object",
+        "required": ["locale"],
+        "properties": {"locale": {"type": "string", "enum": ["ja", "en"]}},
+    },
+    response={"type": "object", "properties": {"locale": {"type": "string"}}},
+)
+def set_locale() -> Response:
+    """Switch the page language: a cookie for this browser and, when signed in, the profile."""
+    data = json_body()
+    locale = get_field(data, "locale", str, max_length=8)
+    if locale not in LOCALES:
+        raise ValidationError(
+            "Choose one of the offered languages.",
+            details={"field": "locale", "allowed": list(LOCALES)},
+        )
+    user = current_user()
+    if user is not None:
+        stored = db.session.get(User, user.id)
+        if stored is not None:
+            stored.locale = locale
+        session["locale"] = locale
+    response = jsonify({"locale": locale})
+    response.set_cookie(
+        LOCALE_COOKIE,
+        locale,
+        max_age=LOCALE_COOKIE_MAX_AGE,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+    return response
 
 
 @blueprint.get("/me")

@@ -15,6 +15,7 @@ from cbt.config import load_settings
 from cbt.db import db
 from cbt.errors import ERROR_CODES, register_error_handlers
 from cbt.http import init_request_limits
+from cbt.i18n import init_i18n
 from cbt.security import init_security
 from cbt.state import StateStore, make_state_store
 
@@ -54,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # Flask 3's setting; sorting every reply's keys is wasted work
     db.init_app(app)
     app.extensions["cbt.state"] = make_state_store(settings["REDIS_URL"], settings["REDIS_PREFIX"])
+    init_i18n(app)
     register_error_handlers(app)
     init_security(app)
     init_request_limits(app)

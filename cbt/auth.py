@@ -94,6 +94,8 @@ def login_user(user: User) -> CurrentUser:
     session["role"] = str(user.role)
     session["name"] = user.display_name
     start_login_session(current_app.permanent_session_lifetime.total_seconds())
+    if user.locale:
+        session["locale"] = user.locale  # the chosen language follows the person to any device
     csrf_token()
     return CurrentUser(user.id, Role(user.role), user.display_name)
 

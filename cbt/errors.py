@@ -12,6 +12,8 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
+from cbt.i18n import translate
+
 #: Seconds a client is asked to wait before retrying when the database or Redis is unreachable.
 OUTAGE_RETRY_AFTER_SECONDS = 5
 
@@ -124,6 +126,8 @@ _HTTP_CODES = {
 def error_response(
     code: ErrorCode, message: str, status: int, details: dict[str, Any] | None = None
 ) -> Response:
+    """The error JSON; ``message`` is translated here, the one place errors become replies."""
+    message = translate(message)
     response = jsonify({"error": {"code": str(code), "message": message, "details": details or {}}})
     response.status_code = status
     return response

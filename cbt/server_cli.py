@@ -8,6 +8,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from cbt.i18n import cli_gettext as _
+
 
 @click.group("db")
 def db_group() -> None:
@@ -52,7 +54,7 @@ def _serve(host: str, port: int) -> None:
     from werkzeug.serving import run_simple
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    click.echo(f"Serving on http://{host}:{port}  (Ctrl+C to stop)")
+    click.echo(_("Serving on %(url)s  (Ctrl+C to stop)", url=f"http://{host}:{port}"))
     run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
@@ -69,8 +71,15 @@ def serve(host: str, port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-serve", is_flag=True, help="Create and seed the database, print logins, exit.")
+@click.option(
+    "--language",
+    type=click.Choice(["ja", "en"]),
+    default="ja",
+    show_default=True,
+    help="Language of the demo bank and names (applies to what a first run creates).",
+)
 @with_appcontext
-def demo(host: str, port: int, no_serve: bool) -> None:
+def demo(host: str, port: int, no_serve: bool, language: str) -> None:
     """Create the database, seed a demo school and item bank, print the logins and serve."""
     from cbt.db import db
     from cbt.demo import seed_demo
@@ -78,7 +87,7 @@ def demo(host: str, port: int, no_serve: bool) -> None:
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     upgrade(db.engine)
-    logins = seed_demo(app.config["SECRET_KEY"])
+    logins = seed_demo(app.config["SECRET_KEY"], language)
     db.session.commit()
 
     instance = Path(app.instance_path)
@@ -88,14 +97,32 @@ def demo(host: str, port: int, no_serve: bool) -> None:
     lines += [f"{c},{n},{name},{code}" for c, n, name, code in logins.students]
     roster.write_text("\n".join(lines) + "\n")
 
-    click.echo("\nCBT demo is ready.\n")
-    click.echo(f"  Students log in at http://{host}:{port}/login")
+    click.echo("\n" + _("CBT demo is ready.") + "\n")
+    click.echo("  " + _("Students log in at %(url)s", url=f"http://{host}:{port}/login"))
     for code, number, name, login_code in logins.students[:3]:
-        click.echo(f"    class {code}  number {number:>2}  login code {login_code}   ({name})")
-    click.echo(f"    ... all {len(logins.students)} student logins are in {roster}")
-    click.echo(f"\n  Staff log in at http://{host}:{port}/staff/login")
+        line = _(
+            "class %(code)s  number %(number)s  login code %(login_code)s   (%(name)s)",
+            code=code,
+            number=f"{number:>2}",
+            login_code=login_code,
+            name=name,
+        )
+        click.echo("    " + line)
+    count = len(logins.students)
+    click.echo(
+        "    " + _("... all %(count)s student logins are in %(path)s", count=count, path=roster)
+    )
+    click.echo("\n  " + _("Staff log in at %(url)s", url=f"http://{host}:{port}/staff/login"))
     for role, email, password in logins.staff:
-        click.echo(f"    {role:<10} {email:<26} password {password}")
+        click.echo(
+            "    "
+            + _(
+                "%(role)s %(email)s password %(password)s",
+                role=f"{role:<10}",
+                email=f"{email:<26}",
+                password=password,
+            )
+        )
     click.echo("")
     if not no_serve:
         _serve(host, port)

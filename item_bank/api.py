@@ -14,10 +14,11 @@ from cbt.auth import require_user
 from cbt.db import db
 from cbt.errors import DomainError, ErrorCode, Forbidden, ValidationError
 from cbt.http import get_field, json_body, request_actor
+from cbt.i18n import current_locale
 from cbt.models import Role
 from cbt.openapi import openapi, register_schemas
 from item_bank import service
-from item_bank.curriculum import describe_curriculum_code
+from item_bank.curriculum import code_table, code_texts, describe_curriculum_code
 from item_bank.media import get_media, store_media
 from item_bank.models import ItemStatus
 from item_bank.qti import ImportOptions, export_package, import_package
@@ -467,6 +468,18 @@ def media_file(sha256: str) -> Response:
 def curriculum_codes() -> Response:
     require_user(*READERS)
     return jsonify({"codes": service.curriculum_code_counts(request.args.get("prefix") or "")})
+
+
+@blueprint.get("/curriculum-codes/texts")
+@openapi(
+    summary="The text of 学習指導要領コード and report prefixes, in the request's language.",
+    tags=[ITEMS],
+    query=[("code", "string", "A code or prefix (repeatable); none gives the whole table.")],
+)
+def curriculum_code_texts() -> Response:
+    require_user()
+    codes = request.args.getlist("code")[:200] or list(code_table()["codes"])
+    return jsonify({"texts": code_texts(codes, current_locale()), "source": code_table()["source"]})
 
 
 @blueprint.get("/curriculum-codes/<string:code>")

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, render_template
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from cbt.auth import current_user
 from cbt.models import Role
+from cbt.views import page_guard
 from item_bank.models import ItemStatus
 from item_bank.service import TRANSITIONS
 from item_bank.types import ITEM_TYPES
@@ -29,7 +30,7 @@ def page_constants() -> dict[str, Any]:
         types.append(
             {
                 "id": type_id,
-                "label": kind.label,
+                "label": gettext(kind.label),  # translated from the same catalog
                 "humanScored": kind.human_scored,
                 "responseExample": kind.response_example,
                 "example": {"content": content, "scoring": scoring},
@@ -45,36 +46,29 @@ def page_constants() -> dict[str, Any]:
     }
 
 
-def _operator_or_login(*roles: Role) -> Response | None:
-    user = current_user()
-    if user is None or user.role not in (roles or (Role.OPERATOR,)):
-        return redirect(url_for("cbt_views.staff_login"))
-    return None
-
-
 @blueprint.get("/operator")
 def operator_home() -> Response | str:
-    return _operator_or_login() or render_template(
+    return page_guard(Role.OPERATOR) or render_template(
         "operator_items.html", item_bank=page_constants()
     )
 
 
 @blueprint.get("/operator/items/new")
 def new_item() -> Response | str:
-    return _operator_or_login() or render_template(
+    return page_guard(Role.OPERATOR) or render_template(
         "operator_item.html", item_bank=page_constants(), item_id=None
     )
 
 
 @blueprint.get("/operator/items/<int:item_id>")
 def edit_item(item_id: int) -> Response | str:
-    return _operator_or_login() or render_template(
+    return page_guard(Role.OPERATOR) or render_template(
         "operator_item.html", item_bank=page_constants(), item_id=item_id
     )
 
 
 @blueprint.get("/operator/import")
 def import_export() -> Response | str:
-    return _operator_or_login() or render_template(
+    return page_guard(Role.OPERATOR) or render_template(
         "operator_import.html", item_bank=page_constants()
     )

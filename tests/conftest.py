@@ -118,13 +118,19 @@ def app(database_url: str, tmp_path: Path, app_config: dict[str, Any]) -> Iterat
 
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
-    return app.test_client()
+    return _english(app.test_client())
+
+
+def _english(client: FlaskClient) -> FlaskClient:
+    # Assertions read the English msgids; tests/unit/cbt/test_i18n.py covers Japanese, the default.
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
 
 
 @pytest.fixture
 def api(app: Flask) -> ApiClient:
     """A JSON client that fetches and sends the CSRF token like our pages do."""
-    return ApiClient(app.test_client())
+    return ApiClient(_english(app.test_client()))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,14 +50,13 @@ def staff_login(page: object, server: LiveServer, role: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-@pytest.fixture(scope="module")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@contextmanager
+def serve_demo(instance: Path, language: str) -> Iterator[LiveServer]:
     """The embedded default exactly as `cbt demo` sets it up, on 127.0.0.1 and a free port."""
-    instance: Path = tmp_path_factory.mktemp("instance")
     app = create_app({"INSTANCE_PATH": str(instance), "LOGIN_RATE_LIMIT": "1000 per minute"})
     with app.app_context():
         upgrade(db.engine)
-        logins = seed_demo(app.config["SECRET_KEY"])
+        logins = seed_demo(app.config["SECRET_KEY"], language)
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -66,6 +66,20 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     finally:
         server.shutdown()
         thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The English demo: the browser tests below read English pages (Chromium's en-US)."""
+    with serve_demo(tmp_path_factory.mktemp("instance"), "en") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def live_server_ja(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The Japanese demo, the default of `cbt demo`."""
+    with serve_demo(tmp_path_factory.mktemp("instance-ja"), "ja") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,5 @@
 // The one way pages talk to the server: JSON over /api/v1, CSRF header, clear errors, retries.
+import { _ } from "./i18n.js";
 
 const csrfMeta = () => document.querySelector('meta[name="csrf-token"]');
 
@@ -32,6 +33,7 @@ export async function api(path, { method = "GET", body, retries = 0, onRetry, he
         credentials: "same-origin",
         headers: {
           Accept: "application/json",
+          "Accept-Language": document.documentElement.lang || "ja",
           ...(body !== undefined && !isForm ? { "Content-Type": "application/json" } : {}),
           ...(method !== "GET" ? { "X-CSRF-Token": csrfMeta().content } : {}),
           ...headers,
@@ -48,7 +50,7 @@ export async function api(path, { method = "GET", body, retries = 0, onRetry, he
       await sleep(Math.min(8000, 500 * 2 ** (attempt - 1)));
       continue;
     }
-    if (response === null) throw new NetworkError("The connection to the server was lost.");
+    if (response === null) throw new NetworkError(_("The connection to the server was lost."));
     const data = await response.json().catch(() => null);
     if (!response.ok) {
       const error = (data && data.error) || {};

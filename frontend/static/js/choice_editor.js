@@ -2,6 +2,7 @@
 // and "Add option". The JSON fields stay the single source of truth: every edit here rewrites
 // them, and an edit there redraws the rows, so both ways of authoring agree.
 import { el } from "./api.js";
+import { _ } from "./i18n.js";
 
 const CHOICE_TYPES = new Set(["single_choice", "multiple_response"]);
 const IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -44,7 +45,7 @@ export function attachChoiceEditor({ box, field, onChange }) {
   }
 
   function row(option, isCorrect) {
-    const text = el("input", { "aria-label": `Option ${option.id} text`, value: option.text ?? "" });
+    const text = el("input", { "aria-label": _("Option %(id)s text", { id: option.id }), value: option.text ?? "" });
     text.addEventListener("input", () =>
       update((content) => {
         content.options.find((o) => o.id === option.id).text = text.value;
@@ -53,7 +54,7 @@ export function attachChoiceEditor({ box, field, onChange }) {
     const mark = el("input", {
       type: multiple() ? "checkbox" : "radio",
       name: "choice-correct",
-      "aria-label": `Option ${option.id} is correct`,
+      "aria-label": _("Option %(id)s is correct", { id: option.id }),
     });
     mark.checked = isCorrect;
     mark.addEventListener("change", () =>
@@ -67,8 +68,8 @@ export function attachChoiceEditor({ box, field, onChange }) {
     const remove = el("button", {
       type: "button",
       class: "small",
-      text: "Remove",
-      "aria-label": `Remove option ${option.id}`,
+      text: _("Remove"),
+      "aria-label": _("Remove option %(id)s", { id: option.id }),
     });
     remove.addEventListener("click", () => {
       update((content, scoring) => {
@@ -95,7 +96,7 @@ export function attachChoiceEditor({ box, field, onChange }) {
     const content = read("content");
     const scoring = read("scoring");
     if (!content || !scoring || !Array.isArray(content.options)) {
-      const hint = "The JSON below does not parse; fix it there to edit the options here.";
+      const hint = _("The JSON below does not parse; fix it there to edit the options here.");
       rows.replaceChildren(el("tr", {}, el("td", { colspan: "4", class: "hint", text: hint })));
       return;
     }
@@ -111,7 +112,7 @@ export function attachChoiceEditor({ box, field, onChange }) {
       if (added) content.options.push({ id: added, text: "" });
     });
     render();
-    if (added) rows.querySelector(`[aria-label="Option ${added} text"]`)?.focus();
+    if (added) rows.querySelector(`[aria-label="${CSS.escape(_("Option %(id)s text", { id: added }))}"]`)?.focus();
   });
   field("content").addEventListener("input", render);
   field("scoring").addEventListener("input", render);

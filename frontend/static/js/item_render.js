@@ -2,13 +2,14 @@
 // reads the student's answer back as the response object the API expects.
 // The HTML inside a view was sanitised by the server; nothing here adds markup from text.
 import { el } from "./api.js";
+import { _ } from "./i18n.js";
 
 let counter = 0;
 const uid = (prefix) => `${prefix}-${++counter}`;
 
 function choiceList(view, multiple) {
   const name = uid("choice");
-  const box = el("fieldset", { class: "options" }, el("legend", { class: "visually-hidden", text: "Options" }));
+  const box = el("fieldset", { class: "options" }, el("legend", { class: "visually-hidden", text: _("Options") }));
   for (const option of view.options) {
     const input = el("input", { type: multiple ? "checkbox" : "radio", name, value: option.id });
     box.append(el("label", { class: "option" }, input, el("span", { html: option.html })));
@@ -33,8 +34,8 @@ function ordering(view) {
   };
   for (const option of view.options) {
     const item = el("li", { "data-id": option.id }, el("span", { html: option.html }));
-    const up = el("button", { type: "button", class: "small", "aria-label": "Move up", text: "↑" });
-    const down = el("button", { type: "button", class: "small", "aria-label": "Move down", text: "↓" });
+    const up = el("button", { type: "button", class: "small", "aria-label": _("Move up"), text: "↑" });
+    const down = el("button", { type: "button", class: "small", "aria-label": _("Move down"), text: "↓" });
     up.addEventListener("click", () => move(item, -1));
     down.addEventListener("click", () => move(item, 1));
     item.append(up, down);
@@ -76,7 +77,7 @@ function inlineChoice(view) {
   for (const gap of view.gaps) {
     const slot = node.querySelector(`span[data-gap="${CSS.escape(gap.id)}"]`);
     const select = targetSelect(gap.options);
-    select.setAttribute("aria-label", `Gap ${gap.id}`);
+    select.setAttribute("aria-label", _("Gap %(id)s", { id: gap.id }));
     selects[gap.id] = select;
     if (slot) slot.replaceWith(select);
   }
@@ -96,7 +97,7 @@ function textInput(view, numeric) {
     class: "answer",
     size: String(Math.min(40, view.expected_length || 12)),
     inputmode: numeric ? "decimal" : "text",
-    "aria-label": "Your answer",
+    "aria-label": _("Your answer"),
   });
   const node = el("div", { class: "answer-row" }, input);
   if (numeric && view.unit_hint) node.append(el("span", { class: "unit", text: view.unit_hint }));
@@ -107,7 +108,7 @@ function textInput(view, numeric) {
 }
 
 function essay(view) {
-  const area = el("textarea", { rows: String(view.expected_lines || 6), "aria-label": "Your answer" });
+  const area = el("textarea", { rows: String(view.expected_lines || 6), "aria-label": _("Your answer") });
   return { node: area, read: () => ({ text: area.value }) };
 }
 
@@ -132,17 +133,17 @@ export function renderItem(container, view) {
   const stem = el("div", { class: "stem", "data-stem": "", html: view.stem || "" });
   container.append(stem);
   if (access.furigana) {
-    const toggle = el("button", { type: "button", class: "link", text: "Show furigana" });
+    const toggle = el("button", { type: "button", class: "link", text: _("Show furigana") });
     toggle.addEventListener("click", () => {
       const showing = stem.dataset.furigana === "on";
       stem.innerHTML = showing ? view.stem : access.furigana;
       stem.dataset.furigana = showing ? "off" : "on";
-      toggle.textContent = showing ? "Show furigana" : "Hide furigana";
+      toggle.textContent = showing ? _("Show furigana") : _("Hide furigana");
     });
     container.append(toggle);
   }
   if (access.read_aloud) {
-    const speak = el("button", { type: "button", class: "link", text: "Read aloud" });
+    const speak = el("button", { type: "button", class: "link", text: _("Read aloud") });
     speak.addEventListener("click", () => {
       if ("speechSynthesis" in window) {
         const utterance = new SpeechSynthesisUtterance(access.read_aloud);
@@ -153,7 +154,7 @@ export function renderItem(container, view) {
   }
   const renderer = RENDERERS[view.item_type];
   if (!renderer) {
-    container.append(el("p", { class: "error", text: `Cannot show a ${view.item_type} item.` }));
+    container.append(el("p", { class: "error", text: _("Cannot show an item of type %(type)s.", { type: view.item_type }) }));
     return { read: () => null };
   }
   const part = renderer(view);

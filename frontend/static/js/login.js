@@ -1,4 +1,5 @@
 import { api, ApiError } from "./api.js";
+import { _ } from "./i18n.js";
 
 function bind(formId, endpoint, toBody, destination) {
   const form = document.getElementById(formId);
@@ -14,7 +15,7 @@ function bind(formId, endpoint, toBody, destination) {
       window.location.assign(destination);
     } catch (failure) {
       error.textContent =
-        failure instanceof ApiError ? failure.message : "Cannot reach the server. Try again.";
+        failure instanceof ApiError ? failure.message : _("Cannot reach the server. Try again.");
       button.disabled = false;
     }
   });

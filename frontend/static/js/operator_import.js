@@ -1,6 +1,7 @@
 // Import a QTI 3.0 package (or check it), and export matching items as one.
 import { api, el, setStatus } from "./api.js";
 import { fillSelects, queryFrom } from "./operator_common.js";
+import { _, ngettext } from "./i18n.js";
 
 const importForm = document.querySelector("[data-import-form]");
 const problems = document.querySelector("[data-problems]");
@@ -16,16 +17,30 @@ importForm.addEventListener("submit", async (event) => {
   });
   const upload = new FormData();
   upload.append("package", data.get("package"));
-  setStatus("Reading the package…");
+  setStatus(_("Reading the package…"));
   try {
     const body = await api(`/api/v1/items/import?${params}`, { method: "POST", body: upload });
-    const verb = body.dry_run ? "would be" : "were";
-    setStatus(
-      `${body.n_items} items: ${body.created} ${verb} created, ${body.revised} revised, ` +
-        `${body.unchanged} unchanged, ${body.skipped} skipped; ${body.media} media files.` +
-        (body.dry_run ? " Nothing was written: untick “Check only” to import." : ""),
-      "ok",
-    );
+    const counts = {
+      created: body.created,
+      revised: body.revised,
+      unchanged: body.unchanged,
+      skipped: body.skipped,
+      media: body.media,
+    };
+    const summary = body.dry_run
+      ? ngettext(
+          "%(n)s item: %(created)s would be created, %(revised)s revised, %(unchanged)s unchanged, %(skipped)s skipped; %(media)s media files. Nothing was written: untick “Check only” to import.",
+          "%(n)s items: %(created)s would be created, %(revised)s revised, %(unchanged)s unchanged, %(skipped)s skipped; %(media)s media files. Nothing was written: untick “Check only” to import.",
+          body.n_items,
+          counts,
+        )
+      : ngettext(
+          "%(n)s item: %(created)s created, %(revised)s revised, %(unchanged)s unchanged, %(skipped)s skipped; %(media)s media files.",
+          "%(n)s items: %(created)s created, %(revised)s revised, %(unchanged)s unchanged, %(skipped)s skipped; %(media)s media files.",
+          body.n_items,
+          counts,
+        );
+    setStatus(summary, "ok");
     for (const warning of body.warnings) problems.append(el("li", { text: warning }));
   } catch (error) {
     setStatus(error.message, "error");

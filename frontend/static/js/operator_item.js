@@ -1,7 +1,8 @@
 // Author an item: edit content, key and metadata, see it live as a student would, try answers,
 // save a new version, move it along the lifecycle, and compare versions.
 import { api, ApiError, el } from "./api.js";
-import { bank, fillSelects } from "./operator_common.js";
+import { bank, fillSelects, statusLabel } from "./operator_common.js";
+import { _, formatDateTime } from "./i18n.js";
 import { renderItem } from "./item_render.js";
 import { attachChoiceEditor } from "./choice_editor.js";
 
@@ -29,7 +30,7 @@ function parseJson(name, label) {
     if (value === null || typeof value !== "object" || Array.isArray(value)) throw new Error();
     return value;
   } catch {
-    throw new ApiError(400, "malformed_json", `${label} is not a JSON object.`, { field: name });
+    throw new ApiError(400, "malformed_json", _("%(label)s is not a JSON object.", { label }), { field: name });
   }
 }
 
@@ -55,13 +56,13 @@ function accessibility() {
 }
 
 function collect() {
-  const content = { stem: field("stem").value, ...parseJson("content", "Other content") };
+  const content = { stem: field("stem").value, ...parseJson("content", _("Other content")) };
   const grade = field("grade").value.trim();
   const stimulus = field("stimulus_id").value;
   return {
     item_type: field("item_type").value,
     content,
-    scoring: parseJson("scoring", "The key and scoring rule"),
+    scoring: parseJson("scoring", _("The key and scoring rule")),
     title: field("title").value.trim(),
     curriculum_codes: list(field("curriculum_codes").value).map((code) => code.toUpperCase()),
     subject: field("subject").value.trim() || "mathematics",
@@ -79,7 +80,7 @@ function collect() {
 }
 
 function describe(error) {
-  if (!(error instanceof ApiError)) return "Cannot reach the server. Try again.";
+  if (!(error instanceof ApiError)) return _("Cannot reach the server. Try again.");
   const where = error.details && error.details.field ? ` (${error.details.field})` : "";
   return error.message + where;
 }
@@ -117,7 +118,7 @@ async function tryAnswer() {
     const body = collect();
     const response = rendered.read();
     if (response === null) {
-      scoreOut.textContent = "Answer the preview first.";
+      scoreOut.textContent = _("Answer the preview first.");
       return;
     }
     const result = await api("/api/v1/items/score", {
@@ -125,8 +126,8 @@ async function tryAnswer() {
       body: { item_type: body.item_type, content: body.content, scoring: body.scoring, response },
     });
     scoreOut.textContent = result.human_scored
-      ? `Scored by a rater (0 to ${result.max_score} points).`
-      : `Score ${result.score} of ${result.max_score}`;
+      ? _("Scored by a rater (0 to %(max)s points).", { max: result.max_score })
+      : _("Score %(score)s of %(max)s", { score: result.score, max: result.max_score });
   } catch (error) {
     scoreOut.textContent = describe(error);
   }
@@ -136,10 +137,13 @@ async function tryAnswer() {
 
 function fill(itemDetail) {
   const latest = itemDetail.latest;
-  document.querySelector("[data-title]").textContent = `Edit ${itemDetail.key}`;
+  document.querySelector("[data-title]").textContent = _("Edit %(key)s", { key: itemDetail.key });
   document.querySelector("[data-version-line]").textContent =
-    `Version ${latest.version_number} (${latest.status}). Saving creates version ` +
-    `${latest.version_number + 1}; earlier versions never change.`;
+    _("Version %(number)s (%(status)s). Saving creates version %(next)s; earlier versions never change.", {
+      number: latest.version_number,
+      status: statusLabel[latest.status] || latest.status,
+      next: latest.version_number + 1,
+    });
   field("key").value = itemDetail.key;
   field("item_type").value = latest.item_type;
   field("title").value = latest.title || "";
@@ -168,11 +172,12 @@ function drawLifecycle(itemDetail) {
   const box = document.querySelector("[data-lifecycle]");
   box.hidden = false;
   box.querySelector("[data-latest-number]").textContent = itemDetail.latest.version_number;
-  box.querySelector("[data-latest-status]").textContent = itemDetail.latest.status;
+  box.querySelector("[data-latest-status]").textContent =
+    statusLabel[itemDetail.latest.status] || itemDetail.latest.status;
   const buttons = box.querySelector("[data-transitions]");
   buttons.replaceChildren();
   for (const to of itemDetail.allowed_transitions) {
-    const button = el("button", { type: "button", text: `Move to ${to}` });
+    const button = el("button", { type: "button", text: _("Move to %(status)s", { status: statusLabel[to] || to }) });
     button.addEventListener("click", async () => {
       try {
         await api(`/api/v1/item-versions/${itemDetail.latest.id}/transitions`, {
@@ -180,7 +185,10 @@ function drawLifecycle(itemDetail) {
           body: { to },
         });
         await loadItem();
-        statusBox.textContent = `Version ${itemDetail.latest.version_number} is now ${to}.`;
+        statusBox.textContent = _("Version %(number)s is now %(status)s.", {
+          number: itemDetail.latest.version_number,
+          status: statusLabel[to] || to,
+        });
       } catch (error) {
         errorBox.textContent = describe(error);
       }
@@ -188,7 +196,7 @@ function drawLifecycle(itemDetail) {
     buttons.append(button);
   }
   if (!itemDetail.allowed_transitions.length) {
-    buttons.append(el("span", { class: "hint", text: "Your role has no move from here." }));
+    buttons.append(el("span", { class: "hint", text: _("Your role has no move from here.") }));
   }
 }
 
@@ -207,8 +215,8 @@ function drawHistory(itemDetail) {
         "tr",
         { "data-testid": "history-row" },
         el("td", { text: `v${version.version_number}` }),
-        el("td", {}, el("span", { class: `badge ${version.status}`, text: version.status })),
-        el("td", { text: new Date(version.created_at).toLocaleString() }),
+        el("td", {}, el("span", { class: `badge ${version.status}`, text: statusLabel[version.status] || version.status })),
+        el("td", { text: formatDateTime(version.created_at) }),
       ),
     );
     from.append(el("option", { value: version.version_number, text: `v${version.version_number}` }));
@@ -232,7 +240,7 @@ async function showDiff() {
         el("td", { text: show(change.before) }), el("td", { text: show(change.after) })),
     );
   }
-  if (!diff.changes.length) body.append(el("tr", {}, el("td", { colspan: "3", text: "No differences." })));
+  if (!diff.changes.length) body.append(el("tr", {}, el("td", { colspan: "3", text: _("No differences.") })));
   table.hidden = false;
 }
 
@@ -270,8 +278,8 @@ async function save(event) {
     detail = saved;
     fill(saved);
     statusBox.textContent = saved.created_version
-      ? `Saved as version ${saved.version_number}.`
-      : "No changes to save.";
+      ? _("Saved as version %(number)s.", { number: saved.version_number })
+      : _("No changes to save.");
   } catch (error) {
     errorBox.textContent = describe(error);
   } finally {

@@ -1,9 +1,19 @@
 // The researcher's page: parameter sets (download as PARAMS.json, publish a draft) and the
 // pseudonymised responses of chosen administrations, as the files the research commands read.
 import { api, ApiError, el, setStatus } from "./api.js";
+import { _, formatDateTime } from "./i18n.js";
+
+const statusLabel = {
+  draft: _("draft"),
+  published: _("published"),
+  retired: _("retired"),
+  scheduled: _("scheduled"),
+  open: _("open"),
+  closed: _("closed"),
+};
 
 function describe(error) {
-  if (!(error instanceof ApiError)) return "Cannot reach the server. Try again.";
+  if (!(error instanceof ApiError)) return _("Cannot reach the server. Try again.");
   const details = error.details && Object.keys(error.details).length ? error.details : null;
   return details ? `${error.message} ${JSON.stringify(details)}` : error.message;
 }
@@ -13,7 +23,7 @@ async function publish(set, button) {
   try {
     await api(`/api/v1/parameter-sets/${set.id}/publish`, { method: "POST" });
     await loadSets();
-    setStatus(`Published ${set.name} version ${set.version}.`, "ok");
+    setStatus(_("Published %(name)s version %(version)s.", { name: set.name, version: set.version }), "ok");
   } catch (error) {
     button.disabled = false;
     setStatus(describe(error), "error");
@@ -32,15 +42,15 @@ async function loadSets() {
       el("a", {
         href: `/api/v1/parameter-sets/${set.id}/params.json`,
         text: "PARAMS.json",
-        "aria-label": `Download ${set.name} version ${set.version} as PARAMS.json`,
+        "aria-label": _("Download %(name)s version %(version)s as PARAMS.json", { name: set.name, version: set.version }),
       }),
     );
     if (set.status === "draft") {
       const button = el("button", {
         type: "button",
         class: "small",
-        text: "Publish",
-        "aria-label": `Publish ${set.name} version ${set.version}`,
+        text: _("Publish"),
+        "aria-label": _("Publish %(name)s version %(version)s", { name: set.name, version: set.version }),
       });
       button.addEventListener("click", () => publish(set, button));
       actions.append(" ", button);
@@ -51,16 +61,16 @@ async function loadSets() {
         { "data-testid": "parameter-set-row" },
         el("td", { text: set.name }),
         el("td", { text: set.version }),
-        el("td", {}, el("span", { class: `badge ${set.status}`, text: set.status })),
-        el("td", { text: set.n_items }),
-        el("td", { text: new Date(set.created_at).toLocaleString() }),
+        el("td", {}, el("span", { class: `badge ${set.status}`, text: statusLabel[set.status] || set.status })),
+        el("td", { class: "num", text: set.n_items }),
+        el("td", { text: formatDateTime(set.created_at) }),
         el("td", { text: (set.provenance && set.provenance.source) || "" }),
         actions,
       ),
     );
   }
   table.hidden = false;
-  setStatus(sets.length ? "" : "No parameter sets yet.");
+  setStatus(sets.length ? "" : _("No parameter sets yet."));
 }
 
 function updateDownloads() {
@@ -87,7 +97,7 @@ async function loadAdministrations() {
     const box = el("input", {
       type: "checkbox",
       value: administration.id,
-      "aria-label": `Use ${administration.name}`,
+      "aria-label": _("Use %(name)s", { name: administration.name }),
     });
     if (!administration.n_responses) box.disabled = true;
     box.addEventListener("change", updateDownloads);
@@ -98,7 +108,7 @@ async function loadAdministrations() {
         el("td", {}, box),
         el("td", { text: administration.name }),
         el("td", { text: administration.test_title }),
-        el("td", { text: administration.status }),
+        el("td", { text: statusLabel[administration.status] || administration.status }),
         el("td", { class: "num", text: administration.n_sessions }),
         el("td", { class: "num", text: administration.n_responses }),
       ),
@@ -122,7 +132,11 @@ async function importParams(event) {
       method: "POST",
       body: new FormData(form),
     });
-    status.textContent = `Imported ${created.n_items} items as ${created.name} version ${created.version} (draft).`;
+    status.textContent = _("Imported %(count)s items as %(name)s version %(version)s (draft).", {
+      count: created.n_items,
+      name: created.name,
+      version: created.version,
+    });
     status.dataset.kind = "ok";
     form.reset();
     await loadSets();

@@ -1,6 +1,7 @@
 import { api, el, setStatus } from "./api.js";
+import { _, formatDuration, ngettext } from "./i18n.js";
 
-const statusLabel = { active: "In progress", finished: "Finished", expired: "Time ran out" };
+const statusLabel = { active: _("In progress"), finished: _("Finished"), expired: _("Time ran out") };
 
 async function load() {
   const list = document.querySelector("[data-tests]");
@@ -8,7 +9,7 @@ async function load() {
     const { administrations } = await api("/api/v1/me/administrations", { retries: 4 });
     list.replaceChildren();
     if (administrations.length === 0) {
-      setStatus("You have no open tests right now.");
+      setStatus(_("You have no open tests right now."));
       return;
     }
     setStatus("");
@@ -19,10 +20,10 @@ async function load() {
         : el("a", {
             class: "button primary",
             href: `/student/tests/${test.administration_id}`,
-            text: test.session_status === "active" ? "Continue" : "Start",
+            text: test.session_status === "active" ? _("Continue") : _("Start"),
           });
-      const facts = [`up to ${test.max_items} questions`];
-      if (test.time_limit_seconds) facts.push(`${Math.round(test.time_limit_seconds / 60)} minutes`);
+      const facts = [ngettext("up to %(n)s question", "up to %(n)s questions", test.max_items)];
+      if (test.time_limit_seconds) facts.push(formatDuration(test.time_limit_seconds));
       list.append(
         el(
           "li",

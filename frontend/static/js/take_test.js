@@ -3,6 +3,7 @@
 // until the server acknowledges it, so a dropped network or a reload never loses an answer.
 import { api, ApiError, constants, NetworkError, randomKey, setStatus } from "./api.js";
 import { renderItem } from "./item_render.js";
+import { _, ngettext } from "./i18n.js";
 
 const codes = constants.errorCodes;
 const main = document.getElementById("main");
@@ -58,7 +59,7 @@ function showTimer(session) {
   timer.hidden = false;
   const tick = () => {
     const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-    timer.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")} left`;
+    timer.textContent = _("%(time)s left", { time: `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}` });
     if (left === 0) {
       clearInterval(ticker);
       refresh();
@@ -75,7 +76,7 @@ function render(newView) {
   if (session.status === constants.sessionStatus.PAUSED) {
     clearInterval(ticker);
     form.hidden = true;
-    setStatus("Your teacher has paused the test. It will continue when they resume it.", "warn");
+    setStatus(_("Your teacher has paused the test. It will continue when they resume it."), "warn");
     poller = setInterval(refresh, 5000);
     return;
   }
@@ -86,18 +87,31 @@ function render(newView) {
     timer.hidden = true;
     setStatus("");
     end.hidden = false;
-    const reason = session.status === constants.sessionStatus.EXPIRED ? "Time ran out. " : "";
+    const answered = ngettext(
+      "You answered %(n)s question. Your teacher will see your result.",
+      "You answered %(n)s questions. Your teacher will see your result.",
+      session.n_answered,
+    );
     end.querySelector("[data-end-detail]").textContent =
-      `${reason}You answered ${session.n_answered} questions. Your teacher will see your result.`;
+      session.status === constants.sessionStatus.EXPIRED
+        ? _("Time ran out. %(answered)s", { answered })
+        : answered;
     progress.textContent = "";
     return;
   }
   const item = view.item;
-  const part = session.section.count > 1 ? `Part ${session.section.index} of ${session.section.count} · ` : "";
-  progress.textContent = `${part}Question ${item.sequence} (up to ${session.max_items})`;
+  const question = _("Question %(sequence)s (up to %(max)s)", { sequence: item.sequence, max: session.max_items });
+  progress.textContent =
+    session.section.count > 1
+      ? _("Part %(index)s of %(count)s · %(question)s", {
+          index: session.section.index,
+          count: session.section.count,
+          question,
+        })
+      : question;
   rendered = renderItem(itemBox, item); // every item type; its HTML was sanitised by the server
   next.disabled = isEmpty(rendered.read()); // an ordering item is answered as first shown
-  next.textContent = "Next";
+  next.textContent = _("Next");
   form.hidden = false;
   setStatus("");
   showTimer(session);
@@ -130,7 +144,8 @@ async function untilDelivered(call, waitingText) {
     } catch (error) {
       if (!isTransient(error)) throw error;
       const delay = resendDelay(attempt, error);
-      setStatus(`${waitingText} Trying again in ${Math.ceil(delay / 1000)} s.`, "warn");
+      const again = _("Trying again in %(seconds)s s.", { seconds: Math.ceil(delay / 1000) });
+      setStatus(`${waitingText} ${again}`, "warn");
       main.dataset.waiting = "true"; // for the page's own tests: the player is waiting to resend
       await sleep(delay);
     } finally {
@@ -141,7 +156,7 @@ async function untilDelivered(call, waitingText) {
 
 async function submit(pending) {
   next.disabled = true;
-  next.textContent = "Saving…";
+  next.textContent = _("Saving…");
   savePending(view.session.id, pending);
   try {
     const result = await untilDelivered(
@@ -151,14 +166,14 @@ async function submit(pending) {
           body: { item: pending.item, response: pending.response, idempotency_key: pending.key },
           headers: sessionHeaders(),
         }),
-      "The server cannot be reached right now. Your answer is kept.",
+      _("The server cannot be reached right now. Your answer is kept."),
     );
     clearPending(view.session.id);
     render(result);
   } catch (error) {
     if (error instanceof ApiError && error.code === codes.TIME_EXPIRED) {
       clearPending(view.session.id);
-      setStatus("Time ran out for that question; the answer was not recorded.", "warn");
+      setStatus(_("Time ran out for that question; the answer was not recorded."), "warn");
       await refresh();
     } else if (error instanceof ApiError && error.code === codes.SESSION_TAKEN_OVER) {
       takenOver();
@@ -170,7 +185,7 @@ async function submit(pending) {
     } else {
       setStatus(error.message, "error");
       next.disabled = false;
-      next.textContent = "Next";
+      next.textContent = _("Next");
     }
   }
 }
@@ -192,14 +207,14 @@ function takenOver() {
   clearInterval(ticker);
   clearInterval(poller);
   form.hidden = true;
-  setStatus("This test is now open on another device. Reload this page to continue here.", "error");
+  setStatus(_("This test is now open on another device. Reload this page to continue here."), "error");
 }
 
 async function start() {
   try {
     const started = await untilDelivered(
       () => api(`/api/v1/administrations/${administrationId}/sessions`, { method: "POST" }),
-      "The server cannot be reached right now.",
+      _("The server cannot be reached right now."),
     );
     deviceToken = started.session.device_token || deviceToken;
     render(started);

@@ -1,14 +1,19 @@
 // Teacher pages: class list, class results and one student's answer history.
 import { api, el, setStatus } from "./api.js";
+import { _, formatNumber } from "./i18n.js";
+import { codeLabel, codeTexts } from "./curriculum.js";
 
 const main = document.getElementById("main");
 const fmt = (value, digits = 0) =>
-  value === null || value === undefined || value === "" ? "–" : Number(value).toFixed(digits);
+  value === null || value === undefined || value === ""
+    ? "–"
+    : formatNumber(Number(value), { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const statusText = {
-  active: "In progress",
-  finished: "Finished",
-  expired: "Time ran out",
-  reset: "Reset",
+  active: _("In progress"),
+  paused: _("Paused"),
+  finished: _("Finished"),
+  expired: _("Time ran out"),
+  reset: _("Reset"),
 };
 
 async function classesPage() {
@@ -29,13 +34,13 @@ async function classesPage() {
     );
   }
   table.hidden = false;
-  setStatus(classes.length ? "" : "You have no classes yet.");
+  setStatus(classes.length ? "" : _("You have no classes yet."));
   const { administrations } = await api("/api/v1/administrations", { retries: 3 });
   const tests = document.querySelector("[data-administrations]");
   const rows = tests.querySelector("tbody");
   for (const a of administrations) {
     const counts = Object.entries(a.sessions)
-      .map(([status, n]) => `${status} ${n}`)
+      .map(([status, n]) => `${statusText[status] || status} ${formatNumber(n)}`)
       .join(", ");
     rows.append(
       el(
@@ -43,9 +48,9 @@ async function classesPage() {
         {},
         el("td", { text: a.test.title }),
         el("td", { text: a.name }),
-        el("td", { text: a.status }),
-        el("td", { text: counts || "none yet" }),
-        el("td", {}, el("a", { href: `/teacher/administrations/${a.id}`, text: "Live progress" })),
+        el("td", { text: administrationStatus[a.status] || a.status }),
+        el("td", { text: counts || _("none yet") }),
+        el("td", {}, el("a", { href: `/teacher/administrations/${a.id}`, text: _("Live progress") })),
       ),
     );
   }
@@ -55,7 +60,7 @@ async function classesPage() {
 async function classPage() {
   const id = main.dataset.classroomId;
   const report = await api(`/api/v1/classes/${id}/results`, { retries: 3 });
-  document.querySelector("[data-title]").textContent = `Class ${report.classroom.name}: results`;
+  document.querySelector("[data-title]").textContent = _("Class %(name)s: results", { name: report.classroom.name });
   const select = document.querySelector("[data-administration]");
   for (const a of report.administrations) {
     select.append(el("option", { value: a.id, text: `${a.title} – ${a.name}` }));
@@ -73,7 +78,7 @@ async function classPage() {
           { "data-testid": "student-row" },
           el("td", { text: student.student_number }),
           el("td", { text: student.display_name }),
-          el("td", { text: session ? statusText[session.status] || session.status : "Not started" }),
+          el("td", { text: session ? statusText[session.status] || session.status : _("Not started") }),
           el("td", { class: "num", text: result ? fmt(result.scale_score) : "–" }),
           el("td", { class: "num", text: result ? fmt(result.scale_se) : "–" }),
           el("td", { text: result ? result.band : "–" }),
@@ -81,7 +86,7 @@ async function classPage() {
           el(
             "td",
             {},
-            el("a", { href: `/teacher/students/${student.id}`, text: "Answer history" }),
+            el("a", { href: `/teacher/students/${student.id}`, text: _("Answer history") }),
           ),
         ),
       );
@@ -90,18 +95,19 @@ async function classPage() {
   select.addEventListener("change", draw);
   draw();
   table.hidden = false;
-  setStatus(report.administrations.length ? "" : "No tests have been given to this class yet.");
+  setStatus(report.administrations.length ? "" : _("No tests have been given to this class yet."));
   const mastery = await api(`/api/v1/classes/${id}/mastery`, { retries: 3 });
   const masteryTable = document.querySelector("[data-mastery]");
   const rows = masteryTable.querySelector("tbody");
+  const texts = await codeTexts(mastery.codes.map((code) => code.curriculum_prefix));
   for (const code of mastery.codes) {
     rows.append(
       el(
         "tr",
         { "data-testid": "mastery-row" },
-        el("td", {}, el("code", { text: code.curriculum_prefix })),
+        el("td", {}, codeLabel(code.curriculum_prefix, texts)),
         el("td", { class: "num", text: code.n_answers }),
-        el("td", { class: "num", text: `${Math.round(code.share_correct * 100)}%` }),
+        el("td", { class: "num", text: formatNumber(code.share_correct, { style: "percent" }) }),
         el("td", { class: "num", text: code.n_students }),
       ),
     );
@@ -111,9 +117,11 @@ async function classPage() {
 
 // Right or wrong for a one-point item; the score out of the maximum otherwise.
 function resultText(answer) {
-  if (answer.human_scored) return `${fmt(answer.score, 1)} / ${fmt(answer.max_score)} (scored with a rubric)`;
+  if (answer.human_scored) {
+    return _("%(score)s / %(max)s (scored with a rubric)", { score: fmt(answer.score, 1), max: fmt(answer.max_score) });
+  }
   if (answer.max_score === 1 && (answer.score === 0 || answer.score === 1)) {
-    return answer.is_correct ? "✓ correct" : "✗ wrong";
+    return answer.is_correct ? _("✓ correct") : _("✗ wrong");
   }
   return `${fmt(answer.score, 2)} / ${fmt(answer.max_score)}`;
 }
@@ -121,17 +129,23 @@ function resultText(answer) {
 async function studentPage() {
   const id = main.dataset.studentId;
   const history = await api(`/api/v1/students/${id}/history`, { retries: 3 });
-  document.querySelector("[data-title]").textContent = `Answer history: ${history.student.display_name}`;
+  document.querySelector("[data-title]").textContent = _("Answer history: %(name)s", { name: history.student.display_name });
   const container = document.querySelector("[data-sessions]");
   if (history.sessions.length === 0) {
-    setStatus("This student has not taken a test yet.");
+    setStatus(_("This student has not taken a test yet."));
     return;
   }
   setStatus("");
   for (const session of history.sessions) {
     const result = session.result;
     const summary = result
-      ? `Scale score ${fmt(result.scale_score)} (SE ${fmt(result.scale_se)}), band ${result.band}, θ = ${fmt(result.theta, 2)} ± ${fmt(result.se, 2)}`
+      ? _("Scale score %(score)s (SE %(se)s), band %(band)s, θ = %(theta)s ± %(theta_se)s", {
+          score: fmt(result.scale_score),
+          se: fmt(result.scale_se),
+          band: result.band,
+          theta: fmt(result.theta, 2),
+          theta_se: fmt(result.se, 2),
+        })
       : statusText[session.status] || session.status;
     const rows = session.answers.map((answer) =>
       el(
@@ -144,7 +158,7 @@ async function studentPage() {
         el("td", { class: "answer-text", "data-testid": "answer-response", text: answer.response_text }),
         el("td", { class: "answer-text", "data-testid": "answer-key", text: answer.correct_text }),
         el("td", { text: resultText(answer) }),
-        el("td", { class: "num", text: fmt(answer.time_taken_ms / 1000, 1) + " s" }),
+        el("td", { class: "num", text: _("%(seconds)s s", { seconds: fmt(answer.time_taken_ms / 1000, 1) }) }),
         el("td", { class: "num", text: fmt(answer.theta_after, 2) }),
       ),
     );
@@ -157,9 +171,16 @@ async function studentPage() {
         el(
           "tr",
           {},
-          ...["#", "Item", "Curriculum code", "Response", "Correct answer", "Result", "Time", "θ after"].map(
-            (h) => el("th", { text: h }),
-          ),
+          ...[
+            "#",
+            _("Item"),
+            _("Curriculum code"),
+            _("Response"),
+            _("Correct answer"),
+            _("Result"),
+            _("Time"),
+            _("θ after"),
+          ].map((h) => el("th", { text: h })),
         ),
       ),
       el("tbody", {}, ...rows),
@@ -171,7 +192,7 @@ async function studentPage() {
           el(
             "thead",
             {},
-            el("tr", {}, ...["Curriculum code", "Items", "Score", "θ", "SE"].map((h) => el("th", { text: h }))),
+            el("tr", {}, ...[_("Curriculum code"), _("Items"), _("Score"), "θ", _("SE")].map((h) => el("th", { text: h }))),
           ),
           el(
             "tbody",
@@ -202,6 +223,8 @@ async function studentPage() {
     );
   }
 }
+
+const administrationStatus = { scheduled: _("scheduled"), open: _("open"), closed: _("closed") };
 
 const pages = { classes: classesPage, class: classPage, student: studentPage };
 pages[main.dataset.page]().catch((error) => setStatus(error.message, "error"));

@@ -31,7 +31,7 @@ def counts() -> dict[str, int]:
 
 
 def test_demo_seeds_once_and_prints_logins(app: Flask, runner, api: ApiClient) -> None:
-    result = runner.invoke(cli, ["demo", "--no-serve"])
+    result = runner.invoke(cli, ["demo", "--no-serve"], env={"CBT_LOCALE": "en"})
     assert result.exit_code == 0, result.output
     assert "Students log in at http://127.0.0.1:8000/login" in result.output
     assert "teacher@example.org" in result.output
@@ -48,7 +48,7 @@ def test_demo_seeds_once_and_prints_logins(app: Flask, runner, api: ApiClient) -
     roles = set(db.session.scalars(select(User.role).where(User.role != Role.STUDENT)))
     assert roles == {"teacher", "researcher", "operator"}
 
-    again = runner.invoke(cli, ["demo", "--no-serve", "--port", "8123"])
+    again = runner.invoke(cli, ["demo", "--no-serve", "--port", "8123"], env={"CBT_LOCALE": "en"})
     assert again.exit_code == 0, again.output
     assert "http://127.0.0.1:8123/login" in again.output
     assert counts() == first
@@ -68,6 +68,28 @@ def test_demo_items_carry_real_content_and_codes(app: Flask, runner) -> None:
     assert len(version.content["options"]) == 4
     assert version.scoring["correct"] in "ABCD"
     assert len(version.curriculum_codes[0].code) == 16
+
+
+def test_the_demo_is_japanese_by_default(app: Flask, runner) -> None:
+    assert runner.invoke(cli, ["demo", "--no-serve"]).exit_code == 0
+    first = db.session.scalars(select(ItemVersion).order_by(ItemVersion.id)).first()
+    assert first.language == "ja"
+    assert first.content["stem"] == "<p>次の計算をしなさい。</p><p>(−9) + (−2) − (−5)</p>"
+    assert db.session.scalar(select(School.name)) == "さくら中学校（デモ）"
+    assert set(db.session.scalars(select(Classroom.name))) == {"2年A組", "2年B組"}
+    teacher = db.session.scalar(select(User).where(User.role == Role.TEACHER))
+    assert teacher.display_name == "佐藤 花子（デモ教員）"
+    definition = db.session.scalar(select(TestDefinition))
+    assert definition.title == "数学（適応型）"
+
+
+def test_english_stays_available_as_a_second_demo_language(app: Flask, runner) -> None:
+    result = runner.invoke(cli, ["demo", "--no-serve", "--language", "en"])
+    assert result.exit_code == 0, result.output
+    first = db.session.scalars(select(ItemVersion).order_by(ItemVersion.id)).first()
+    assert first.language == "en"
+    assert first.content["stem"] == "<p>Calculate: (−9) + (−2) − (−5)</p>"
+    assert set(db.session.scalars(select(Classroom.name))) == {"2-A", "2-B"}
 
 
 def test_demo_rejects_a_bad_port(runner) -> None:
@@ -105,7 +127,7 @@ def test_cbt_demo_serves_on_the_given_port(tmp_path: Path) -> None:
                 time.sleep(0.3)
         assert ready == {"status": "ready", "checks": {"database": "ok", "state_store": "ok"}}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as r:
-            assert "Log in to take a test" in r.read().decode()
+            assert "ログインしてテストを受ける" in r.read().decode()  # Japanese by default
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=10)

@@ -1,8 +1,10 @@
 """The demo seed: a school, two classes, staff, a mathematics item bank and an open adaptive test.
 
-Idempotent: every entity is found by its natural key before it is created, so running
-``cbt demo`` twice changes nothing. Student login codes are derived from the instance secret,
-so the demo can print them again on every run.
+The content is data (``cbt/demo/data``, read by ``cbt.demo.content``), in Japanese by default or
+in English. Idempotent: every entity is found by its natural key before it is created, so
+running ``cbt demo`` twice changes nothing; the language applies to what the run creates.
+Student login codes are derived from the instance secret, so the demo can print them again on
+every run.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 
 from cbt.db import db
+from cbt.demo.content import CONTENT_AREAS, DEFAULT_LANGUAGE, DemoSchool, demo_items, demo_school
 from cbt.models import Enrollment, Role
 from cbt.security import derived_login_code, login_code_hmac
 from cbt.service import (
@@ -31,67 +34,62 @@ from delivery.models import (
     AdministrationStatus,
     TestDefinition,
 )
-from item_bank.demo_content import demo_items
 from item_bank.models import ItemStatus, ParameterSet, ParameterSetStatus
 from item_bank.service import create_item, create_parameter_set, create_pool, find_item, find_pool
 
 SCHOOL_CODE = "DEMO"
-CLASSES = (("2-A", "DEMO-2A"), ("2-B", "DEMO-2B"))
 STUDENTS_PER_CLASS = 30
 STAFF = (
-    ("teacher@example.org", "Ms. Sato (demo teacher)", Role.TEACHER, "sakura-teacher"),
-    ("researcher@example.org", "Dr. Ito (demo researcher)", Role.RESEARCHER, "sakura-research"),
-    ("operator@example.org", "Mr. Kato (demo operator)", Role.OPERATOR, "sakura-operator"),
+    ("teacher@example.org", Role.TEACHER, "sakura-teacher"),
+    ("researcher@example.org", Role.RESEARCHER, "sakura-research"),
+    ("operator@example.org", Role.OPERATOR, "sakura-operator"),
 )
 PARAMETER_SET = "demo-mathematics"
 POOL = "demo-mathematics"
 TEST_KEY = "demo-math-cat"
-ADMINISTRATION = "Mathematics check (demo)"
 
-FAMILY_NAMES = (
-    "Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto", "Nakamura",
-    "Kobayashi", "Kato", "Yoshida", "Yamada", "Sasaki", "Yamaguchi", "Matsumoto",
-)  # fmt: skip
-GIVEN_NAMES = (
-    "Haruto", "Yui", "Sota", "Hina", "Yuto", "Aoi", "Riku", "Mei", "Minato", "Sakura",
-    "Hinata", "Rin", "Kaito", "Yuna", "Ren", "Mio", "Sora", "Koharu", "Asahi", "Akari",
-)  # fmt: skip
 
-AREAS = ("arithmetic", "fractions", "ratios", "linear_equations", "geometry", "data")
 # One adaptive section: every content area at least once and at most five times, randomesque
 # exposure control among the three best items, 10 to 20 items, stop early at SE 0.35.
-TEST_SETTINGS = {
-    "sections": [
-        {
-            "key": "mathematics",
-            "title": "Mathematics",
-            "kind": "cat",
-            "time_limit_seconds": 40 * 60,
-            "areas": "content_area",
-            "selection": [
-                {"rule": "content_limits", "limits": {a: {"min": 1, "max": 5} for a in AREAS}},
-                {"rule": "max_information"},
-                {"rule": "randomesque", "k": 3},
-            ],
-            "stopping": [
-                {"rule": "min_length", "n": 10},
-                {"rule": "max_length", "n": 20},
-                {"rule": "se_target", "se": 0.35},
-            ],
-            "exposure": {"max_rate": 0.5},
-        }
-    ],
-    "subscore_prefix_length": 8,
-}
-REPORTING_SCALE = {
-    "slope": 100.0,
-    "intercept": 500.0,
-    "decimals": 0,
-    "minimum": 100.0,
-    "maximum": 900.0,
-    "cut_scores": [400.0, 500.0, 600.0],
-    "band_labels": ["Beginning", "Developing", "Proficient", "Advanced"],
-}
+def adaptive_settings(section_title: str) -> dict:
+    return {
+        "sections": [
+            {
+                "key": "mathematics",
+                "title": section_title,
+                "kind": "cat",
+                "time_limit_seconds": 40 * 60,
+                "areas": "content_area",
+                "selection": [
+                    {
+                        "rule": "content_limits",
+                        "limits": {a: {"min": 1, "max": 5} for a in CONTENT_AREAS},
+                    },
+                    {"rule": "max_information"},
+                    {"rule": "randomesque", "k": 3},
+                ],
+                "stopping": [
+                    {"rule": "min_length", "n": 10},
+                    {"rule": "max_length", "n": 20},
+                    {"rule": "se_target", "se": 0.35},
+                ],
+                "exposure": {"max_rate": 0.5},
+            }
+        ],
+        "subscore_prefix_length": 8,
+    }
+
+
+def reporting_scale(band_labels: tuple[str, ...]) -> dict:
+    return {
+        "slope": 100.0,
+        "intercept": 500.0,
+        "decimals": 0,
+        "minimum": 100.0,
+        "maximum": 900.0,
+        "cut_scores": [400.0, 500.0, 600.0],
+        "band_labels": list(band_labels),
+    }
 
 
 @dataclass
@@ -105,25 +103,29 @@ class DemoLogins:
     administration_id: int | None = None
 
 
-def student_name(class_index: int, number: int) -> str:
-    family = FAMILY_NAMES[(number * 7 + class_index * 3) % len(FAMILY_NAMES)]
-    given = GIVEN_NAMES[(number * 11 + class_index * 5) % len(GIVEN_NAMES)]
-    return f"{family} {given}"
+def student_name(class_index: int, number: int, language: str = DEFAULT_LANGUAGE) -> str:
+    return demo_school(language).student_name(class_index, number)
 
 
-def seed_demo(secret_key: str) -> DemoLogins:
-    """Create (or find) every demo entity and return the logins. Flushes; the caller commits."""
+def seed_demo(secret_key: str, language: str = DEFAULT_LANGUAGE) -> DemoLogins:
+    """Create (or find) every demo entity and return the logins. Flushes; the caller commits.
+
+    ``language`` ("ja" or "en") chooses the bank and the names of what this run creates.
+    """
+    names = demo_school(language)
     logins = DemoLogins()
-    school = find_school(SCHOOL_CODE) or create_school(SCHOOL_CODE, "Sakura Junior High (demo)")
+    school = find_school(SCHOOL_CODE) or create_school(SCHOOL_CODE, names.school)
 
     staff_users = {}
-    for email, name, role, password in STAFF:
-        user = find_user_by_email(email) or create_staff_user(email, name, role, password, school)
+    for email, role, password in STAFF:
+        user = find_user_by_email(email) or create_staff_user(
+            email, names.staff[str(role)], role, password, school
+        )
         staff_users[role] = user
         logins.staff.append((str(role), email, password))
 
     classrooms = []
-    for class_index, (name, code) in enumerate(CLASSES):
+    for class_index, (name, code) in enumerate(names.classes):
         classroom = find_classroom(code) or create_classroom(school, name, 8, 2026, code)
         classrooms.append(classroom)
         enrolled = set(
@@ -141,7 +143,7 @@ def seed_demo(secret_key: str) -> DemoLogins:
             )
         )
         for number in range(1, STUDENTS_PER_CLASS + 1):
-            display_name = student_name(class_index, number)
+            display_name = names.student_name(class_index, number)
             login_code = derived_login_code(secret_key, f"{code}:{number}")
             if number not in numbers:
                 enroll_student(classroom, number, display_name, login_code, secret_key)
@@ -157,14 +159,14 @@ def seed_demo(secret_key: str) -> DemoLogins:
                 )
             logins.students.append((code, number, display_name, login_code))
 
-    definition = _seed_bank_and_test()
+    definition = _seed_bank_and_test(names)
     administration = db.session.execute(
-        select(Administration).where(Administration.name == ADMINISTRATION)
+        select(Administration).where(Administration.test_definition_id == definition.id).limit(1)
     ).scalar_one_or_none()
     if administration is None:
         administration = Administration(
             test_definition_id=definition.id,
-            name=ADMINISTRATION,
+            name=names.administration,
             status=AdministrationStatus.OPEN,
         )
         db.session.add(administration)
@@ -178,7 +180,7 @@ def seed_demo(secret_key: str) -> DemoLogins:
     return logins
 
 
-def _seed_bank_and_test() -> TestDefinition:
+def _seed_bank_and_test(names: DemoSchool) -> TestDefinition:
     definition = db.session.execute(
         select(TestDefinition).where(TestDefinition.key == TEST_KEY)
     ).scalar_one_or_none()
@@ -186,7 +188,7 @@ def _seed_bank_and_test() -> TestDefinition:
         return definition
     parameters: dict[int, dict] = {}
     version_ids = []
-    for demo in demo_items():
+    for demo in demo_items(names.language):
         item = find_item(demo.key)
         if item is not None:
             version = item.versions[-1]
@@ -206,6 +208,7 @@ def _seed_bank_and_test() -> TestDefinition:
                 grade=demo.grade,
                 status=ItemStatus.OPERATIONAL,
                 rationale=demo.rationale,
+                language=names.language,
             )
         version_ids.append(version.id)
         parameters[version.id] = {
@@ -228,16 +231,15 @@ def _seed_bank_and_test() -> TestDefinition:
         name=POOL,
         item_version_ids=version_ids,
         active_parameter_set_id=parameter_set.id,
-        description="Lower-secondary mathematics: arithmetic, fractions, ratios, equations, "
-        "geometry and data.",
+        description=names.pool_description,
     )
     definition = create_test_definition(
         key=TEST_KEY,
-        title="Mathematics (adaptive)",
+        title=names.test_title,
         pool=pool.name,
         parameter_set=parameter_set.name,
         parameter_set_version=parameter_set.version,
-        settings=TEST_SETTINGS,
-        scale=REPORTING_SCALE,
+        settings=adaptive_settings(names.section_title),
+        scale=reporting_scale(names.band_labels),
     )
     return definition

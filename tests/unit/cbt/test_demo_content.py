@@ -1,40 +1,33 @@
-"""Tests for the demo item bank: coverage, stability, well-formed items and correct keys."""
+"""The demo bank (cbt/demo/data): coverage, well-formed items, correct keys, and the Japanese bank.
+
+The arithmetic checks read the English stems; the Japanese bank must be the same items
+(keys, numbers, answers, codes, parameters) in Japanese, so every check carries over.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import statistics
-import subprocess
-import sys
 from collections import Counter
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
 
-from item_bank import demo_content
-from item_bank.demo_content import (
+from cbt.demo.content import (
     AREA_DOMAINS,
     CONTENT_AREAS,
-    CURRICULUM_CODES,
     KEY_PREFIXES,
     MINUS,
     DemoItem,
-    curriculum_code,
     demo_items,
+    demo_school,
 )
+from item_bank.curriculum import code_table
 
-# The checkout that provides the module under test (an editable install may point elsewhere).
-SOURCE_ROOT = Path(demo_content.__file__).resolve().parents[1]
-ITEMS = demo_items()
+ITEMS = demo_items("en")
 BY_KEY = {item.key: item for item in ITEMS}
-
-
-def _digest(items: list[DemoItem]) -> str:
-    text = "\n".join(repr(item) for item in items)
-    return hashlib.sha256(text.encode()).hexdigest()
+JA_ITEMS = demo_items("ja")
+CURRICULUM_CODES = code_table()["codes"]
 
 
 def _number(text: str) -> Fraction:
@@ -94,22 +87,9 @@ def test_keys_are_unique_well_formed_and_numbered_per_area():
 
 
 def test_repeated_calls_give_equal_items_in_a_fresh_list():
-    first = demo_items()
+    first = demo_items("en")
     first.clear()
-    assert demo_items() == ITEMS
-
-
-def test_content_is_identical_in_a_fresh_interpreter():
-    # A different hash seed would expose any dependence on set or dict iteration order.
-    script = (
-        "import hashlib; from item_bank.demo_content import demo_items; "
-        "print(hashlib.sha256('\\n'.join(repr(i) for i in demo_items()).encode()).hexdigest())"
-    )
-    env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(SOURCE_ROOT)}
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-    )
-    assert result.stdout.strip() == _digest(ITEMS)
+    assert demo_items("en") == ITEMS
 
 
 @pytest.mark.parametrize(
@@ -212,12 +192,8 @@ def test_curriculum_codes_are_well_formed_and_match_area_and_grade():
 def test_code_table_lists_exactly_the_codes_in_use():
     assert set(CURRICULUM_CODES) == {item.curriculum_code for item in ITEMS}
     for code, text in CURRICULUM_CODES.items():
-        assert text.startswith(f"第{code[5]}学年"), code
-
-
-def test_curriculum_code_builder():
-    assert curriculum_code(7, 1, 1, 2) == "8350213111200000"
-    assert curriculum_code(9, 2, 3, 1) == "8350233231100000"
+        assert text["ja"].startswith(f"第{code[5]}学年"), code
+        assert text["en"].startswith(f"Grade {int(code[5]) + 6} "), code
 
 
 def test_item_parameters_are_plausible():
@@ -374,3 +350,63 @@ def test_fraction_items_keep_the_adding_denominators_misconception():
         across = Fraction(p.numerator + sign * q.numerator, p.denominator + q.denominator)
         if across != _number(item.answer):
             assert across in [_number(o) for o in item.options], item.key
+
+
+# --------------------------------------------------------------------------- the Japanese bank
+
+JA_BY_KEY = {item.key: item for item in JA_ITEMS}
+# Latin words a Japanese stem may keep: units, point and figure names, variables.
+_LATIN_ALLOWED = {"cm", "km", "ABC", "DEF", "AB", "DE", "BC", "EF", "APB", "AOB", "AP", "BP"}
+
+
+def test_the_japanese_bank_is_the_same_items():
+    assert [item.key for item in JA_ITEMS] == [item.key for item in ITEMS]
+    for item in ITEMS:
+        ja = JA_BY_KEY[item.key]
+        assert (ja.content_area, ja.grade, ja.curriculum_code) == (
+            item.content_area,
+            item.grade,
+            item.curriculum_code,
+        )
+        assert (ja.discrimination, ja.difficulty, ja.correct_index) == (
+            item.discrimination,
+            item.difficulty,
+            item.correct_index,
+        )
+        # Options keep their numbers; only units and words are translated.
+        for en_option, ja_option in zip(item.options, ja.options, strict=True):
+            assert re.findall(r"[\d√π]+", en_option) == re.findall(r"[\d√π]+", ja_option)
+        # The stem keeps every number of the English stem (Japanese adds counters: 2つ, 1辺).
+        stem = re.sub(r"<[^>]+>|\(\d+ sides\)", " ", item.stem)  # 十角形 names its 10 sides
+        english = Counter(re.findall(r"\d+(?:[,.]\d+)*", stem))
+        japanese = Counter(re.findall(r"\d+(?:[,.]\d+)*", re.sub(r"<[^>]+>", " ", ja.stem)))
+        assert not english - japanese, item.key
+
+
+@pytest.mark.parametrize("item", JA_ITEMS, ids=lambda item: item.key)
+def test_japanese_stems_are_japanese(item: DemoItem):
+    text = re.sub(r"<rt>.*?</rt>|<[^>]+>", " ", item.stem)
+    assert re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text), item.key
+    words = set(re.findall(r"[A-Za-z]{2,}", text)) - _LATIN_ALLOWED
+    assert not words, (item.key, words)
+    for option in item.options:
+        assert not set(re.findall(r"[A-Za-z]{2,}", option)) - _LATIN_ALLOWED - {"ab"}, option
+
+
+def test_japanese_stems_carry_ruby_for_harder_terms():
+    with_ruby = [item for item in JA_ITEMS if "<ruby>" in item.stem]
+    assert len(with_ruby) >= 60
+    for item in with_ruby:
+        assert item.stem.count("<ruby>") == item.stem.count("<rt>") == item.stem.count("</ruby>")
+    # Grade-7 terms such as 比例 and 反比例 are read for the student.
+    assert "<ruby>比例<rt>ひれい</rt></ruby>" in JA_BY_KEY["ratio-028"].stem
+
+
+def test_demo_school_names_are_japanese_and_english():
+    ja, en = demo_school("ja"), demo_school("en")
+    assert [name for name, _ in ja.classes] == ["2年A組", "2年B組"]
+    assert [code for _, code in ja.classes] == [code for _, code in en.classes]
+    assert ja.student_name(0, 1) == "中村 凛"
+    assert en.student_name(0, 1) == "Nakamura Rin"
+    with pytest.raises(ValueError):
+        demo_items("fr")
