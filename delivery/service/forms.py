@@ -88,11 +88,17 @@ def current_snapshot(administration_id: int) -> FormSnapshot | None:
 def ensure_snapshot(administration_id: int) -> FormSnapshot:
     """The administration's published form, publishing it now if it has none (administrations
     opened before forms existed get theirs at their first sitting)."""
-    return current_snapshot(administration_id) or publish_snapshot(administration_id)
+    return current_snapshot(administration_id) or publish_snapshot(
+        administration_id, first_only=True
+    )
 
 
 def publish_snapshot(
-    administration_id: int, *, reason: str = "", created_by_id: int | None = None
+    administration_id: int,
+    *,
+    reason: str = "",
+    created_by_id: int | None = None,
+    first_only: bool = False,
 ) -> FormSnapshot:
     """Compile an administration's definition on its pool as it is now and store the result:
     the exact item versions, the published parameter set, the settings, the seed rule and the
@@ -109,6 +115,9 @@ def publish_snapshot(
     assert parameters is not None
     if not is_published(parameters):
         raise unpublished_parameters(parameters)
+    previous = current_snapshot(administration_id)
+    if first_only and previous is not None:
+        return previous  # another sitting published the first form meanwhile: use it
     items = bank_items(definition.pool_id, definition.parameter_set_id)
     enemy_pairs = pool_enemy_pairs(definition.pool_id)
     with checked_spec():
@@ -120,7 +129,6 @@ def publish_snapshot(
             items=items,
             enemy_sets=enemy_pairs,
         )
-    previous = current_snapshot(administration_id)
     snapshot = FormSnapshot(
         administration_id=administration_id,
         revision=1 if previous is None else previous.revision + 1,
@@ -139,7 +147,7 @@ def publish_snapshot(
         with db.session.begin_nested():
             db.session.add(snapshot)
     except IntegrityError:
-        if previous is not None:
+        if previous is not None and not first_only:
             raise Conflict(
                 "The form was re-published at the same moment; try again.",
                 details={"administration_id": administration_id},
