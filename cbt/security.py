@@ -113,10 +113,12 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
     """
 
     max_entries = 20_000
+    recheck_seconds = 5.0
 
     def __init__(self) -> None:
         self._verified: OrderedDict[str, tuple[dict, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._live_logins: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.RLock()  # _live runs under it on a cache hit
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         serializer = self.get_signing_serializer(app)
@@ -149,11 +151,31 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
         if isinstance(expires, int | float) and expires <= now:
             return self.session_class()
         login_id = data.get("sid")
-        if isinstance(login_id, str):
-            store = app.extensions["cbt.state"]
-            if store.get(store.keys.revoked_login(login_id)) is not None:
-                return self.session_class()
+        if isinstance(login_id, str) and self._revoked(app, login_id, now):
+            return self.session_class()
         return self.session_class(data)
+
+    def _revoked(self, app: Flask, login_id: str, now: float) -> bool:
+        """Ask the state store at most every ``recheck_seconds`` per login and process, so the
+        answer path does not pay a round trip each time; this worker's own logouts count at
+        once, other workers' within that interval."""
+        with self._lock:
+            checked_until = self._live_logins.get(login_id)
+            if checked_until is not None and checked_until > now:
+                return False
+        store = app.extensions["cbt.state"]
+        if store.get(store.keys.revoked_login(login_id)) is not None:
+            return True
+        with self._lock:
+            self._live_logins[login_id] = now + self.recheck_seconds
+            self._live_logins.move_to_end(login_id)
+            if len(self._live_logins) > self.max_entries:
+                self._live_logins.popitem(last=False)
+        return False
+
+    def forget(self, login_id: str) -> None:
+        with self._lock:
+            self._live_logins.pop(login_id, None)
 
 
 def start_login_session(lifetime_seconds: float) -> None:
@@ -170,6 +192,9 @@ def revoke_login_session() -> None:
         if remaining > 0:
             store = current_app.extensions["cbt.state"]
             store.set(store.keys.revoked_login(login_id), b"1", remaining)
+        interface = current_app.session_interface
+        if isinstance(interface, VerifiedCookieSessions):
+            interface.forget(login_id)
     session.clear()
 
 
