@@ -95,7 +95,11 @@ def catalog_json(locale: str) -> tuple[str, str]:
 
 def _stored_choice() -> str | None:
     """The user's stored preference (copied into the session at login), then the cookie."""
-    for choice in (session.get("locale"), request.cookies.get(LOCALE_COOKIE)):
+    try:
+        in_session = session.get("locale")
+    except AssertionError:  # an error raised while the session was being opened (an outage)
+        in_session = None
+    for choice in (in_session, request.cookies.get(LOCALE_COOKIE)):
         if choice in LOCALES:
             return choice
     return None

@@ -77,12 +77,35 @@ def no_redis(database_url: str, tmp_path: Path) -> Iterator[tuple[Flask, SeededS
 
 
 def test_redis_unreachable_is_503_when_starting_a_sitting(
-    no_redis: tuple[Flask, SeededSchool],
+    database_url: str, tmp_path: Path
 ) -> None:
-    app, school = no_redis
-    student = ApiClient(app.test_client())
-    assert student.login_student(school.class_code, 1, school.student_codes[1]).status_code == 200
-    assert_outage(student.post(f"/api/v1/administrations/{school.administration_id}/sessions"))
+    """The student logs in while Redis is up (logins are kept in the state store); Redis then
+    goes away, and starting the sitting answers 503 with Retry-After."""
+    from tests.faults.stack import RedisServer
+
+    redis_server = RedisServer()
+    redis_server.start()
+    try:
+        app = make_test_app(
+            database_url,
+            tmp_path / "instance",
+            REDIS_URL=redis_server.url,
+            RATE_LIMIT_ENABLED=False,
+        )
+        app.config["PROPAGATE_EXCEPTIONS"] = False
+        with app.app_context():
+            school = seed_school()
+            student = ApiClient(app.test_client())
+            login = student.login_student(school.class_code, 1, school.student_codes[1])
+            assert login.status_code == 200
+            redis_server.stop()
+            assert_outage(
+                student.post(f"/api/v1/administrations/{school.administration_id}/sessions")
+            )
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        redis_server.close()
 
 
 def test_redis_unreachable_is_503_for_the_login_limit(database_url: str, tmp_path: Path) -> None:
