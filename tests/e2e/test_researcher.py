@@ -57,8 +57,9 @@ def test_researcher_downloads_files_and_publishes_a_draft(
     rows.first.get_by_role("checkbox").check()
     with page.expect_download() as info:
         download.click()
-    text = Path(info.value.path()).read_text(encoding="utf-8")
-    records = list(csv.reader(io.StringIO(text)))
+    raw = Path(info.value.path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # the BOM Excel on Japanese Windows needs
+    records = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
     assert records[0] == ["person_id", "item_id", "score"]
     assert len(records) == 16
     assert {r[0] for r in records[1:]} == pseudonyms  # pseudonyms, never names
