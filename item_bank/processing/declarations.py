@@ -27,11 +27,17 @@ __all__ = [
     "Mapping",
     "attr",
     "children",
+    "kebab",
     "kind",
     "read_declarations",
 ]
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def kebab(name: str) -> str:
+    """A QTI 2.x camelCase name in QTI 3.0's kebab case (``baseType`` to ``base-type``)."""
+    return _CAMEL.sub(r"-\1", name).lower()
 
 
 def kind(element: Any) -> str:
@@ -41,7 +47,7 @@ def kind(element: Any) -> str:
     name = etree.QName(element.tag).localname
     if name.startswith("qti-"):
         return name[4:]
-    return _CAMEL.sub(r"-\1", name).lower()
+    return kebab(name)
 
 
 def attr(element: Any, name: str, default: str | None = None) -> str | None:

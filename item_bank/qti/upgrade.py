@@ -10,10 +10,9 @@ says so. MathML and other foreign namespaces pass through untouched.
 
 from __future__ import annotations
 
-import re
-
 from lxml import etree
 
+from item_bank.processing.declarations import kebab
 from item_bank.qti.items import QTI_NS
 
 __all__ = ["QTI2_NAMESPACES", "is_qti2", "upgrade"]
@@ -35,11 +34,6 @@ _HTML_WORDS = (
     "picture"
 )
 HTML = frozenset(_HTML_WORDS.split())
-_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
-
-
-def kebab(name: str) -> str:
-    return _CAMEL.sub(r"-\1", name).lower()
 
 
 def is_qti2(root: etree._Element) -> bool:
