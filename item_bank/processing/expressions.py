@@ -292,48 +292,41 @@ def _inside(element, declarations):
 # --------------------------------------------------------------------------- comparison
 
 
-@_op("match")
-def _match(element, declarations):
+def _both(element, declarations, combine: Callable[[Value, Value], Value | None]) -> Expression:
+    """A two-operand expression that is NULL when either operand is."""
     a, b = _args(element, declarations)
 
     def run(ctx: Context) -> Value | None:
         left, right = a(ctx), b(ctx)
         if left is None or right is None:
             return None
-        return _bool(left.same(right))
+        return combine(left, right)
 
     return run
+
+
+@_op("match")
+def _match(element, declarations):
+    return _both(element, declarations, lambda left, right: _bool(left.same(right)))
 
 
 @_op("member")
 def _member(element, declarations):
-    a, b = _args(element, declarations)
+    return _both(element, declarations, lambda value, c: _bool(value.value in c.singles()))
 
-    def run(ctx: Context) -> Value | None:
-        value, container = a(ctx), b(ctx)
-        if value is None or container is None:
-            return None
-        return _bool(value.value in container.singles())
 
-    return run
+def _holds(outer: Value, inner: Value) -> Value:
+    if outer.cardinality == "ordered":
+        whole, part = outer.singles(), inner.singles()
+        n = len(part)
+        return _bool(any(whole[i : i + n] == part for i in range(len(whole) - n + 1)))
+    have, need = Counter(outer.singles()), Counter(inner.singles())
+    return _bool(all(have[k] >= n for k, n in need.items()))
 
 
 @_op("contains")
 def _contains(element, declarations):
-    a, b = _args(element, declarations)
-
-    def run(ctx: Context) -> Value | None:
-        outer, inner = a(ctx), b(ctx)
-        if outer is None or inner is None:
-            return None
-        if outer.cardinality == "ordered":
-            whole, part = outer.singles(), inner.singles()
-            n = len(part)
-            return _bool(any(whole[i : i + n] == part for i in range(len(whole) - n + 1)))
-        have, need = Counter(outer.singles()), Counter(inner.singles())
-        return _bool(all(have[k] >= n for k, n in need.items()))
-
-    return run
+    return _both(element, declarations, _holds)
 
 
 def _comparison(compare: Callable[[float, float], bool]) -> Builder:
@@ -441,39 +434,19 @@ def _equal_rounded(element, declarations):
     return run
 
 
-@_op("string-match")
+@_op("string-match", "substring")
 def _string_match(element, declarations):
-    a, b = _args(element, declarations)
     sensitive = attr(element, "case-sensitive", "true") != "false"
-    substring = attr(element, "substring", "false") == "true"
+    # substring: the first operand is a part of the second; string-match says so by attribute.
+    substring = kind(element) == "substring" or attr(element, "substring", "false") == "true"
 
-    def run(ctx: Context) -> Value | None:
-        left, right = a(ctx), b(ctx)
-        if left is None or right is None:
-            return None
+    def compare(left: Value, right: Value) -> Value:
         x, y = str(left.value), str(right.value)
         if not sensitive:
             x, y = x.casefold(), y.casefold()
         return _bool(x in y if substring else x == y)
 
-    return run
-
-
-@_op("substring")
-def _substring(element, declarations):
-    a, b = _args(element, declarations)
-    sensitive = attr(element, "case-sensitive", "true") != "false"
-
-    def run(ctx: Context) -> Value | None:
-        part, whole = a(ctx), b(ctx)
-        if part is None or whole is None:
-            return None
-        x, y = str(part.value), str(whole.value)
-        if not sensitive:
-            x, y = x.casefold(), y.casefold()
-        return _bool(x in y)
-
-    return run
+    return _both(element, declarations, compare)
 
 
 _XSD_ESCAPES = {r"\i": r"[_:A-Za-z]", r"\I": r"[^_:A-Za-z]", r"\c": r"[-._:A-Za-z0-9]"}
@@ -837,18 +810,14 @@ def _index(element, declarations):
     return run
 
 
+def _without(value: Value, container: Value) -> Value | None:
+    kept = tuple(m for m in container.singles() if m != value.value)
+    return Value(container.cardinality, container.base_type, kept) if kept else None
+
+
 @_op("delete")
 def _delete(element, declarations):
-    a, b = _args(element, declarations)
-
-    def run(ctx: Context) -> Value | None:
-        value, container = a(ctx), b(ctx)
-        if value is None or container is None:
-            return None
-        kept = tuple(m for m in container.singles() if m != value.value)
-        return Value(container.cardinality, container.base_type, kept) if kept else None
-
-    return run
+    return _both(element, declarations, _without)
 
 
 @_op("repeat")
