@@ -106,35 +106,33 @@ def disagreement(
     if kind.human_scored or "SCORE" not in scorer.outcomes:
         return None
     maximum = kind.max_score(scoring) or 1.0
-    qti_maximum = _qti_maximum(scorer, kind, item_type, content, scoring)
+    scored = []  # each probe scored once by the XML: (response, as QTI, SCORE)
     for response in probes(item_type, content, scoring):
+        as_qti = qti_responses(item_type, response)
+        scored.append((response, as_qti, scorer.score_json(as_qti).get("SCORE")))
+    qti_maximum = _qti_maximum(scorer, [outcome for _, _, outcome in scored])
+    for response, as_qti, outcome in scored:
         try:
             kind.validate_response(content, response)
         except Exception:  # a probe the type itself refuses says nothing about the rule
             continue
         ours = kind.score(scoring, response) / maximum
-        outcome = scorer.score_json(qti_responses(item_type, response)).get("SCORE")
         theirs = 0.0 if outcome is None else float(outcome) / qti_maximum
         if abs(ours - theirs) > TOLERANCE:
             return (
                 f"its response processing gives SCORE {outcome} of {qti_maximum:g} for "
-                f"{qti_responses(item_type, response)}, but the imported rule would give "
-                f"{ours * maximum:g} of {maximum:g}"
+                f"{as_qti}, but the imported rule would give {ours * maximum:g} of {maximum:g}"
             )
     return None
 
 
-def _qti_maximum(scorer, kind, item_type, content, scoring) -> float:
-    """The SCORE of full marks: MAXSCORE when declared, else the best SCORE of any probe."""
+def _qti_maximum(scorer: Scorer, outcomes: list[Any]) -> float:
+    """The SCORE of full marks: MAXSCORE when declared, else SCORE's normal-maximum, else the
+    best SCORE of any probe."""
     declared = scorer.outcomes.get("MAXSCORE")
     if declared is not None and declared.default is not None and float(declared.default.value) > 0:
         return float(declared.default.value)
     normal = scorer.outcomes["SCORE"].extra.get("normal-maximum")
     if normal is not None and float(normal) > 0:
         return float(normal)
-    best = 0.0
-    for response in probes(item_type, content, scoring):
-        outcome = scorer.score_json(qti_responses(item_type, response)).get("SCORE")
-        if outcome is not None:
-            best = max(best, float(outcome))
-    return best or 1.0
+    return max([0.0, *(float(o) for o in outcomes if o is not None)]) or 1.0
