@@ -19,6 +19,8 @@ class Role(StrEnum):
     TEACHER = "teacher"
     RESEARCHER = "researcher"
     OPERATOR = "operator"
+    # 学校管理者: manages the classes, students and teachers of one school (users.school_id).
+    SCHOOL_ADMIN = "school_admin"
 
 
 class School(db.Model):
@@ -27,6 +29,12 @@ class School(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The roster's identifier (OneRoster sourcedId) when the row came from a roster import.
+    sourced_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Fields of the roster this engine does not model, kept so an export gives them back.
+    roster_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Archived rows are hidden from lists and sign-in but kept for the results that refer to them.
+    archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     classrooms: Mapped[list[Classroom]] = relationship(back_populates="school")
@@ -42,6 +50,12 @@ class Classroom(db.Model):
     academic_year: Mapped[int]
     # What students type at login together with their number and personal code.
     class_code: Mapped[str] = mapped_column(String(32), unique=True)
+    # The roster's identifier (OneRoster sourcedId) when the row came from a roster import.
+    sourced_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Fields of the roster this engine does not model, kept so an export gives them back.
+    roster_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Archived rows are hidden from lists and sign-in but kept for the results that refer to them.
+    archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     school: Mapped[School] = relationship(back_populates="classrooms")
@@ -65,6 +79,17 @@ class User(db.Model):
     # The page language the person chose ("ja", "en"); None follows the browser (cbt.i18n).
     locale: Mapped[str | None] = mapped_column(String(8))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Names as the roster gives them (the Japan Profile adds kana); display_name is what pages show.
+    family_name: Mapped[str | None] = mapped_column(String(100))
+    given_name: Mapped[str | None] = mapped_column(String(100))
+    family_name_kana: Mapped[str | None] = mapped_column(String(100))
+    given_name_kana: Mapped[str | None] = mapped_column(String(100))
+    # The roster's identifier (OneRoster sourcedId) when the row came from a roster import.
+    sourced_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Fields of the roster this engine does not model, kept so an export gives them back.
+    roster_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Set when the person's identity was deleted: only the pseudonym and responses remain.
+    identity_deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     enrollments: Mapped[list[Enrollment]] = relationship(back_populates="user")
@@ -86,6 +111,12 @@ class Enrollment(db.Model):
     student_number: Mapped[int | None]
     # HMAC-SHA256 of the class-issued login code, keyed by the server secret; never the code.
     login_code_hmac: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # The roster's identifier (OneRoster sourcedId) when the row came from a roster import.
+    sourced_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Fields of the roster this engine does not model, kept so an export gives them back.
+    roster_data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Archived rows are hidden from lists and sign-in but kept for the results that refer to them.
+    archived_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     classroom: Mapped[Classroom] = relationship(back_populates="enrollments")
