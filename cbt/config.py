@@ -11,6 +11,7 @@ Layers, each overriding the one before:
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tomllib
 from collections.abc import Callable, Mapping
@@ -160,9 +161,72 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_bool,
         "Log every SQL statement (debugging only).",
     ),
+    Setting(
+        "SSO_PROVIDERS",
+        None,
+        _parse_optional_str,
+        "Single sign-on providers offered on the login pages, comma-separated: `google`, "
+        "`microsoft` or a name of your own (letters and digits) with its `METADATA_URL`. Each "
+        "is set up by the `CBT_SSO_<NAME>_*` keys below (docs/sso.md). Empty: no SSO.",
+    ),
+)
+
+# One group of keys per SSO provider, <NAME> being its name in CBT_SSO_PROVIDERS, upper case.
+SSO_PROVIDER_SETTINGS: tuple[Setting, ...] = (
+    Setting("SSO_<NAME>_CLIENT_ID", None, _parse_optional_str, "OAuth client id (required)."),
+    Setting(
+        "SSO_<NAME>_CLIENT_SECRET", None, _parse_optional_str, "OAuth client secret (required)."
+    ),
+    Setting(
+        "SSO_<NAME>_METADATA_URL",
+        None,
+        _parse_optional_str,
+        "OpenID discovery document (`.well-known/openid-configuration`). Required for a "
+        "provider of your own; Google's and Microsoft's are built in.",
+    ),
+    Setting(
+        "SSO_<NAME>_HOSTED_DOMAIN",
+        None,
+        _parse_optional_str,
+        "Google Workspace domains allowed (comma-separated): the id_token's `hd` must be one.",
+    ),
+    Setting(
+        "SSO_<NAME>_TENANT",
+        None,
+        _parse_optional_str,
+        "Microsoft Entra ID: the school's tenant id, several comma-separated, or "
+        "`organizations` (any work or school tenant). Required for `microsoft`.",
+    ),
+    Setting(
+        "SSO_<NAME>_SOURCED_ID_CLAIM",
+        None,
+        _parse_optional_str,
+        "id_token claim holding the roster sourcedId of a student (matched to "
+        "`users.sourced_id`). Default: students are matched by e-mail only.",
+    ),
+    Setting(
+        "SSO_<NAME>_LABEL",
+        None,
+        _parse_optional_str,
+        "Button text for a provider of your own (Google and Microsoft have theirs).",
+    ),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS}
+_SSO_KEY = re.compile(r"SSO_([A-Z][A-Z0-9]{0,31})_([A-Z_]+)")
+_SSO_FIELDS = {
+    setting.name.removeprefix("SSO_<NAME>_"): setting for setting in SSO_PROVIDER_SETTINGS
+}
+
+
+def _setting(name: str) -> Setting | None:
+    """The setting of a key: a fixed one, or one of an SSO provider's group."""
+    match = _SSO_KEY.fullmatch(name)
+    if match and match.group(2) in _SSO_FIELDS:
+        return _SSO_FIELDS[match.group(2)]
+    return _BY_NAME.get(name)
+
+
 _ALLOWED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"}
 
 
@@ -208,19 +272,19 @@ def load_settings(
     if config_file:
         raw.update(_read_file(config_file))
     for key, value in environ.items():
-        if key.startswith("CBT_") and key[4:] in _BY_NAME:
+        if key.startswith("CBT_") and _setting(key[4:]) is not None:
             raw[key[4:]] = value
     extra: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
         name = key.removeprefix("CBT_")
-        if name in _BY_NAME:
+        if _setting(name) is not None:
             raw[name] = value
         else:
             extra[key] = value
 
     settings: dict[str, Any] = {}
     for name, value in raw.items():
-        setting = _BY_NAME.get(name)
+        setting = _setting(name)
         if setting is None:
             raise ConfigError(f"unknown configuration key CBT_{name}")
         try:
@@ -283,7 +347,7 @@ def _instance_secret(instance_path: str) -> str:
 def settings_table() -> str:
     """The configuration table for the README, generated from SETTINGS so it never drifts."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for setting in SETTINGS:
+    for setting in SETTINGS + SSO_PROVIDER_SETTINGS:
         default = "(see meaning)" if setting.default is None else f"`{setting.default}`"
         rows.append(f"| `CBT_{setting.name}` | {default} | {setting.doc} |")
     return "\n".join(rows)
