@@ -77,13 +77,19 @@ def verified_email(provider: Provider, claims: dict[str, Any]) -> str | None:
 
 
 def _archived(user: User) -> bool:
-    """The user's school is archived, or every class they were enrolled in is."""
+    """The user's school is archived, or (a student) every class enrolment of theirs is.
+
+    The same rule as the password logins: a student signs in through a live enrolment, staff
+    through a school that is not archived (a teacher's past classes do not lock them out).
+    """
     if user.school_id is not None:
         archived_at = db.session.scalar(
             select(School.archived_at).where(School.id == user.school_id)
         )
         if archived_at is not None:
             return True
+    if user.role != Role.STUDENT:
+        return False
     rows = db.session.execute(
         select(Enrollment.archived_at, Classroom.archived_at)
         .join(Classroom, Enrollment.classroom_id == Classroom.id)

@@ -222,6 +222,23 @@ def test_inactive_deleted_and_archived_users_are_refused(
     assert event.details["reason"] == reason
 
 
+def test_a_teacher_whose_classes_are_archived_still_signs_in(
+    client: FlaskClient, google: OidcSimulator, roster: Roster
+) -> None:
+    from cbt.models import Classroom, School
+
+    classroom = db.session.get(Classroom, roster.classroom_id)
+    classroom.archived_at = utcnow()
+    db.session.commit()
+    google.reset(**google_person("teacher@school.example"))
+    assert sign_in(client).status_code == 302
+    assert me(client)["id"] == roster.teacher_id
+    db.session.get(School, classroom.school_id).archived_at = utcnow()  # not the school, though
+    db.session.commit()
+    other = client.application.test_client()
+    refused(sign_in(other), "inactive", 403)
+
+
 def test_unverified_email_is_refused(
     client: FlaskClient, google: OidcSimulator, roster: Roster
 ) -> None:
@@ -279,6 +296,13 @@ def test_a_callback_cannot_be_replayed_or_forged(
     code = parse_qs(callback.query)["code"][0]
     refused(client.get(f"{callback.path}?code={code}&state=forged"), "invalid_state", 400)
     assert me(client) is None
+    # The real answer works once; the same callback URL again is refused.
+    google.reset(**google_person("teacher@school.example"))
+    reply = sign_in(client)
+    assert reply.status_code == 302
+    replay = urlsplit(google.authorize_requests[-1]["redirect_uri"]).path
+    state = google.authorize_requests[-1]["state"]
+    refused(client.get(f"{replay}?code=used&state={state}"), "invalid_state", 400)
 
 
 def test_the_person_cancelling_is_a_clear_page(
