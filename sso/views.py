@@ -178,10 +178,22 @@ def _client(provider: Provider) -> Any:
     return current_app.extensions[_OAUTH].create_client(provider.name)
 
 
+def _forget_old_attempts(keep: int = 2) -> None:
+    """Drop all but the newest sign-ins this browser started and never finished (authlib keeps
+    each for an hour), so repeated clicks cannot grow the cookie past what browsers store."""
+    pending = sorted(
+        (key for key in session if key.startswith("_state_")),
+        key=lambda key: (session[key] or {}).get("exp", 0),
+    )
+    for key in pending[: max(0, len(pending) - keep)]:
+        session.pop(key)
+
+
 @blueprint.get("/<provider>/start")
 def start(provider: str) -> Response:
     """Send the browser to the provider's sign-in page (code flow, PKCE, state, nonce)."""
     chosen = _provider(provider)
+    _forget_old_attempts()
     session[_NEXT] = safe_next(request.args.get("next"))
     params = {}
     if len(chosen.hosted_domains) == 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from cbt.db import db, utcnow
 from cbt.models import AuditEvent, Role
 from cbt.service import create_classroom, create_school, create_staff_user, enroll_student
+from tests.conftest import make_test_app
 from tests.helpers import SECRET
 from tests.unit.sso.simulator import OidcSimulator
 
@@ -305,6 +307,17 @@ def test_a_callback_cannot_be_replayed_or_forged(
     refused(client.get(f"{replay}?code=used&state={state}"), "invalid_state", 400)
 
 
+def test_abandoned_sign_ins_do_not_grow_the_cookie(
+    client: FlaskClient, google: OidcSimulator, roster: Roster
+) -> None:
+    for _ in range(12):
+        assert client.get("/auth/sso/google/start").status_code == 302
+    with client.session_transaction() as session:
+        assert len([key for key in session if key.startswith("_state_")]) == 3  # 2 + newest
+    google.reset(**google_person("teacher@school.example"))
+    assert sign_in(client).status_code == 302  # the newest attempt still completes
+
+
 def test_the_person_cancelling_is_a_clear_page(
     client: FlaskClient, google: OidcSimulator, roster: Roster
 ) -> None:
@@ -400,3 +413,30 @@ def test_login_pages_show_the_configured_buttons(app: Flask) -> None:
             assert 'href="/auth/sso/microsoft/start"' in html
             for label in labels:
                 assert label in html
+
+
+def test_a_provider_of_your_own_by_its_discovery_url(
+    database_url: str, tmp_path: Path, google: OidcSimulator, roster: Roster
+) -> None:
+    board = make_test_app(
+        database_url,
+        tmp_path / "board",
+        SSO_PROVIDERS="board",
+        SSO_BOARD_CLIENT_ID=google.client_id,
+        SSO_BOARD_CLIENT_SECRET=google.client_secret,
+        SSO_BOARD_METADATA_URL=google.metadata_url,
+        SSO_BOARD_LABEL="教育委員会アカウントでログイン",
+    )
+    try:
+        with board.app_context():
+            client = board.test_client()
+            html = client.get("/login").get_data(as_text=True)
+            assert "教育委員会アカウントでログイン" in html
+            assert "/auth/sso/google/start" not in html
+            google.reset(email="teacher@school.example", email_verified=True)
+            assert sign_in(client, "board").status_code == 302
+            assert me(client)["id"] == roster.teacher_id
+            db.session.remove()
+    finally:
+        with board.app_context():
+            db.engine.dispose()
