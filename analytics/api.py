@@ -43,7 +43,13 @@ def class_results(classroom_id: int) -> Response:
     user = require_user(*_STAFF_REPORT_ROLES)
     ensure_teacher_sees_classroom(user, classroom_id)
     report = classroom_results(classroom_id)
-    record_audit(request_actor(user), "view_class_results", "classroom", classroom_id)
+    record_audit(
+        request_actor(user),
+        "view_class_results",
+        "classroom",
+        classroom_id,
+        {"n_students": len(report["students"])},
+    )
     return jsonify(report)
 
 
@@ -70,7 +76,13 @@ def class_mastery(classroom_id: int) -> Response:
             "prefix_length must be a whole number from 1 to 16.", details={"field": "prefix_length"}
         )
     report = classroom_mastery(classroom_id, int(raw))
-    record_audit(request_actor(user), "view_class_mastery", "classroom", classroom_id)
+    record_audit(
+        request_actor(user),
+        "view_class_mastery",
+        "classroom",
+        classroom_id,
+        {"prefix_length": int(raw)},
+    )
     return jsonify(report)
 
 
@@ -100,8 +112,15 @@ _RESULT_COLUMNS = [
 def class_results_csv(classroom_id: int) -> Response:
     user = require_user(*_STAFF_REPORT_ROLES)
     ensure_teacher_sees_classroom(user, classroom_id)
-    body = csv_text(_RESULT_COLUMNS, _result_rows(classroom_results(classroom_id)))
-    record_audit(request_actor(user), "export_class_results", "classroom", classroom_id)
+    rows = _result_rows(classroom_results(classroom_id))
+    body = csv_text(_RESULT_COLUMNS, rows)
+    record_audit(
+        request_actor(user),
+        "export_class_results",
+        "classroom",
+        classroom_id,
+        {"format": "csv", "n_rows": len(rows)},
+    )
     return csv_download(body, f"class-{classroom_id}-results.csv")
 
 
@@ -161,8 +180,15 @@ _ANSWER_COLUMNS = [
 def class_answers_csv(classroom_id: int) -> Response:
     user = require_user(*_STAFF_REPORT_ROLES)
     ensure_teacher_sees_classroom(user, classroom_id)
-    body = csv_text(_ANSWER_COLUMNS, _answer_rows(classroom_answers(classroom_id)))
-    record_audit(request_actor(user), "export_class_answers", "classroom", classroom_id)
+    rows = _answer_rows(classroom_answers(classroom_id))
+    body = csv_text(_ANSWER_COLUMNS, rows)
+    record_audit(
+        request_actor(user),
+        "export_class_answers",
+        "classroom",
+        classroom_id,
+        {"format": "csv", "n_rows": len(rows)},
+    )
     return csv_download(body, f"class-{classroom_id}-answers.csv")
 
 
@@ -201,12 +227,15 @@ def _answer_rows(answers: list[dict[str, Any]]) -> list[list[Any]]:
 def class_results_xlsx(classroom_id: int) -> Response:
     user = require_user(*_STAFF_REPORT_ROLES)
     ensure_teacher_sees_classroom(user, classroom_id)
-    sheets = {
-        "Results": (_RESULT_COLUMNS, _result_rows(classroom_results(classroom_id))),
-        "Answers": (_ANSWER_COLUMNS, _answer_rows(classroom_answers(classroom_id))),
-    }
+    results = _result_rows(classroom_results(classroom_id))
+    answers = _answer_rows(classroom_answers(classroom_id))
+    sheets = {"Results": (_RESULT_COLUMNS, results), "Answers": (_ANSWER_COLUMNS, answers)}
     record_audit(
-        request_actor(user), "export_class_results", "classroom", classroom_id, {"format": "xlsx"}
+        request_actor(user),
+        "export_class_results",
+        "classroom",
+        classroom_id,
+        {"format": "xlsx", "n_rows": len(results), "n_answers": len(answers)},
     )
     return xlsx_download(sheets, f"class-{classroom_id}-results.xlsx")
 
@@ -221,5 +250,12 @@ def student_history(student_id: int) -> Response:
     user = require_user(Role.TEACHER, Role.OPERATOR)
     ensure_can_see_student(user, student_id)
     history = student_answer_history(student_id)
-    record_audit(request_actor(user), "view_answer_history", "student", student_id)
+    n_answers = sum(len(session["answers"]) for session in history["sessions"])
+    record_audit(
+        request_actor(user),
+        "view_answer_history",
+        "student",
+        student_id,
+        {"n_sessions": len(history["sessions"]), "n_answers": n_answers},
+    )
     return jsonify(history)

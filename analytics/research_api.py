@@ -112,7 +112,11 @@ def responses_csv() -> Response:
         "research_responses_downloaded",
         "administration",
         ",".join(map(str, ids)),
-        {"n_persons": len(persons), "n_responses": int(data.score.size)},
+        {
+            "n_persons": len(persons),
+            "n_responses": int(data.score.size),
+            "n_rows": int(data.score.size),
+        },
     )
     columns = [persons[person_of], items[data.item], data.score.astype(np.int64)]
     return csv_download(
@@ -139,7 +143,7 @@ def groups_csv() -> Response:
         "research_groups_downloaded",
         "administration",
         ",".join(map(str, ids)),
-        {"n_persons": len(persons)},
+        {"n_persons": len(persons), "n_rows": len(persons)},
     )
     groups = np.asarray(loaded.administration_of_person).astype(str).astype(object)
     return csv_download(

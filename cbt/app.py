@@ -119,6 +119,8 @@ def _register_blueprints(app: Flask) -> None:
     from analytics.research_api import blueprint as research_api
     from analytics.views import blueprint as analytics_views
     from cbt.api import blueprint as cbt_api
+    from cbt.audit_api import blueprint as audit_api
+    from cbt.audit_views import blueprint as audit_views
     from cbt.openapi import blueprint as openapi_api
     from cbt.views import blueprint as cbt_views
     from delivery.api import blueprint as delivery_api
@@ -143,6 +145,8 @@ def _register_blueprints(app: Flask) -> None:
         research_api,
         analytics_views,
         sso_views,
+        audit_api,
+        audit_views,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -31,6 +31,10 @@ class KeyBuilder:
         """Marks a login session ended by logout; kept until its cookie would expire anyway."""
         return f"{self.root}:revoked-login:{login_id}"
 
+    def audit_read(self, actor_id: int, what: str, target_id: int | str) -> str:
+        """Marks a repeated read (a polled monitor) as audited recently, so it logs once a while."""
+        return f"{self.root}:audit-read:{actor_id}:{what}:{target_id}"
+
     def rate_limit_prefix(self) -> str:
         """Prefix handed to Flask-Limiter for its own keys."""
         return f"{self.root}:ratelimit"

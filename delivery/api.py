@@ -38,6 +38,9 @@ register_tags(
         TESTS: "Operators define tests and schedule administrations.",
     }
 )
+# The monitor page polls every few seconds: its read is audited once per teacher, administration
+# and this many seconds, not on every poll.
+MONITOR_AUDIT_SECONDS = 600
 _ID = {"type": "integer", "format": "int32", "minimum": INT32_MIN, "maximum": INT32_MAX}
 _REASON = {"type": "object", "properties": {"reason": {"type": "string", "maxLength": 500}}}
 
@@ -150,7 +153,22 @@ def _administration_scope(
 def monitor(administration_id: int) -> Response:
     user = require_user(*_STAFF)
     scope = _administration_scope(user, administration_id, all_classes=False)
-    return jsonify(delivery_service().monitor(administration_id, scope, utcnow()))
+    report = delivery_service().monitor(administration_id, scope, utcnow())
+    _audit_monitor(user, administration_id, scope, len(report.get("students", [])))
+    return jsonify(report)
+
+
+def _audit_monitor(
+    user: CurrentUser, administration_id: int, scope: list[int] | None, n_students: int
+) -> None:
+    """One audit event per teacher and administration every MONITOR_AUDIT_SECONDS of watching."""
+    store = current_app.extensions["cbt.state"]
+    key = store.keys.audit_read(user.id, "monitor", administration_id)
+    if store.acquire_lock(key, MONITOR_AUDIT_SECONDS):
+        details = {"classroom_ids": scope, "n_students": n_students}
+        record_audit(
+            request_actor(user), "view_monitor", "administration", administration_id, details
+        )
 
 
 @blueprint.post("/administrations/<int:administration_id>/open")

@@ -86,4 +86,4 @@ def test_class_results_xlsx(teacher: tuple[ApiClient, SeededSchool]) -> None:
     event = db.session.execute(
         select(AuditEvent).where(AuditEvent.action == "export_class_results")
     ).scalar_one()
-    assert event.details == {"format": "xlsx"}
+    assert event.details == {"format": "xlsx", "n_rows": 3, "n_answers": 0}
