@@ -70,6 +70,13 @@ MATRIX = [
     Row("GET /readyz", PUBLIC),
     Row("GET /login", PUBLIC),
     Row("GET /staff/login", PUBLIC),
+    # Single sign-on: no provider is configured in this world, so each answers 404 to everyone.
+    Row("GET /auth/sso/<provider>/start", access(either="everyone"), url="/auth/sso/google/start"),
+    Row(
+        "GET /auth/sso/<provider>/callback",
+        access(either="everyone"),
+        url="/auth/sso/google/callback",
+    ),
     Row("GET /i18n/<locale>.json", PUBLIC),
     Row("GET /api/v1/openapi.json", PUBLIC),
     Row("GET /api/v1/auth/csrf", PUBLIC),
