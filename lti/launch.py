@@ -44,10 +44,18 @@ class LaunchRefused(DomainError):
     """A login or launch this tool will not accept; ``reason`` names the check that failed."""
 
     def __init__(
-        self, message: str, reason: str, status: int = 400, code: ErrorCode | None = None
+        self,
+        message: str,
+        reason: str,
+        status: int = 400,
+        code: ErrorCode | None = None,
+        **details: str,
     ) -> None:
         super().__init__(
-            message, code=code or ErrorCode.BAD_REQUEST, status=status, details={"reason": reason}
+            message,
+            code=code or ErrorCode.BAD_REQUEST,
+            status=status,
+            details={"reason": reason, **details},
         )
 
 
@@ -88,11 +96,11 @@ def _parameter(params: Any, name: str, required: bool = True) -> str | None:
     if value is None or value == "":
         if required:
             raise LaunchRefused(
-                f"The login request lacks '{name}'.", "missing_parameter", status=400
+                "The login request lacks a required parameter.", "missing_parameter", parameter=name
             )
         return None
     if len(value) > _MAX_PARAMETER or "\x00" in value:
-        raise LaunchRefused(f"The login parameter '{name}' is not valid.", "bad_parameter")
+        raise LaunchRefused("A login parameter is not valid.", "bad_parameter", parameter=name)
     return value
 
 

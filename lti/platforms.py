@@ -33,7 +33,8 @@ def _text(value: str, field: str, max_length: int) -> str:
     value = value.strip()
     if not value or len(value) > max_length:
         raise ValidationError(
-            f"'{field}' must be 1 to {max_length} characters.", details={"field": field}
+            "This field must not be empty or too long.",
+            details={"field": field, "max_length": max_length},
         )
     return value
 

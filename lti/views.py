@@ -67,6 +67,7 @@ def _refused(error: DomainError) -> Response:
             "lti_error.html",
             message=translate(error.message),
             reason=error.details.get("reason", str(error.code)),
+            detail=error.details.get("parameter") or error.details.get("field"),
             status=error.status,
         )
         response = make_response(page, error.status)
