@@ -166,6 +166,8 @@ def _user(launch: Launch, role: Role, school: School, created: list[str]) -> Use
         created.append("user")
     if linked is None:
         db.session.add(LtiUser(platform_id=platform.id, sub=sub, user_id=user.id))
+    else:
+        linked.user_id = user.id
     return user
 
 

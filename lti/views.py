@@ -30,6 +30,7 @@ from cbt.models import Classroom, Role
 from cbt.security import CONTENT_SECURITY_POLICY, csrf_exempt
 from cbt.signals import session_finished
 from cbt.views import page_guard
+from item_bank.views import page_constants as item_bank_page_constants
 from lti import claims as c
 from lti.ags import ScoreSender, on_session_finished
 from lti.api import blueprint as api_blueprint
@@ -233,4 +234,9 @@ def operator_lti() -> Response | str:
     guard = page_guard(Role.OPERATOR)
     if guard is not None:
         return guard
-    return render_template("lti_operator.html", tool=tool_urls(), platforms=list_platforms())
+    return render_template(
+        "lti_operator.html",
+        tool=tool_urls(),
+        platforms=list_platforms(),
+        item_bank=item_bank_page_constants(),  # the operator pages' shared navigation needs it
+    )
