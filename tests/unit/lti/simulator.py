@@ -4,6 +4,7 @@ records what it receives. Served by http.server on a loopback port, in a thread.
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 import threading
@@ -37,6 +38,10 @@ class PlatformSimulator:
         self.scores: list[dict[str, Any]] = []
         self.issued_tokens: set[str] = set()
         self.outage = False
+        # The browser flow: what the authorisation endpoint puts in the next id_token, and the
+        # deep-linking responses the return URL received (verified).
+        self.next_launch: dict[str, Any] = {}
+        self.deep_link_responses: list[dict[str, Any]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -85,9 +90,19 @@ class PlatformSimulator:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _page(self, html: str) -> None:
+                data = html.encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
             def do_GET(self) -> None:
                 if self.path == "/jwks":
                     self._reply(200, platform.jwks())
+                elif self.path.startswith("/auth?"):
+                    self._page(platform.authorise(self.path.partition("?")[2]))
                 else:
                     self._reply(404, {"error": "not found"})
 
@@ -101,6 +116,12 @@ class PlatformSimulator:
                         {k: v[0] for k, v in parse_qs(body.decode()).items()}
                     )
                     self._reply(status, reply)
+                elif self.path == "/deep-link-return":
+                    form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+                    platform.deep_link_responses.append(
+                        platform.verify_deep_link_response(form["JWT"])
+                    )
+                    self._page("<!doctype html><title>Platform</title><h1>Link created</h1>")
                 elif self.path == "/courses/7/lineitems/1/lineitem/scores":
                     status, reply = platform.score(dict(self.headers), body)
                     self._reply(status, reply)
@@ -108,6 +129,20 @@ class PlatformSimulator:
                     self._reply(404, {"error": "not found"})
 
         return Handler
+
+    def authorise(self, query: str) -> str:
+        """The OIDC authorisation endpoint: a page that form-posts the id_token to the tool."""
+        params = {k: v[0] for k, v in parse_qs(query).items()}
+        assert params["client_id"] == self.client_id
+        assert params["response_mode"] == "form_post"
+        token = self.id_token(params["nonce"], **self.next_launch)
+        return (
+            "<!doctype html><title>Platform</title>"
+            f'<form method="post" action="{html.escape(params["redirect_uri"])}">'
+            f'<input type="hidden" name="id_token" value="{token}">'
+            f'<input type="hidden" name="state" value="{html.escape(params["state"])}">'
+            "<button>Continue</button></form><script>document.forms[0].submit()</script>"
+        )
 
     def token(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """client_credentials with a JWT assertion, verified against the tool's JWKS."""
