@@ -5,7 +5,8 @@ one pending ``lti_score_posts`` row per line item the student launched the test 
 transaction. After the commit a background worker gets an access token from the platform's token
 endpoint (client_credentials with a JWT client assertion signed by the tool key) and posts the
 score. A platform that is down never fails the student's submit: the row stays ``failed`` with
-the error, and ``cbt lti resend-scores`` (or the next finished session) sends it again.
+the error, and ``cbt lti resend-scores`` sends it again (as does the worker, after the next score
+it gets through).
 """
 
 from __future__ import annotations
@@ -111,17 +112,33 @@ class ScoreSender:
     def _run(self, post_ids: list[int]) -> None:
         with self.app.app_context():
             try:
-                self.send(post_ids)
+                _counts, reached = self._send(post_ids, None)
+                # A platform that took a score is up again: retry what it refused before.
+                for platform_id in reached:
+                    self._send(None, platform_id)
             except Exception:  # the worker must survive anything; rows keep the state
                 _log.exception("LTI score posting failed")
             finally:
                 db.session.remove()
 
-    def send(self, post_ids: list[int] | None = None) -> dict[str, int]:
-        """Post the given rows (default: every row not yet sent); commit each outcome."""
+    def send(
+        self, post_ids: list[int] | None = None, platform_id: int | None = None
+    ) -> dict[str, int]:
+        """Post the given rows (default: every row not yet sent, or a platform's); commit each
+        outcome."""
+        return self._send(post_ids, platform_id)[0]
+
+    def _send(
+        self, post_ids: list[int] | None, platform_id: int | None
+    ) -> tuple[dict[str, int], set[int]]:
         query = select(LtiScorePost.id).where(LtiScorePost.status != ScorePostStatus.SENT)
         if post_ids is not None:
             query = query.where(LtiScorePost.id.in_(post_ids))
+        if platform_id is not None:
+            query = query.join(
+                LtiResourceLink, LtiResourceLink.id == LtiScorePost.resource_link_id
+            ).where(LtiResourceLink.platform_id == platform_id)
+        reached: set[int] = set()
         counts = {"sent": 0, "failed": 0}
         store = self.app.extensions["cbt.state"]
         for post_id in list(db.session.scalars(query.order_by(LtiScorePost.id))):
@@ -141,6 +158,7 @@ class ScoreSender:
                     counts["failed"] += 1
                     _log.warning("LTI score %s not sent: %s", post_id, error)
                 else:
+                    reached.add(self._post_platform(post))
                     post.status = ScorePostStatus.SENT
                     post.sent_at = utcnow()
                     post.last_error = None
@@ -148,7 +166,17 @@ class ScoreSender:
                 db.session.commit()
             finally:
                 store.release_lock(lock)
-        return counts
+        return counts, reached
+
+    @staticmethod
+    def _post_platform(post: LtiScorePost) -> int:
+        return int(
+            db.session.scalar(
+                select(LtiResourceLink.platform_id).where(
+                    LtiResourceLink.id == post.resource_link_id
+                )
+            )
+        )
 
     def _post(self, post: LtiScorePost) -> None:
         link = db.session.get(LtiResourceLink, post.resource_link_id)

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from cbt.db import db, utcnow
 from cbt.errors import DomainError, ErrorCode, Forbidden
@@ -17,7 +17,14 @@ from cbt.service import find_school, new_pseudonym
 from delivery.models import Administration, AdministrationClassroom, AdministrationStatus
 from lti import claims as c
 from lti.launch import Launch
-from lti.models import LtiContext, LtiLaunchUser, LtiPlatform, LtiResourceLink, LtiUser
+from lti.models import (
+    LtiContext,
+    LtiLaunchUser,
+    LtiPlatform,
+    LtiResourceLink,
+    LtiScorePost,
+    LtiUser,
+)
 
 ASSIGNABLE = (AdministrationStatus.SCHEDULED, AdministrationStatus.OPEN)
 
@@ -302,3 +309,12 @@ def ensure_assigned(administration_id: int, classroom: Classroom) -> bool:
     )
     db.session.flush()
     return True
+
+
+def forget_user(user_id: int) -> int:
+    """Remove what links a person to a platform (their ``sub`` is personal data): for identity
+    deletion. Scores already queued for them are dropped too. Returns the rows removed."""
+    removed = 0
+    for model in (LtiScorePost, LtiLaunchUser, LtiUser):
+        removed += db.session.execute(delete(model).where(model.user_id == user_id)).rowcount
+    return removed

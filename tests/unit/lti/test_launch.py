@@ -254,3 +254,17 @@ def test_other_posts_still_need_csrf(client: FlaskClient, platform: PlatformSimu
     response = client.post("/api/v1/auth/logout")
     assert response.status_code == 403
     assert response.get_json()["error"]["code"] == "csrf_failed"
+
+
+def test_forget_user_removes_the_platform_link(
+    app: Flask, client: FlaskClient, platform: PlatformSimulator, school: SeededSchool
+) -> None:
+    from lti.provision import forget_user
+
+    state, nonce = begin_login(client, platform)
+    assert post_launch(client, state, platform.id_token(nonce)).status_code == 303
+    user_id = _me(client)["id"]
+    assert forget_user(user_id) == 2  # the sub mapping and the launch record
+    db.session.commit()
+    assert row_count(LtiUser) == 0
+    assert row_count(LtiLaunchUser) == 0

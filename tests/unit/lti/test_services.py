@@ -233,3 +233,28 @@ def test_tool_jwks_is_stable_and_public_only(app: Flask, client: FlaskClient) ->
     assert key["alg"] == "RS256"
     assert "d" not in key  # no private part
     assert client.get("/lti/jwks.json").get_json() == first
+
+
+def test_the_worker_retries_a_platforms_failed_scores_once_it_answers_again(
+    app: Flask, platform: PlatformSimulator, school: SeededSchool
+) -> None:
+    first, second = app.test_client(), app.test_client()
+    _launch_student(first, platform, school)
+    state, nonce = begin_login(second, platform)
+    token = platform.id_token(
+        nonce, sub="platform-student-2",
+        custom={"administration_id": str(school.administration_id)},
+    )  # fmt: skip
+    assert post_launch(second, state, token).status_code == 303
+    platform.outage = True
+    _sit_to_the_end(first, school.administration_id)
+    app.extensions["lti.ags"].wait()
+    platform.outage = False
+    _sit_to_the_end(second, school.administration_id)
+    app.extensions["lti.ags"].wait()
+    assert sorted(score["userId"] for score in platform.scores) == [
+        "platform-student-1",
+        "platform-student-2",
+    ]
+    db.session.expire_all()
+    assert {post.status for post in db.session.scalars(select(LtiScorePost))} == {"sent"}
