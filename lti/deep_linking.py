@@ -33,8 +33,8 @@ def remember_request(store: StateStore, launch: Launch, user_id: int, classroom_
             code=ErrorCode.BAD_REQUEST,
             details={"reason": "no_return_url"},
         )
-    accept = settings.get("accept_types") or []
-    if c.RESOURCE_LINK_TYPE not in accept:
+    accept = settings.get("accept_types")
+    if not isinstance(accept, list) or c.RESOURCE_LINK_TYPE not in accept:
         raise DomainError(
             "The platform does not accept LTI resource links from this tool.",
             code=ErrorCode.BAD_REQUEST,

@@ -129,7 +129,11 @@ def begin_login(params: Any, store: StateStore, launch_url: str, host: str) -> t
             "ambiguous_platform",
         )
     platform = platforms[0]
-    if urlsplit(target_link_uri).netloc != host:
+    try:
+        target_host = urlsplit(target_link_uri).netloc
+    except ValueError:
+        target_host = None
+    if target_host != host:
         raise LaunchRefused("The target link is not a page of this tool.", "bad_target_link_uri")
     if deployment_hint is not None and not _deployment_registered(platform.id, deployment_hint):
         raise _unknown_deployment()

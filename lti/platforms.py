@@ -20,9 +20,13 @@ URL_FIELDS = ("auth_login_url", "token_url", "jwks_url")
 def check_url(value: str, field: str) -> str:
     """An https URL (plain http only on loopback, for a platform on the same machine)."""
     value = value.strip()
-    parts = urlsplit(value)
-    secure = parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
-    if not parts.netloc or not secure or len(value) > 1000 or "\x00" in value:
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # such as an unclosed IPv6 bracket
+        parts, host = urlsplit(""), None
+    secure = parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK)
+    if not parts.netloc or not host or not secure or len(value) > 1000 or "\x00" in value:
         raise ValidationError(
             "Give an https URL (plain http only for localhost).", details={"field": field}
         )

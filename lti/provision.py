@@ -39,9 +39,8 @@ class Provisioned:
 
 def launch_role(claims: dict[str, Any]) -> Role:
     """Teacher for any teaching role, else student for a learner role; others are refused."""
-    roles = claims.get(c.ROLES) or []
-    if not isinstance(roles, list):
-        roles = []
+    raw = claims.get(c.ROLES)
+    roles = [role for role in raw if isinstance(role, str)] if isinstance(raw, list) else []
     if any(role in c.TEACHING_ROLES for role in roles):
         return Role.TEACHER
     if any(role in c.LEARNING_ROLES for role in roles):
@@ -243,8 +242,8 @@ def record_resource_link(launch: Launch, provisioned: Provisioned) -> LtiResourc
         link.administration_id = administration_id
     endpoint = launch.claims.get(c.AGS_ENDPOINT)
     if isinstance(endpoint, dict) and isinstance(endpoint.get("lineitem"), str):
-        scopes = endpoint.get("scope") or []
-        if c.AGS_SCOPE_SCORE in scopes:
+        scopes = endpoint.get("scope")
+        if isinstance(scopes, list) and c.AGS_SCOPE_SCORE in scopes:
             link.lineitem_url = endpoint["lineitem"][:1000]
     db.session.flush()
     known = db.session.scalar(

@@ -268,3 +268,20 @@ def test_forget_user_removes_the_platform_link(
     db.session.commit()
     assert row_count(LtiUser) == 0
     assert row_count(LtiLaunchUser) == 0
+
+
+def test_odd_claim_shapes_are_refused_or_ignored_never_a_crash(
+    app: Flask, platform: PlatformSimulator
+) -> None:
+    cases = [
+        ({c.ROLES: [{"not": "a role"}, 7]}, 403),
+        ({c.ROLES: "Learner"}, 403),
+        ({c.CONTEXT: "course-7"}, 400),
+        ({c.CONTEXT: {"id": "c-9", "title": 12}, c.CUSTOM: {"administration_id": ["x"]}}, 303),
+        ({c.AGS_ENDPOINT: {"scope": "score", "lineitem": 5}, c.LIS: "x"}, 303),
+    ]
+    for claims, status in cases:
+        client = app.test_client()
+        state, nonce = begin_login(client, platform)
+        token = platform.id_token(nonce, sub=f"odd-{status}-{len(claims)}", **claims)
+        assert post_launch(client, state, token).status_code == status, claims
