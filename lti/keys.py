@@ -1,9 +1,9 @@
 """The tool's own RSA key: signs Deep Linking responses and AGS client assertions.
 
 Kept as a PEM file in the instance folder (``lti_tool_key.pem``, mode 0600), generated on first
-use; ``LTI_KEY_FILE`` in the mapping given to ``create_app`` names another file. Every app node must read
-the same file (a shared instance folder, or the file copied to each node), since the platform
-trusts the one public key it fetched from ``/lti/jwks.json``.
+use; ``LTI_KEY_FILE`` in the mapping given to ``create_app`` names another file. Every app node
+must read the same file (a shared instance folder, or the file copied to each node), since the
+platform trusts the one public key it fetched from ``/lti/jwks.json``.
 """
 
 from __future__ import annotations
