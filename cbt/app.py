@@ -129,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
     from item_bank.api import blueprint as item_bank_api
     from item_bank.views import blueprint as item_bank_views
     from sso.views import blueprint as sso_views
+    from lti.views import blueprint as lti_views
 
     app.extensions["cbt.delivery"] = DeliveryService(
         state_store(app), app.config["SECRET_KEY"], app.config["STATE_TTL_SECONDS"]
@@ -147,6 +148,7 @@ def _register_blueprints(app: Flask) -> None:
         sso_views,
         audit_api,
         audit_views,
+        lti_views,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

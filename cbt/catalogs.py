@@ -27,6 +27,8 @@ ERROR_KEYWORDS = (
     "Forbidden",
     "AuthenticationRequired",
     "_StaleState",
+    "LaunchRefused",
+    "TokenRefused",
 )
 KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "_": None,
@@ -43,7 +45,7 @@ SOURCES: tuple[tuple[str, list[tuple[str, str]]], ...] = (
     ("frontend/static/js", [("**.js", "javascript")]),
     *(
         (package, [("**.py", "python")])
-        for package in ("cbt", "item_bank", "delivery", "analytics", "sso")
+        for package in ("cbt", "item_bank", "delivery", "analytics", "sso", "lti")
     ),
 )
 

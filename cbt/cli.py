@@ -33,6 +33,7 @@ _COMMANDS: dict[str, str] = {
     "sessions": "delivery.cli",
     "items": "item_bank.cli",
     "audit": "cbt.audit_cli:audit_group",
+    "lti": "lti.cli",
 }
 _NO_APP = frozenset({"score", "calibrate", "link", "fit", "dif", "analyse"})
 

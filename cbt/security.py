@@ -90,8 +90,17 @@ def csrf_token() -> str:
     return token
 
 
+def csrf_exempt(view: Any) -> Any:
+    """Mark a view other sites post to by design (the LTI login and launch). Such a view must
+    carry its own proof instead: a signed token bound to a single-use, server-side state."""
+    view.csrf_exempt = True
+    return view
+
+
 def _check_csrf() -> None:
     if request.method in _SAFE_METHODS or not current_app.config.get("CSRF_ENABLED", True):
+        return
+    if getattr(current_app.view_functions.get(request.endpoint or ""), "csrf_exempt", False):
         return
     sent = request.headers.get(CSRF_HEADER) or request.form.get("csrf_token", "")
     expected = session.get("csrf")

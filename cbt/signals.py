@@ -16,3 +16,7 @@ parameter_set_published = _signals.signal("parameter-set-published")
 
 #: sent by the item bank when a pool's members or active parameter set change; kwargs: pool_id
 pool_changed = _signals.signal("pool-changed")
+
+#: sent by delivery when a finished session's result is recorded, inside that transaction (a
+#: receiver's writes commit with it); kwargs: session_id, administration_id, student_id
+session_finished = _signals.signal("session-finished")

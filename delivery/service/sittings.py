@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from cbt.db import db, iso_utc
 from cbt.errors import Conflict, DomainError, ErrorCode, NotFound
 from cbt.models import Enrollment, Role, User
+from cbt.signals import session_finished
 from delivery import engine
 from delivery.engine import CompiledTest, SessionState
 from delivery.models import (
@@ -274,4 +275,10 @@ class Sittings:
                 engine_version=engine.ENGINE_VERSION,
                 created_at=now,
             )
+        )
+        session_finished.send(
+            self,
+            session_id=state.session_id,
+            administration_id=state.administration_id,
+            student_id=state.student_id,
         )
