@@ -128,8 +128,8 @@ def _register_blueprints(app: Flask) -> None:
     from delivery.views import blueprint as delivery_views
     from item_bank.api import blueprint as item_bank_api
     from item_bank.views import blueprint as item_bank_views
-    from sso.views import blueprint as sso_views
     from lti.views import blueprint as lti_views
+    from sso.views import blueprint as sso_views
 
     app.extensions["cbt.delivery"] = DeliveryService(
         state_store(app), app.config["SECRET_KEY"], app.config["STATE_TTL_SECONDS"]

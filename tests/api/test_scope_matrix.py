@@ -182,6 +182,17 @@ MATRIX = [
     Row("GET /operator/items/<int:item_id>", OPERATOR_PAGE),
     # the audit log: operators only
     Row("GET /operator/audit", OPERATOR_PAGE),
+    # LTI 1.3: the platform's login and launch are open (the id_token is the credential) and
+    # refuse a request without one; a deep-link request belongs to the teacher it was made for.
+    Row("GET /lti/login", access(either="everyone")),
+    Row("POST /lti/login", access(either="everyone")),
+    Row("POST /lti/launch", access(either="everyone")),
+    Row("GET /lti/jwks.json", PUBLIC),
+    Row("GET /lti/deep-link/<request_id>", access(either="everyone"), url="/lti/deep-link/none"),
+    Row("POST /lti/deep-link/<request_id>", access(either="everyone"), url="/lti/deep-link/none"),
+    Row("GET /operator/lti", OPERATOR_PAGE),
+    Row("GET /api/v1/lti/platforms", OPERATOR),
+    Row("POST /api/v1/lti/platforms", access(skip="operator")),
     Row("GET /api/v1/audit-events", OPERATOR),
     Row("GET /api/v1/audit-events.csv", OPERATOR),
 ]
