@@ -32,6 +32,7 @@ _COMMANDS: dict[str, str] = {
     "simulate": "delivery.cli",
     "sessions": "delivery.cli",
     "items": "item_bank.cli",
+    "roster": "roster.cli",
 }
 _NO_APP = frozenset({"score", "calibrate", "link", "fit", "dif", "analyse"})
 

@@ -388,8 +388,8 @@ def _check_school_scope(package: Package, school: School) -> None:
             package.report.error(
                 "orgs.csv",
                 row.line,
-                _("This import is limited to school %(code)s; %(value)r is another school."),
-                code=school.code,
+                _("This import is limited to school %(school)s; %(value)r is another school."),
+                school=school.code,
                 value=row.sourced_id,
                 column="sourcedId",
             )
@@ -398,7 +398,7 @@ def _check_school_scope(package: Package, school: School) -> None:
         package.report.error(
             "orgs.csv",
             None,
-            _("This import is limited to school %(code)s; the package has %(n)s schools."),
+            _("This import is limited to school %(school)s; the package has %(n)s schools."),
             code=school.code,
             n=len(schools),
         )

@@ -107,7 +107,7 @@ class Report:
 
 
 def _problem(file: str, line: int | None, message: str, kw: dict[str, Any]) -> Problem:
-    column = kw.pop("column", None)
+    column = kw.get("column")
     code = kw.pop("code", "invalid")
     return Problem(file, line, message, kw, column, code)
 
@@ -593,8 +593,8 @@ def read_package(source: bytes | Path, limits: Limits | None = None) -> Package:
             report.error(
                 filename,
                 None,
-                _("The manifest lists %(file)s as %(mode)s but the package does not hold it."),
-                file=filename,
+                _("The manifest lists %(csv)s as %(mode)s but the package does not hold it."),
+                csv=filename,
                 mode=value,
                 code="missing_file",
             )
@@ -602,15 +602,15 @@ def read_package(source: bytes | Path, limits: Limits | None = None) -> Package:
             report.warn(
                 filename,
                 None,
-                _("%(file)s is not used by this engine; it was ignored."),
-                file=filename,
+                _("%(csv)s is not used by this engine; it was ignored."),
+                csv=filename,
             )
         elif value == "absent" and filename in files:
             report.warn(
                 filename,
                 None,
-                _("%(file)s is in the package but the manifest says absent; it was ignored."),
-                file=filename,
+                _("%(csv)s is in the package but the manifest says absent; it was ignored."),
+                csv=filename,
             )
     tables: dict[str, list[Row]] = {}
     columns: dict[str, list[str]] = {}
