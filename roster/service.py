@@ -399,7 +399,7 @@ def _check_school_scope(package: Package, school: School) -> None:
             "orgs.csv",
             None,
             _("This import is limited to school %(school)s; the package has %(n)s schools."),
-            code=school.code,
+            school=school.code,
             n=len(schools),
         )
 
@@ -755,7 +755,12 @@ class _Importer:
                     emails[email] = row.line
                     holder = db.session.scalar(select(User).where(User.email == email))
                     if holder is not None and holder is not user:
-                        if user is None and holder.sourced_id is None and not row.deleted:
+                        if (
+                            user is None
+                            and holder.sourced_id is None
+                            and holder.role == role
+                            and not row.deleted
+                        ):
                             user = holder  # a person the engine knew by e-mail joins the roster
                         else:
                             self.report.error(
@@ -988,6 +993,7 @@ class _Importer:
             for classroom in self.s.classrooms.values():
                 if (
                     classroom.school_id in self.scope
+                    and classroom.sourced_id is not None
                     and classroom.sourced_id not in listed
                     and classroom.archived_at is None
                 ):
@@ -999,6 +1005,7 @@ class _Importer:
                 data = user.roster_data or {}
                 if (
                     user.school_id in self.scope
+                    and user.sourced_id is not None
                     and user.sourced_id not in listed
                     and not data.get("deleted")
                 ):
@@ -1012,6 +1019,7 @@ class _Importer:
                 if (
                     classroom is not None
                     and classroom.school_id in self.scope
+                    and enrollment.sourced_id is not None
                     and enrollment.sourced_id not in listed
                     and enrollment.archived_at is None
                 ):

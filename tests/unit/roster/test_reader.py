@@ -17,7 +17,8 @@ def test_the_fixture_is_clean_from_a_zip_and_a_directory(files) -> None:
     for source in (to_zip(files), FIXTURE):
         package = read_package(source)
         assert package.report.errors == []
-        assert package.mode("users") == "bulk" and package.mode("userProfiles") == "absent"
+        assert package.mode("users") == "bulk"
+        assert package.mode("userProfiles") == "absent"
         assert len(package.rows("users")) == 10
         student = package.rows("users")[3]
         assert student["metadata.jp.kanaFamilyName"] == "アオキ"
@@ -79,7 +80,8 @@ def test_malformed_quotes_refuse_the_file_with_its_line(files) -> None:
     files["courses.csv"] += 'c0a7e2b4-1f3d-4c8a-9b21-000000000299,,,,"3年生,,J3,x\n'
     package = read_package(to_zip(files))
     errors = [p for p in package.report.errors if p.file == "courses.csv"]
-    assert errors and errors[0].code == "malformed_csv"
+    assert errors
+    assert errors[0].code == "malformed_csv"
     assert errors[0].line is not None
 
 
@@ -103,7 +105,8 @@ def test_shift_jis_is_converted_and_said(files) -> None:
 def test_utf8_with_bom(files) -> None:
     raw = {name: b"\xef\xbb\xbf" + text.encode("utf-8") for name, text in files.items()}
     package = read_package(to_zip(raw))
-    assert package.report.errors == [] and package.report.notices == []
+    assert package.report.errors == []
+    assert package.report.notices == []
     assert package.rows("orgs")[0].sourced_id.startswith("9a1b")
 
 
