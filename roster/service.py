@@ -420,6 +420,23 @@ class _Importer:
         self.lines: dict[int, int] = {}
         self.changed_enrollments: dict[int, bool] = {}
 
+    def in_scope(self, file: str, row: Row, *school_ids: int | None) -> bool:
+        """In an import limited to one school, a row may touch only that school's rows."""
+        if self.only_school is None:
+            return True
+        if all(i in (None, self.only_school.id) for i in school_ids):
+            return True
+        self.report.error(
+            file,
+            row.line,
+            _("This import is limited to school %(school)s; %(value)r belongs to another school."),
+            school=self.only_school.code,
+            value=row.sourced_id,
+            column="sourcedId",
+            code="forbidden",
+        )
+        return False
+
     def count(self, entity: str, what: str) -> None:
         self.r.counts[entity][what] += 1
 
@@ -549,6 +566,8 @@ class _Importer:
             if school is None:
                 continue  # reported as an unknown reference
             classroom = self.s.find(Classroom, row.sourced_id)
+            if not self.in_scope("classes.csv", row, school.id, classroom and classroom.school_id):
+                continue
             course = self._course(row["courseSourcedId"]) or {"sourcedId": row["courseSourcedId"]}
             terms = self._terms(row, course)
             year = next(
@@ -712,6 +731,10 @@ class _Importer:
                 )
                 continue
             school = self._user_school(row, roles, user)
+            if not self.in_scope(
+                "users.csv", row, school.id if school else None, user and user.school_id
+            ):
+                continue
             email = row["email"].strip().lower() or None
             problems = False
             for column, limit in (
@@ -880,6 +903,8 @@ class _Importer:
             user = self.s.find(User, row["userSourcedId"])
             if classroom is None or user is None:
                 continue  # an unknown reference, reported; or a deleted class that never existed
+            if not self.in_scope("enrollments.csv", row, classroom.school_id, user.school_id):
+                continue
             role = str(ENROLLMENT_ROLES.get(row["role"], row["role"]))
             if role == Role.STUDENT and user.role != Role.STUDENT:
                 self.report.error(

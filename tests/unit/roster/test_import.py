@@ -110,7 +110,12 @@ def test_reimport_is_idempotent_and_export_is_a_fixed_point(app: Flask) -> None:
         "3",
         "4",
     }
-    assert write_zip(export_tables()) == exported
+    assert _contents(write_zip(export_tables())) == _contents(exported)
+
+
+def _contents(data: bytes) -> dict[str, bytes]:
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    return {name: archive.read(name) for name in archive.namelist()}
 
 
 def test_engine_made_rows_export_and_reimport_with_no_changes(app: Flask) -> None:
@@ -332,3 +337,23 @@ def test_round_trip_of_any_names(app: Flask, family: str, kana: str, index: int)
     row = read_package(exported).rows("users")[index - 1]
     assert (row["familyName"], row["metadata.jp.kanaFamilyName"]) == (family, kana)
     assert zipfile.ZipFile(io.BytesIO(exported)).namelist()[0] == "manifest.csv"
+
+
+def test_a_school_limited_import_cannot_touch_another_school(app: Flask, files) -> None:
+    _import(FIXTURE)
+    other = School(code="OTHER", name="Other", sourced_id="other-school", roster_data={})
+    db.session.add(other)
+    db.session.commit()
+    for name in ("orgs", "academicSessions", "courses", "users", "roles", "enrollments"):
+        set_mode(files, name, "absent")
+    set_mode(files, "demographics", "absent")
+    set_mode(files, "classes", "delta")
+    header, first, _second = files["classes.csv"].splitlines()
+    row = first.split(",")
+    row[1], row[2], row[3] = "active", "2026-09-01T00:00:00Z", "乗っ取り"
+    files["classes.csv"] = f"{header}\n{','.join(row)}\n"
+    result = _import(to_zip(files), school=other)
+    assert [(p.file, p.code) for p in result.report.errors] == [("classes.csv", "forbidden")]
+    assert (
+        db.session.scalar(select(Classroom.name).where(Classroom.sourced_id == CLASS_1)) == "2年1組"
+    )
