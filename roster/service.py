@@ -268,7 +268,12 @@ class _State:
         self.schools = {s.sourced_id: s for s in _all(School) if s.sourced_id}
         self.classrooms = {c.sourced_id: c for c in _all(Classroom) if c.sourced_id}
         self.users = {u.sourced_id: u for u in _all(User) if u.sourced_id}
-        self.enrollments = {e.sourced_id: e for e in _all(Enrollment) if e.sourced_id}
+        enrollments = _all(Enrollment)
+        self.enrollments = {e.sourced_id: e for e in enrollments if e.sourced_id}
+        # Engine-made enrolments, which a roster row for the same person and class adopts.
+        self.loose = {(e.classroom_id, e.user_id): e for e in enrollments if not e.sourced_id}
+        self.by_email = {u.email: u for u in self.users.values() if u.email}
+        self.by_email.update({u.email: u for u in _all(User) if u.email})
         # What lives only in roster_data: other orgs, courses and sessions.
         self.orgs: dict[str, dict[str, str]] = {}
         self.courses: dict[str, dict[str, str]] = {}
@@ -416,9 +421,21 @@ class _Importer:
         self.now = utcnow()
         self.scope: set[int] = set()  # ids of the schools the package is about
         self.skipped_users: set[str] = set()
-        self.numbers: dict[int, dict[int, int | None]] = defaultdict(dict)
-        self.lines: dict[int, int] = {}
-        self.changed_enrollments: dict[int, bool] = {}
+        self.numbers: dict[int, dict[Enrollment, int | None]] = defaultdict(dict)
+        self.lines: dict[Enrollment, int] = {}
+        self.changed_enrollments: dict[Enrollment, bool] = {}
+        # Rows by the user (or course, session) they belong to: large packages stay linear.
+        self.by_user: dict[tuple[str, str], list[Row]] = defaultdict(list)
+        for name, key in (
+            ("roles", "userSourcedId"),
+            ("userProfiles", "userSourcedId"),
+            ("demographics", "sourcedId"),
+            ("enrollments", "userSourcedId"),
+        ):
+            for row in package.rows(name):
+                self.by_user[(name, row[key])].append(row)
+        self.course_rows = {r.sourced_id: r for r in package.rows("courses")}
+        self.session_rows = {r.sourced_id: r for r in package.rows("academicSessions")}
 
     def in_scope(self, file: str, row: Row, *school_ids: int | None) -> bool:
         """In an import limited to one school, a row may touch only that school's rows."""
@@ -441,6 +458,10 @@ class _Importer:
         self.r.counts[entity][what] += 1
 
     def run(self) -> None:
+        with db.session.no_autoflush:
+            self._run()
+
+    def _run(self) -> None:
         self.orgs()
         self.classes()
         self.users()
@@ -527,15 +548,15 @@ class _Importer:
     # ------------------------------------------------------------------ classes -> Classroom
 
     def _course(self, course_id: str) -> dict[str, str] | None:
-        for row in self.p.rows("courses"):
-            if row.sourced_id == course_id:
-                return {"sourcedId": row.sourced_id, **_extras(row, ())}
+        row = self.course_rows.get(course_id)
+        if row is not None:
+            return {"sourcedId": row.sourced_id, **_extras(row, ())}
         return self.s.courses.get(course_id)
 
     def _session(self, session_id: str) -> dict[str, str] | None:
-        for row in self.p.rows("academicSessions"):
-            if row.sourced_id == session_id:
-                return {"sourcedId": row.sourced_id, **_extras(row, ())}
+        row = self.session_rows.get(session_id)
+        if row is not None:
+            return {"sourcedId": row.sourced_id, **_extras(row, ())}
         return self.s.sessions.get(session_id)
 
     def _terms(self, row: Row, course: dict[str, str]) -> list[dict[str, Any]]:
@@ -647,7 +668,7 @@ class _Importer:
         """The rows of roles / userProfiles / demographics that hang off one user."""
         if name not in self.p.tables:
             return old
-        rows = [r for r in self.p.rows(name) if r[key] == user_id]
+        rows = self.by_user.get((name, user_id), [])
         drop = ("password",)
         if self.p.mode(name) == "bulk":
             return [
@@ -670,9 +691,7 @@ class _Importer:
             return None  # only roles the engine does not have (guardian, aide...)
         if user is not None:
             return user.role
-        kinds = {
-            r["role"] for r in self.p.rows("enrollments") if r["userSourcedId"] == row.sourced_id
-        }
+        kinds = {r["role"] for r in self.by_user.get(("enrollments", row.sourced_id), [])}
         if "teacher" in kinds:
             return str(Role.TEACHER)
         if "student" in kinds:
@@ -688,9 +707,7 @@ class _Importer:
             for r in sorted(roles, key=lambda r: r.get("roleType") != "primary")
         ]
         classes = {
-            r["classSourcedId"]
-            for r in self.p.rows("enrollments")
-            if r["userSourcedId"] == row.sourced_id
+            r["classSourcedId"] for r in self.by_user.get(("enrollments", row.sourced_id), [])
         }
         candidates += [
             c.school and sid(c.school) for c in (self.s.find(Classroom, k) for k in classes) if c
@@ -705,6 +722,7 @@ class _Importer:
 
     def users(self) -> None:
         emails: dict[str, int] = {}
+        pending: list[tuple[Any, ...]] = []
         for row in self.p.rows("users"):
             user = self.s.find(User, row.sourced_id)
             old = (user.roster_data or {}) if user else {}
@@ -776,7 +794,7 @@ class _Importer:
                     problems = True
                 else:
                     emails[email] = row.line
-                    holder = db.session.scalar(select(User).where(User.email == email))
+                    holder = self.s.by_email.get(email)
                     if holder is not None and holder is not user:
                         if (
                             user is None
@@ -836,51 +854,70 @@ class _Importer:
             )
             if user.sourced_id is not None or not _GENERATED.match(row.sourced_id):
                 changed |= _assign(user, sourced_id=row.sourced_id)
-            db.session.flush()
-            data: dict[str, Any] = {}
-            extras = _extras(
-                row,
-                (
-                    "givenName",
-                    "familyName",
-                    "email",
-                    "enabledUser",
-                    "metadata.jp.kanaGivenName",
-                    "metadata.jp.kanaFamilyName",
-                ),
-                ("password",),
-            )
-            defaults = self._user_defaults(user, school)
-            user_values = _without_defaults(extras, defaults)
-            if user_values:
-                data["user"] = user_values
-            if roles != self._default_roles(user, school):
-                data["roles"] = roles
-            demographics = self._attached(
-                "demographics",
-                "sourcedId",
-                row.sourced_id,
-                [old["demographics"]] if old.get("demographics") else [],
-            )
-            if demographics:
-                data["demographics"] = demographics[0]
-            profiles = self._attached(
-                "userProfiles", "userSourcedId", row.sourced_id, old.get("userProfiles", [])
-            )
-            if profiles:
-                data["userProfiles"] = profiles
-            if row.deleted:
-                data["deleted"] = True
-            changed |= _assign(user, roster_data=data)
             self.s.users[row.sourced_id] = user
-            if created:
-                self.count("users", "created")
-            elif row.deleted and not was_archived:
-                self.count("users", "archived")
-            elif row.deleted:
-                self.count("users", "unchanged")
+            item = (row, user, school, roles, old, created, was_archived, changed)
+            if user.id is None:
+                pending.append(item)  # its id (and generated defaults) after one flush
             else:
-                self.count("users", "updated" if changed else "unchanged")
+                self._finish_user(*item)
+        db.session.flush()
+        for item in pending:
+            self._finish_user(*item)
+
+    def _finish_user(
+        self,
+        row: Row,
+        user: User,
+        school: School | None,
+        roles: list[dict[str, str]],
+        old: dict[str, Any],
+        created: bool,
+        was_archived: bool,
+        changed: bool,
+    ) -> None:
+        data: dict[str, Any] = {}
+        extras = _extras(
+            row,
+            (
+                "givenName",
+                "familyName",
+                "email",
+                "enabledUser",
+                "metadata.jp.kanaGivenName",
+                "metadata.jp.kanaFamilyName",
+            ),
+            ("password",),
+        )
+        defaults = self._user_defaults(user, school)
+        user_values = _without_defaults(extras, defaults)
+        if user_values:
+            data["user"] = user_values
+        if roles != self._default_roles(user, school):
+            data["roles"] = roles
+        demographics = self._attached(
+            "demographics",
+            "sourcedId",
+            row.sourced_id,
+            [old["demographics"]] if old.get("demographics") else [],
+        )
+        if demographics:
+            data["demographics"] = demographics[0]
+        profiles = self._attached(
+            "userProfiles", "userSourcedId", row.sourced_id, old.get("userProfiles", [])
+        )
+        if profiles:
+            data["userProfiles"] = profiles
+        if row.deleted:
+            data["deleted"] = True
+        changed |= _assign(user, roster_data=data)
+        if created:
+            self.count("users", "created")
+        elif row.deleted and not was_archived:
+            self.count("users", "archived")
+        elif row.deleted:
+            self.count("users", "unchanged")
+        else:
+            self.count("users", "updated" if changed else "unchanged")
 
     def _user_defaults(self, user: User, school: School | None) -> dict[str, str]:
         defaults = default_user(user, school)
@@ -927,15 +964,8 @@ class _Importer:
                 continue
             enrollment = self.s.find(Enrollment, row.sourced_id)
             if enrollment is None:
-                enrollment = db.session.scalar(
-                    select(Enrollment).where(
-                        Enrollment.classroom_id == classroom.id,
-                        Enrollment.user_id == user.id,
-                        Enrollment.sourced_id.is_(None),
-                    )
-                )
-                if enrollment is not None and _GENERATED.match(row.sourced_id) is None:
-                    pass  # an engine enrolment of the same person and class joins the roster
+                # An engine enrolment of the same person and class joins the roster.
+                enrollment = self.s.loose.get((classroom.id, user.id))
             key = (classroom.id, user.id)
             if not row.deleted:
                 if key in pairs:
@@ -979,7 +1009,6 @@ class _Importer:
             changed |= _assign(
                 enrollment, roster_data=_without_defaults(extras, {"primary": "false"})
             )
-            db.session.flush()
             self.s.enrollments[row.sourced_id] = enrollment
             if role == Role.STUDENT:
                 wanted = (
@@ -995,8 +1024,8 @@ class _Importer:
                     )
                     continue
                 if not row.deleted:
-                    self.numbers[classroom.id][enrollment.id] = wanted
-                    self.lines[enrollment.id] = row.line
+                    self.numbers[classroom.id][enrollment] = wanted
+                    self.lines[enrollment] = row.line
             if created:
                 self.count("enrollments", "created")
             elif row.deleted and not was_archived:
@@ -1008,7 +1037,7 @@ class _Importer:
                 if was_archived:
                     enrollment.archived_at = None
                     changed = True
-                self.changed_enrollments[enrollment.id] = changed
+                self.changed_enrollments[enrollment] = changed
 
     # ------------------------------------------------------------------ bulk files
 
@@ -1056,27 +1085,29 @@ class _Importer:
     def number_students(self) -> None:
         """Numbers from metadata.jp.ShussekiNo; the others keep theirs or are numbered after
         the class's highest, in kana order (the usual 出席番号 order)."""
+        db.session.flush()
+        classes: dict[int, list[Enrollment]] = defaultdict(list)
+        if self.numbers:
+            for e in db.session.scalars(
+                select(Enrollment).where(Enrollment.classroom_id.in_(list(self.numbers)))
+            ):
+                classes[e.classroom_id].append(e)
         for classroom_id, wanted in self.numbers.items():
-            rows = list(
-                db.session.scalars(
-                    select(Enrollment).where(Enrollment.classroom_id == classroom_id)
-                )
-            )
-            by_id = {e.id: e for e in rows}
-            final: dict[int, int] = {}
-            taken: dict[int, int] = {}
+            rows = classes[classroom_id]
+            final: dict[Enrollment, int] = {}
+            taken: dict[int, Enrollment] = {}
             # Active students not in this import keep their numbers.
             for e in rows:
-                if e.id not in wanted and e.student_number is not None and e.archived_at is None:
-                    taken[e.student_number] = e.id
-            for enrollment_id, number in wanted.items():
+                if e not in wanted and e.student_number is not None and e.archived_at is None:
+                    taken[e.student_number] = e
+            for e, number in wanted.items():
                 if number is None:
                     continue
-                if number in taken and taken[number] != enrollment_id:
-                    holder = by_id[taken[number]]
+                if number in taken and taken[number] is not e:
+                    holder = taken[number]
                     self.report.error(
                         "enrollments.csv",
-                        self.lines.get(enrollment_id),
+                        self.lines.get(e),
                         _(
                             "metadata.jp.ShussekiNo %(n)s is already the number of %(holder)r "
                             "in this class."
@@ -1087,50 +1118,46 @@ class _Importer:
                         code="duplicate",
                     )
                     continue
-                taken[number] = enrollment_id
-                final[enrollment_id] = number
-            for enrollment_id, number in wanted.items():
-                current = by_id[enrollment_id].student_number
-                if (
-                    number is None
-                    and current is not None
-                    and taken.get(current, enrollment_id) == enrollment_id
-                ):
-                    taken[current] = enrollment_id
-                    final[enrollment_id] = current
+                taken[number] = e
+                final[e] = number
+            for e, number in wanted.items():
+                current = e.student_number
+                if number is None and current is not None and taken.get(current, e) is e:
+                    taken[current] = e
+                    final[e] = current
             highest = max([*taken, *(e.student_number or 0 for e in rows)], default=0)
-            waiting = [i for i, n in wanted.items() if i not in final]
+            users = {
+                u.id: u
+                for u in db.session.scalars(
+                    select(User).where(User.id.in_([e.user_id for e in wanted if e not in final]))
+                )
+            }
 
-            def order(
-                enrollment_id: int, by_id: dict[int, Enrollment] = by_id
-            ) -> tuple[str, str, str]:
-                user = db.session.get(User, by_id[enrollment_id].user_id)
+            def order(e: Enrollment, users: dict[int, User] = users) -> tuple[str, str, str]:
+                user = users[e.user_id]
                 return (
                     user.family_name_kana or user.family_name or "",
                     user.given_name_kana or user.given_name or "",
                     user.sourced_id or "",
                 )
 
-            for enrollment_id in sorted(waiting, key=order):
+            for e in sorted((e for e in wanted if e not in final), key=order):
                 highest += 1
-                final[enrollment_id] = highest
-            moving = [e for e in rows if e.id in final and e.student_number != final[e.id]]
+                final[e] = highest
+            moving = [e for e in rows if e in final and e.student_number != final[e]]
+            numbers = set(final.values())
             # Archived enrolments give up a number a current student now has.
             for e in rows:
-                if (
-                    e.id not in final
-                    and e.student_number in final.values()
-                    and e.archived_at is not None
-                ):
+                if e not in final and e.archived_at is not None and e.student_number in numbers:
                     e.roster_data = {**(e.roster_data or {}), "studentNumber": e.student_number}
                     e.student_number = None
             for e in moving:
                 e.student_number = None
             db.session.flush()
             for e in moving:
-                e.student_number = final[e.id]
-                if e.id in self.changed_enrollments:
-                    self.changed_enrollments[e.id] = True
+                e.student_number = final[e]
+                if e in self.changed_enrollments:
+                    self.changed_enrollments[e] = True
             db.session.flush()
         for changed in self.changed_enrollments.values():
             self.count("enrollments", "updated" if changed else "unchanged")

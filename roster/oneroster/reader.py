@@ -38,6 +38,7 @@ __all__ = [
 
 MiB = 1024 * 1024
 MODES = ("absent", "bulk", "delta")
+MAX_ID_CHARS = 255  # what the sourced_id columns hold
 
 
 def _(message: str) -> str:
@@ -498,6 +499,8 @@ def check_row(spec: FileSpec, row: Row, mode: str, report: Report) -> bool:
                 value=value,
                 code="bad_date",
             )
+    if len(row[spec.key]) > MAX_ID_CHARS:
+        bad(_("%(column)s is longer than %(max)s characters."), spec.key, max=MAX_ID_CHARS)
     status = row["status"]
     if status and status not in ("active", "tobedeleted"):
         bad(
