@@ -508,6 +508,8 @@ class _Importer:
         school = self.s.find(School, row.sourced_id)
         if school is None and self.only_school is not None and self.only_school.sourced_id is None:
             school = self.only_school  # an existing school takes the roster's identity
+        if not self.in_scope("orgs.csv", row, school.id if school else None):
+            return
         extras = _extras(row, ("name",))
         data = _without_defaults(extras, {"type": "school"})
         parents = self._parents(row, by_id)

@@ -146,3 +146,17 @@ def test_page_for_operator(operator: ApiClient) -> None:
     page = operator.client.get("/roster")
     assert page.status_code == 200
     assert b"js/roster.js" in page.data
+
+
+def test_shift_jis_upload_is_converted_and_reported(operator: ApiClient) -> None:
+    files = fixture_files()
+    raw: dict[str, str | bytes] = dict(files)
+    raw["users.csv"] = files["users.csv"].encode("cp932")
+    response = _post(operator, to_zip(raw), dry_run=True)
+    assert response.status_code == 200, response.get_json()
+    notices = response.get_json()["notices"]
+    assert [(n["file"], n["code"]) for n in notices] == [("users.csv", "encoding_converted")]
+    raw["users.csv"] = b"\xff\xfe" + files["users.csv"].encode("utf-16-le")
+    response = _post(operator, to_zip(raw), dry_run=True)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["details"]["errors"][0]["code"] == "encoding"

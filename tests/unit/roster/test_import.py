@@ -357,3 +357,15 @@ def test_a_school_limited_import_cannot_touch_another_school(app: Flask, files) 
     assert (
         db.session.scalar(select(Classroom.name).where(Classroom.sourced_id == CLASS_1)) == "2年1組"
     )
+
+
+def test_a_new_school_cannot_take_over_another_schools_roster(app: Flask) -> None:
+    _import(FIXTURE)
+    mine = School(code="MINE", name="Mine", roster_data={})
+    db.session.add(mine)
+    db.session.commit()
+    result = _import(FIXTURE, school=mine)
+    assert result.report.errors[0].file == "orgs.csv"
+    assert {p.code for p in result.report.errors} == {"forbidden"}
+    db.session.refresh(mine)
+    assert mine.sourced_id is None
