@@ -55,6 +55,30 @@ def _print_report(result) -> None:
         )
 
 
+class _Bars:
+    """tqdm progress bars on a terminal, for files long enough to wait for."""
+
+    MIN_ROWS = 2000
+
+    def __init__(self) -> None:
+        self.bars: list = []
+
+    def __call__(self, file: str, total: int):
+        import sys
+
+        from tqdm import tqdm
+
+        if total < self.MIN_ROWS or not sys.stderr.isatty():
+            return lambda: None
+        bar = tqdm(total=total, desc=file, unit="rows", leave=False)
+        self.bars.append(bar)
+        return bar.update
+
+    def close(self) -> None:
+        for bar in self.bars:
+            bar.close()
+
+
 def register_commands(group: click.Group) -> None:
     """Attach ``cbt roster ...`` to the top-level ``cbt`` group."""
 
@@ -86,7 +110,13 @@ def register_commands(group: click.Group) -> None:
                 raise click.ClickException(
                     cli_gettext("No school has the code %(code)s.", code=school_code)
                 )
-        result = import_roster(path, actor=SYSTEM, dry_run=dry_run, school=school)
+        bars = _Bars()
+        try:
+            result = import_roster(
+                path, actor=SYSTEM, dry_run=dry_run, school=school, progress=bars
+            )
+        finally:
+            bars.close()
         _print_report(result)
         if not result.report.ok:
             db.session.rollback()

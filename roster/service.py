@@ -76,6 +76,14 @@ EXPORT_ROLE = {
 # Enrollment roles: student and teacher give the engine's class access; administrator and
 # proctor are kept as they are and grant nothing.
 ENROLLMENT_ROLES = {"student": Role.STUDENT, "teacher": Role.TEACHER}
+#: ``progress(file, n_rows)`` returns the function to call once per row (a CLI progress bar).
+Progress = Callable[[str, int], Callable[[], None]]
+
+
+def _no_progress(file: str, total: int) -> Callable[[], None]:
+    return lambda: None
+
+
 _GENERATED = re.compile(r"^cbt-(school|classroom|user|enrollment)-(\d{1,10})$")
 _CLASS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -340,6 +348,7 @@ def import_roster(
     actor: Actor,
     dry_run: bool = False,
     school: School | None = None,
+    progress: Progress | None = None,
 ) -> ImportResult:
     """Import a package: all of it or nothing. ``school`` limits the package to one school.
 
@@ -362,7 +371,7 @@ def import_roster(
         return result
     savepoint = db.session.begin_nested()
     try:
-        _Importer(package, state, result, school).run()
+        _Importer(package, state, result, school, progress).run()
     except BaseException:
         savepoint.rollback()
         raise
@@ -411,13 +420,19 @@ def _check_school_scope(package: Package, school: School) -> None:
 
 class _Importer:
     def __init__(
-        self, package: Package, state: _State, result: ImportResult, school: School | None
+        self,
+        package: Package,
+        state: _State,
+        result: ImportResult,
+        school: School | None,
+        progress: Progress | None = None,
     ) -> None:
         self.p = package
         self.s = state
         self.r = result
         self.report = package.report
         self.only_school = school
+        self.progress = progress or _no_progress
         self.now = utcnow()
         self.scope: set[int] = set()  # ids of the schools the package is about
         self.skipped_users: set[str] = set()
@@ -584,7 +599,9 @@ class _Importer:
         return terms + parents
 
     def classes(self) -> None:
+        step = self.progress("classes.csv", len(self.p.rows("classes")))
         for row in self.p.rows("classes"):
+            step()
             school = self.school_for(row["schoolSourcedId"])
             if school is None:
                 continue  # reported as an unknown reference
@@ -725,7 +742,9 @@ class _Importer:
     def users(self) -> None:
         emails: dict[str, int] = {}
         pending: list[tuple[Any, ...]] = []
+        step = self.progress("users.csv", len(self.p.rows("users")))
         for row in self.p.rows("users"):
+            step()
             user = self.s.find(User, row.sourced_id)
             old = (user.roster_data or {}) if user else {}
             roles = self._attached("roles", "userSourcedId", row.sourced_id, old.get("roles", []))
@@ -932,7 +951,9 @@ class _Importer:
 
     def enrollments(self) -> None:
         pairs: dict[tuple[int, int], int] = {}
+        step = self.progress("enrollments.csv", len(self.p.rows("enrollments")))
         for row in self.p.rows("enrollments"):
+            step()
             if row["userSourcedId"] in self.skipped_users:
                 self.r.skipped.append(
                     {"file": "enrollments.csv", "line": row.line, "sourcedId": row.sourced_id}

@@ -369,3 +369,18 @@ def test_a_new_school_cannot_take_over_another_schools_roster(app: Flask) -> Non
     assert {p.code for p in result.report.errors} == {"forbidden"}
     db.session.refresh(mine)
     assert mine.sourced_id is None
+
+
+def test_progress_is_reported_per_row(app: Flask) -> None:
+    seen: dict[str, list[int]] = {}
+
+    def progress(file: str, total: int):
+        seen[file] = [total, 0]
+
+        def step() -> None:
+            seen[file][1] += 1
+
+        return step
+
+    _import(FIXTURE, progress=progress)
+    assert seen == {"classes.csv": [2, 2], "users.csv": [10, 10], "enrollments.csv": [9, 9]}
