@@ -909,11 +909,11 @@ class _Importer:
             ),
             ("password",),
         )
-        defaults = self._user_defaults(user, school)
+        defaults = default_user(user, school)
         user_values = _without_defaults(extras, defaults)
         if user_values:
             data["user"] = user_values
-        if roles != self._default_roles(user, school):
+        if roles != default_roles(user, school):
             data["roles"] = roles
         demographics = self._attached(
             "demographics",
@@ -939,13 +939,6 @@ class _Importer:
             self.count("users", "unchanged")
         else:
             self.count("users", "updated" if changed else "unchanged")
-
-    def _user_defaults(self, user: User, school: School | None) -> dict[str, str]:
-        defaults = default_user(user, school)
-        return defaults
-
-    def _default_roles(self, user: User, school: School | None) -> list[dict[str, str]]:
-        return default_roles(user, school)
 
     # ------------------------------------------------------------------ enrollments
 

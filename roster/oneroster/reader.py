@@ -18,7 +18,6 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -656,7 +655,3 @@ def read_package(source: bytes | Path, limits: Limits | None = None) -> Package:
         tables[name] = good
         ids[name] = set(first_line)
     return Package(modes, manifest, tables, columns, report, ids)
-
-
-def iter_problems(report: Report) -> Iterable[Problem]:
-    yield from report.errors

@@ -170,6 +170,14 @@ def test_tobedeleted_archives_and_keeps_the_rows(app: Flask, files) -> None:
     exported = read_package(write_zip(export_tables()))
     assert STUDENT_AOKI not in {r.sourced_id for r in exported.rows("users")}
     assert _import(to_zip(files)).changes == 0  # deleting again changes nothing
+    back = _import(FIXTURE)  # the full roster lists them again: they come back
+    assert back.counts["users"]["updated"] == 1
+    assert back.counts["enrollments"]["updated"] == 1
+    db.session.refresh(user)
+    db.session.refresh(enrollment)
+    assert user.is_active
+    assert enrollment.archived_at is None
+    assert enrollment.student_number == 1
 
 
 def test_bulk_archives_rows_the_file_no_longer_lists(app: Flask, files) -> None:
