@@ -129,6 +129,8 @@ def _register_blueprints(app: Flask) -> None:
     from item_bank.api import blueprint as item_bank_api
     from item_bank.views import blueprint as item_bank_views
     from lti.views import blueprint as lti_views
+    from roster.api import blueprint as roster_api
+    from roster.views import blueprint as roster_views
     from sso.views import blueprint as sso_views
 
     app.extensions["cbt.delivery"] = DeliveryService(
@@ -149,6 +151,8 @@ def _register_blueprints(app: Flask) -> None:
         audit_api,
         audit_views,
         lti_views,
+        roster_api,
+        roster_views,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

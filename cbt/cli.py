@@ -34,6 +34,7 @@ _COMMANDS: dict[str, str] = {
     "items": "item_bank.cli",
     "audit": "cbt.audit_cli:audit_group",
     "lti": "lti.cli",
+    "roster": "roster.cli",
 }
 _NO_APP = frozenset({"score", "calibrate", "link", "fit", "dif", "analyse"})
 
