@@ -31,6 +31,10 @@ class KeyBuilder:
         """Marks a login session ended by logout; kept until its cookie would expire anyway."""
         return f"{self.root}:revoked-login:{login_id}"
 
+    def user_logins(self, user_id: int) -> str:
+        """Hash of one person's live login ids -> expiry, so all can be ended at once."""
+        return f"{self.root}:user-logins:{user_id}"
+
     def rate_limit_prefix(self) -> str:
         """Prefix handed to Flask-Limiter for its own keys."""
         return f"{self.root}:ratelimit"
