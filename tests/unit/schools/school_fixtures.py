@@ -1,10 +1,7 @@
-"""Shared fixtures of the school management tests (imported by each module; no conftest.py, so
-the login-card and retention tests of this folder keep their own): two schools, each with a
-school administrator, a teacher and two classes; and an operator."""
+"""Fixtures of the school management tests, loaded with ``pytest_plugins``: two schools, each
+with a school administrator, a teacher and two classes; an operator and a researcher."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pytest
 from flask import Flask
@@ -14,31 +11,16 @@ from cbt.models import Role
 from cbt.service import create_staff_user
 from schools import service
 from tests.helpers import SECRET, TEACHER_PASSWORD, ApiClient
-
-
-@dataclass
-class Schools:
-    school_id: int
-    other_school_id: int
-    class_id: int
-    second_class_id: int
-    other_class_id: int
-    student_id: int
-    student_code: str
-    class_code: str
-    other_student_id: int
-    teacher_id: int
-    other_teacher_id: int
-    admin_id: int
-    other_admin_id: int
-
-
-ADMIN = "admin@a.example"
-OTHER_ADMIN = "admin@b.example"
-TEACHER = "teacher@a.example"
-OTHER_TEACHER = "teacher@b.example"
-OPERATOR = "operator@example.org"
-RESEARCHER = "research@example.org"
+from tests.unit.schools.school_helpers import (
+    ADMIN,
+    OPERATOR,
+    OTHER_ADMIN,
+    OTHER_TEACHER,
+    RESEARCHER,
+    TEACHER,
+    Schools,
+    signed_in,
+)
 
 
 @pytest.fixture
@@ -98,22 +80,6 @@ def schools(app: Flask) -> Schools:
         admin_id=admin.id,
         other_admin_id=other_admin.id,
     )
-
-
-def signed_in(app: Flask, email: str, password: str = TEACHER_PASSWORD) -> ApiClient:
-    client = app.test_client()
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    api = ApiClient(client)
-    reply = api.login_staff(email, password)
-    assert reply.status_code == 200, reply.get_json()
-    return api
-
-
-def send(api: ApiClient, method: str, path: str, json: object = None):
-    """PATCH / DELETE through the CSRF-aware client (it has get and post only)."""
-    headers = api._headers()
-    call = getattr(api.client, method.lower())
-    return call(path, json=json, headers=headers)
 
 
 @pytest.fixture

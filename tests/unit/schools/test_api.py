@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from cbt.db import db
 from cbt.models import AuditEvent, Classroom, Enrollment, School, User
 from tests.helpers import TEACHER_PASSWORD, ApiClient
-from tests.unit.schools.school_fixtures import (
+from tests.unit.schools.school_helpers import (
     ADMIN,
     OTHER_ADMIN,
     RESEARCHER,
