@@ -676,3 +676,9 @@ def reset_password(user: User) -> str:
     user.password_hash = hash_password(temporary)
     db.session.flush()
     return temporary
+
+
+def find_school_admin(email: str) -> User | None:
+    return db.session.scalar(
+        select(User).where(User.email == email.strip().lower(), User.role == Role.SCHOOL_ADMIN)
+    )
