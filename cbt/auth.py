@@ -117,10 +117,21 @@ def login_user(user: User) -> CurrentUser:
     session["name"] = user.display_name
     start_login_session(current_app.permanent_session_lifetime.total_seconds())
     _remember_login(user.id)
+    if user.password_change_required:
+        session["pw_change"] = True
     if user.locale:
         session["locale"] = user.locale  # the chosen language follows the person to any device
     csrf_token()
     return CurrentUser(user.id, Role(user.role), user.display_name)
+
+
+def password_change_pending() -> bool:
+    """Whether this login must choose a new password before using the pages."""
+    return bool(session.get("pw_change"))
+
+
+def password_changed() -> None:
+    session.pop("pw_change", None)
 
 
 def logout_user() -> None:

@@ -16,6 +16,7 @@ from cbt.auth import (
     CurrentUser,
     ensure_manages_school,
     ensure_teacher_sees_classroom,
+    password_changed,
     require_user,
     revoke_user_logins,
     school_scope,
@@ -799,5 +800,6 @@ def change_my_password() -> Response:
             "The current password is not right.", details={"field": "current_password"}
         )
     ended = revoke_user_logins(me.id, keep_current=True)
+    password_changed()
     record_audit(request_actor(user), "change_password", "user", me.id, {"logins_ended": ended})
     return jsonify({"changed": True})

@@ -572,6 +572,8 @@ def create_staff(
         password_hash=hash_password(password),
         pseudonym=new_pseudonym(),
         school_id=school.id if school else None,
+        # a generated password was seen by whoever made the account: the person picks their own
+        password_change_required=generated is not None,
     )
     db.session.add(user)
     db.session.flush()
@@ -666,6 +668,7 @@ def change_password(user: User, current: str, new: str) -> bool:
             details={"field": "new_password"},
         )
     user.password_hash = hash_password(new)
+    user.password_change_required = False
     db.session.flush()
     return True
 
@@ -674,6 +677,7 @@ def reset_password(user: User) -> str:
     """A new temporary password (shown once); the old one stops working."""
     temporary = generate_password()
     user.password_hash = hash_password(temporary)
+    user.password_change_required = True
     db.session.flush()
     return temporary
 

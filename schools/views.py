@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from werkzeug.wrappers import Response
 
-from cbt.auth import require_user, school_scope
+from cbt.auth import password_change_pending, require_user, school_scope
 from cbt.models import Role
 from cbt.views import page_guard
 
@@ -39,4 +39,6 @@ def class_page(classroom_id: int) -> Response | str:
 
 @blueprint.get("/staff/password")
 def password_page() -> Response | str:
-    return page_guard(*STAFF) or render_template("school_password.html")
+    return page_guard(*STAFF) or render_template(
+        "school_password.html", must_change=password_change_pending()
+    )

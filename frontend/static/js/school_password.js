@@ -15,5 +15,7 @@ bindForm(form, async (data) => {
     body: { current_password: data.get("current_password"), new_password: newPassword },
   });
   form.reset();
+  const mustChange = document.querySelector("[data-must-change]");
+  if (mustChange) mustChange.hidden = true;
   setStatus(_("Your password was changed. Your other logins have ended."));
 });

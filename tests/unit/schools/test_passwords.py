@@ -128,3 +128,38 @@ def test_archived_or_deleted_staff_cannot_log_in(app: Flask, schools: Schools) -
     user.identity_deleted_at = user.created_at
     db.session.commit()
     assert ApiClient(app.test_client()).login_staff(TEACHER, TEACHER_PASSWORD).status_code == 401
+
+
+def test_a_reset_password_must_be_replaced_before_the_pages_open(
+    app: Flask, admin: ApiClient, schools: Schools
+) -> None:
+    temporary = admin.post(f"/api/v1/staff/{schools.teacher_id}/password-reset").get_json()[
+        "temporary_password"
+    ]
+    assert db.session.get(User, schools.teacher_id).password_change_required
+    teacher = signed_in(app, TEACHER, temporary)
+    sent = teacher.client.get("/teacher")
+    assert sent.status_code == 302
+    assert sent.headers["Location"].endswith("/staff/password")
+    page = teacher.client.get("/staff/password")
+    assert page.status_code == 200
+    assert b"data-must-change" in page.data
+    changed = teacher.post(
+        "/api/v1/me/password", {"current_password": temporary, "new_password": NEW_PASSWORD}
+    )
+    assert changed.status_code == 200
+    assert teacher.client.get("/teacher").status_code == 200
+    assert b"data-must-change" not in teacher.client.get("/staff/password").data
+    db.session.expire_all()
+    assert not db.session.get(User, schools.teacher_id).password_change_required
+
+
+def test_a_generated_initial_password_must_be_replaced(
+    app: Flask, admin: ApiClient, schools: Schools
+) -> None:
+    reply = admin.post(
+        f"/api/v1/schools/{schools.school_id}/teachers",
+        {"email": "fresh@a.example", "display_name": "Fresh", "role": "teacher"},
+    ).get_json()
+    fresh = signed_in(app, "fresh@a.example", reply["initial_password"])
+    assert fresh.client.get("/teacher").headers["Location"].endswith("/staff/password")
