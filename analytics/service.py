@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
+from cbt.auth import teacher_classroom_ids
 from cbt.db import db, iso_utc
 from cbt.errors import NotFound, ValidationError
 from cbt.models import Classroom, Enrollment, Role, School, User
@@ -38,14 +39,10 @@ def list_classrooms(user_id: int, role: str) -> list[dict[str, Any]]:
         .outerjoin(students, students.c.classroom_id == Classroom.id)
         .order_by(School.name, Classroom.grade, Classroom.name)
     )
+    query = query.where(Classroom.archived_at.is_(None))  # archived classes leave the lists
     if role != Role.OPERATOR:
-        query = query.where(
-            Classroom.id.in_(
-                select(Enrollment.classroom_id).where(
-                    Enrollment.user_id == user_id, Enrollment.role == Role.TEACHER
-                )
-            )
-        )
+        # A teacher's own classes; a school administrator's: every class of their school.
+        query = query.where(Classroom.id.in_(teacher_classroom_ids(user_id)))
     return [
         {
             "id": classroom.id,

@@ -131,6 +131,8 @@ def _register_blueprints(app: Flask) -> None:
     from lti.views import blueprint as lti_views
     from roster.api import blueprint as roster_api
     from roster.views import blueprint as roster_views
+    from schools.api import blueprint as schools_api
+    from schools.views import blueprint as schools_views
     from sso.views import blueprint as sso_views
 
     app.extensions["cbt.delivery"] = DeliveryService(
@@ -153,6 +155,8 @@ def _register_blueprints(app: Flask) -> None:
         lti_views,
         roster_api,
         roster_views,
+        schools_api,
+        schools_views,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

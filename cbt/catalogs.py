@@ -45,7 +45,16 @@ SOURCES: tuple[tuple[str, list[tuple[str, str]]], ...] = (
     ("frontend/static/js", [("**.js", "javascript")]),
     *(
         (package, [("**.py", "python")])
-        for package in ("cbt", "item_bank", "delivery", "analytics", "sso", "lti", "roster")
+        for package in (
+            "cbt",
+            "item_bank",
+            "delivery",
+            "analytics",
+            "sso",
+            "lti",
+            "roster",
+            "schools",
+        )
     ),
 )
 

@@ -35,6 +35,8 @@ _COMMANDS: dict[str, str] = {
     "audit": "cbt.audit_cli:audit_group",
     "lti": "lti.cli",
     "roster": "roster.cli",
+    "schools": "schools.cli",
+    "staff": "schools.cli",
 }
 _NO_APP = frozenset({"score", "calibrate", "link", "fit", "dif", "analyse"})
 

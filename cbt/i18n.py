@@ -122,6 +122,7 @@ def role_names() -> dict[str, str]:
         "teacher": gettext("teacher"),
         "researcher": gettext("researcher"),
         "operator": gettext("operator"),
+        "school_admin": gettext("school administrator"),
     }
 
 

@@ -35,6 +35,10 @@ class KeyBuilder:
         """Marks a repeated read (a polled monitor) as audited recently, so it logs once a while."""
         return f"{self.root}:audit-read:{actor_id}:{what}:{target_id}"
 
+    def user_logins(self, user_id: int) -> str:
+        """Hash of one person's live login ids -> expiry, so all can be ended at once."""
+        return f"{self.root}:user-logins:{user_id}"
+
     def rate_limit_prefix(self) -> str:
         """Prefix handed to Flask-Limiter for its own keys."""
         return f"{self.root}:ratelimit"

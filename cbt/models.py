@@ -71,6 +71,9 @@ class User(db.Model):
     # Staff log in by e-mail and an argon2 password hash; students have neither.
     email: Mapped[str | None] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str | None] = mapped_column(String(200))
+    # Set when someone else chose the password (a reset, a generated one): the person is sent to
+    # the password page until they choose their own.
+    password_change_required: Mapped[bool] = mapped_column(default=False)
     # Stable random identifier: the only person key researchers ever see.
     pseudonym: Mapped[str] = mapped_column(String(32), unique=True)
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)

@@ -40,7 +40,10 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
         "type": "object",
         "properties": {
             "id": {"type": "integer"},
-            "role": {"type": "string", "enum": ["student", "teacher", "researcher", "operator"]},
+            "role": {
+                "type": "string",
+                "enum": ["student", "teacher", "researcher", "operator", "school_admin"],
+            },
             "display_name": {"type": "string"},
         },
     },

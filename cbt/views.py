@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, make_response, redirect, render_template, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext
 from werkzeug.wrappers import Response
 
-from cbt.auth import current_user
+from cbt.auth import current_user, password_change_pending, role_allowed
 from cbt.i18n import role_names
 from cbt.models import Role
 
@@ -17,7 +17,11 @@ _HOME_BY_ROLE = {
     Role.TEACHER: "analytics_views.teacher_home",
     Role.OPERATOR: "item_bank_views.operator_home",
     Role.RESEARCHER: "analytics_views.researcher_home",
+    Role.SCHOOL_ADMIN: "schools_views.school_home",
 }
+
+
+_PASSWORD_PAGE = "schools_views.password_page"
 
 
 def page_guard(*roles: Role) -> Response | None:
@@ -33,7 +37,9 @@ def page_guard(*roles: Role) -> Response | None:
         return redirect(
             url_for("cbt_views.student_login" if student_page else "cbt_views.staff_login")
         )
-    if user.role in roles:
+    if password_change_pending() and request.endpoint != _PASSWORD_PAGE:
+        return redirect(url_for(_PASSWORD_PAGE))  # a reset or generated password: choose one
+    if role_allowed(user.role, roles):
         return None
     page = render_template(
         "forbidden.html",
