@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = "d5e7f9a1b2c4"
-down_revision = "c4d2e6f8a1b3"
+down_revision = "d7e1a9c3b5f2"
 branch_labels = None
 depends_on = None
 
