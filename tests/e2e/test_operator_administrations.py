@@ -1,0 +1,142 @@
+"""An operator defines a CAT on the pages, gives it to one class, opens it and re-publishes its
+form; a student of that class then finds the test on their page, and one of another class does
+not. No shell and no API call outside the pages."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import LiveServer, staff_login
+
+# Every visible form control has a label (a programmatic name), and every aria-describedby
+# points at an element that exists.
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+  .filter((e) => e.type !== 'hidden' && e.offsetParent !== null)
+  .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+  .map((e) => e.name || e.id)"""
+BROKEN_REFERENCES = """() => [...document.querySelectorAll('[aria-describedby]')]
+  .flatMap((e) => e.getAttribute('aria-describedby').split(/\\s+/))
+  .filter((id) => !document.getElementById(id))"""
+
+
+def assert_accessible_form(page: Page) -> None:
+    assert page.evaluate(UNLABELLED) == []
+    assert page.evaluate(BROKEN_REFERENCES) == []
+
+
+def student_sees(page: Page, server: LiveServer, index: int) -> list[str]:
+    class_code, number, _, code = server.logins.students[index]
+    page.goto(f"{server.url}/login")
+    page.get_by_label("Class code").fill(class_code)
+    page.get_by_label("Student number").fill(str(number))
+    page.get_by_label("Login code").fill(code)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="My tests")).to_be_visible()
+    expect(page.get_by_test_id("test").first).to_be_visible()
+    return page.get_by_test_id("test").all_inner_texts()
+
+
+def test_operator_sets_up_and_opens_an_administration_a_student_then_sees(
+    browser, live_server: LiveServer
+) -> None:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None
+    )
+    staff_login(page, live_server, "operator")
+    expect(page.get_by_role("heading", name="Item bank")).to_be_visible()
+
+    # -- a CAT test definition ----------------------------------------------------------------
+    page.get_by_role("link", name="Test definitions").click()
+    expect(page.get_by_role("heading", name="Test definitions", level=1)).to_be_visible()
+    expect(page.get_by_test_id("test-row")).to_have_count(1)  # the demo's own CAT
+    page.get_by_label("Key", exact=True).fill("e2e-cat")
+    page.get_by_label("Title (students see it)").fill("E2E adaptive check")
+    page.get_by_label("Item pool").select_option("demo-mathematics")
+    # The pool's active parameter set is published, so it is chosen for the operator.
+    expect(page.get_by_label("Parameter set")).not_to_have_value("")
+    expect(page.get_by_label("CAT (adaptive")).to_be_checked()
+    assert_accessible_form(page)
+
+    # A broken stopping rule comes back from the API and is shown beside its fields.
+    page.get_by_label("Most items").fill("")
+    page.get_by_role("button", name="Save test definition").click()
+    stopping = page.locator("#t-stopping-error")
+    expect(stopping).to_contain_text("max_length")
+    expect(page.get_by_label("Most items")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("[data-error-summary]")).to_be_visible()
+    expect(page.get_by_test_id("test-row")).to_have_count(1)
+
+    page.get_by_label("Fewest items").fill("4")
+    page.get_by_label("Most items").fill("6")
+    page.get_by_label("Content limits").fill("arithmetic: 0-3\nfractions: 0-3")
+    page.get_by_label("Time limit in minutes").fill("15")
+    page.get_by_role("button", name="Save test definition").click()
+    expect(page.locator("[data-form-status]")).to_contain_text("Saved test definition e2e-cat")
+    expect(page.locator("[data-error-summary]")).to_be_hidden()
+    row = page.get_by_test_id("test-row").filter(has_text="e2e-cat")
+    expect(row).to_contain_text("CAT")
+    expect(row).to_contain_text("4–6")
+    expect(row).to_contain_text("15 minutes")
+    page.screenshot(path=str(live_server.app.instance_path) + "/operator-tests.png", full_page=True)
+
+    # -- an administration for one class -------------------------------------------------------
+    page.get_by_role("link", name="Administrations").click()
+    expect(page.get_by_role("heading", name="Administrations", level=1)).to_be_visible()
+    expect(page.get_by_text("Opening publishes the form")).to_be_visible()
+    class_code = live_server.logins.students[0][0]
+    other_code = next(s[0] for s in live_server.logins.students if s[0] != class_code)
+    expect(page.get_by_test_id("administration-row")).to_have_count(1)  # the demo's own
+    expect(page.get_by_label(re.compile(class_code))).to_be_visible()
+    page.get_by_role("button", name="Create administration").click()
+    expect(page.locator("#a-classes-error")).to_have_text("Choose at least one class.")
+    page.get_by_label("Test definition").select_option("e2e-cat")
+    page.get_by_label("Name (students see it)").fill("E2E sitting")
+    page.get_by_label(re.compile(class_code)).check()
+    assert_accessible_form(page)
+    page.get_by_role("button", name="Create administration").click()
+    expect(page.locator("[data-form-status]")).to_contain_text("Created E2E sitting")
+    created = page.get_by_test_id("administration-row").filter(has_text="E2E sitting")
+    expect(created.get_by_test_id("administration-status")).to_have_text("scheduled")
+    expect(created).to_contain_text("not published yet")
+    expect(created).not_to_contain_text(other_code)
+
+    created.get_by_role("button", name="Open").click()
+    expect(created.get_by_test_id("administration-status")).to_have_text("open")
+    expect(created).to_contain_text("revision 1")
+    expect(page.locator("[data-action-status]")).to_contain_text("Its form is published")
+    expect(created.get_by_role("link", name="Live progress")).to_have_attribute(
+        "href", re.compile(r"/teacher/administrations/\d+$")
+    )
+
+    # Re-publish asks for a reason and says what happens to running sittings.
+    created.get_by_role("button", name="Re-publish").click()
+    dialog = page.locator("[data-republish-dialog]")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Sittings already started keep the snapshot")
+    dialog.get_by_role("button", name="Re-publish").click()
+    expect(dialog.locator("#republish-error")).to_contain_text("Give a reason")
+    dialog.get_by_label("Reason").fill("Checked the pool after an edit")
+    dialog.get_by_role("button", name="Re-publish").click()
+    expect(dialog).to_be_hidden()
+    expect(page.locator("[data-action-status]")).to_contain_text("Form revision 2 published")
+    expect(created).to_contain_text("revision 2")
+    page.keyboard.press("Escape")
+    page.screenshot(
+        path=str(live_server.app.instance_path) + "/operator-administrations.png", full_page=True
+    )
+    assert errors == []
+    page.context.close()
+
+    # -- the student of that class sees it; one of another class does not ----------------------
+    student = browser.new_context().new_page()
+    assert any("E2E adaptive check" in text for text in student_sees(student, live_server, 0))
+    student.context.close()
+    other_index = next(i for i, s in enumerate(live_server.logins.students) if s[0] == other_code)
+    other = browser.new_context().new_page()
+    assert not any("E2E adaptive check" in t for t in student_sees(other, live_server, other_index))
+    other.context.close()
