@@ -7,6 +7,11 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
+
+from cbt.db import db
+from item_bank.models import ItemVersion
+from item_bank.service import create_parameter_set
 
 from tests.e2e.conftest import LiveServer, staff_login
 
@@ -38,9 +43,22 @@ def student_sees(page: Page, server: LiveServer, index: int) -> list[str]:
     return page.get_by_test_id("test").all_inner_texts()
 
 
+def add_draft_parameter_set(server: LiveServer) -> None:
+    """A researcher's unpublished recalibration, as the page must show it: listed, not usable."""
+    with server.app.app_context():
+        version_id = db.session.scalar(select(ItemVersion.id).limit(1))
+        create_parameter_set(
+            name="recalibration-draft",
+            parameters={version_id: {"model": "2pl", "discrimination": 1.0, "difficulty": 0.0}},
+            provenance={"source": "e2e"},
+        )
+        db.session.commit()
+
+
 def test_operator_sets_up_and_opens_an_administration_a_student_then_sees(
     browser, live_server: LiveServer
 ) -> None:
+    add_draft_parameter_set(live_server)
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -60,6 +78,9 @@ def test_operator_sets_up_and_opens_an_administration_a_student_then_sees(
     # The pool's active parameter set is published, so it is chosen for the operator.
     expect(page.get_by_label("Parameter set")).not_to_have_value("")
     expect(page.get_by_label("CAT (adaptive")).to_be_checked()
+    draft = page.locator("#t-parameters option", has_text="recalibration-draft")
+    expect(draft).to_be_disabled()
+    expect(draft).to_contain_text("draft, not available until a researcher publishes it")
     assert_accessible_form(page)
 
     # A broken stopping rule comes back from the API and is shown beside its fields.
@@ -125,7 +146,15 @@ def test_operator_sets_up_and_opens_an_administration_a_student_then_sees(
     expect(dialog).to_be_hidden()
     expect(page.locator("[data-action-status]")).to_contain_text("Form revision 2 published")
     expect(created).to_contain_text("revision 2")
+    # By keyboard: Close asks first, and Escape leaves the administration open.
+    created.get_by_role("button", name="Close").focus()
+    page.keyboard.press("Enter")
+    close_dialog = page.locator("[data-close-dialog]")
+    expect(close_dialog).to_be_visible()
+    expect(close_dialog).to_contain_text("Sittings still running are ended and scored now")
     page.keyboard.press("Escape")
+    expect(close_dialog).to_be_hidden()
+    expect(created.get_by_test_id("administration-status")).to_have_text("open")
     page.screenshot(
         path=str(live_server.app.instance_path) + "/operator-administrations.png", full_page=True
     )
