@@ -1,6 +1,7 @@
 """An operator defines a CAT on the pages, gives it to one class, opens it and re-publishes its
 form; a student of that class then finds the test on their page, and one of another class does
-not. No shell and no API call outside the pages."""
+not. Everything the operator does is on the pages (only the researcher's draft parameter set is
+seeded directly)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from sqlalchemy import select
 from cbt.db import db
 from item_bank.models import ItemVersion
 from item_bank.service import create_parameter_set
-
 from tests.e2e.conftest import LiveServer, staff_login
 
 # Every visible form control has a label (a programmatic name), and every aria-describedby
