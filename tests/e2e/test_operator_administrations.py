@@ -72,11 +72,21 @@ def test_operator_sets_up_and_opens_an_administration_a_student_then_sees(
     page.get_by_role("link", name="Test definitions").click()
     expect(page.get_by_role("heading", name="Test definitions", level=1)).to_be_visible()
     expect(page.get_by_test_id("test-row")).to_have_count(1)  # the demo's own CAT
+    # A pool of every operational item, scored by the demo's published parameter set.
+    page.get_by_text("New item pool").click()
+    page.get_by_label("Pool name").fill("e2e-pool")
+    page.get_by_label("Active parameter set (optional)").select_option(label="demo-mathematics v1")
+    page.get_by_role("button", name="Count matching items").click()
+    expect(page.locator("[data-pool-count]")).to_have_text("288 items match")
+    page.get_by_role("button", name="Create pool").click()
+    expect(page.locator("[data-pool-status]")).to_have_text("Created pool e2e-pool with 288 items.")
+    expect(page.get_by_test_id("pool-row").filter(has_text="e2e-pool")).to_contain_text("288")
+
     page.get_by_label("Key", exact=True).fill("e2e-cat")
     page.get_by_label("Title (students see it)").fill("E2E adaptive check")
-    page.get_by_label("Item pool").select_option("demo-mathematics")
+    page.locator("#t-pool").select_option("e2e-pool")
     # The pool's active parameter set is published, so it is chosen for the operator.
-    expect(page.get_by_label("Parameter set")).not_to_have_value("")
+    expect(page.locator("#t-parameters")).not_to_have_value("")
     expect(page.get_by_label("CAT (adaptive")).to_be_checked()
     draft = page.locator("#t-parameters option", has_text="recalibration-draft")
     expect(draft).to_be_disabled()
@@ -101,6 +111,7 @@ def test_operator_sets_up_and_opens_an_administration_a_student_then_sees(
     expect(page.locator("[data-error-summary]")).to_be_hidden()
     row = page.get_by_test_id("test-row").filter(has_text="e2e-cat")
     expect(row).to_contain_text("CAT")
+    expect(row).to_contain_text("e2e-pool")
     expect(row).to_contain_text("4–6")
     expect(row).to_contain_text("15 minutes")
     page.screenshot(path=str(live_server.app.instance_path) + "/operator-tests.png", full_page=True)

@@ -282,6 +282,18 @@ form.addEventListener("submit", async (event) => {
 
 linkSummary(summary);
 
+// A pool made in the section above can be chosen at once.
+document.addEventListener("pools-changed", async () => {
+  try {
+    ({ pools } = await api("/api/v1/pools", { retries: 2 }));
+    const chosen = poolSelect.value;
+    fillPools();
+    poolSelect.value = chosen;
+  } catch (error) {
+    setStatus(error.message, "error");
+  }
+});
+
 async function start() {
   try {
     const [poolReply, setReply] = await Promise.all([
