@@ -1,7 +1,7 @@
-"""An operator defines a CAT on the pages, gives it to one class, opens it and re-publishes its
-form; a student of that class then finds the test on their page, and one of another class does
-not. Everything the operator does is on the pages (only the researcher's draft parameter set is
-seeded directly)."""
+"""An operator makes a pool and defines a CAT on the pages, gives it to one class, opens it and
+re-publishes its form; a student of that class then finds the test on their page, and one of
+another class does not. Everything the operator does is on the pages (only the researcher's draft
+parameter set is seeded directly)."""
 
 from __future__ import annotations
 

@@ -90,7 +90,8 @@ def test_the_pages_are_for_operators(api: ApiClient, school: SeededSchool, path:
 
 def test_the_tests_page_labels_every_field(operator: ApiClient) -> None:
     html = operator.client.get("/operator/tests").get_data(as_text=True)
-    for field in ("t-key", "t-title", "t-pool", "t-parameters", "t-min", "t-max", "t-time"):
+    fields = ("t-key", "t-title", "t-pool", "t-parameters", "t-min", "t-max", "t-time", "p-name")
+    for field in fields:
         assert f'<label for="{field}">' in html
         assert f'id="{field}-error"' in html or f'id="{field}"' in html
     assert "Only a published parameter set can score students" in html
