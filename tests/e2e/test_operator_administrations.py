@@ -180,3 +180,23 @@ def test_operator_sets_up_and_opens_an_administration_a_student_then_sees(
     other = browser.new_context().new_page()
     assert not any("E2E adaptive check" in t for t in student_sees(other, live_server, other_index))
     other.context.close()
+
+
+def test_the_pages_in_japanese(browser, live_server_ja: LiveServer) -> None:
+    page = browser.new_context(locale="ja-JP").new_page()
+    _, email, password = next(s for s in live_server_ja.logins.staff if s[0] == "operator")
+    page.goto(f"{live_server_ja.url}/staff/login")
+    page.get_by_label("メールアドレス").fill(email)
+    page.get_by_label("パスワード").fill(password)
+    page.get_by_role("button", name="ログイン").click()
+    page.get_by_role("link", name="テストの実施").click()
+    expect(page.get_by_role("heading", name="テストの実施", level=1)).to_be_visible()
+    row = page.get_by_test_id("administration-row").first
+    expect(row.get_by_test_id("administration-status")).to_have_text("実施中")
+    expect(row.get_by_role("button", name="終了")).to_be_visible()
+    expect(page.get_by_label("テスト定義")).to_contain_text("テスト定義を選ぶ")
+    page.get_by_role("link", name="テスト定義").first.click()
+    expect(page.get_by_role("heading", name="テスト定義", level=1)).to_be_visible()
+    expect(page.get_by_test_id("test-row")).to_contain_text("CAT")
+    expect(page.get_by_label("CAT（適応型")).to_be_checked()
+    page.context.close()
