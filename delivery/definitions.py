@@ -122,6 +122,22 @@ def create_test_definition(
     return definition
 
 
+def _classrooms(classroom_ids: list[int]) -> list[Classroom]:
+    """The named classrooms, or NotFound listing the unknown ones (archived ones count as
+    unknown: nobody can sign in to them)."""
+    found = list(
+        db.session.scalars(
+            select(Classroom).where(
+                Classroom.id.in_(classroom_ids), Classroom.archived_at.is_(None)
+            )
+        )
+    )
+    missing = sorted(set(classroom_ids) - {c.id for c in found})
+    if missing:
+        raise NotFound("Unknown classrooms.", details={"classroom_ids": missing})
+    return found
+
+
 def create_administration(
     *,
     test_definition_id: int,
@@ -159,22 +175,6 @@ def create_administration(
     if status == AdministrationStatus.OPEN:
         publish_snapshot(administration.id)
     return administration
-
-
-def _classrooms(classroom_ids: list[int]) -> list[Classroom]:
-    """The named classrooms, or NotFound listing the unknown ones (archived ones count as
-    unknown: nobody can sign in to them)."""
-    found = list(
-        db.session.scalars(
-            select(Classroom).where(
-                Classroom.id.in_(classroom_ids), Classroom.archived_at.is_(None)
-            )
-        )
-    )
-    missing = sorted(set(classroom_ids) - {c.id for c in found})
-    if missing:
-        raise NotFound("Unknown classrooms.", details={"classroom_ids": missing})
-    return found
 
 
 def set_administration_classrooms(administration_id: int, classroom_ids: list[int]) -> list[int]:
