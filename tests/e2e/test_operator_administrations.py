@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from cbt.db import db
+from cbt.models import Classroom
 from item_bank.models import ItemVersion
 from item_bank.service import create_parameter_set
 from tests.e2e.conftest import LiveServer, staff_login
@@ -122,20 +123,34 @@ def test_operator_sets_up_and_opens_an_administration_a_student_then_sees(
     expect(page.get_by_text("Opening publishes the form")).to_be_visible()
     class_code = live_server.logins.students[0][0]
     other_code = next(s[0] for s in live_server.logins.students if s[0] != class_code)
+    with live_server.app.app_context():
+        names = dict(db.session.execute(select(Classroom.class_code, Classroom.name)).all())
+    class_name, other_name = names[class_code], names[other_code]
     expect(page.get_by_test_id("administration-row")).to_have_count(1)  # the demo's own
     expect(page.get_by_label(re.compile(class_code))).to_be_visible()
     page.get_by_role("button", name="Create administration").click()
     expect(page.locator("#a-classes-error")).to_have_text("Choose at least one class.")
     page.get_by_label("Test definition").select_option("e2e-cat")
     page.get_by_label("Name (students see it)").fill("E2E sitting")
+    # Both classes first; the other one is taken off again before opening.
     page.get_by_label(re.compile(class_code)).check()
+    page.get_by_label(re.compile(other_code)).check()
     assert_accessible_form(page)
     page.get_by_role("button", name="Create administration").click()
     expect(page.locator("[data-form-status]")).to_contain_text("Created E2E sitting")
     created = page.get_by_test_id("administration-row").filter(has_text="E2E sitting")
     expect(created.get_by_test_id("administration-status")).to_have_text("scheduled")
     expect(created).to_contain_text("not published yet")
-    expect(created).not_to_contain_text(other_code)
+    expect(created.get_by_role("link", name=f"Results of {other_name}")).to_be_visible()
+    created.get_by_role("button", name="Change classes").click()
+    classes_dialog = page.locator("[data-classes-dialog]")
+    expect(classes_dialog.get_by_label(re.compile(class_code))).to_be_checked()
+    classes_dialog.get_by_label(re.compile(other_code)).uncheck()
+    classes_dialog.get_by_role("button", name="Save classes").click()
+    expect(classes_dialog).to_be_hidden()
+    expect(page.locator("[data-action-status]")).to_have_text("Classes saved.")
+    expect(created.get_by_role("link", name=f"Results of {class_name}")).to_be_visible()
+    expect(created.get_by_role("link", name=f"Results of {other_name}")).to_have_count(0)
 
     created.get_by_role("button", name="Open").click()
     expect(created.get_by_test_id("administration-status")).to_have_text("open")
