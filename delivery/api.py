@@ -289,6 +289,18 @@ def reset_session(session_id: str) -> Response:
 # -- operators: test definitions and administrations ----------------------------------------------
 
 
+def _classroom_ids(data: dict[str, Any]) -> list[int]:
+    classroom_ids = get_field(data, "classroom_ids", list, max_length=1000)
+    if not all(
+        isinstance(c, int) and not isinstance(c, bool) and INT32_MIN <= c <= INT32_MAX
+        for c in classroom_ids
+    ):
+        raise ValidationError(
+            "classroom_ids must be a list of integers.", details={"field": "classroom_ids"}
+        )
+    return classroom_ids
+
+
 def _datetime_field(data: dict[str, Any], name: str) -> datetime | None:
     value = get_field(data, name, str, default=None, max_length=64)
     if value is None:
@@ -411,11 +423,7 @@ def list_administrations() -> Response:
 def create_administration() -> Response:
     user = require_user(Role.OPERATOR)
     data = json_body()
-    classroom_ids = get_field(data, "classroom_ids", list, max_length=1000)
-    if not all(isinstance(c, int) and not isinstance(c, bool) for c in classroom_ids):
-        raise ValidationError(
-            "classroom_ids must be a list of integers.", details={"field": "classroom_ids"}
-        )
+    classroom_ids = _classroom_ids(data)
     test = definitions.get_test_definition(get_field(data, "test", str, max_length=100))
     administration = definitions.create_administration(
         test_definition_id=test.id,
@@ -433,3 +441,46 @@ def create_administration() -> Response:
         {"test": test.key, "classroom_ids": classroom_ids},
     )
     return jsonify({"id": administration.id, "status": administration.status}), 201
+
+
+@blueprint.put("/administrations/<int:administration_id>/classrooms")
+@openapi(
+    summary="Replace the classes of an administration that has not opened yet; audited.",
+    tags=[TESTS],
+    roles=["operator"],
+    body={
+        "type": "object",
+        "required": ["classroom_ids"],
+        "properties": {"classroom_ids": {"type": "array", "maxItems": 1000, "items": _ID}},
+    },
+)
+def set_administration_classrooms(administration_id: int) -> Response:
+    user = require_user(Role.OPERATOR)
+    classroom_ids = _classroom_ids(json_body())
+    assigned = definitions.set_administration_classrooms(administration_id, classroom_ids)
+    record_audit(
+        request_actor(user),
+        "set_administration_classrooms",
+        "administration",
+        administration_id,
+        {"classroom_ids": assigned},
+    )
+    return jsonify({"id": administration_id, "classroom_ids": assigned})
+
+
+@blueprint.post("/administrations/<int:administration_id>/republish")
+@openapi(
+    summary="Publish a new form from the pool as it is now (as `cbt administrations republish`); "
+    "sittings already started keep theirs; audited.",
+    tags=[TESTS],
+    roles=["operator"],
+    body={
+        "type": "object",
+        "required": ["reason"],
+        "properties": {"reason": {"type": "string", "maxLength": 500}},
+    },
+)
+def republish_administration(administration_id: int) -> Response:
+    user = require_user(Role.OPERATOR)
+    reason = _reason(json_body(), required=True)
+    return jsonify(delivery_service().republish(administration_id, reason, request_actor(user)))

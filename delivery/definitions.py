@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from cbt.db import db, iso_utc
 from cbt.errors import Conflict, NotFound, ValidationError
-from cbt.models import Classroom
+from cbt.models import Classroom, School
 from delivery import engine
 from delivery.models import (
     Administration,
     AdministrationClassroom,
     AdministrationStatus,
     ExamSession,
+    FormSnapshot,
     TestDefinition,
 )
 from delivery.schemas import TestSpec, spec_to_dict
@@ -121,6 +122,22 @@ def create_test_definition(
     return definition
 
 
+def _classrooms(classroom_ids: list[int]) -> list[Classroom]:
+    """The named classrooms, or NotFound listing the unknown ones (archived ones count as
+    unknown: nobody can sign in to them)."""
+    found = list(
+        db.session.scalars(
+            select(Classroom).where(
+                Classroom.id.in_(classroom_ids), Classroom.archived_at.is_(None)
+            )
+        )
+    )
+    missing = sorted(set(classroom_ids) - {c.id for c in found})
+    if missing:
+        raise NotFound("Unknown classrooms.", details={"classroom_ids": missing})
+    return found
+
+
 def create_administration(
     *,
     test_definition_id: int,
@@ -140,10 +157,7 @@ def create_administration(
     if not classroom_ids:
         raise ValidationError("Name at least one classroom.", details={"field": "classroom_ids"})
     get_test_definition(test_definition_id)
-    found = set(db.session.scalars(select(Classroom.id).where(Classroom.id.in_(classroom_ids))))
-    missing = sorted(set(classroom_ids) - found)
-    if missing:
-        raise NotFound("Unknown classrooms.", details={"classroom_ids": missing})
+    found = {c.id for c in _classrooms(classroom_ids)}
     administration = Administration(
         test_definition_id=test_definition_id,
         name=name.strip(),
@@ -163,8 +177,67 @@ def create_administration(
     return administration
 
 
+def set_administration_classrooms(administration_id: int, classroom_ids: list[int]) -> list[int]:
+    """Replace the classes of an administration that has not opened yet (nobody has sat it,
+    so no sitting can lose its class). Returns the classroom ids now assigned."""
+    administration = db.session.get(Administration, administration_id)
+    if administration is None:
+        raise NotFound("No such administration.", details={"administration_id": administration_id})
+    if administration.status != AdministrationStatus.SCHEDULED:
+        raise Conflict(
+            "Classes can only be changed before the administration opens.",
+            details={"administration_id": administration_id, "status": administration.status},
+        )
+    if not classroom_ids:
+        raise ValidationError("Name at least one classroom.", details={"field": "classroom_ids"})
+    wanted = {c.id for c in _classrooms(classroom_ids)}
+    current = set(
+        db.session.scalars(
+            select(AdministrationClassroom.classroom_id).where(
+                AdministrationClassroom.administration_id == administration_id
+            )
+        )
+    )
+    for classroom_id in current - wanted:
+        link = db.session.get(AdministrationClassroom, (administration_id, classroom_id))
+        db.session.delete(link)
+    db.session.add_all(
+        AdministrationClassroom(administration_id=administration_id, classroom_id=c)
+        for c in sorted(wanted - current)
+    )
+    db.session.flush()
+    return sorted(wanted)
+
+
+def _administration_classes(
+    administration_ids: list[int], classroom_ids: list[int] | None
+) -> dict[int, list[dict[str, Any]]]:
+    """Each administration's classes (only those in ``classroom_ids`` when given)."""
+    query = (
+        select(AdministrationClassroom.administration_id, Classroom, School.name)
+        .join(Classroom, Classroom.id == AdministrationClassroom.classroom_id)
+        .join(School, School.id == Classroom.school_id)
+        .where(AdministrationClassroom.administration_id.in_(administration_ids))
+        .order_by(School.name, Classroom.grade, Classroom.name)
+    )
+    if classroom_ids is not None:
+        query = query.where(Classroom.id.in_(classroom_ids))
+    classes: dict[int, list[dict[str, Any]]] = {}
+    for administration_id, classroom, school_name in db.session.execute(query):
+        classes.setdefault(administration_id, []).append(
+            {
+                "id": classroom.id,
+                "name": classroom.name,
+                "class_code": classroom.class_code,
+                "school": school_name,
+            }
+        )
+    return classes
+
+
 def list_administrations(classroom_ids: list[int] | None) -> list[dict[str, Any]]:
-    """Administrations (for some classrooms, or all) with their test and session counts."""
+    """Administrations (for some classrooms, or all) with their test, classes (those in scope),
+    published form revision and session counts."""
     query = (
         select(Administration, TestDefinition.title, TestDefinition.key)
         .join(TestDefinition, TestDefinition.id == Administration.test_definition_id)
@@ -189,14 +262,28 @@ def list_administrations(classroom_ids: list[int] | None) -> list[dict[str, Any]
         ):
             by_status = counts.setdefault(administration_id, {})
             by_status[status] = by_status.get(status, 0) + 1
+    classes = _administration_classes(ids, classroom_ids) if ids else {}
+    revisions = (
+        dict(
+            db.session.execute(
+                select(FormSnapshot.administration_id, func.max(FormSnapshot.revision))
+                .where(FormSnapshot.administration_id.in_(ids))
+                .group_by(FormSnapshot.administration_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
     return [
         {
             "id": administration.id,
             "name": administration.name,
             "status": administration.status,
-            "test": {"key": key, "title": title},
+            "test": {"id": administration.test_definition_id, "key": key, "title": title},
             "opens_at": iso_utc(administration.opens_at),
             "closes_at": iso_utc(administration.closes_at),
+            "classes": classes.get(administration.id, []),
+            "form_revision": revisions.get(administration.id),
             "sessions": counts.get(administration.id, {}),
         }
         for administration, title, key in rows
