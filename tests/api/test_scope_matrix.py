@@ -58,6 +58,9 @@ OPERATOR_PAGE = access("operator")
 PUBLIC = access("everyone")
 PUBLIC_WRITE = access(skip="everyone")
 SIGNED_IN = access("signed_in")
+SCHOOL_1 = access("operator admin_s1")
+SCHOOL_1_WRITE = access(skip="operator admin_s1")
+OPERATOR_WRITE = access(skip="operator")
 STUDENT_OWN = access("student_a")
 ANSWER = {"item": "handle", "response": {"choice": "A"}, "idempotency_key": "scope-key-1"}
 REASON = {"reason": "scope matrix", "seconds": 60}
@@ -193,6 +196,66 @@ MATRIX = [
     Row("GET /operator/lti", OPERATOR_PAGE),
     Row("GET /api/v1/lti/platforms", OPERATOR),
     Row("POST /api/v1/lti/platforms", access(skip="operator")),
+    # schools, classes and people: operators everywhere, a school administrator in their school
+    Row("GET /api/v1/schools", access("operator admin_s1", scoped="admin_s2")),
+    Row("POST /api/v1/schools", OPERATOR_WRITE),
+    Row("GET /api/v1/schools/<int:school_id>", SCHOOL_1),
+    Row("PATCH /api/v1/schools/<int:school_id>", SCHOOL_1_WRITE),
+    Row("POST /api/v1/schools/<int:school_id>/archive", OPERATOR_WRITE),
+    Row(
+        "GET /api/v1/schools/<int:school_id>/classes",
+        access("operator admin_s1 teacher_a", scoped="teacher_b"),
+    ),
+    Row("POST /api/v1/schools/<int:school_id>/classes", SCHOOL_1_WRITE),
+    Row("GET /api/v1/schools/<int:school_id>/teachers", SCHOOL_1),
+    Row("POST /api/v1/schools/<int:school_id>/teachers", SCHOOL_1_WRITE),
+    Row("GET /api/v1/classes/<int:classroom_id>", CLASS_A_DATA),
+    Row("PATCH /api/v1/classes/<int:classroom_id>", SCHOOL_1_WRITE),
+    Row("POST /api/v1/classes/<int:classroom_id>/archive", SCHOOL_1_WRITE),
+    Row("GET /api/v1/classes/<int:classroom_id>/students", CLASS_A_DATA),
+    Row("POST /api/v1/classes/<int:classroom_id>/students", SCHOOL_1_WRITE),
+    Row("POST /api/v1/classes/<int:classroom_id>/teachers", SCHOOL_1_WRITE),
+    Row(
+        "DELETE /api/v1/classes/<int:classroom_id>/teachers/<int:user_id>",
+        SCHOOL_1_WRITE,
+        url="/api/v1/classes/{class_a}/teachers/{teacher_a}",
+    ),
+    Row("PATCH /api/v1/students/<int:student_id>", SCHOOL_1_WRITE),
+    Row("POST /api/v1/students/<int:student_id>/move", SCHOOL_1_WRITE),
+    Row("POST /api/v1/students/<int:student_id>/archive", SCHOOL_1_WRITE),
+    Row("PATCH /api/v1/staff/<int:user_id>", SCHOOL_1_WRITE, url="/api/v1/staff/{teacher_a}"),
+    Row(
+        "POST /api/v1/staff/<int:user_id>/archive",
+        SCHOOL_1_WRITE,
+        url="/api/v1/staff/{teacher_a}/archive",
+    ),
+    Row(
+        "POST /api/v1/staff/<int:user_id>/password-reset",
+        SCHOOL_1_WRITE,
+        url="/api/v1/staff/{teacher_a}/password-reset",
+    ),
+    Row("POST /api/v1/me/password", access(skip="teachers admins researcher operator")),
+    Row("GET /school", access("operator admins")),
+    Row("GET /school/<int:school_id>", SCHOOL_1),
+    Row("GET /school/classes/<int:classroom_id>", access("operator admin_s1", either="teacher_a")),
+    Row("GET /staff/password", access("teachers admins researcher operator")),
+    # OneRoster: operators, and a school administrator for their own school
+    Row("GET /roster", access("operator admins")),
+    Row("GET /api/v1/roster/export.zip", access("operator admin_s1", scoped="admin_s2")),
+    Row("POST /api/v1/roster/import", access(skip="operator admins")),
+    # the operators' test definitions and administrations pages
+    Row("GET /operator/tests", OPERATOR_PAGE),
+    Row("GET /operator/administrations", OPERATOR_PAGE),
+    Row(
+        "PUT /api/v1/administrations/<int:administration_id>/classrooms",
+        OPERATOR_WRITE,
+        url="/api/v1/administrations/{only_a}/classrooms",
+    ),
+    Row(
+        "POST /api/v1/administrations/<int:administration_id>/republish",
+        OPERATOR_WRITE,
+        url="/api/v1/administrations/{only_a}/republish",
+    ),
     Row("GET /api/v1/audit-events", OPERATOR),
     Row("GET /api/v1/audit-events.csv", OPERATOR),
 ]
