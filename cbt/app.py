@@ -126,6 +126,7 @@ def _register_blueprints(app: Flask) -> None:
     from delivery.views import blueprint as delivery_views
     from item_bank.api import blueprint as item_bank_api
     from item_bank.views import blueprint as item_bank_views
+    from schools.cards_api import blueprint as school_cards
 
     app.extensions["cbt.delivery"] = DeliveryService(
         state_store(app), app.config["SECRET_KEY"], app.config["STATE_TTL_SECONDS"]
@@ -141,6 +142,7 @@ def _register_blueprints(app: Flask) -> None:
         analytics_api,
         research_api,
         analytics_views,
+        school_cards,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -43,7 +43,7 @@ SOURCES: tuple[tuple[str, list[tuple[str, str]]], ...] = (
     ("frontend/static/js", [("**.js", "javascript")]),
     *(
         (package, [("**.py", "python")])
-        for package in ("cbt", "item_bank", "delivery", "analytics")
+        for package in ("cbt", "item_bank", "delivery", "analytics", "schools")
     ),
 )
 

@@ -32,6 +32,8 @@ _COMMANDS: dict[str, str] = {
     "simulate": "delivery.cli",
     "sessions": "delivery.cli",
     "items": "item_bank.cli",
+    "classes": "schools.cards_cli",
+    "students": "schools.cards_cli",
 }
 _NO_APP = frozenset({"score", "calibrate", "link", "fit", "dif", "analyse"})
 

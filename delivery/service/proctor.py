@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from cbt.audit import Actor, record_audit
@@ -195,7 +196,13 @@ class ProctorControls:
             AdministrationClassroom.administration_id == administration_id
         )
         query = (
-            select(User.id, User.display_name, Enrollment.student_number, Classroom.name)
+            select(
+                User.id,
+                User.display_name,
+                User.identity_deleted_at,
+                Enrollment.student_number,
+                Classroom.name,
+            )
             .join(Enrollment, Enrollment.user_id == User.id)
             .join(Classroom, Classroom.id == Enrollment.classroom_id)
             .where(Enrollment.role == Role.STUDENT, Enrollment.classroom_id.in_(classrooms))
@@ -221,7 +228,10 @@ class ProctorControls:
             session = sessions.get(student.id)
             row: dict[str, Any] = {
                 "student_id": student.id,
-                "display_name": student.display_name,
+                # As analytics.service.shown_name: a deleted identity shows as "Deleted".
+                "display_name": student.display_name
+                if student.identity_deleted_at is None
+                else gettext("Deleted"),
                 "student_number": student.student_number,
                 "classroom": student.name,
                 "session": None,

@@ -1,0 +1,1 @@
+"""Schools, classes and the people in them: management, login cards and retention."""

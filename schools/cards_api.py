@@ -1,0 +1,160 @@
+"""Login cards and identity deletion: the JSON/PDF routes under /api/v1 and the cards page.
+
+- ``POST /api/v1/classes/<id>/login-cards`` issues new login codes (voiding the old ones) and
+  returns the cards as a PDF.
+- ``DELETE /api/v1/students/<id>/identity`` removes a student's identity and keeps the
+  pseudonymised responses (docs/retention.md).
+- ``GET /school/classes/<id>/cards`` is the page with the button that does the first.
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext
+
+from cbt.auth import require_user
+from cbt.db import db, iso_utc
+from cbt.errors import Forbidden, ValidationError
+from cbt.http import INT32_MAX, get_field, json_body, request_actor
+from cbt.models import Classroom, Role
+from cbt.openapi import openapi, register_tags
+from cbt.views import page_guard
+from schools.cards import (
+    MAX_CARDS,
+    ensure_may_issue_cards,
+    get_classroom,
+    issue_login_cards,
+    render_login_cards_pdf,
+)
+from schools.retention import delete_student_identity, ensure_may_delete_identity, get_student
+
+blueprint = Blueprint("school_cards", __name__)
+
+CARDS = "Login cards"
+RETENTION = "Retention"
+register_tags(
+    {
+        CARDS: "Printing login cards issues new login codes and voids the old ones.",
+        RETENTION: "Deleting a person's identity; pseudonymised responses stay for research.",
+    }
+)
+_CARD_ROLES = (Role.TEACHER, Role.SCHOOL_ADMIN, Role.OPERATOR)
+_DELETE_ROLES = (Role.SCHOOL_ADMIN, Role.OPERATOR)
+
+
+def _chosen_students() -> list[int] | None:
+    """``student_ids`` of the optional JSON body; None (every active student) when absent."""
+    if not request.get_data(cache=True):
+        return None
+    data = json_body()
+    ids = get_field(data, "student_ids", list, default=None, max_length=MAX_CARDS)
+    if ids is None:
+        return None
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= INT32_MAX for i in ids):
+        raise ValidationError(
+            "'student_ids' must be a list of student ids.", details={"field": "student_ids"}
+        )
+    return ids
+
+
+@blueprint.post("/api/v1/classes/<int:classroom_id>/login-cards")
+@openapi(
+    summary="Issue new login codes for a class's active students (or the chosen ones), voiding "
+    "the old codes, and return the printable cards as a PDF; audited.",
+    tags=[CARDS],
+    roles=[str(role) for role in _CARD_ROLES],
+    body={
+        "type": "object",
+        "properties": {
+            "student_ids": {
+                "type": "array",
+                "maxItems": MAX_CARDS,
+                "items": {"type": "integer", "format": "int32", "minimum": 0},
+                "description": "Students of the class to reissue; default every active one.",
+            }
+        },
+    },
+    body_required=False,
+    response={"type": "string", "format": "binary"},
+    response_type="application/pdf",
+)
+def login_cards(classroom_id: int) -> Response:
+    user = require_user(*_CARD_ROLES)
+    classroom = get_classroom(classroom_id)
+    ensure_may_issue_cards(user, classroom)
+    student_ids = _chosen_students()
+    cards = issue_login_cards(
+        classroom, current_app.config["SECRET_KEY"], request_actor(user), student_ids
+    )
+    pdf = render_login_cards_pdf(cards, url_for("cbt_views.student_login", _external=True), gettext)
+    filename = f"login-cards-{classroom.class_code}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            # Fresh login codes: no cache, no proxy, may keep a copy.
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@blueprint.delete("/api/v1/students/<int:student_id>/identity")
+@openapi(
+    summary="Delete a student's identity (names, e-mail, login code, number, roster ids); "
+    "the pseudonym and every response stay for research; audited. A second call is a 409.",
+    tags=[RETENTION],
+    roles=[str(role) for role in _DELETE_ROLES],
+    response={
+        "type": "object",
+        "properties": {
+            "student": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "pseudonym": {"type": "string"},
+                    "identity_deleted_at": {"type": "string", "format": "date-time"},
+                },
+            }
+        },
+    },
+)
+def delete_identity(student_id: int) -> Response:
+    user = require_user(*_DELETE_ROLES)
+    student = get_student(student_id)
+    ensure_may_delete_identity(user, student)
+    deleted = delete_student_identity(student, request_actor(user))
+    return jsonify(
+        {
+            "student": {
+                "id": deleted.id,
+                "pseudonym": deleted.pseudonym,
+                "identity_deleted_at": iso_utc(deleted.identity_deleted_at),
+            }
+        }
+    )
+
+
+@blueprint.get("/school/classes/<int:classroom_id>/cards")
+def cards_page(classroom_id: int) -> Response | str:
+    refusal = page_guard(*_CARD_ROLES)
+    if refusal is not None:
+        return refusal
+    classroom = db.session.get(Classroom, classroom_id)
+    if classroom is None:
+        abort(404)
+    try:
+        ensure_may_issue_cards(require_user(), classroom)
+    except Forbidden:
+        return make_response(render_template("school_cards.html", classroom=None), 403)
+    return render_template("school_cards.html", classroom=classroom)
