@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
 from typing import Any
 
-from flask_babel import gettext
 from sqlalchemy import case, func, select
 
 from cbt.db import db, iso_utc
@@ -24,12 +22,7 @@ from delivery.models import (
 from item_bank.models import Item, ItemCurriculumCode, ItemVersion
 from item_bank.rendering import sanitise_html
 from item_bank.types import get_item_type
-
-
-def shown_name(display_name: str, identity_deleted_at: datetime | None) -> str:
-    """A student's name on teacher pages: 「削除済み」 ("Deleted") once the identity was deleted
-    (docs/retention.md)."""
-    return display_name if identity_deleted_at is None else gettext("Deleted")
+from schools.retention import shown_name
 
 
 def list_classrooms(user_id: int, role: str) -> list[dict[str, Any]]:

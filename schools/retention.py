@@ -10,6 +10,9 @@ are unchanged. Services flush; the request boundary (or the CLI) commits.
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from flask_babel import gettext
 from sqlalchemy import select
 
 from cbt.audit import Actor, record_audit
@@ -25,6 +28,7 @@ __all__ = [
     "ensure_may_delete_identity",
     "get_student",
     "is_identity_deleted",
+    "shown_name",
 ]
 
 #: Columns of ``users`` cleared by a deletion, with the value left behind.
@@ -53,6 +57,12 @@ CLEARED_ENROLLMENT_FIELDS: dict[str, object] = {
 
 def is_identity_deleted(user: User) -> bool:
     return user.identity_deleted_at is not None
+
+
+def shown_name(display_name: str, identity_deleted_at: datetime | None) -> str:
+    """A student's name as staff pages show it: 「削除済み」 ("Deleted") once the identity is
+    deleted. Teacher reports and the live monitor read names through this."""
+    return display_name if identity_deleted_at is None else gettext("Deleted")
 
 
 def get_student(student_id: int) -> User:

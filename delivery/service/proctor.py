@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask_babel import gettext
 from sqlalchemy import select
 
 from cbt.audit import Actor, record_audit
@@ -31,6 +30,7 @@ from delivery.service.forms import (
     publish_snapshot,
     snapshot_dict,
 )
+from schools.retention import shown_name
 
 
 class ProctorControls:
@@ -228,10 +228,7 @@ class ProctorControls:
             session = sessions.get(student.id)
             row: dict[str, Any] = {
                 "student_id": student.id,
-                # As analytics.service.shown_name: a deleted identity shows as "Deleted".
-                "display_name": student.display_name
-                if student.identity_deleted_at is None
-                else gettext("Deleted"),
+                "display_name": shown_name(student.display_name, student.identity_deleted_at),
                 "student_number": student.student_number,
                 "classroom": student.name,
                 "session": None,
