@@ -7,6 +7,7 @@ import io
 import json
 
 import numpy as np
+import openpyxl
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
@@ -217,6 +218,11 @@ def test_teacher_pages_show_the_student_as_deleted(app: Flask, school: SeededSch
         as_text=True
     )
     assert "Deleted" in answers
+    workbook = openpyxl.load_workbook(
+        io.BytesIO(teacher.client.get(f"/api/v1/classes/{school.classroom_id}/results.xlsx").data)
+    )
+    cells = {cell.value for sheet in workbook for row in sheet.iter_rows() for cell in row}
+    assert "Deleted" in cells
 
     japanese = _staff(app, school.teacher_email, "ja")
     results = japanese.client.get(f"/api/v1/classes/{school.classroom_id}/results").get_json()
