@@ -32,6 +32,7 @@ __all__ = [
     "ensure_may_issue_cards",
     "get_classroom",
     "issue_login_cards",
+    "qr_data_uri",
     "render_login_cards_pdf",
     "sign_in_url",
 ]
@@ -155,13 +156,20 @@ def sign_in_url(login_page_url: str, card: LoginCard) -> str:
     return f"{login_page_url}#{fragment}"
 
 
+def qr_data_uri(data: str) -> str:
+    """The QR code of ``data`` as an SVG ``data:`` URI, for the HTML print view."""
+    import segno
+
+    return segno.make(data, error="m", micro=False).svg_data_uri(border=2, omitsize=True)
+
+
 # A4 portrait, two columns of five cards: 90 x 54 mm each, the size of a business card.
 _MM = 72 / 25.4
 _PAGE_W, _PAGE_H = 210 * _MM, 297 * _MM
 _COLUMNS, _ROWS = 2, 5
 _CARD_W, _CARD_H = 90 * _MM, 54 * _MM
 _GAP = 6 * _MM
-_QR_SIZE = 30 * _MM
+_QR_SIZE = 28 * _MM
 
 
 def _labels(gettext: Callable[[str], str]) -> dict[str, str]:
@@ -257,11 +265,11 @@ def _draw_card(pdf, card: LoginCard, x: float, y: float, login_url: str, labels:
 
     url = sign_in_url(login_url, card)
     qr_x = x + _CARD_W - pad - _QR_SIZE
-    qr_y = y + pad + 10
+    qr_y = y + pad + 18  # above the two lines of the login address
     _draw_qr(pdf, url, qr_x, qr_y, _QR_SIZE)
     pdf.linkURL(url, (qr_x, qr_y, qr_x + _QR_SIZE, qr_y + _QR_SIZE), relative=0)
 
-    pdf.setFont(CARD_FONT, 6)
+    pdf.setFont(CARD_FONT, _fitted(labels["scan"], CARD_FONT, 6, _CARD_W - 2 * pad))
     pdf.drawString(x + pad, y + pad + 9, labels["scan"])
     pdf.setFont("Helvetica", _fitted(login_url, "Helvetica", 7, _CARD_W - 2 * pad))
     pdf.drawString(x + pad, y + pad + 1, login_url)

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import (
     Blueprint,
     Response,
@@ -31,10 +33,13 @@ from cbt.openapi import openapi, register_tags
 from cbt.views import page_guard
 from schools.cards import (
     MAX_CARDS,
+    LoginCard,
     ensure_may_issue_cards,
     get_classroom,
     issue_login_cards,
+    qr_data_uri,
     render_login_cards_pdf,
+    sign_in_url,
 )
 from schools.retention import delete_student_identity, ensure_may_delete_identity, get_student
 
@@ -52,36 +57,63 @@ _CARD_ROLES = (Role.TEACHER, Role.SCHOOL_ADMIN, Role.OPERATOR)
 _DELETE_ROLES = (Role.SCHOOL_ADMIN, Role.OPERATOR)
 
 
-def _chosen_students() -> list[int] | None:
-    """``student_ids`` of the optional JSON body; None (every active student) when absent."""
+_FORMATS = ("pdf", "json")
+
+
+def _card_request() -> tuple[list[int] | None, str]:
+    """``student_ids`` (None: every active student) and ``format`` of the optional JSON body."""
     if not request.get_data(cache=True):
-        return None
+        return None, "pdf"
     data = json_body()
+    kind = get_field(data, "format", str, default="pdf", max_length=8)
+    if kind not in _FORMATS:
+        raise ValidationError(
+            "Choose one of the offered formats.",
+            details={"field": "format", "allowed": list(_FORMATS)},
+        )
     ids = get_field(data, "student_ids", list, default=None, max_length=MAX_CARDS)
-    if ids is None:
-        return None
-    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= INT32_MAX for i in ids):
+    if ids is not None and not all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= INT32_MAX for i in ids
+    ):
         raise ValidationError(
             "'student_ids' must be a list of student ids.", details={"field": "student_ids"}
         )
-    return ids
+    return ids, kind
+
+
+def _cards_json(cards: list[LoginCard], login_url: str) -> Response:
+    """The cards for the HTML print view: every detail, the sign-in URL and its QR code."""
+    rows = []
+    for card in cards:
+        url = sign_in_url(login_url, card)
+        rows.append({**asdict(card), "sign_in_url": url, "qr": qr_data_uri(url)})
+    response = jsonify({"login_url": login_url, "cards": rows})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.post("/api/v1/classes/<int:classroom_id>/login-cards")
 @openapi(
     summary="Issue new login codes for a class's active students (or the chosen ones), voiding "
-    "the old codes, and return the printable cards as a PDF; audited.",
+    "the old codes, and return the printable cards as a PDF (or, with format json, as JSON "
+    "for the HTML print view); audited.",
     tags=[CARDS],
     roles=[str(role) for role in _CARD_ROLES],
     body={
         "type": "object",
         "properties": {
+            "format": {
+                "type": "string",
+                "enum": list(_FORMATS),
+                "default": "pdf",
+                "description": "pdf: the printable PDF; json: the cards for the HTML print view.",
+            },
             "student_ids": {
                 "type": "array",
                 "maxItems": MAX_CARDS,
                 "items": {"type": "integer", "format": "int32", "minimum": 0},
                 "description": "Students of the class to reissue; default every active one.",
-            }
+            },
         },
     },
     body_required=False,
@@ -92,11 +124,14 @@ def login_cards(classroom_id: int) -> Response:
     user = require_user(*_CARD_ROLES)
     classroom = get_classroom(classroom_id)
     ensure_may_issue_cards(user, classroom)
-    student_ids = _chosen_students()
+    student_ids, kind = _card_request()
     cards = issue_login_cards(
         classroom, current_app.config["SECRET_KEY"], request_actor(user), student_ids
     )
-    pdf = render_login_cards_pdf(cards, url_for("cbt_views.student_login", _external=True), gettext)
+    login_url = url_for("cbt_views.student_login", _external=True)
+    if kind == "json":
+        return _cards_json(cards, login_url)
+    pdf = render_login_cards_pdf(cards, login_url, gettext)
     filename = f"login-cards-{classroom.class_code}.pdf"
     return Response(
         pdf,

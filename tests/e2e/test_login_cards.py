@@ -78,3 +78,31 @@ def test_a_broken_qr_url_leaves_the_form_empty_and_clears_the_fragment(
     page.goto(f"{live_server.url}/login#c=DEMO&k=ONLY-TWO")
     expect(page).to_have_url(f"{live_server.url}/login")
     expect(page.get_by_label("Class code")).to_have_value("")
+
+
+def test_the_print_view_shows_every_card_and_prints_only_the_cards(
+    page: Page, live_server: LiveServer
+) -> None:
+    class_code = live_server.logins.students[-1][0]  # another class than the test above
+    classroom_id = _classroom_id(live_server, class_code)
+    staff_login(page, live_server, "teacher")
+    expect(page.get_by_role("heading", name="My classes")).to_be_visible()
+    page.goto(f"{live_server.url}/school/classes/{classroom_id}/cards")
+    page.get_by_label("I understand that the old login codes stop working.").check()
+    page.get_by_role("button", name="Issue and show cards for printing").click()
+    cards = page.get_by_test_id("login-card")
+    students = [s for s in live_server.logins.students if s[0] == class_code]
+    expect(cards).to_have_count(len(students))
+    first = cards.first
+    expect(first).to_contain_text(class_code)
+    expect(first).to_contain_text(students[0][2])
+    expect(first.get_by_role("img", name="QR code that signs this student in")).to_be_visible()
+    assert first.locator("img").evaluate("img => img.naturalWidth") > 0  # the data: URI loaded
+    expect(page.get_by_role("status")).to_contain_text("Print the cards below")
+
+    page.emulate_media(media="print")
+    expect(page.locator(".topbar")).to_be_hidden()
+    expect(page.get_by_test_id("void-warning")).to_be_hidden()
+    expect(page.get_by_role("button", name="Print")).to_be_hidden()
+    expect(first).to_be_visible()
+    page.emulate_media(media="screen")

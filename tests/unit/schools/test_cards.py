@@ -328,3 +328,36 @@ def test_cli_is_registered(runner, school: SeededSchool) -> None:
     result = runner.invoke(cli, ["classes", "cards", "--help"])
     assert result.exit_code == 0, result.output
     assert "--class" in result.output
+
+
+def test_the_print_view_gets_the_cards_as_json(
+    app: Flask, api: ApiClient, school: SeededSchool
+) -> None:
+    api.login_staff(school.teacher_email, TEACHER_PASSWORD)
+    reply = api.post(_cards_url(school), {"format": "json"})
+    assert reply.status_code == 200
+    assert reply.headers["Cache-Control"] == "no-store"
+    body = reply.get_json()
+    assert body["login_url"] == "http://localhost/login"
+    cards = body["cards"]
+    assert [c["student_number"] for c in cards] == [1, 2, 3]
+    first = cards[0]
+    assert first["school"] == "Test School"
+    assert first["classroom"] == "1-A"
+    assert first["class_code"] == "TEST-1A"
+    assert first["display_name"] == "Student 1"
+    assert first["sign_in_url"] == (f"http://localhost/login#c=TEST-1A&n=1&k={first['login_code']}")
+    assert first["qr"].startswith("data:image/svg+xml")
+    student = ApiClient(app.test_client())
+    assert student.login_student("TEST-1A", 1, school.student_codes[1]).status_code == 401
+    assert student.login_student("TEST-1A", 1, first["login_code"]).status_code == 200
+
+
+def test_an_unknown_format_is_refused(api: ApiClient, school: SeededSchool) -> None:
+    api.login_staff(school.teacher_email, TEACHER_PASSWORD)
+    before = _hmacs(school.classroom_id)
+    reply = api.post(_cards_url(school), {"format": "xml"})
+    assert reply.status_code == 422
+    assert reply.get_json()["error"]["details"]["allowed"] == ["pdf", "json"]
+    db.session.expire_all()
+    assert _hmacs(school.classroom_id) == before
