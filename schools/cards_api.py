@@ -57,20 +57,47 @@ _CARD_ROLES = (Role.TEACHER, Role.SCHOOL_ADMIN, Role.OPERATOR)
 _DELETE_ROLES = (Role.SCHOOL_ADMIN, Role.OPERATOR)
 
 
-_FORMATS = ("pdf", "json")
+_CARDS_BODY = {
+    "type": "object",
+    "properties": {
+        "student_ids": {
+            "type": "array",
+            "maxItems": MAX_CARDS,
+            "items": {"type": "integer", "format": "int32", "minimum": 0},
+            "description": "Students of the class to reissue; default every active one.",
+        },
+    },
+}
+_CARDS_JSON = {
+    "type": "object",
+    "properties": {
+        "login_url": {"type": "string"},
+        "cards": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "student_id": {"type": "integer"},
+                    "school": {"type": "string"},
+                    "classroom": {"type": "string"},
+                    "class_code": {"type": "string"},
+                    "student_number": {"type": "integer"},
+                    "display_name": {"type": "string"},
+                    "login_code": {"type": "string"},
+                    "sign_in_url": {"type": "string"},
+                    "qr": {"type": "string", "description": "The QR code as an SVG data: URI."},
+                },
+            },
+        },
+    },
+}
 
 
-def _card_request() -> tuple[list[int] | None, str]:
-    """``student_ids`` (None: every active student) and ``format`` of the optional JSON body."""
+def _chosen_students() -> list[int] | None:
+    """``student_ids`` of the optional JSON body; None (every active student) when absent."""
     if not request.get_data(cache=True):
-        return None, "pdf"
+        return None
     data = json_body()
-    kind = get_field(data, "format", str, default="pdf", max_length=8)
-    if kind not in _FORMATS:
-        raise ValidationError(
-            "Choose one of the offered formats.",
-            details={"field": "format", "allowed": list(_FORMATS)},
-        )
     ids = get_field(data, "student_ids", list, default=None, max_length=MAX_CARDS)
     if ids is not None and not all(
         isinstance(i, int) and not isinstance(i, bool) and 0 <= i <= INT32_MAX for i in ids
@@ -78,59 +105,34 @@ def _card_request() -> tuple[list[int] | None, str]:
         raise ValidationError(
             "'student_ids' must be a list of student ids.", details={"field": "student_ids"}
         )
-    return ids, kind
+    return ids
 
 
-def _cards_json(cards: list[LoginCard], login_url: str) -> Response:
-    """The cards for the HTML print view: every detail, the sign-in URL and its QR code."""
-    rows = []
-    for card in cards:
-        url = sign_in_url(login_url, card)
-        rows.append({**asdict(card), "sign_in_url": url, "qr": qr_data_uri(url)})
-    response = jsonify({"login_url": login_url, "cards": rows})
-    response.headers["Cache-Control"] = "no-store"
-    return response
+def _issue(classroom_id: int) -> tuple[Classroom, list[LoginCard], str]:
+    """The scoped, validated issue both routes share: the class, its new cards, the login URL."""
+    user = require_user(*_CARD_ROLES)
+    classroom = get_classroom(classroom_id)
+    ensure_may_issue_cards(user, classroom)
+    student_ids = _chosen_students()
+    cards = issue_login_cards(
+        classroom, current_app.config["SECRET_KEY"], request_actor(user), student_ids
+    )
+    return classroom, cards, url_for("cbt_views.student_login", _external=True)
 
 
 @blueprint.post("/api/v1/classes/<int:classroom_id>/login-cards")
 @openapi(
     summary="Issue new login codes for a class's active students (or the chosen ones), voiding "
-    "the old codes, and return the printable cards as a PDF (or, with format json, as JSON "
-    "for the HTML print view); audited.",
+    "the old codes, and return the printable cards as a PDF; audited.",
     tags=[CARDS],
     roles=[str(role) for role in _CARD_ROLES],
-    body={
-        "type": "object",
-        "properties": {
-            "format": {
-                "type": "string",
-                "enum": list(_FORMATS),
-                "default": "pdf",
-                "description": "pdf: the printable PDF; json: the cards for the HTML print view.",
-            },
-            "student_ids": {
-                "type": "array",
-                "maxItems": MAX_CARDS,
-                "items": {"type": "integer", "format": "int32", "minimum": 0},
-                "description": "Students of the class to reissue; default every active one.",
-            },
-        },
-    },
+    body=_CARDS_BODY,
     body_required=False,
     response={"type": "string", "format": "binary"},
     response_type="application/pdf",
 )
 def login_cards(classroom_id: int) -> Response:
-    user = require_user(*_CARD_ROLES)
-    classroom = get_classroom(classroom_id)
-    ensure_may_issue_cards(user, classroom)
-    student_ids, kind = _card_request()
-    cards = issue_login_cards(
-        classroom, current_app.config["SECRET_KEY"], request_actor(user), student_ids
-    )
-    login_url = url_for("cbt_views.student_login", _external=True)
-    if kind == "json":
-        return _cards_json(cards, login_url)
+    classroom, cards, login_url = _issue(classroom_id)
     pdf = render_login_cards_pdf(cards, login_url, gettext)
     filename = f"login-cards-{classroom.class_code}.pdf"
     return Response(
@@ -142,6 +144,27 @@ def login_cards(classroom_id: int) -> Response:
             "Cache-Control": "no-store",
         },
     )
+
+
+@blueprint.post("/api/v1/classes/<int:classroom_id>/login-cards.json")
+@openapi(
+    summary="The same issue of new login codes (old codes void), the cards as JSON for the "
+    "HTML print view: details, sign-in URL and QR code; audited.",
+    tags=[CARDS],
+    roles=[str(role) for role in _CARD_ROLES],
+    body=_CARDS_BODY,
+    body_required=False,
+    response=_CARDS_JSON,
+)
+def login_cards_json(classroom_id: int) -> Response:
+    _, cards, login_url = _issue(classroom_id)
+    rows = []
+    for card in cards:
+        url = sign_in_url(login_url, card)
+        rows.append({**asdict(card), "sign_in_url": url, "qr": qr_data_uri(url)})
+    response = jsonify({"login_url": login_url, "cards": rows})
+    response.headers["Cache-Control"] = "no-store"  # fresh login codes: no copies
+    return response
 
 
 @blueprint.delete("/api/v1/students/<int:student_id>/identity")

@@ -24,7 +24,7 @@ async function issuePdf() {
       "Content-Type": "application/json",
       "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content,
     },
-    body: JSON.stringify({ format: "pdf" }),
+    body: "{}",
   });
   if (!response.ok) {
     const data = await response.json().catch(() => null);
@@ -69,7 +69,7 @@ function card(c) {
 let loginUrl = "";
 
 async function issueForPrinting() {
-  const reply = await api(cardsUrl, { method: "POST", body: { format: "json" } });
+  const reply = await api(`${cardsUrl}.json`, { method: "POST", body: {} });
   loginUrl = reply.login_url;
   const list = document.querySelector("[data-card-list]");
   list.replaceChildren(...reply.cards.map(card));
