@@ -11,5 +11,7 @@ export function signInFromFragment(form) {
   form.elements.class_code.value = classCode;
   form.elements.student_number.value = number;
   form.elements.login_code.value = code;
-  form.requestSubmit();
+  // requestSubmit is missing on older school iPads (Safari before 16): click the button there.
+  if (form.requestSubmit) form.requestSubmit();
+  else form.querySelector("button[type=submit]").click();
 }
