@@ -353,3 +353,27 @@ def test_the_print_view_gets_the_cards_as_json(
     student = ApiClient(app.test_client())
     assert student.login_student("TEST-1A", 1, school.student_codes[1]).status_code == 401
     assert student.login_student("TEST-1A", 1, first["login_code"]).status_code == 200
+
+
+def test_an_archived_class_gets_no_cards(api: ApiClient, school: SeededSchool) -> None:
+    from cbt.db import utcnow
+    from cbt.models import Classroom
+
+    db.session.get(Classroom, school.classroom_id).archived_at = utcnow()
+    db.session.commit()
+    before = _hmacs(school.classroom_id)
+    api.login_staff(school.teacher_email, TEACHER_PASSWORD)
+    reply = api.post(_cards_url(school), {})
+    assert reply.status_code == 409
+    assert reply.get_json()["error"]["code"] == "conflict"
+    db.session.expire_all()
+    assert _hmacs(school.classroom_id) == before
+
+
+def test_cli_labels_follow_the_chosen_language(runner, school: SeededSchool, tmp_path) -> None:
+    out = tmp_path / "cards.pdf"
+    args = ["--class", "TEST-1A", "--out", str(out), "--student", str(school.student_ids[1])]
+    result = runner.invoke(cards_command, [*args, "--language", "en"])
+    assert result.exit_code == 0, result.output
+    assert b"/Subject (Login card)" in out.read_bytes()
+    assert len(codes_by_number(out.read_bytes())) == 1
