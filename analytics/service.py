@@ -23,6 +23,7 @@ from delivery.models import (
 from item_bank.models import Item, ItemCurriculumCode, ItemVersion
 from item_bank.rendering import sanitise_html
 from item_bank.types import get_item_type
+from schools.retention import shown_name
 
 
 def list_classrooms(user_id: int, role: str) -> list[dict[str, Any]]:
@@ -63,7 +64,7 @@ def classroom_results(classroom_id: int) -> dict[str, Any]:
     if classroom is None:
         raise NotFound("No such class.", details={"classroom_id": classroom_id})
     students = db.session.execute(
-        select(User.id, User.display_name, Enrollment.student_number)
+        select(User.id, User.display_name, User.identity_deleted_at, Enrollment.student_number)
         .join(Enrollment, Enrollment.user_id == User.id)
         .where(Enrollment.classroom_id == classroom_id, Enrollment.role == Role.STUDENT)
         .order_by(Enrollment.student_number)
@@ -104,7 +105,7 @@ def classroom_results(classroom_id: int) -> dict[str, Any]:
         "students": [
             {
                 "id": student.id,
-                "display_name": student.display_name,
+                "display_name": shown_name(student.display_name, student.identity_deleted_at),
                 "student_number": student.student_number,
                 "sessions": {str(a.id): sessions.get((student.id, a.id)) for a in administrations},
             }
@@ -152,7 +153,10 @@ def student_answer_history(student_id: int) -> dict[str, Any]:
     ).all()
     answers = _answers_by_session([session.id for session, *_ in sessions])
     return {
-        "student": {"id": student.id, "display_name": student.display_name},
+        "student": {
+            "id": student.id,
+            "display_name": shown_name(student.display_name, student.identity_deleted_at),
+        },
         "sessions": [
             {
                 **_session_summary(session, result),
@@ -193,7 +197,13 @@ def classroom_answers(classroom_id: int) -> list[dict[str, Any]]:
     if db.session.get(Classroom, classroom_id) is None:
         raise NotFound("No such class.", details={"classroom_id": classroom_id})
     sessions = db.session.execute(
-        select(ExamSession.id, Enrollment.student_number, User.display_name, Administration.name)
+        select(
+            ExamSession.id,
+            Enrollment.student_number,
+            User.display_name,
+            User.identity_deleted_at,
+            Administration.name,
+        )
         .join(Enrollment, Enrollment.user_id == ExamSession.student_id)
         .join(User, User.id == ExamSession.student_id)
         .join(Administration, Administration.id == ExamSession.administration_id)
@@ -213,7 +223,7 @@ def classroom_answers(classroom_id: int) -> list[dict[str, Any]]:
     return [
         {
             "student_number": row.student_number,
-            "student": row.display_name,
+            "student": shown_name(row.display_name, row.identity_deleted_at),
             "administration": row.name,
             "session_id": row.id,
             **answer,

@@ -132,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
     from roster.api import blueprint as roster_api
     from roster.views import blueprint as roster_views
     from schools.api import blueprint as schools_api
+    from schools.cards_api import blueprint as school_cards
     from schools.views import blueprint as schools_views
     from sso.views import blueprint as sso_views
 
@@ -157,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
         roster_views,
         schools_api,
         schools_views,
+        school_cards,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

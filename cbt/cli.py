@@ -37,6 +37,8 @@ _COMMANDS: dict[str, str] = {
     "roster": "roster.cli",
     "schools": "schools.cli",
     "staff": "schools.cli",
+    "classes": "schools.cards_cli",
+    "students": "schools.cards_cli",
 }
 _NO_APP = frozenset({"score", "calibrate", "link", "fit", "dif", "analyse"})
 

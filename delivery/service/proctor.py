@@ -30,6 +30,7 @@ from delivery.service.forms import (
     publish_snapshot,
     snapshot_dict,
 )
+from schools.retention import shown_name
 
 
 class ProctorControls:
@@ -195,7 +196,13 @@ class ProctorControls:
             AdministrationClassroom.administration_id == administration_id
         )
         query = (
-            select(User.id, User.display_name, Enrollment.student_number, Classroom.name)
+            select(
+                User.id,
+                User.display_name,
+                User.identity_deleted_at,
+                Enrollment.student_number,
+                Classroom.name,
+            )
             .join(Enrollment, Enrollment.user_id == User.id)
             .join(Classroom, Classroom.id == Enrollment.classroom_id)
             .where(Enrollment.role == Role.STUDENT, Enrollment.classroom_id.in_(classrooms))
@@ -221,7 +228,7 @@ class ProctorControls:
             session = sessions.get(student.id)
             row: dict[str, Any] = {
                 "student_id": student.id,
-                "display_name": student.display_name,
+                "display_name": shown_name(student.display_name, student.identity_deleted_at),
                 "student_number": student.student_number,
                 "classroom": student.name,
                 "session": None,

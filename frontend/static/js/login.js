@@ -1,5 +1,6 @@
 import { api, ApiError } from "./api.js";
 import { _ } from "./i18n.js";
+import { signInFromFragment } from "./login_qr.js";
 
 function bind(formId, endpoint, toBody, destination) {
   const form = document.getElementById(formId);
@@ -31,6 +32,7 @@ bind(
   }),
   "/student",
 );
+signInFromFragment(document.getElementById("student-login"));
 
 bind(
   "staff-login",
