@@ -20,3 +20,7 @@ pool_changed = _signals.signal("pool-changed")
 #: sent by delivery when a finished session's result is recorded, inside that transaction (a
 #: receiver's writes commit with it); kwargs: session_id, administration_id, student_id
 session_finished = _signals.signal("session-finished")
+
+#: sent when a student's identity is deleted, inside that transaction (a receiver removes what it
+#: keeps of the person, e.g. an LTI platform's user id); kwargs: user_id
+identity_deleted = _signals.signal("identity-deleted")

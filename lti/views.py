@@ -28,7 +28,7 @@ from cbt.http import request_actor
 from cbt.i18n import translate
 from cbt.models import Classroom, Role
 from cbt.security import CONTENT_SECURITY_POLICY, csrf_exempt
-from cbt.signals import session_finished
+from cbt.signals import identity_deleted, session_finished
 from cbt.views import page_guard
 from item_bank.views import page_constants as item_bank_page_constants
 from lti import claims as c
@@ -40,7 +40,7 @@ from lti.keys import tool_key
 from lti.launch import STATE_TTL_SECONDS, begin_login, state_cookie, validate_launch
 from lti.models import LtiPlatform
 from lti.platforms import list_platforms
-from lti.provision import provision, record_resource_link
+from lti.provision import forget_user, provision, record_resource_link
 
 blueprint = Blueprint("lti_views", __name__)
 blueprint.register_blueprint(api_blueprint)
@@ -51,6 +51,11 @@ def _init(state: Any) -> None:
     app: Flask = state.app
     app.extensions["lti.ags"] = ScoreSender(app)
     session_finished.connect(on_session_finished)
+    identity_deleted.connect(_forget_deleted_identity)
+
+
+def _forget_deleted_identity(_sender: Any, user_id: int, **_: Any) -> None:
+    forget_user(user_id)
 
 
 def _store() -> Any:

@@ -16,10 +16,11 @@ from flask_babel import gettext
 from sqlalchemy import select
 
 from cbt.audit import Actor, record_audit
-from cbt.auth import CurrentUser
+from cbt.auth import CurrentUser, revoke_user_logins
 from cbt.db import db, iso_utc, utcnow
 from cbt.errors import Conflict, Forbidden, NotFound
 from cbt.models import Enrollment, Role, User
+from cbt.signals import identity_deleted
 
 __all__ = [
     "CLEARED_ENROLLMENT_FIELDS",
@@ -116,6 +117,9 @@ def delete_student_identity(student: User, actor: Actor) -> User:
         for name, value in CLEARED_ENROLLMENT_FIELDS.items():
             setattr(enrollment, name, dict(value) if isinstance(value, dict) else value)
     db.session.flush()
+    identity_deleted.send(student, user_id=student.id)
+    # A browser still signed in as the student is signed out too (all workers within seconds).
+    revoke_user_logins(student.id)
     record_audit(
         actor,
         "student_identity_deleted",

@@ -42,12 +42,11 @@ from tests.api.scope_world import (
     build_world,
     dump,
     run_matrix,
-    sign_in,
 )
 
 CLASS_A_DATA = access("teacher_a admin_s1 operator")
 CLASS_A_WRITE = access(skip="teacher_a admin_s1 operator")
-CLASS_A_PAGE = access("teacher_a operator", scoped="teacher_b teacher_s2", either="admins")
+CLASS_A_PAGE = access("teacher_a admin_s1 operator", scoped="teacher_b teacher_s2 admin_s2")
 STAFF_LIST = access("teacher_a admin_s1 operator", scoped="teacher_b teacher_s2 admin_s2")
 RESEARCH = access("researcher")
 BANK_READ = access("researcher operator")
@@ -137,7 +136,7 @@ MATRIX = [
     Row("POST /api/v1/sessions/<string:session_id>/resume", CLASS_A_WRITE, body=REASON),
     Row("POST /api/v1/sessions/<string:session_id>/extra-time", CLASS_A_WRITE, body=REASON),
     Row("POST /api/v1/sessions/<string:session_id>/reset", CLASS_A_WRITE, body=REASON),
-    Row("GET /teacher", access("teachers operator", either="admins")),
+    Row("GET /teacher", access("teachers operator admins")),
     Row("GET /teacher/classes/<int:classroom_id>", CLASS_A_PAGE),
     Row("GET /teacher/students/<int:student_id>", CLASS_A_PAGE),
     Row("GET /teacher/administrations/<int:administration_id>", CLASS_A_PAGE),
@@ -239,6 +238,12 @@ MATRIX = [
     Row("GET /school/<int:school_id>", SCHOOL_1),
     Row("GET /school/classes/<int:classroom_id>", access("operator admin_s1", either="teacher_a")),
     Row("GET /staff/password", access("teachers admins researcher operator")),
+    # login cards: the class's teacher, its school's administrator, operators; deleting an
+    # identity: the school's administrator and operators
+    Row("POST /api/v1/classes/<int:classroom_id>/login-cards", CLASS_A_WRITE),
+    Row("POST /api/v1/classes/<int:classroom_id>/login-cards.json", CLASS_A_WRITE),
+    Row("DELETE /api/v1/students/<int:student_id>/identity", SCHOOL_1_WRITE),
+    Row("GET /school/classes/<int:classroom_id>/cards", access("teacher_a admin_s1 operator")),
     # OneRoster: operators, and a school administrator for their own school
     Row("GET /roster", access("operator admins")),
     Row("GET /api/v1/roster/export.zip", access("operator admin_s1", scoped="admin_s2")),
@@ -296,23 +301,8 @@ def test_scope_matrix(app: Flask, world: World) -> None:
     assert not failures, f"{len(failures)} cells of the scope matrix fail:\n{dump(failures)}"
 
 
-def _school_admins_have_powers(app: Flask, world: World) -> bool:
-    client = sign_in(app, world, "admin_s1")
-    return client.get(f"/api/v1/classes/{world.ids['class_a']}/results").status_code == 200
-
-
 def test_scope_matrix_for_school_administrators(app: Flask, world: World) -> None:
     """School administrators: their own school, nothing of another school, no operator or
-    researcher data. Until the role has its powers, only the refusals of API routes are held."""
-    if _school_admins_have_powers(app, world):
-        failures = run_matrix(app, world, MATRIX, SCHOOL_ADMINS)
-        assert not failures, f"{len(failures)} cells fail:\n{dump(failures)}"
-        return
-    refused_api = [
-        row
-        for row in MATRIX
-        if row.rule.startswith("/api/") and all(row.cells[r] == "deny" for r in SCHOOL_ADMINS)
-    ]
-    failures = run_matrix(app, world, refused_api, SCHOOL_ADMINS)
+    researcher data."""
+    failures = run_matrix(app, world, MATRIX, SCHOOL_ADMINS)
     assert not failures, f"{len(failures)} cells fail:\n{dump(failures)}"
-    pytest.xfail("school administrators cannot yet read their school's classes (issue 13, 1)")
