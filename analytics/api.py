@@ -20,6 +20,7 @@ from cbt.errors import ValidationError
 from cbt.http import request_actor
 from cbt.models import Role
 from cbt.openapi import openapi, register_tags
+from delivery.accommodations import conditions_text
 
 blueprint = Blueprint("analytics_api", __name__, url_prefix="/api/v1")
 
@@ -98,6 +99,7 @@ _RESULT_COLUMNS = [
     "theta",
     "se",
     "finished_at",
+    "conditions",
 ]
 
 
@@ -144,6 +146,7 @@ def _result_rows(report: dict[str, Any]) -> list[list[Any]]:
                     result.get("theta", ""),
                     result.get("se", ""),
                     (session or {}).get("finished_at") or "",
+                    conditions_text((session or {}).get("conditions")),
                 ]
             )
     return rows

@@ -16,6 +16,7 @@ from analytics.calibration import (
     load_administration_responses,
     research_administrations,
 )
+from analytics.conditions import conditions_by_person
 from analytics.exports import BOM, csv_download
 from cbt.audit import record_audit
 from cbt.auth import require_user
@@ -126,8 +127,9 @@ def responses_csv() -> Response:
 
 @blueprint.get("/groups.csv")
 @openapi(
-    summary="person_id,group for the chosen administrations (the group is the administration "
-    "of the person's latest session), as read by cbt calibrate --groups.",
+    summary="person_id,group,conditions for the chosen administrations (the group is the "
+    "administration of the person's latest session; conditions are that session's testing "
+    "conditions, see docs/accommodations.md), as read by cbt calibrate --groups.",
     tags=[RESEARCH],
     roles=(Role.RESEARCHER,),
     query=_CHOSEN,
@@ -146,6 +148,12 @@ def groups_csv() -> Response:
         {"n_persons": len(persons), "n_rows": len(persons)},
     )
     groups = np.asarray(loaded.administration_of_person).astype(str).astype(object)
+    by_person = conditions_by_person(ids)
+    conditions = np.asarray(
+        [by_person.get((p, int(g)), "") for p, g in zip(persons, groups, strict=True)],
+        dtype=object,
+    )
     return csv_download(
-        _rows_as_csv(["person_id", "group"], [persons, groups]), _name(ids, "groups")
+        _rows_as_csv(["person_id", "group", "conditions"], [persons, groups, conditions]),
+        _name(ids, "groups"),
     )

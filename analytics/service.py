@@ -11,6 +11,7 @@ from cbt.auth import teacher_classroom_ids
 from cbt.db import db, iso_utc
 from cbt.errors import NotFound, ValidationError
 from cbt.models import Classroom, Enrollment, Role, School, User
+from delivery.accommodations import conditions_summary
 from delivery.models import (
     Administration,
     AdministrationClassroom,
@@ -121,6 +122,8 @@ def _session_summary(session: ExamSession, result: Result | None) -> dict[str, A
         "n_answered": session.n_answered,
         "started_at": iso_utc(session.started_at),
         "finished_at": iso_utc(session.finished_at),
+        # The testing conditions (accommodations in force, changes made), for comparison.
+        "conditions": conditions_summary(session.conditions),
         "result": None,
     }
     if result is not None:

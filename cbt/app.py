@@ -123,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
     from cbt.audit_views import blueprint as audit_views
     from cbt.openapi import blueprint as openapi_api
     from cbt.views import blueprint as cbt_views
+    from delivery.accommodations_api import blueprint as accommodations_api
     from delivery.api import blueprint as delivery_api
     from delivery.service import DeliveryService
     from delivery.views import blueprint as delivery_views
@@ -147,6 +148,7 @@ def _register_blueprints(app: Flask) -> None:
         openapi_api,
         delivery_api,
         delivery_views,
+        accommodations_api,
         analytics_api,
         research_api,
         analytics_views,

@@ -79,6 +79,9 @@ class User(db.Model):
     school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"), index=True)
     # Accommodation: time limits are multiplied by this (1.5 = fifty percent extra time).
     extra_time_factor: Mapped[float] = mapped_column(default=1.0)
+    # Accommodations (合理的配慮) for the player, QTI PNP-like: font_size, high_contrast, ruby,
+    # read_aloud, line_reader (delivery.accommodations). Extra time stays in extra_time_factor.
+    accommodations: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # The page language the person chose ("ja", "en"); None follows the browser (cbt.i18n).
     locale: Mapped[str | None] = mapped_column(String(8))
     is_active: Mapped[bool] = mapped_column(default=True)

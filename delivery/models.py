@@ -158,6 +158,9 @@ class ExamSession(db.Model):
     theta: Mapped[float | None] = mapped_column(Float)
     se: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Testing conditions (delivery.accommodations): the accommodations in force when the sitting
+    # started and every change the student made in the player. Never written on the submit path.
+    conditions: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class ItemResponse(db.Model):

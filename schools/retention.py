@@ -45,6 +45,7 @@ CLEARED_USER_FIELDS: dict[str, object] = {
     "roster_data": {},
     "locale": None,
     "extra_time_factor": 1.0,  # an accommodation says something about the person's needs
+    "accommodations": {},
     "is_active": False,
 }
 #: Columns of the person's ``enrollments`` cleared by a deletion.

@@ -16,6 +16,7 @@ from cbt.errors import Conflict, DomainError, ErrorCode, NotFound
 from cbt.models import Enrollment, Role, User
 from cbt.signals import session_finished
 from delivery import engine
+from delivery.accommodations import initial_conditions
 from delivery.engine import CompiledTest, SessionState
 from delivery.models import (
     Administration,
@@ -166,6 +167,7 @@ class Sittings:
                         seed=state.seed,
                         snapshot_id=snapshot.id,
                         engine_settings=test.settings,
+                        conditions=initial_conditions(student),
                         state=engine.state_to_row(test, state),
                         revision=0,
                         started_at=now,

@@ -103,6 +103,12 @@ MATRIX = [
     Row(
         "POST /api/v1/sessions/<string:session_id>/responses", access(skip="student_a"), body=ANSWER
     ),
+    Row("GET /api/v1/sessions/<string:session_id>/conditions", STUDENT_OWN),
+    Row(
+        "PUT /api/v1/sessions/<string:session_id>/conditions",
+        access(skip="student_a"),
+        body={"ruby": False},
+    ),
     # teachers, school administrators and operators: class A's data
     Row("GET /api/v1/classes", STAFF_LIST),
     Row("GET /api/v1/classes/<int:classroom_id>/results", CLASS_A_DATA),
@@ -111,6 +117,12 @@ MATRIX = [
     Row("GET /api/v1/classes/<int:classroom_id>/answers.csv", CLASS_A_DATA),
     Row("GET /api/v1/classes/<int:classroom_id>/results.xlsx", CLASS_A_DATA),
     Row("GET /api/v1/students/<int:student_id>/history", CLASS_A_DATA),
+    Row("GET /api/v1/students/<int:student_id>/accommodations", CLASS_A_DATA),
+    Row(
+        "PUT /api/v1/students/<int:student_id>/accommodations",
+        CLASS_A_WRITE,
+        body={"font_size": "large"},
+    ),
     Row("GET /api/v1/administrations", STAFF_LIST),
     # spring is for classes A and B: teacher_b sees class B's rows only
     Row(

@@ -142,16 +142,7 @@ export function renderItem(container, view) {
     });
     container.append(toggle);
   }
-  if (access.read_aloud) {
-    const speak = el("button", { type: "button", class: "link", text: _("Read aloud") });
-    speak.addEventListener("click", () => {
-      if ("speechSynthesis" in window) {
-        const utterance = new SpeechSynthesisUtterance(access.read_aloud);
-        window.speechSynthesis.speak(utterance);
-      }
-    });
-    container.append(speak);
-  }
+  // Read-aloud (access.read_aloud included) is the player's: frontend/static/js/accommodations.js.
   const renderer = RENDERERS[view.item_type];
   if (!renderer) {
     container.append(el("p", { class: "error", text: _("Cannot show an item of type %(type)s.", { type: view.item_type }) }));

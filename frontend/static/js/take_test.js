@@ -3,6 +3,7 @@
 // until the server acknowledges it, so a dropped network or a reload never loses an answer.
 import { api, ApiError, constants, NetworkError, randomKey, setStatus } from "./api.js";
 import { renderItem } from "./item_render.js";
+import { applyAccommodations } from "./accommodations.js";
 import { _, ngettext } from "./i18n.js";
 
 const codes = constants.errorCodes;
@@ -110,6 +111,7 @@ function render(newView) {
         })
       : question;
   rendered = renderItem(itemBox, item); // every item type; its HTML was sanitised by the server
+  applyAccommodations(view); // font size, contrast, ruby, read-aloud, line reader
   next.disabled = isEmpty(rendered.read()); // an ordering item is answered as first shown
   next.textContent = _("Next");
   form.hidden = false;

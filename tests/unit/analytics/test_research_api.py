@@ -111,7 +111,7 @@ def test_downloaded_files_close_the_calibration_loop(
     responses, groups = tmp_path / "responses.csv", tmp_path / "groups.csv"
     responses.write_bytes(researcher.get(f"/api/v1/research/responses.csv?{query}").get_data())
     group_rows = _rows(researcher.get(f"/api/v1/research/groups.csv?{query}"))
-    assert group_rows[0] == ["person_id", "group"]
+    assert group_rows[0] == ["person_id", "group", "conditions"]
     assert {row[1] for row in group_rows[1:]} == {str(school.administration_id)}
     assert len(group_rows) - 1 == 300
     groups.write_text("\n".join(",".join(row) for row in group_rows) + "\n")

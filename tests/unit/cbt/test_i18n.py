@@ -192,6 +192,7 @@ _WORDS = re.compile(r"[A-Za-z]{2,}[ ,.:;!?'’]+[A-Za-z]{2,}|^[A-Z][a-z]+[.…]?
 _SCRIPT_ALLOWED = {
     "input, select, textarea, button",
     "input:checked",
+    "Escape",
     "button primary",
     "cbt:pending: ",
     "PARAMS.json",
