@@ -8,11 +8,12 @@ import re
 import time
 
 from playwright.sync_api import Browser, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from cbt.db import db
 from cbt.models import User
 from delivery.models import ExamSession
+from item_bank.models import ItemVersion
 from tests.e2e.conftest import LiveServer
 
 # Observe the browser's speech API (it still speaks): which utterances the page asked for.
@@ -170,3 +171,45 @@ def test_teacher_sets_accommodations_and_the_player_records_the_students_changes
     assert conditions["extra_time_factor"] == 1.0
     page.screenshot(path=f"{server.app.instance_path}/accommodations-player.png", full_page=True)
     page.context.close()
+
+
+def test_read_aloud_speaks_the_authors_text_in_english(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    """An item's accessibility.read_aloud is what the stem button says; English gets en-US."""
+    server = live_server
+    # As if the demo bank had been authored with read-aloud texts (set before any sitting
+    # compiles the form; versions are immutable to the app, so this is a plain UPDATE).
+    with server.app.app_context():
+        db.session.execute(
+            update(ItemVersion).values(accessibility={"read_aloud": "Spoken by the author."})
+        )
+        db.session.commit()
+    class_code, number, _name, code = server.logins.students[4]
+    context = browser.new_context(locale="en-US", viewport={"width": 360, "height": 640})
+    page = context.new_page()
+    page.add_init_script(WATCH_SPEECH)
+    page.goto(f"{server.url}/login")
+    page.get_by_label("Class code").fill(class_code)
+    page.get_by_label("Student number").fill(str(number))
+    page.get_by_label("Login code").fill(code)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_test_id("test").get_by_role("link", name=re.compile("Start")).click()
+    expect(page.locator("body")).to_have_attribute("data-accommodations", "ready")
+    expect(page.locator("html")).to_have_class(re.compile(r"\bacc-font-standard\b"))
+    speak = page.get_by_role("button", name="Read the question aloud")
+    expect(speak).to_be_hidden()  # read-aloud is off in the default profile
+    toggle = page.get_by_role("button", name="Display and reading settings")
+    toggle.click()
+    page.get_by_label("Read-aloud buttons").check()
+    page.get_by_label("Extra large").check()
+    expect(page.locator("html")).to_have_class(re.compile(r"\bacc-font-x_large\b"))
+    page.keyboard.press("Escape")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(toggle).to_be_focused()
+    speak.click()
+    spoken = page.evaluate("window.__spoken")
+    assert len(spoken) == 1, spoken
+    assert spoken[0]["text"] == "Spoken by the author."
+    assert spoken[0]["lang"] == "en-US"
+    context.close()
