@@ -4,7 +4,7 @@
 // sitting's conditions (the student's profile, set by the teacher) and builds the settings
 // panel; each change applies at once and is recorded on the session (PUT .../conditions), off
 // the answer path. Item HTML was sanitised by the server; nothing here adds markup from text.
-import { api, el } from "./api.js";
+import { api, ApiError, el } from "./api.js";
 import { _ } from "./i18n.js";
 
 const FONT_SIZES = [
@@ -52,20 +52,22 @@ function apply() {
 async function record() {
   if (!sessionId) return;
   if (sending) {
-    unsent = true;
+    unsent = true; // sent when the one in flight is done: the latest settings win
     return;
   }
   unsent = false;
+  let retry = false;
   sending = api(`/api/v1/sessions/${sessionId}/conditions`, { method: "PUT", body: { ...settings } });
   try {
     await sending;
-  } catch {
-    unsent = true; // offline or refused: the next change, or a retry, sends the latest
-    setTimeout(() => unsent && record(), RESEND_MS);
+  } catch (error) {
+    // Offline or the server busy: try again a little later. A refusal (the test ended) is final.
+    retry = !(error instanceof ApiError) || error.status >= 500 || error.status === 429;
   } finally {
     sending = null;
   }
-  if (unsent) record();
+  if (retry) setTimeout(record, RESEND_MS);
+  else if (unsent) record();
 }
 
 function change(name, value) {

@@ -35,6 +35,7 @@ PERSONAL = {
     "roster_data": {"birthDate": "2012-04-02", "phone": "090-0000-0000"},
     "locale": "ja",
     "extra_time_factor": 1.5,
+    "accommodations": {"font_size": "large", "read_aloud": True},
 }
 
 
@@ -113,6 +114,7 @@ def test_deletion_clears_exactly_the_documented_fields(app: Flask, school: Seede
     assert user.roster_data == {}
     assert user.locale is None
     assert user.extra_time_factor == 1.0
+    assert user.accommodations == {}
     assert user.is_active is False
     assert user.identity_deleted_at is not None
     # Kept: the row, its role, pseudonym, school and creation time.
