@@ -133,6 +133,17 @@ function render(newView) {
     showReset(session);
     return;
   }
+  if (!poller && !view.finished) {
+    poller = controls.startPolling({
+      getView: () => view,
+      headers: sessionHeaders,
+      isBusy: () => submitting,
+      onStatus,
+      onTakenOver: takenOver,
+      isTransient,
+      backoff: resendDelay,
+    });
+  }
   if (session.status === constants.sessionStatus.PAUSED) {
     showPaused(session);
     return;
@@ -191,17 +202,6 @@ function render(newView) {
   showTimer(session);
   if (!sameItem || resumed) {
     (itemBox.querySelector("input:checked") || itemBox.querySelector("input, select, textarea, button"))?.focus();
-  }
-  if (!poller) {
-    poller = controls.startPolling({
-      getView: () => view,
-      headers: sessionHeaders,
-      isBusy: () => submitting,
-      onStatus,
-      onTakenOver: takenOver,
-      isTransient,
-      backoff: resendDelay,
-    });
   }
 }
 
