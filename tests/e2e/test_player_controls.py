@@ -4,9 +4,12 @@ regions, and says so when time is up."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
+from itertools import pairwise
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from sqlalchemy import select
 
 from cbt.db import db
@@ -130,6 +133,49 @@ def test_a_pause_keeps_the_chosen_answer_through_a_reload_and_extra_time_and_res
     # Start again: the instructions of a new sitting.
     student.get_by_role("link", name="Start again").click()
     expect(student.get_by_role("button", name="Start the test")).to_be_visible()
+    student.context.close()
+    teacher.page.context.close()
+
+
+OUTAGE = {
+    "error": {
+        "code": "service_unavailable",
+        "message": "The service is unavailable for a moment. Wait and try again.",
+        "details": {"retry_after_seconds": 3},
+    }
+}
+
+
+def test_the_poll_backs_off_in_an_outage_then_shows_the_pause(
+    browser: Browser, live_server: LiveServer
+) -> None:
+    student = _student(browser, live_server, 7)
+    start_test(student)
+    expect(student.locator("[data-progress]")).to_have_text(re.compile("Question 1"))
+    student.locator("label.option").first.click()
+    polls: list[float] = []
+
+    def outage(route: Route) -> None:
+        polls.append(time.monotonic())
+        route.fulfill(
+            status=503,
+            headers={"Retry-After": "3", "Content-Type": "application/json"},
+            body=json.dumps(OUTAGE),
+        )
+
+    status_route = re.compile(r".*/api/v1/sessions/[^/]+/status$")
+    student.route(status_route, outage)
+    student.wait_for_timeout(10_000)
+    gaps = [later - earlier for earlier, later in pairwise(polls)]
+    assert len(polls) >= 2
+    assert min(gaps) >= 2.9  # at least what Retry-After asked, never the 2.5 s of a calm day
+    student.unroute(status_route)
+
+    teacher = Teacher(browser, live_server)
+    teacher.act(_session_id(live_server, 7), "pause", {"reason": "after the outage"})
+    overlay = student.get_by_role("dialog", name="Your teacher paused the test")
+    expect(overlay).to_be_visible(timeout=20_000)  # the next try, after the back-off
+    expect(student.locator("[data-item] input").first).to_be_checked()
     student.context.close()
     teacher.page.context.close()
 
