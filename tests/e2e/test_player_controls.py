@@ -264,3 +264,32 @@ def test_time_warnings_are_announced_once_and_time_up_is_told(
     expect(student.locator("[data-notice]")).to_contain_text("The test is over.")
     expect(student.locator("[data-end]")).to_contain_text("You may now close this window")
     student.context.close()
+
+
+def test_the_pause_and_the_forward_only_line_in_japanese(
+    browser: Browser, live_server_ja: LiveServer
+) -> None:
+    page = browser.new_context(locale="ja-JP", viewport={"width": 360, "height": 640}).new_page()
+    class_code, number, _, code = live_server_ja.logins.students[3]
+    page.goto(f"{live_server_ja.url}/login")
+    page.get_by_label("クラスコード").fill(class_code)
+    page.get_by_label("出席番号").fill(str(number))
+    page.get_by_label("ログインコード").fill(code)
+    page.get_by_role("button", name="ログイン").click()
+    page.get_by_test_id("test").first.get_by_role("link").click()
+    expect(page.locator("[data-intro]")).to_contain_text("制限時間")
+    page.get_by_role("button", name="テストをはじめる").click()
+    expect(page.locator("[data-forward-only]")).to_have_text("このテストは前の問題に戻れません。")
+    page.locator("label.option").first.click()
+
+    teacher = Teacher(browser, live_server_ja)
+    session_id = _session_id(live_server_ja, 3)
+    teacher.act(session_id, "pause", {"reason": "避難訓練"})
+    expect(page.get_by_role("dialog", name="先生が一時停止しました")).to_be_visible(timeout=WITHIN)
+    teacher.act(session_id, "resume", {})
+    expect(page.locator("[data-live-polite]")).to_have_text(
+        "先生がテストを再開しました。", timeout=WITHIN
+    )
+    expect(page.locator("[data-item] input").first).to_be_checked()
+    page.context.close()
+    teacher.page.context.close()

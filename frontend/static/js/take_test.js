@@ -224,6 +224,8 @@ async function onStatus(status) {
   const gained = status.remaining_seconds - expected;
   if (Math.abs(gained) <= 3) return;
   session.remaining_seconds = status.remaining_seconds;
+  // The server's own clock, so that a part ending later is told apart from one ending on time.
+  session.deadline_at = new Date(Date.parse(status.server_time) + status.remaining_seconds * 1000).toISOString();
   if (session.status === constants.sessionStatus.ACTIVE) showTimer(session);
   if (gained > 0) {
     const text = _("Your teacher gave you more time. %(time)s left.", {
