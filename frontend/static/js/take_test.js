@@ -151,6 +151,7 @@ function render(newView) {
   const resumed = hidePaused();
   const onTime = controls.endedOnTime(previous, view);
   if (view.finished) {
+    if (previous?.finished) return; // already on the end screen (the clock and the poll both ask)
     clearInterval(ticker);
     poller?.stop();
     clearPending(session.id);
@@ -227,6 +228,7 @@ async function onStatus(status) {
   // The server's own clock, so that a part ending later is told apart from one ending on time.
   session.deadline_at = new Date(Date.parse(status.server_time) + status.remaining_seconds * 1000).toISOString();
   if (session.status === constants.sessionStatus.ACTIVE) showTimer(session);
+  else timer.textContent = _("%(time)s left", { time: clock(status.remaining_seconds) });
   if (gained > 0) {
     const text = _("Your teacher gave you more time. %(time)s left.", {
       time: clock(status.remaining_seconds),
