@@ -100,6 +100,7 @@ MATRIX = [
         url="/api/v1/administrations/{only_a}/sessions",
     ),
     Row("GET /api/v1/sessions/<string:session_id>", STUDENT_OWN),
+    Row("GET /api/v1/sessions/<string:session_id>/status", STUDENT_OWN),
     Row(
         "POST /api/v1/sessions/<string:session_id>/responses", access(skip="student_a"), body=ANSWER
     ),
