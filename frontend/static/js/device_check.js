@@ -1,6 +1,15 @@
 // The device check (/device-check): is this browser, network, sound and screen ready for a test?
 // Every check reports pass, warn or fail in plain words; the summary at the top is a live
 // region, and the whole result can be copied as text for the school's IT contact.
+import {
+  browserVerdict,
+  detectBrowser,
+  downloadVerdict,
+  looksZoomed,
+  MINIMUM,
+  roundTripVerdict,
+  screenVerdict,
+} from "./device_check_rules.js";
 import { _, formatDateTime, formatNumber, ngettext } from "./i18n.js";
 
 const root = document.querySelector("[data-device-check]");
@@ -15,11 +24,6 @@ const VERDICTS = {
   pending: _("Not checked yet"),
   running: _("Checking…"),
 };
-// The browsers we test with, and the oldest version of each we support.
-const MINIMUM = { Chrome: 109, Edge: 109, Firefox: 115, Safari: 16 };
-// Thresholds (docs/device_check.md): round trip in ms, download in Mbit/s.
-const ROUND_TRIP = { good: 150, warn: 500 };
-const DOWNLOAD = { good: 2, warn: 0.5 };
 const PINGS = 10;
 
 // One entry per row of the table, in its order: the copied text lists them the same way.
@@ -47,48 +51,14 @@ const ms = (value) => formatNumber(Math.round(value));
 
 // --- the browser ------------------------------------------------------------------------
 
-function operatingSystem(ua) {
-  if (/CrOS/.test(ua)) return "ChromeOS";
-  if (/iPad/.test(ua) || (/Macintosh/.test(ua) && navigator.maxTouchPoints > 1)) return "iPadOS";
-  if (/iPhone|iPod/.test(ua)) return "iOS";
-  if (/Android/.test(ua)) return "Android";
-  if (/Windows/.test(ua)) return "Windows";
-  if (/Mac OS X/.test(ua)) return "macOS";
-  if (/Linux/.test(ua)) return "Linux";
-  return navigator.userAgentData?.platform || _("an unknown system");
-}
-
-function detectBrowser(ua = navigator.userAgent, brands = navigator.userAgentData?.brands) {
-  const os = operatingSystem(ua);
-  const match = (pattern) => {
-    const found = ua.match(pattern);
-    return found ? Number(found[1]) : null;
-  };
-  if (/Trident|MSIE/.test(ua)) return { name: "Internet Explorer", version: match(/(?:MSIE |rv:)(\d+)/), os };
-  // On iPadOS and iOS every browser is Safari's engine: the system's Safari version counts.
-  if (os === "iPadOS" || os === "iOS") {
-    const name = /CriOS/.test(ua) ? "Chrome" : /FxiOS/.test(ua) ? "Firefox" : /EdgiOS/.test(ua) ? "Edge" : "Safari";
-    const version = match(/Version\/(\d+)/) ?? match(/OS (\d+)_/);
-    return { name, version, os, engine: "Safari", engineVersion: version };
-  }
-  const brand = (brands || []).find((entry) => /Edge|Chrome/.test(entry.brand));
-  if (brand) {
-    const name = /Edge/.test(brand.brand) ? "Edge" : "Chrome";
-    return { name, version: Number(brand.version), os, engine: name, engineVersion: Number(brand.version) };
-  }
-  const edge = match(/Edg\/(\d+)/);
-  if (edge) return { name: "Edge", version: edge, os, engine: "Edge", engineVersion: edge };
-  const chrome = match(/(?:HeadlessChrome|Chrome|Chromium)\/(\d+)/);
-  if (chrome) return { name: "Chrome", version: chrome, os, engine: "Chrome", engineVersion: chrome };
-  const firefox = match(/Firefox\/(\d+)/);
-  if (firefox) return { name: "Firefox", version: firefox, os, engine: "Firefox", engineVersion: firefox };
-  const safari = /Safari/.test(ua) ? match(/Version\/(\d+)/) : null;
-  if (safari) return { name: "Safari", version: safari, os, engine: "Safari", engineVersion: safari };
-  return { name: null, version: null, os };
-}
-
 function checkBrowser() {
-  const browser = detectBrowser();
+  const browser = detectBrowser(navigator.userAgent, {
+    brands: navigator.userAgentData?.brands,
+    touchPoints: navigator.maxTouchPoints || 0,
+    platform: navigator.userAgentData?.platform || null,
+  });
+  browser.os = browser.os || _("an unknown system");
+  const verdict = browserVerdict(browser);
   const named = browser.name
     ? _("%(browser)s %(version)s on %(os)s.", {
         browser: browser.name,
@@ -96,11 +66,11 @@ function checkBrowser() {
         os: browser.os,
       })
     : _("An unknown browser on %(os)s.", { os: browser.os });
-  if (browser.name === "Internet Explorer") {
+  if (verdict === "fail") {
     report("browser", "fail", named, _("Internet Explorer cannot run the test: use Chrome, Edge, Safari or Firefox."));
-  } else if (!browser.engine) {
+  } else if (verdict === "unknown") {
     report("browser", "warn", named, _("This browser is not one we test with: use Chrome, Edge, Safari or Firefox."));
-  } else if (!browser.engineVersion || browser.engineVersion < MINIMUM[browser.engine]) {
+  } else if (verdict === "old") {
     const minimum = _("%(browser)s %(version)s or later", {
       browser: browser.engine,
       version: MINIMUM[browser.engine],
@@ -204,12 +174,6 @@ async function checkSpeech() {
 
 // --- the network ------------------------------------------------------------------------
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
 async function checkNetwork() {
   const times = [];
   try {
@@ -229,19 +193,18 @@ async function checkNetwork() {
     report("network", "fail", _("The server did not answer: check the network connection, the school's filter or proxy."));
     return;
   }
-  const middle = median(times);
-  const worst = Math.max(...times);
+  const { median: middle, worst, state } = roundTripVerdict(times);
   lastRoundTrip = middle;
   const detail = _("Median %(median)s ms, slowest %(worst)s ms (%(count)s requests).", {
     median: ms(middle),
     worst: ms(worst),
     count: times.length,
   });
-  if (middle >= ROUND_TRIP.warn) {
+  if (state === "fail") {
     report("network", "fail", detail, _("Too slow for a test: every answer would wait. Check the network."));
-  } else if (middle >= ROUND_TRIP.good) {
+  } else if (state === "slow") {
     report("network", "warn", detail, _("Slow: tests work, but pages will wait."));
-  } else if (worst >= ROUND_TRIP.warn) {
+  } else if (state === "unsteady") {
     report("network", "warn", detail, _("Fast, but some requests were slow: the network may be unsteady."));
   } else {
     report("network", "pass", detail, _("Fast enough."));
@@ -270,9 +233,9 @@ async function checkDownload() {
   });
   if (bytes !== expected) {
     report("download", "warn", detail, _("The file arrived changed (a proxy?): expected %(size)s bytes.", { size: formatNumber(expected) }));
-  } else if (mbits < DOWNLOAD.warn) {
+  } else if (downloadVerdict(mbits) === "fail") {
     report("download", "fail", detail, _("Too slow: pages and pictures will take long to load."));
-  } else if (mbits < DOWNLOAD.good) {
+  } else if (downloadVerdict(mbits) === "warn") {
     report("download", "warn", detail, _("Slow: tests work, but pictures load slowly."));
   } else {
     report("download", "pass", detail, _("Fast enough."));
@@ -352,11 +315,11 @@ function checkScreen() {
     ratio: formatNumber(ratio, { maximumFractionDigits: 2 }),
     orientation,
   });
-  // A pixel ratio that is not a whole number on a computer usually means the browser is zoomed.
-  const zoom = Number.isInteger(ratio * 2) ? "" : _("The browser may be zoomed in or out.");
-  if ((width >= 1000 && height >= 600) || (width >= 760 && height >= 1000)) {
+  const zoom = looksZoomed(ratio) ? _("The browser may be zoomed in or out.") : "";
+  const verdict = screenVerdict(width, height);
+  if (verdict === "pass") {
     report("screen", "pass", detail, _("Large enough for tests."), zoom);
-  } else if (width >= 320 && height >= 480) {
+  } else if (verdict === "warn") {
     report("screen", "warn", detail, _("Smaller than 1024×768: tests work (a 360×640 phone too), but long passages and figures need scrolling."), zoom);
   } else {
     report("screen", "fail", detail, _("Too small for a test: enlarge the window or use a larger device."), zoom);
