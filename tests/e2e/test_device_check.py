@@ -65,6 +65,7 @@ def test_the_check_in_english_from_the_login_page(
         expect(_verdict(page, check)).to_have_text("OK")
     expect(_verdict(page, "screen")).to_have_text("OK")  # 1366x768
     expect(page.get_by_test_id("check-screen")).to_contain_text("Window 1366×768")
+    expect(page.get_by_test_id("check-screen")).to_contain_text("landscape")
     expect(_verdict(page, "audio")).to_have_text("Not checked yet")
 
     page.get_by_role("button", name="Play a test tone").click()
@@ -99,7 +100,8 @@ def test_the_check_in_japanese_on_a_small_screen(browser: Browser, live_server: 
     expect(page.get_by_test_id("check-network")).to_contain_text(re.compile(r"中央値 \d+ ミリ秒"))
     # A phone works but is small: a warning that says so, not a failure.
     expect(_verdict(page, "screen")).to_have_text("注意")
-    expect(page.get_by_test_id("check-screen")).to_contain_text("360×640")
+    expect(page.get_by_test_id("check-screen")).to_contain_text("ウィンドウ 360×640")
+    expect(page.get_by_test_id("check-screen")).to_contain_text("縦向き")
 
     page.get_by_role("button", name="テスト音を鳴らす").click()
     question = page.get_by_role("group", name="聞こえましたか？")

@@ -10,7 +10,7 @@ import {
   roundTripVerdict,
   screenVerdict,
 } from "./device_check_rules.js";
-import { _, formatDateTime, formatNumber, ngettext } from "./i18n.js";
+import { _, formatDateTime, formatNumber, locale, ngettext } from "./i18n.js";
 
 const root = document.querySelector("[data-device-check]");
 const summary = root.querySelector("[data-summary]");
@@ -35,9 +35,12 @@ for (const row of root.querySelectorAll("[data-check]")) {
 let lastRoundTrip = null;
 let running = false;
 
+// Whole sentences follow one another with a space in English, with none in Japanese.
+const joinSentences = (sentences) => sentences.filter(Boolean).join(locale === "ja" ? "" : " ");
+
 // ``sentences`` are whole sentences in the page's language, shown one after the other.
 function report(name, state, ...sentences) {
-  const detail = sentences.filter(Boolean).join(" ");
+  const detail = joinSentences(sentences);
   const row = root.querySelector(`[data-check="${name}"]`);
   const verdict = row.querySelector("[data-verdict]");
   verdict.dataset.state = state;
@@ -305,7 +308,8 @@ function checkScreen() {
   const width = window.innerWidth;
   const height = window.innerHeight;
   const ratio = window.devicePixelRatio || 1;
-  const portrait = screen.orientation?.type ? screen.orientation.type.startsWith("portrait") : height > width;
+  // The window's shape (what the test is laid out in), not the screen's.
+  const portrait = window.matchMedia("(orientation: portrait)").matches;
   const orientation = portrait ? _("portrait") : _("landscape");
   const detail = _("Window %(width)s×%(height)s, screen %(screen_width)s×%(screen_height)s, pixel ratio %(ratio)s, %(orientation)s.", {
     width,
@@ -358,7 +362,7 @@ function summaryText() {
   const list = parts.join(_(", "));
   const sentences = [lead, _("Result: %(list)s.", { list })];
   if (lastRoundTrip !== null) sentences.push(_("Round trip %(ms)s ms.", { ms: ms(lastRoundTrip) }));
-  return { state: tally.fail ? "fail" : tally.warn ? "warn" : "pass", text: sentences.join(" ") };
+  return { state: tally.fail ? "fail" : tally.warn ? "warn" : "pass", text: joinSentences(sentences) };
 }
 
 function summarise() {
