@@ -309,7 +309,7 @@ function checkScreen() {
   const height = window.innerHeight;
   const ratio = window.devicePixelRatio || 1;
   // The window's shape (what the test is laid out in), not the screen's.
-  const portrait = window.matchMedia("(orientation: portrait)").matches;
+  const portrait = height >= width; // as the CSS orientation media feature decides
   const orientation = portrait ? _("portrait") : _("landscape");
   const detail = _("Window %(width)s×%(height)s, screen %(screen_width)s×%(screen_height)s, pixel ratio %(ratio)s, %(orientation)s.", {
     width,
