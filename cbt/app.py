@@ -121,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     from cbt.api import blueprint as cbt_api
     from cbt.audit_api import blueprint as audit_api
     from cbt.audit_views import blueprint as audit_views
+    from cbt.device_check import blueprint as device_check
     from cbt.openapi import blueprint as openapi_api
     from cbt.views import blueprint as cbt_views
     from delivery.accommodations_api import blueprint as accommodations_api
@@ -161,6 +162,7 @@ def _register_blueprints(app: Flask) -> None:
         schools_api,
         schools_views,
         school_cards,
+        device_check,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -88,6 +88,19 @@ def get_session(session_id: str) -> Response:
     return jsonify(view)
 
 
+@blueprint.get("/sessions/<string:session_id>/status")
+@openapi(
+    summary="The session's status without the item: what the player polls for a pause, a "
+    "resume, extra time, a reset or the end.",
+    tags=[STUDENT],
+    roles=["student"],
+)
+def get_session_status(session_id: str) -> Response:
+    student = require_user(Role.STUDENT)
+    status = delivery_service().session_status(student.id, session_id, _device_token(), utcnow())
+    return jsonify(status)
+
+
 @blueprint.post("/sessions/<string:session_id>/responses")
 @openapi(
     summary="Answer the item on screen (idempotent per key); get the next item or the end.",

@@ -53,6 +53,7 @@ from roster.oneroster import (
     read_package,
 )
 from roster.oneroster.reader import _
+from schools.service import new_class_code  # one class-code rule for the engine
 
 __all__ = ["ImportResult", "export_tables", "import_roster"]
 
@@ -85,7 +86,6 @@ def _no_progress(file: str, total: int) -> Callable[[], None]:
 
 
 _GENERATED = re.compile(r"^cbt-(school|classroom|user|enrollment)-(\d{1,10})$")
-_CLASS_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 @dataclass
@@ -151,15 +151,6 @@ def _assign(obj: Any, **values: Any) -> bool:
             setattr(obj, name, value)
             changed = True
     return changed
-
-
-def new_class_code() -> str:
-    """A class code students can type: six letters and digits, no 0/O or 1/I, unused."""
-    while True:
-        code = "R" + "".join(secrets.choice(_CLASS_CODE_ALPHABET) for _ in range(5))
-        taken = db.session.scalar(select(Classroom.id).where(Classroom.class_code == code))
-        if taken is None:
-            return code
 
 
 def _school_code(identifier: str) -> str:

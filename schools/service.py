@@ -20,6 +20,7 @@ from cbt.errors import Conflict, NotFound, ValidationError
 from cbt.models import Classroom, Enrollment, Role, School, User
 from cbt.security import generate_login_code, hash_password, login_code_hmac, verify_password
 from cbt.service import MIN_PASSWORD_LENGTH, new_pseudonym
+from schools.retention import shown_name
 
 MAX_PASSWORD_LENGTH = 1024
 STAFF_OF_A_SCHOOL = (Role.TEACHER, Role.SCHOOL_ADMIN)
@@ -340,7 +341,8 @@ def student_view(enrollment: Enrollment, user: User) -> dict[str, Any]:
         "enrollment_id": enrollment.id,
         "classroom_id": enrollment.classroom_id,
         "student_number": enrollment.student_number,
-        "display_name": user.display_name,
+        "display_name": shown_name(user.display_name, user.identity_deleted_at),
+        "identity_deleted": user.identity_deleted_at is not None,
         "family_name": user.family_name,
         "given_name": user.given_name,
         "family_name_kana": user.family_name_kana,

@@ -53,6 +53,7 @@ class Presenters:
                     "index": state.section_index + 1,
                     "count": len(test.sections),
                     "title": section.title,
+                    "kind": section.kind,
                 },
                 "deadline_at": iso_utc(_from_epoch(deadline)),
                 "remaining_seconds": (
@@ -68,6 +69,26 @@ class Presenters:
         if accepted_sequence is not None:
             view["accepted"] = {"sequence": accepted_sequence, "replayed": replayed}
         return view
+
+    def _status_view(
+        self, test: CompiledTest, state: SessionState, now: datetime
+    ) -> dict[str, Any]:
+        """The few fields the player polls for: a pause, a resume, extra time, a reset, the end."""
+        deadline = engine.current_deadline(state, now.timestamp())
+        return {
+            "id": state.session_id,
+            "status": state.status,
+            "paused": state.status == SessionStatus.PAUSED,
+            "finished": state.status not in _LIVE,
+            "revision": state.revision,
+            "n_answered": state.n_answered,
+            "section": state.section_index + 1,
+            "remaining_seconds": (
+                None if deadline is None else max(0, int(deadline - now.timestamp()))
+            ),
+            "extra_seconds": state.extra_seconds,
+            "server_time": iso_utc(now),
+        }
 
     def _proctor_view(
         self, test: CompiledTest, state: SessionState, now: datetime

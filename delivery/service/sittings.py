@@ -214,6 +214,24 @@ class Sittings:
 
         return self._on_fresh_state(self._owned_state(student_id, session_id), read)
 
+    def session_status(
+        self, student_id: int, session_id: str, device_token: str, now: datetime
+    ) -> dict:
+        """What the player polls every few seconds: the session's state without the item.
+
+        Like ``get_session`` it ends a part whose time ran out, so a poll notices it.
+        """
+
+        def read(state: SessionState) -> dict:
+            test = self.session_test(state)
+            if state.status in _LIVE:
+                self._check_device(state, device_token)
+                if self._apply_clock(test, state, now):
+                    self._persist(test, state, now)
+            return self._status_view(test, state, now)
+
+        return self._on_fresh_state(self._owned_state(student_id, session_id), read)
+
     def _check_device(self, state: SessionState, device_token: str) -> None:
         if not device_token or not hmac.compare_digest(device_token, state.device_token):
             raise DomainError(

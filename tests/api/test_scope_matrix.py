@@ -72,6 +72,8 @@ MATRIX = [
     Row("GET /readyz", PUBLIC),
     Row("GET /login", PUBLIC),
     Row("GET /staff/login", PUBLIC),
+    Row("GET /device-check", PUBLIC),
+    Row("GET /api/v1/ping", PUBLIC),
     # Single sign-on: no provider is configured in this world, so each answers 404 to everyone.
     Row("GET /auth/sso/<provider>/start", access(either="everyone"), url="/auth/sso/google/start"),
     Row(
@@ -100,6 +102,7 @@ MATRIX = [
         url="/api/v1/administrations/{only_a}/sessions",
     ),
     Row("GET /api/v1/sessions/<string:session_id>", STUDENT_OWN),
+    Row("GET /api/v1/sessions/<string:session_id>/status", STUDENT_OWN),
     Row(
         "POST /api/v1/sessions/<string:session_id>/responses", access(skip="student_a"), body=ANSWER
     ),

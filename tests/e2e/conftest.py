@@ -50,6 +50,20 @@ def staff_login(page: object, server: LiveServer, role: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
+def start_test(page: object) -> None:
+    """Press Start on the player's instructions, shown before a new sitting (a sitting under way
+    resumes at once, and a finished one shows its end screen)."""
+    from playwright.sync_api import expect
+
+    shown = page.locator(
+        "[data-intro-start]:visible, [data-progress]:not(:empty), [data-end]:not([hidden])"
+    )
+    expect(shown.first).to_be_visible()
+    start = page.locator("[data-intro-start]")
+    if start.is_visible():
+        start.click()
+
+
 @contextmanager
 def serve_demo(instance: Path, language: str) -> Iterator[LiveServer]:
     """The embedded default exactly as `cbt demo` sets it up, on 127.0.0.1 and a free port."""

@@ -14,7 +14,7 @@ from delivery.models import ItemResponse
 from item_bank.models import ItemStatus, ParameterSetStatus
 from item_bank.service import create_item, create_parameter_set, create_pool
 from item_bank.types import ITEM_TYPES
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, start_test
 
 
 def give_all_types_to_class_2b(server: LiveServer) -> list[str]:
@@ -94,6 +94,7 @@ def test_every_item_type_can_be_answered(page: Page, live_server: LiveServer) ->
     page.get_by_label("Login code").fill(code)
     page.get_by_role("button", name="Log in").click()
     page.get_by_test_id("test").filter(has_text="Every item type").get_by_role("link").click()
+    start_test(page)
     for position in range(1, len(types) + 1):
         expect(page.locator("[data-progress]")).to_have_text(re.compile(f"Question {position}"))
         answer_whatever_is_shown(page)

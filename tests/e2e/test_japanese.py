@@ -31,6 +31,11 @@ def test_a_student_takes_the_japanese_demo_in_japanese(
     expect(test).to_contain_text("40分")
     expect(page.get_by_test_id("who")).to_contain_text(f"{name} (児童生徒)")
     test.get_by_role("link", name="はじめる").click()
+    # The instructions first: the length, the time, and that a CAT cannot go back.
+    expect(page.get_by_role("heading", name="数学（適応型）")).to_be_visible()
+    expect(page.locator("[data-intro]")).to_contain_text("このテストは前の問題に戻れません")
+    page.get_by_role("button", name="テストをはじめる").click()
+    expect(page.locator("[data-forward-only]")).to_contain_text("このテストは前の問題に戻れません")
     expect(page.locator("[data-progress]")).to_have_text(re.compile(r"第1問（最大20問）"))
     expect(page.locator("[data-stem]")).to_contain_text(re.compile("なさい|ですか"))  # Japanese
     page.locator("label.option").first.click()

@@ -17,6 +17,7 @@ from cbt.demo import SCHOOL_CODE
 from delivery.models import Administration, AdministrationStatus
 from lti import claims as c
 from lti.platforms import register_platform
+from tests.e2e.conftest import start_test
 from tests.unit.lti.simulator import PlatformSimulator
 
 
@@ -72,6 +73,7 @@ def test_platform_launch_opens_the_test_and_the_score_goes_back(
     expect(page).to_have_url(re.compile(rf"/student/tests/{administration_id}$"))
     expect(page.get_by_test_id("who")).to_contain_text("Hanako Yamada")
     # The link lands on the player itself: answer until the end screen.
+    start_test(page)
     end = page.get_by_role("heading", name="You have finished the test")
     either = page.locator("[data-progress]:not(:empty), [data-end]:not([hidden])")
     for _ in range(40):

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from cbt.db import db
 from delivery.models import ItemResponse
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, start_test
 from tests.e2e.test_item_types import answer_whatever_is_shown, give_all_types_to_class_2b
 
 OUTAGE = {
@@ -44,6 +44,7 @@ def test_player_resends_after_an_outage(page: Page, live_server: LiveServer) -> 
     page.get_by_label("Login code").fill(code)
     page.get_by_role("button", name="Log in").click()
     page.get_by_test_id("test").filter(has_text="Every item type").get_by_role("link").click()
+    start_test(page)
     expect(page.locator("[data-progress]")).to_have_text(re.compile("Question 1"))
     page.route(re.compile(r".*/api/v1/sessions/[^/]+/responses$"), two_outages_then_through)
     answer_whatever_is_shown(page)

@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer, staff_login
+from tests.e2e.conftest import LiveServer, staff_login, start_test
 
 
 def student_login(page: Page, server: LiveServer, index: int) -> tuple[str, int, str]:
@@ -23,6 +23,7 @@ def student_login(page: Page, server: LiveServer, index: int) -> tuple[str, int,
 def take_test_to_the_end(page: Page) -> int:
     """Answer every question (always the first option) until the end screen; return the count."""
     page.get_by_role("link", name=re.compile("Start|Continue")).click()
+    start_test(page)
     answered = 0
     end = page.get_by_role("heading", name="You have finished the test")
     question = page.locator("[data-progress]")
@@ -73,6 +74,7 @@ def test_student_takes_adaptive_test_and_teacher_sees_result(page: Page, live_se
 def test_answer_survives_a_reload_mid_test(page: Page, live_server) -> None:
     student_login(page, live_server, 1)
     page.get_by_role("link", name="Start").click()
+    start_test(page)
     expect(page.locator("[data-progress]")).to_have_text(re.compile("Question 1"))
     page.locator("label.option").first.click()
     page.get_by_role("button", name="Next").click()

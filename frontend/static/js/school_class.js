@@ -102,14 +102,31 @@ async function loadStudents() {
         tell(failureText(failure));
       }
     });
+    const forget = el("button", { type: "button", class: "small", text: _("Delete identity") });
+    forget.setAttribute("aria-label", _("Delete the identity of %(name)s", { name: s.display_name }));
+    forget.addEventListener("click", async () => {
+      const question = _(
+        "Delete the identity of %(name)s? Their name, kana, e-mail, roster id and login code are removed for good; only a pseudonym and their answers stay, for research. This cannot be undone.",
+        { name: s.display_name },
+      );
+      if (!window.confirm(question)) return;
+      try {
+        await api(`/api/v1/students/${s.id}/identity`, { method: "DELETE" });
+        tell(_("The identity was deleted."));
+        await loadStudents();
+      } catch (failure) {
+        tell(failureText(failure));
+      }
+    });
+    const actions = s.identity_deleted ? [] : [edit, " ", move, " ", archive, " ", forget];
     body.append(
       el(
         "tr",
         { "data-student": s.id },
-        el("td", { class: "num", text: String(s.student_number) }),
+        el("td", { class: "num", text: s.student_number == null ? "–" : String(s.student_number) }),
         el("td", { text: s.display_name }),
         el("td", { text: s.kana || "–" }),
-        el("td", { class: "actions" }, edit, " ", move, " ", archive),
+        el("td", { class: "actions" }, ...actions),
       ),
     );
   }

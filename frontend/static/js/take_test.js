@@ -5,6 +5,7 @@ import { api, ApiError, constants, NetworkError, randomKey, setStatus } from "./
 import { renderItem } from "./item_render.js";
 import { applyAccommodations } from "./accommodations.js";
 import { _, ngettext } from "./i18n.js";
+import * as controls from "./player_controls.js";
 
 const codes = constants.errorCodes;
 const main = document.getElementById("main");
@@ -16,12 +17,17 @@ const next = form.querySelector("[data-next]");
 const progress = document.querySelector("[data-progress]");
 const timer = document.querySelector("[data-timer]");
 const end = document.querySelector("[data-end]");
+const pausedOverlay = document.querySelector("[data-paused]");
+const resetScreen = document.querySelector("[data-reset]");
+const forwardOnly = document.querySelector("[data-forward-only]");
 
 let view = null;
 let deadline = null; // client clock, display only; the server enforces time
 let ticker = null;
 let deviceToken = ""; // proves this tab holds the session; another device taking over voids it
-let poller = null;
+let poller = null; // the status poll (player_controls.js): a teacher's actions show within 5 s
+let onScreen = null; // the handle of the item whose controls are on screen
+let submitting = false;
 const sessionHeaders = () => ({ "X-Device-Token": deviceToken });
 
 const pendingKey = (sessionId) => `cbt:pending:${sessionId}`;
@@ -50,6 +56,8 @@ function clearPending(sessionId) {
   }
 }
 
+const clock = (seconds) => `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+
 function showTimer(session) {
   clearInterval(ticker);
   if (session.remaining_seconds === null || session.remaining_seconds === undefined) {
@@ -60,7 +68,8 @@ function showTimer(session) {
   timer.hidden = false;
   const tick = () => {
     const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
-    timer.textContent = _("%(time)s left", { time: `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}` });
+    timer.textContent = _("%(time)s left", { time: clock(left) });
+    controls.checkTimeWarnings(session.id, session.section.index, left);
     if (left === 0) {
       clearInterval(ticker);
       refresh();
@@ -70,24 +79,93 @@ function showTimer(session) {
   ticker = setInterval(tick, 1000);
 }
 
+function showPaused(session) {
+  clearInterval(ticker);
+  if (session.remaining_seconds !== null && session.remaining_seconds !== undefined) {
+    timer.hidden = false; // the clock stands still while paused
+    timer.textContent = _("%(time)s left", { time: clock(session.remaining_seconds) });
+  }
+  // The item and the answer being chosen stay on the page, out of reach until the resume.
+  form.inert = true;
+  form.hidden = !onScreen;
+  next.textContent = _("Next");
+  setStatus("");
+  if (pausedOverlay.hidden) {
+    pausedOverlay.hidden = false;
+    pausedOverlay.querySelector("h2").focus();
+    controls.announce(_("Your teacher paused the test"), "assertive");
+  }
+}
+
+function hidePaused() {
+  if (pausedOverlay.hidden) return false;
+  pausedOverlay.hidden = true;
+  form.inert = false;
+  controls.announce(_("Your teacher resumed the test."), "polite");
+  return true;
+}
+
+function showReset(session) {
+  clearInterval(ticker);
+  poller?.stop();
+  clearPending(session.id);
+  controls.clearDraft(session.id);
+  pausedOverlay.hidden = true;
+  form.hidden = true;
+  form.inert = false;
+  itemBox.replaceChildren(); // nothing of the voided sitting stays on screen
+  rendered = null;
+  onScreen = null;
+  timer.hidden = true;
+  forwardOnly.hidden = true;
+  progress.textContent = "";
+  controls.showNotice("");
+  setStatus("");
+  resetScreen.querySelector("[data-reset-again]").href = window.location.pathname;
+  resetScreen.hidden = false;
+  resetScreen.querySelector("h1").focus();
+}
+
 function render(newView) {
+  const previous = view;
   view = newView;
   const session = view.session;
-  clearInterval(poller);
-  if (session.status === constants.sessionStatus.PAUSED) {
-    clearInterval(ticker);
-    form.hidden = true;
-    setStatus(_("Your teacher has paused the test. It will continue when they resume it."), "warn");
-    poller = setInterval(refresh, 5000);
+  if (session.status === constants.sessionStatus.RESET) {
+    showReset(session);
     return;
   }
+  if (!poller && !view.finished) {
+    poller = controls.startPolling({
+      getView: () => view,
+      headers: sessionHeaders,
+      isBusy: () => submitting,
+      onStatus,
+      onTakenOver: takenOver,
+      isTransient,
+      backoff: resendDelay,
+    });
+  }
+  if (session.status === constants.sessionStatus.PAUSED) {
+    showPaused(session);
+    return;
+  }
+  const resumed = hidePaused();
+  const onTime = controls.endedOnTime(previous, view);
   if (view.finished) {
+    if (previous?.finished) return; // already on the end screen (the clock and the poll both ask)
     clearInterval(ticker);
+    poller?.stop();
     clearPending(session.id);
+    controls.clearDraft(session.id);
     form.hidden = true;
     timer.hidden = true;
+    forwardOnly.hidden = true;
+    onScreen = null;
     setStatus("");
+    if (onTime) controls.timeUp(true);
+    else controls.showNotice("");
     end.hidden = false;
+    end.querySelector("h1").focus();
     const answered = ngettext(
       "You answered %(n)s question. Your teacher will see your result.",
       "You answered %(n)s questions. Your teacher will see your result.",
@@ -110,14 +188,56 @@ function render(newView) {
           question,
         })
       : question;
-  rendered = renderItem(itemBox, item); // every item type; its HTML was sanitised by the server
+  const sameItem = onScreen === item.handle && rendered !== null;
+  if (!sameItem) {
+    rendered = renderItem(itemBox, item); // every item type; its HTML was sanitised by the server
+    onScreen = item.handle;
+    controls.restoreDraft(session.id, item.handle, itemBox);
+  }
   applyAccommodations(view); // font size, contrast, ruby, read-aloud, line reader
   next.disabled = isEmpty(rendered.read()); // an ordering item is answered as first shown
   next.textContent = _("Next");
   form.hidden = false;
+  forwardOnly.hidden = session.section.kind !== "cat";
   setStatus("");
+  if (onTime) controls.timeUp(false);
+  else if (!sameItem) controls.clearNotice("time-up");
   showTimer(session);
-  itemBox.querySelector("input, select, textarea, button")?.focus();
+  if (!sameItem || resumed) {
+    (itemBox.querySelector("input:checked") || itemBox.querySelector("input, select, textarea, button"))?.focus();
+  }
+}
+
+// What the poll found: anything beyond the clock is fetched whole and shown.
+async function onStatus(status) {
+  const session = view.session;
+  if (
+    status.status !== session.status ||
+    status.section !== session.section.index ||
+    status.n_answered !== session.n_answered
+  ) {
+    await refresh();
+    return;
+  }
+  if (status.remaining_seconds === null || session.remaining_seconds === null) return;
+  const expected =
+    session.status === constants.sessionStatus.ACTIVE && deadline !== null
+      ? (deadline - Date.now()) / 1000
+      : session.remaining_seconds;
+  const gained = status.remaining_seconds - expected;
+  if (Math.abs(gained) <= 3) return;
+  session.remaining_seconds = status.remaining_seconds;
+  // The server's own clock, so that a part ending later is told apart from one ending on time.
+  session.deadline_at = new Date(Date.parse(status.server_time) + status.remaining_seconds * 1000).toISOString();
+  if (session.status === constants.sessionStatus.ACTIVE) showTimer(session);
+  else timer.textContent = _("%(time)s left", { time: clock(status.remaining_seconds) });
+  if (gained > 0) {
+    const text = _("Your teacher gave you more time. %(time)s left.", {
+      time: clock(status.remaining_seconds),
+    });
+    controls.showNotice(text, "ok");
+    controls.announce(text, "polite");
+  }
 }
 
 // An outage (503), a rate limit (429) or a lost connection is worth waiting out: the request is
@@ -157,6 +277,7 @@ async function untilDelivered(call, waitingText) {
 }
 
 async function submit(pending) {
+  submitting = true;
   next.disabled = true;
   next.textContent = _("Saving…");
   savePending(view.session.id, pending);
@@ -188,7 +309,10 @@ async function submit(pending) {
       setStatus(error.message, "error");
       next.disabled = false;
       next.textContent = _("Next");
+      if (error instanceof ApiError && error.status === 409) await refresh(); // reset, ended
     }
+  } finally {
+    submitting = false;
   }
 }
 
@@ -207,7 +331,7 @@ async function refresh() {
 
 function takenOver() {
   clearInterval(ticker);
-  clearInterval(poller);
+  poller?.stop();
   form.hidden = true;
   setStatus(_("This test is now open on another device. Reload this page to continue here."), "error");
 }
@@ -244,6 +368,7 @@ function isEmpty(response) {
 }
 const answerChanged = () => {
   next.disabled = !rendered || isEmpty(rendered.read());
+  if (view && onScreen) controls.saveDraft(view.session.id, onScreen, itemBox);
 };
 itemBox.addEventListener("input", answerChanged);
 itemBox.addEventListener("change", answerChanged);
@@ -263,4 +388,4 @@ form.addEventListener("submit", (event) => {
   submit(pending);
 });
 
-start();
+controls.startScreen(administrationId).then(start);

@@ -199,6 +199,8 @@ _SCRIPT_ALLOWED = {
     "paused by proctor",
     "resumed by proctor",
     "granted by proctor",
+    # the device check's browser and system names: proper names, the same in every language
+    *("Chrome", "Edge", "Firefox", "Safari", "Internet Explorer", "Android", "Windows", "Linux"),
 }
 
 

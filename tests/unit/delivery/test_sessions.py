@@ -301,7 +301,12 @@ def test_two_sections_through_the_api(app: Flask, monkeypatch: pytest.MonkeyPatc
     school = seed_school(settings=settings)
     client = student_client(app, school)
     view = start(client, school)
-    assert view["session"]["section"] == {"index": 1, "count": 2, "title": "Part A"}
+    assert view["session"]["section"] == {
+        "index": 1,
+        "count": 2,
+        "title": "Part A",
+        "kind": "linear",  # the player says a CAT part is forward-only
+    }
     assert view["session"]["max_items"] == 8
     view = answer(client, view).get_json()
     # Part A runs out of time with one item unanswered: Part B begins.
@@ -311,6 +316,7 @@ def test_two_sections_through_the_api(app: Flask, monkeypatch: pytest.MonkeyPatc
     assert error_code(response) == "time_expired"
     view = client.get(f"/api/v1/sessions/{view['session']['id']}").get_json()
     assert view["session"]["section"]["index"] == 2
+    assert view["session"]["section"]["kind"] == "cat"
     assert view["session"]["remaining_seconds"] is None
     while not view["finished"]:
         view = answer(client, view).get_json()
