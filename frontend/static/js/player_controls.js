@@ -88,11 +88,14 @@ export function checkTimeWarnings(sessionId, section, left) {
 }
 
 // A part ended on time: what happened and what comes next.
-export function timeUp(finished) {
+export function timeUp(finished, unsent = false) {
   const next = finished
     ? _("The test is over.")
     : _("The next part starts now.");
-  const text = `${_("Time is up. Your answers were saved.")} ${next}`;
+  const saved = unsent
+    ? _("Time is up. The answers you sent were saved; the one on screen had not been sent.")
+    : _("Time is up. Your answers were saved.");
+  const text = `${saved} ${next}`;
   showNotice(text, "warn", "time-up");
   announce(text, "assertive");
   return text;

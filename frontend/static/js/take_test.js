@@ -151,6 +151,8 @@ function render(newView) {
   }
   const resumed = hidePaused();
   const onTime = controls.endedOnTime(previous, view);
+  // An answer chosen on the part that ran out but never sent: the notice must not say it was saved.
+  const unsent = onTime && rendered !== null && onScreen !== null && !isEmpty(rendered.read());
   if (view.finished) {
     if (previous?.finished) return; // already on the end screen (the clock and the poll both ask)
     clearInterval(ticker);
@@ -162,7 +164,7 @@ function render(newView) {
     forwardOnly.hidden = true;
     onScreen = null;
     setStatus("");
-    if (onTime) controls.timeUp(true);
+    if (onTime) controls.timeUp(true, unsent);
     else controls.showNotice("");
     end.hidden = false;
     end.querySelector("h1").focus();
@@ -200,7 +202,7 @@ function render(newView) {
   form.hidden = false;
   forwardOnly.hidden = session.section.kind !== "cat";
   setStatus("");
-  if (onTime) controls.timeUp(false);
+  if (onTime) controls.timeUp(false, unsent);
   else if (!sameItem) controls.clearNotice("time-up");
   showTimer(session);
   if (!sameItem || resumed) {
