@@ -232,6 +232,7 @@ def test_every_page_has_no_serious_or_critical_violation(
     finally:
         template_rendered.disconnect(_record, server.app)
 
+    print(f"axe-core checked {audit.checked} page states ({site.locale})")
     assert audit.failures == [], "axe-core found serious or critical violations:\n" + "\n".join(
         audit.failures
     )
@@ -250,6 +251,7 @@ def _walk(audit: Audit, new_page: Callable[[], Page], ids: Ids) -> None:
     audit.visit(page, "/login", "student login")
     audit.visit(page, "/staff/login", "staff login")
     audit.visit(page, "/lti/login", "LTI error page", status=400)
+    _refused_logins(audit, page)
 
     # A student: home, the CAT player (a question), a linear test of every type to its end.
     page = new_page()
@@ -274,6 +276,7 @@ def _walk(audit: Audit, new_page: Callable[[], Page], ids: Ids) -> None:
         expect(page.locator("[data-progress]")).not_to_have_text(label)
     expect(page.locator("[data-end]")).to_be_visible()
     audit.check(page, "player, end screen")
+    audit.visit(page, "/student", "student home, a finished test")
 
     # A teacher: home, a class, a student's answer history, the monitor.
     page = new_page()
@@ -289,6 +292,9 @@ def _walk(audit: Audit, new_page: Callable[[], Page], ids: Ids) -> None:
     page = new_page()
     _staff_login(page, server, *_staff(server, "researcher"))
     audit.visit(page, "/researcher", "researcher home")
+    page.locator("[data-administrations] tbody input[type=checkbox]:enabled").first.check()
+    expect(page.locator("[data-downloads]")).to_be_visible()
+    audit.check(page, "researcher home, an administration chosen")
 
     # An operator: item bank, tests, administrations, LTI, audit, schools, rosters.
     page = new_page()
@@ -310,6 +316,8 @@ def _walk(audit: Audit, new_page: Callable[[], Page], ids: Ids) -> None:
         ("/roster", "roster import"),
     ]:
         audit.visit(page, path, what)
+        if what in OPERATOR_STATES:
+            OPERATOR_STATES[what](audit, page, what)
 
     # A school administrator: their school, and another school's page (403).
     page = new_page()
@@ -336,3 +344,95 @@ def test_the_harness_runs_axe_under_the_csp(page: Page, live_server: LiveServer)
     assert ("html-has-lang", "serious") in found
     with pytest.raises(AssertionError, match=r"\[critical\] label: Form elements must have labels"):
         assert_accessible(page)
+
+
+def _refused_logins(audit: Audit, page: Page) -> None:
+    """The login pages with their error shown (wrong code, wrong password)."""
+    page.goto(f"{audit.server.url}/login")
+    page.locator("input[name=class_code]").fill("NO-SUCH")
+    page.locator("input[name=student_number]").fill("1")
+    page.locator("input[name=login_code]").fill("WRONG")
+    page.locator("#student-login button[type=submit]").click()
+    expect(page.locator("[data-error]")).not_to_be_empty()
+    audit.check(page, "student login, refused")
+    page.goto(f"{audit.server.url}/staff/login")
+    page.locator("input[name=email]").fill("nobody@example.org")
+    page.locator("input[name=password]").fill("wrong password")
+    page.locator("#staff-login button[type=submit]").click()
+    expect(page.locator("[data-error]")).not_to_be_empty()
+    audit.check(page, "staff login, refused")
+
+
+def _item_types(audit: Audit, page: Page, what: str) -> None:
+    """The editor's live student preview of every item type."""
+    select = page.locator("select[name=item_type]")
+    for value in select.locator("option").evaluate_all("(os) => os.map((o) => o.value)"):
+        select.select_option(value)
+        audit.check(page, f"{what}, type {value}")
+
+
+def _test_kinds(audit: Audit, page: Page, what: str) -> None:
+    """The new-pool panel open, each section kind's panel, and the form's error summary."""
+    page.locator("details[data-new-pool] > summary").click()
+    audit.check(page, f"{what}, new pool open")
+    for kind in ("loft", "linear"):
+        page.locator(f"input[name=kind][value={kind}]").check()
+        expect(page.locator(f"[data-kind-panel={kind}]")).to_be_visible()
+        audit.check(page, f"{what}, {kind} section")
+    page.locator("[data-test-form] button[type=submit]").click()
+    expect(page.locator("[data-error-summary]").first).to_be_visible()
+    audit.check(page, f"{what}, errors shown")
+
+
+def _class_dialogs(audit: Audit, page: Page, what: str) -> None:
+    """The student editor and the move dialog of a school's class page."""
+    rows = page.locator("[data-students] tbody tr")
+    expect(rows.first).to_be_visible()
+    rows.first.locator("button").nth(0).click()
+    expect(page.locator("[data-student-dialog]")).to_be_visible()
+    audit.check(page, f"{what}, student dialog")
+    page.keyboard.press("Escape")
+    rows.first.locator("button").nth(1).click()
+    expect(page.locator("[data-move-dialog]")).to_be_visible()
+    audit.check(page, f"{what}, move dialog")
+    page.keyboard.press("Escape")
+
+
+def _password_refused(audit: Audit, page: Page, what: str) -> None:
+    page.locator("input[name=current_password]").fill("not my password")
+    page.locator("input[name=new_password]").fill("a new password 1")
+    page.locator("input[name=confirm_password]").fill("another password")
+    page.locator("#change-password button[type=submit]").click()
+    expect(page.locator("#change-password [data-error]")).not_to_be_empty()
+    audit.check(page, f"{what}, refused")
+
+
+def _roster_errors(audit: Audit, page: Page, what: str) -> None:
+    """A dry run of a zip that is not a roster: the error report."""
+    page.locator("[data-roster-file]").set_input_files(
+        {"name": "roster.zip", "mimeType": "application/zip", "buffer": _bad_roster()}
+    )
+    page.locator("[data-check]").click()
+    expect(page.locator("[data-errors], [data-status][data-kind=error]").first).to_be_visible()
+    audit.check(page, f"{what}, errors")
+
+
+def _bad_roster() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("manifest.csv", "propertyName,value\nmanifest.version,1.0\n")
+        archive.writestr("users.csv", "sourcedId,status\nu1,bogus\n")
+    return buffer.getvalue()
+
+
+# After the page itself, these states of it (keyed by the page's name in _walk).
+OPERATOR_STATES = {
+    "new item": _item_types,
+    "tests": _test_kinds,
+    "a school's class": _class_dialogs,
+    "password change": _password_refused,
+    "roster import": _roster_errors,
+}
