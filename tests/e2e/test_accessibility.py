@@ -173,12 +173,13 @@ def _prepare(server: LiveServer) -> Ids:
 
 
 @pytest.fixture
-def new_page(browser: Browser, site: Site) -> Iterator[Callable[[], Page]]:
+def new_page(browser: Browser, site: Site) -> Iterator[Callable[..., Page]]:
     """Pages in fresh contexts (one per role) in the site's locale, all closed at the end."""
     opened: list[BrowserContext] = []
 
-    def open_page() -> Page:
-        context = browser.new_context(locale=site.locale, viewport={"width": 1024, "height": 768})
+    def open_page(width: int = 1024, height: int = 768) -> Page:
+        viewport = {"width": width, "height": height}
+        context = browser.new_context(locale=site.locale, viewport=viewport)
         opened.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
@@ -217,7 +218,7 @@ def _wait_for_question(page: Page) -> None:
 
 
 def test_every_page_has_no_serious_or_critical_violation(
-    site: Site, new_page: Callable[[], Page]
+    site: Site, new_page: Callable[..., Page]
 ) -> None:
     server = site.server
     audit = Audit(server, site.locale[:2])
@@ -242,7 +243,7 @@ def test_every_page_has_no_serious_or_critical_violation(
     assert unrendered == set(), f"page templates without an axe check: {sorted(unrendered)}"
 
 
-def _walk(audit: Audit, new_page: Callable[[], Page], ids: Ids) -> None:
+def _walk(audit: Audit, new_page: Callable[..., Page], ids: Ids) -> None:
     server = audit.server
 
     # Nobody signed in: the two login pages, the LTI error page, the root (a redirect).
@@ -260,7 +261,17 @@ def _walk(audit: Audit, new_page: Callable[[], Page], ids: Ids) -> None:
     audit.visit(page, f"/student/tests/{ids.administration}", "player (CAT)", status=200)
     _wait_for_question(page)
     audit.check(page, "player (CAT), first question")
+    _player_outage(audit, page)
     audit.visit(page, "/teacher", "403 page (student on a teacher page)", status=403)
+
+    # The same on a phone-sized screen (reflow: tables and the item scroll, nothing is cut).
+    page = new_page(390, 844)
+    audit.visit(page, "/login", "student login, narrow screen")
+    _student_login(page, server, 1)
+    audit.visit(page, "/student", "student home, narrow screen")
+    audit.visit(page, f"/student/tests/{ids.administration}", "player (CAT), narrow screen")
+    _wait_for_question(page)
+    audit.check(page, "player (CAT), first question, narrow screen")
 
     page = new_page()
     _student_login(page, server, 40)
@@ -428,8 +439,49 @@ def _bad_roster() -> bytes:
     return buffer.getvalue()
 
 
+def _player_outage(audit: Audit, page: Page) -> None:
+    """The player while the server does not answer: its retry notice."""
+    responses = re.compile(r".*/api/v1/sessions/[^/]+/responses$")
+    page.route(responses, lambda route: route.fulfill(status=503, body="{}"))
+    page.locator("label.option").first.click()
+    page.locator("[data-next]").click()
+    expect(page.locator("[data-status]")).to_have_attribute("data-kind", "warn")
+    audit.check(page, "player (CAT), server not answering")
+    page.unroute(responses)
+
+
+def _administration_dialogs(audit: Audit, page: Page, what: str) -> None:
+    """Each confirmation dialog of the administrations page."""
+    for action in ("close", "republish", "classes"):
+        button = page.locator(f"[data-administrations] button[data-action={action}]").first
+        if not button.count():
+            continue
+        button.click()
+        dialog = page.locator("dialog[open]")
+        expect(dialog).to_be_visible()
+        audit.check(page, f"{what}, {action} dialog")
+        dialog.locator("[data-cancel]").click()
+        expect(dialog).to_have_count(0)
+
+
+def _item_history(audit: Audit, page: Page, what: str) -> None:
+    expect(page.locator("[data-history]")).to_be_visible()
+    audit.check(page, f"{what}, history shown")
+
+
+def _printable_cards(audit: Audit, page: Page, what: str) -> None:
+    """New login cards shown for printing (voids DEMO-2B's codes: the last student step)."""
+    page.locator("#issue-cards input[name=confirm]").check()
+    page.locator("[data-print-view]").click()
+    expect(page.locator("[data-cards]")).to_be_visible()
+    audit.check(page, f"{what}, cards for printing")
+
+
 # After the page itself, these states of it (keyed by the page's name in _walk).
 OPERATOR_STATES = {
+    "an item": _item_history,
+    "administrations": _administration_dialogs,
+    "login cards": _printable_cards,
     "new item": _item_types,
     "tests": _test_kinds,
     "a school's class": _class_dialogs,
