@@ -8,6 +8,7 @@ template) is not visited here, so a new page cannot skip its axe check.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -19,8 +20,11 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from playwright.sync_api import Error as PlaywrightError
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
+from werkzeug.serving import make_server
 
+from cbt.app import create_app
 from cbt.db import db
+from cbt.migrate import upgrade
 from cbt.models import Classroom, Enrollment, Role, School
 from delivery.models import Administration
 from item_bank.models import Item
@@ -43,8 +47,8 @@ NOT_PAGES = {
 }
 # Page templates this test cannot reach with the demo, and why.
 UNREACHED_TEMPLATES = {
-    # A signed-in SSO refusal needs a configured OIDC provider (none in the demo);
-    # tests/e2e/test_sso_flow.py drives it against its simulator.
+    # An SSO refusal needs a configured OIDC provider (none in the demo):
+    # test_sso_buttons_and_refusal_page below checks it on an app with one.
     "sso_refused.html",
     # Reached only through a signed LTI deep-linking launch from a platform (test_lti.py).
     "lti_deep_link.html",
@@ -488,3 +492,58 @@ OPERATOR_STATES = {
     "password change": _password_refused,
     "roster import": _roster_errors,
 }
+
+
+@pytest.fixture(scope="module")
+def sso_app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
+    """An app with a Google provider whose discovery document does not answer (port 9)."""
+    app = create_app(
+        {
+            "INSTANCE_PATH": str(tmp_path_factory.mktemp("instance-axe-sso")),
+            "SSO_PROVIDERS": "google",
+            "SSO_GOOGLE_CLIENT_ID": "axe-client",
+            "SSO_GOOGLE_CLIENT_SECRET": "axe-secret",
+            "SSO_GOOGLE_METADATA_URL": "http://127.0.0.1:9/.well-known/openid-configuration",
+        }
+    )
+    with app.app_context():
+        upgrade(db.engine)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("locale", ["en-US", "ja-JP"])
+def test_sso_buttons_and_refusal_page(
+    browser: Browser, sso_app_url: tuple[str, object], locale: str
+) -> None:
+    """The login pages with their SSO button, and the refusal page of an unreachable provider."""
+    url, app = sso_app_url
+    rendered: set[str] = set()
+    failures: list[str] = []
+
+    def _record(sender: object, template: object, context: dict, **extra: object) -> None:
+        rendered.add(template.name)
+
+    context = browser.new_context(locale=locale, viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    template_rendered.connect(_record, app)
+    try:
+        for path in ("/login", "/staff/login"):
+            page.goto(f"{url}{path}")
+            expect(page.locator("a[href^='/auth/sso/google/start']").first).to_be_visible()
+            failures += [f"{locale} {path}: {v}" for v in axe_violations(page)]
+        response = page.goto(f"{url}/auth/sso/google/start")
+        assert response is not None
+        assert response.status >= 400
+        failures += [f"{locale} SSO refused: {v}" for v in axe_violations(page)]
+    finally:
+        template_rendered.disconnect(_record, app)
+        context.close()
+    assert "sso_refused.html" in rendered
+    assert failures == [], "\n".join(failures)
