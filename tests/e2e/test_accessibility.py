@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from flask import template_rendered
@@ -23,15 +23,20 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
 from cbt.app import create_app
+from cbt.audit import SYSTEM
 from cbt.db import db
+from cbt.demo import SCHOOL_CODE
 from cbt.migrate import upgrade
 from cbt.models import Classroom, Enrollment, Role, School
 from delivery.models import Administration
 from item_bank.models import Item
+from lti import claims as c
+from lti.platforms import register_platform
 from schools import service
 from tests.e2e.axe import assert_accessible, axe_violations
 from tests.e2e.conftest import LiveServer
 from tests.e2e.test_item_types import answer_whatever_is_shown, give_all_types_to_class_2b
+from tests.unit.lti.simulator import PlatformSimulator
 
 ADMIN_EMAIL = "axe-head@school.example"
 ADMIN_PASSWORD = "axe-head-teacher-password"
@@ -50,7 +55,8 @@ UNREACHED_TEMPLATES = {
     # An SSO refusal needs a configured OIDC provider (none in the demo):
     # test_sso_buttons_and_refusal_page below checks it on an app with one.
     "sso_refused.html",
-    # Reached only through a signed LTI deep-linking launch from a platform (test_lti.py).
+    # Reached only through a signed LTI deep-linking launch from a platform:
+    # test_lti_deep_linking_pages below checks them with the platform simulator.
     "lti_deep_link.html",
     "lti_deep_link_return.html",
 }
@@ -546,4 +552,52 @@ def test_sso_buttons_and_refusal_page(
         template_rendered.disconnect(_record, app)
         context.close()
     assert "sso_refused.html" in rendered
+    assert failures == [], "\n".join(failures)
+
+
+def test_lti_deep_linking_pages(browser: Browser, site: Site) -> None:
+    """A teacher's deep-linking launch from the simulated platform: the picker, the return page."""
+    server = site.server
+    failures: list[str] = []
+    context = browser.new_context(locale=site.locale, viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    with PlatformSimulator() as platform:
+        with server.app.app_context():
+            register_platform(
+                SYSTEM,
+                name=f"axe platform {site.locale}",
+                issuer=platform.issuer,
+                client_id=platform.client_id,
+                auth_login_url=platform.auth_url,
+                token_url=platform.token_url,
+                jwks_url=platform.jwks_url,
+                deployment_ids=[platform.deployment_id],
+                school_code=SCHOOL_CODE,
+            )
+            db.session.commit()
+        platform.tool_jwks = server.app.test_client().get("/lti/jwks.json").get_json()
+        platform.next_launch = {
+            "sub": f"axe-teacher-{site.locale}",
+            "roles": [c.INSTRUCTOR],
+            "message_type": c.DEEP_LINKING_REQUEST,
+            c.CONTEXT: {"id": f"axe-course-{site.locale}", "title": "LTI class"},
+        }
+        query = {
+            "iss": platform.issuer,
+            "login_hint": "hint",
+            "target_link_uri": f"{server.url}/lti/launch",
+            "client_id": platform.client_id,
+        }
+        page.goto(f"{server.url}/lti/login?{urlencode(query)}")
+        expect(page).to_have_url(re.compile(r"/lti/deep-link/"))
+        failures += [f"{site.locale} deep-link picker: {v}" for v in axe_violations(page)]
+        # Keep the return page on screen: its module would post it to the platform at once.
+        page.route(
+            re.compile(r".*/static/js/lti_autosubmit\.js.*"),
+            lambda route: route.fulfill(content_type="text/javascript", body=""),
+        )
+        page.locator("form button[type=submit]").first.click()
+        expect(page.locator("input[name=JWT]")).to_be_attached()
+        failures += [f"{site.locale} deep-link return: {v}" for v in axe_violations(page)]
+    context.close()
     assert failures == [], "\n".join(failures)
