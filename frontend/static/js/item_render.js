@@ -60,8 +60,11 @@ function matching(view) {
   for (const source of view.sources) {
     const select = targetSelect(view.targets);
     select.dataset.source = source.id;
+    // The source beside the list names it for screen readers (axe: select-name).
+    const label = uid("source");
+    select.setAttribute("aria-labelledby", label);
     selects.push(select);
-    table.append(el("tr", {}, el("td", { html: source.html }), el("td", {}, select)));
+    table.append(el("tr", {}, el("td", { id: label, html: source.html }), el("td", {}, select)));
   }
   return {
     node: table,
