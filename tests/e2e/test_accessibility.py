@@ -34,7 +34,7 @@ from lti import claims as c
 from lti.platforms import register_platform
 from schools import service
 from tests.e2e.axe import assert_accessible, axe_violations
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, start_test
 from tests.e2e.test_item_types import answer_whatever_is_shown, give_all_types_to_class_2b
 from tests.unit.lti.simulator import PlatformSimulator
 
@@ -224,6 +224,14 @@ def _staff(server: LiveServer, role: str) -> tuple[str, str]:
 
 
 def _wait_for_question(page: Page) -> None:
+    """A question or the end screen; a new sitting's instructions are checked, then started."""
+    shown = page.locator(
+        "[data-intro-start]:visible, [data-progress]:not(:empty), [data-end]:not([hidden])"
+    )
+    expect(shown.first).to_be_visible()
+    if page.locator("[data-intro-start]").is_visible():
+        assert_accessible(page)
+        start_test(page)
     expect(page.locator("[data-progress]:not(:empty), [data-end]:not([hidden])")).to_be_visible()
 
 
@@ -261,6 +269,7 @@ def _walk(audit: Audit, new_page: Callable[..., Page], ids: Ids) -> None:
     audit.visit(page, "/", "root", status=None)
     audit.visit(page, "/login", "student login")
     audit.visit(page, "/staff/login", "staff login")
+    audit.visit(page, "/device-check", "device check")
     audit.visit(page, "/lti/login", "LTI error page", status=400)
     _refused_logins(audit, page)
 

@@ -103,7 +103,7 @@ async function loadStudents() {
       }
     });
     const forget = el("button", { type: "button", class: "small", text: _("Delete identity") });
-    forget.setAttribute("aria-label", _("Delete the identity of %(name)s", { name: s.display_name }));
+    forget.setAttribute("aria-label", _("Delete identity of %(name)s", { name: s.display_name }));
     forget.addEventListener("click", async () => {
       const question = _(
         "Delete the identity of %(name)s? Their name, kana, e-mail, roster id and login code are removed for good; only a pseudonym and their answers stay, for research. This cannot be undone.",
