@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import IntegerConverter
 
 from cbt.audit import Actor
@@ -81,9 +82,29 @@ def refuse_nul_in_request() -> None:
             raise _nul_error(name)
 
 
+def not_found_beyond_range() -> None:
+    """An id beyond 32 bits is not found whatever the method. (Werkzeug weighs a rule's method
+    before its converters, so ``PATCH /classes/2147483648`` would otherwise be a 405 naming the
+    methods of ``GET /classes/<int:...>``, a rule that does not match that URL either.)"""
+    refusal = request.routing_exception
+    if not isinstance(refusal, MethodNotAllowed) or not refusal.valid_methods:
+        return
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in refusal.valid_methods:
+        try:
+            adapter.match(request.path, method=method)
+        except NotFound:
+            continue
+        except HTTPException:  # a redirect: some rule does match this URL
+            return
+        return
+    raise NotFound()
+
+
 def init_request_limits(app: Flask) -> None:
     """Bounded integer path parameters and NUL checks for every route."""
     app.url_map.converters["int"] = IdConverter
+    app.before_request(not_found_beyond_range)
     app.before_request(refuse_nul_in_request)
 
 
