@@ -39,17 +39,22 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _check_value(value: Any) -> None:
-    """Depth, integer range and NUL over a parsed body, without recursion."""
+def _check_value(value: Any, *, contents: bool = True) -> None:
+    """Depth, integer range and NUL over a parsed body, without recursion (only the depth when
+    ``contents`` is false)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        if not contents:
+            if isinstance(node, dict | list):
+                if depth > MAX_JSON_DEPTH:
+                    raise _too_deep()
+                children = node.values() if isinstance(node, dict) else node
+                stack.extend((child, depth + 1) for child in children)
+            continue
         if isinstance(node, dict | list):
             if depth > MAX_JSON_DEPTH:
-                raise ValidationError(
-                    f"The request body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
-                    details={"max_depth": MAX_JSON_DEPTH},
-                )
+                raise _too_deep()
             if isinstance(node, dict):
                 for key, child in node.items():
                     if "\x00" in key:
@@ -65,6 +70,26 @@ def _check_value(value: Any) -> None:
                 "A number in the request body is out of range (at most 64 bits).",
                 details={"minimum": INT64_MIN, "maximum": INT64_MAX},
             )
+
+
+def _too_deep() -> ValidationError:
+    return ValidationError(
+        f"The request body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
+        details={"max_depth": MAX_JSON_DEPTH},
+    )
+
+
+def _declared_fields() -> set[str] | None:
+    """The top-level fields this route's ``@openapi`` body declares, or None when it declares
+    an open object. Fields it does not declare are never read, so only their depth is checked:
+    the document says exactly what the server accepts."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    body = (getattr(view, "__openapi__", None) or {}).get("body")
+    if not isinstance(body, dict) or body.get("type") != "object":
+        return None
+    if "properties" not in body or body.get("additionalProperties", False) is not False:
+        return None
+    return set(body["properties"])
 
 
 def _nul_error(field: str | None) -> ValidationError:
@@ -130,13 +155,17 @@ def json_body() -> dict[str, Any]:
             details={"reason": str(error)},
         ) from error
     except RecursionError:
-        raise ValidationError(
-            f"The request body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
-            details={"max_depth": MAX_JSON_DEPTH},
-        ) from None
+        raise _too_deep() from None
     if not isinstance(data, dict):
         raise ValidationError("The request body must be a JSON object.")
-    _check_value(data)
+    declared = _declared_fields()
+    if declared is None:
+        _check_value(data)
+        return data
+    _check_value({name: value for name, value in data.items() if name in declared})
+    _check_value(
+        {name: value for name, value in data.items() if name not in declared}, contents=False
+    )
     return data
 
 
