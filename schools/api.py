@@ -283,7 +283,10 @@ def get_school(school_id: int) -> Response:
     roles=_MANAGER_NAMES,
     body={
         "type": "object",
-        "properties": {"code": _SCHOOL_CODE, "name": _text(200, nullable=True)},
+        "properties": {
+            "code": {**_SCHOOL_CODE, "nullable": True},
+            "name": _text(200, nullable=True),
+        },
     },
     response=_ref("School"),
 )
@@ -630,7 +633,8 @@ def list_teachers(school_id: int) -> Response:
             "email": {
                 "type": "string",
                 "maxLength": 254,
-                "pattern": "^\\s*[^@\\s\\x00]+@[^@\\s\\x00]+\\.[^@\\s\\x00]+\\s*$",
+                "pattern": "^\\s*[^@\\s\\x00-\\x20\\x7f-\\x9f]+@[^@\\s\\x00-\\x20\\x7f-\\x9f]+"
+                "\\.[^@\\s\\x00-\\x20\\x7f-\\x9f]+\\s*$",
             },
             "display_name": _text(200),
             "role": {"type": "string", "enum": ["teacher", "school_admin"]},

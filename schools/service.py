@@ -33,7 +33,9 @@ CLASS_CODE_LENGTH = 6
 _SCHOOL_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 # Hiragana, katakana (full and half width), the long-vowel mark, middle dot and spaces.
 _KANA = re.compile(r"^[\u3040-\u309F\u30A0-\u30FF\uFF66-\uFF9F\u3000 ・ー]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No spaces or control characters (what the OpenAPI document's pattern says too).
+_EMAIL_PART = r"[^@\s\x00-\x20\x7f-\x9f]+"
+_EMAIL = re.compile(rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$")
 
 
 @dataclass(frozen=True)
@@ -583,12 +585,12 @@ def create_staff(
 def assign_teacher(classroom: Classroom, teacher: User) -> Enrollment:
     _not_archived(classroom)
     if teacher.role not in STAFF_OF_A_SCHOOL or not teacher.is_active:
-        raise ValidationError(
+        raise Conflict(
             "Only an active teacher or school administrator can teach a class.",
             details={"field": "user_id"},
         )
     if classroom.school_id not in staff_school_ids(teacher):
-        raise ValidationError(
+        raise Conflict(
             "This teacher does not belong to the class's school.", details={"field": "user_id"}
         )
     enrollment = db.session.scalar(

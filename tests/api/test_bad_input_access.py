@@ -340,3 +340,18 @@ def test_roles_and_upload_types_are_declared(app: Flask) -> None:
     assert list(cards["content"]) == ["application/pdf"]
     problem = document["components"]["schemas"]["RosterProblem"]["properties"]
     assert problem["line"] == {"type": "integer", "nullable": True}
+
+
+def test_refusals_that_depend_on_the_data_are_409(app: Flask, world) -> None:
+    """Well-formed requests the state refuses are conflicts, not schema errors (422)."""
+    admin = _signed_in(app, "admin@bad.example")
+    values = _path_values(world)
+    researcher = db.session.scalar(select(User.id).where(User.email == world.researcher_email))
+    before = _rows()
+    url = f"/api/v1/classes/{values['classroom_id']}"
+    _refused(admin.post(f"{url}/teachers", {"user_id": researcher}), (403, 409))
+    _refused(
+        admin.post(f"{url}/login-cards.json", {"student_ids": [world.other_student_id]}), (409,)
+    )
+    _refused(admin.post(f"{url}/login-cards", {"student_ids": []}), (422,))
+    assert _rows() == before
