@@ -460,14 +460,12 @@ def move_student(
         raise Conflict("This student is archived.", details={"student_id": enrollment.user_id})
     source = enrollment.classroom
     if target.school_id != source.school_id:
-        raise ValidationError(
+        raise Conflict(
             "A student can only move to a class of the same school.",
             details={"field": "classroom_id"},
         )
     if target.id == source.id:
-        raise ValidationError(
-            "The student is already in this class.", details={"field": "classroom_id"}
-        )
+        raise Conflict("The student is already in this class.", details={"field": "classroom_id"})
     _not_archived(target)
     number = enrollment.student_number if student_number is None else student_number
     number = _range(number or 0, "student_number", 1, MAX_STUDENT_NUMBER)

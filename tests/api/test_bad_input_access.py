@@ -354,4 +354,6 @@ def test_refusals_that_depend_on_the_data_are_409(app: Flask, world) -> None:
         admin.post(f"{url}/login-cards.json", {"student_ids": [world.other_student_id]}), (409,)
     )
     _refused(admin.post(f"{url}/login-cards", {"student_ids": []}), (422,))
+    move = f"/api/v1/students/{values['student_id']}/move"
+    _refused(admin.post(move, {"classroom_id": values["classroom_id"]}), (409,))
     assert _rows() == before

@@ -277,11 +277,11 @@ def test_move_checks_school_and_number(
     across = operator.post(
         f"/api/v1/students/{schools.student_id}/move", {"classroom_id": schools.other_class_id}
     )
-    assert across.status_code == 422
+    assert across.status_code == 409
     same = operator.post(
         f"/api/v1/students/{schools.student_id}/move", {"classroom_id": schools.second_class_id}
     )
-    assert same.status_code == 422
+    assert same.status_code == 409
     enrollment = db.session.scalar(
         select(Enrollment).where(Enrollment.user_id == schools.student_id)
     )
