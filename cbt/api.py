@@ -246,7 +246,7 @@ def set_locale() -> Response:
 @openapi(
     summary="The logged-in user.",
     tags=[AUTH],
-    roles=["student", "teacher", "researcher", "operator"],
+    roles=["student", "teacher", "school_admin", "researcher", "operator"],
     response={"type": "object", "properties": {"user": ref("User")}},
 )
 def me() -> Response:

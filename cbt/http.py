@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, current_app, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import IntegerConverter
 
 from cbt.audit import Actor
@@ -38,17 +39,22 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _check_value(value: Any) -> None:
-    """Depth, integer range and NUL over a parsed body, without recursion."""
+def _check_value(value: Any, *, contents: bool = True) -> None:
+    """Depth, integer range and NUL over a parsed body, without recursion (only the depth when
+    ``contents`` is false)."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
+        if not contents:
+            if isinstance(node, dict | list):
+                if depth > MAX_JSON_DEPTH:
+                    raise _too_deep()
+                children = node.values() if isinstance(node, dict) else node
+                stack.extend((child, depth + 1) for child in children)
+            continue
         if isinstance(node, dict | list):
             if depth > MAX_JSON_DEPTH:
-                raise ValidationError(
-                    f"The request body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
-                    details={"max_depth": MAX_JSON_DEPTH},
-                )
+                raise _too_deep()
             if isinstance(node, dict):
                 for key, child in node.items():
                     if "\x00" in key:
@@ -66,6 +72,26 @@ def _check_value(value: Any) -> None:
             )
 
 
+def _too_deep() -> ValidationError:
+    return ValidationError(
+        f"The request body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
+        details={"max_depth": MAX_JSON_DEPTH},
+    )
+
+
+def _declared_fields() -> set[str] | None:
+    """The top-level fields this route's ``@openapi`` body declares, or None when it declares
+    an open object. Fields it does not declare are never read, so only their depth is checked:
+    the document says exactly what the server accepts."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    body = (getattr(view, "__openapi__", None) or {}).get("body")
+    if not isinstance(body, dict) or body.get("type") != "object":
+        return None
+    if "properties" not in body or body.get("additionalProperties", False) is not False:
+        return None
+    return set(body["properties"])
+
+
 def _nul_error(field: str | None) -> ValidationError:
     details = {"field": field} if field else {}
     return ValidationError("Text may not contain NUL characters.", details=details)
@@ -81,9 +107,29 @@ def refuse_nul_in_request() -> None:
             raise _nul_error(name)
 
 
+def not_found_beyond_range() -> None:
+    """An id beyond 32 bits is not found whatever the method. (Werkzeug weighs a rule's method
+    before its converters, so ``PATCH /classes/2147483648`` would otherwise be a 405 naming the
+    methods of ``GET /classes/<int:...>``, a rule that does not match that URL either.)"""
+    refusal = request.routing_exception
+    if not isinstance(refusal, MethodNotAllowed) or not refusal.valid_methods:
+        return
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    for method in refusal.valid_methods:
+        try:
+            adapter.match(request.path, method=method)
+        except NotFound:
+            continue
+        except HTTPException:  # a redirect: some rule does match this URL
+            return
+        return
+    raise NotFound()
+
+
 def init_request_limits(app: Flask) -> None:
     """Bounded integer path parameters and NUL checks for every route."""
     app.url_map.converters["int"] = IdConverter
+    app.before_request(not_found_beyond_range)
     app.before_request(refuse_nul_in_request)
 
 
@@ -109,13 +155,17 @@ def json_body() -> dict[str, Any]:
             details={"reason": str(error)},
         ) from error
     except RecursionError:
-        raise ValidationError(
-            f"The request body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
-            details={"max_depth": MAX_JSON_DEPTH},
-        ) from None
+        raise _too_deep() from None
     if not isinstance(data, dict):
         raise ValidationError("The request body must be a JSON object.")
-    _check_value(data)
+    declared = _declared_fields()
+    if declared is None:
+        _check_value(data)
+        return data
+    _check_value({name: value for name, value in data.items() if name in declared})
+    _check_value(
+        {name: value for name, value in data.items() if name not in declared}, contents=False
+    )
     return data
 
 

@@ -69,6 +69,7 @@ def openapi(
     body: dict[str, Any] | str | None = None,
     body_type: str = "application/json",
     body_required: bool = True,
+    other_bodies: dict[str, dict[str, Any]] | None = None,
     response: dict[str, Any] | str | None = None,
     response_type: str = "application/json",
     status: int = 200,
@@ -77,6 +78,7 @@ def openapi(
 
     ``query`` lists ``(name, type or schema, description)``; ``body`` and ``response`` are a
     schema or the name of a component schema; ``roles`` are the roles allowed (empty: anyone).
+    ``other_bodies`` maps further media types the body may come as to their schemas.
     """
 
     def decorate(view: F) -> F:
@@ -88,6 +90,7 @@ def openapi(
             "body": body,
             "body_type": body_type,
             "body_required": body_required,
+            "other_bodies": dict(other_bodies or {}),
             "response": response,
             "response_type": response_type,
             "status": status,
@@ -138,7 +141,10 @@ def _operation(rule: Any, method: str, meta: dict[str, Any], doc: str | None) ->
         parameters.append(
             {"name": name, "in": "query", "schema": schema, "description": description}
         )
-    roles = meta.get("roles", [])
+    roles = list(meta.get("roles", []))
+    if "teacher" in roles and "school_admin" not in roles:
+        # cbt.auth.role_allowed: a school administrator may do what a teacher may (scoped).
+        roles.insert(roles.index("teacher") + 1, "school_admin")
     description = f"Roles: {', '.join(roles)}." if roles else "Open to anyone."
     status = str(meta.get("status", 200))
     operation: dict[str, Any] = {
@@ -166,7 +172,13 @@ def _operation(rule: Any, method: str, meta: dict[str, Any], doc: str | None) ->
         body_type = meta.get("body_type", "application/json")
         operation["requestBody"] = {
             "required": meta.get("body_required", True),
-            "content": {body_type: {"schema": _schema(meta["body"])}},
+            "content": {
+                body_type: {"schema": _schema(meta["body"])},
+                **{
+                    other: {"schema": _schema(schema)}
+                    for other, schema in meta.get("other_bodies", {}).items()
+                },
+            },
         }
     if method in ("post", "put", "patch", "delete"):
         operation["parameters"].append(
@@ -181,6 +193,30 @@ def _operation(rule: Any, method: str, meta: dict[str, Any], doc: str | None) ->
     return operation
 
 
+# cbt.http refuses NUL in every text a client sends (PostgreSQL cannot store it).
+NO_NUL = "^[^\\x00]*$"
+
+
+def _no_nul(schema: Any) -> None:
+    """Give every plain string of a request schema the pattern that says NUL is refused."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        if (
+            node.get("type") == "string"
+            and "pattern" not in node
+            and "enum" not in node
+            and node.get("format") != "binary"
+        ):
+            node["pattern"] = NO_NUL
+        stack.extend(value for key, value in node.items() if key != "pattern")
+
+
 def build_openapi(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3.0 document for every /api/v1 route of ``app``."""
     paths: dict[str, dict[str, Any]] = {}
@@ -191,9 +227,10 @@ def build_openapi(app: Flask) -> dict[str, Any]:
         meta = getattr(view, "__openapi__", None) or {}
         path = _CONVERTER.sub(lambda m: "{" + m.group(2) + "}", rule.rule[len(API_PREFIX) :])
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {})[method.lower()] = _operation(
-                rule, method.lower(), meta, view.__doc__
-            )
+            operation = _operation(rule, method.lower(), meta, view.__doc__)
+            _no_nul([p["schema"] for p in operation["parameters"] if p["in"] != "header"])
+            _no_nul(operation.get("requestBody"))
+            paths.setdefault(path, {})[method.lower()] = operation
     tags = {op_tag for item in paths.values() for op in item.values() for op_tag in op["tags"]}
     return {
         "openapi": "3.0.3",

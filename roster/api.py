@@ -29,8 +29,8 @@ _PROBLEM = {
     "type": "object",
     "properties": {
         "file": {"type": "string"},
-        "line": {"type": ["integer", "null"]},
-        "column": {"type": ["string", "null"]},
+        "line": {"type": "integer", "nullable": True},
+        "column": {"type": "string", "nullable": True},
         "code": {"type": "string"},
         "reason": {"type": "string"},
     },
@@ -107,11 +107,18 @@ def _upload() -> bytes:
 
 @blueprint.post("/roster/import")
 @openapi(
-    summary="Import a OneRoster 1.2 CSV zip (Japan Profile): all of it or nothing.",
+    summary="Import a OneRoster 1.2 CSV zip (Japan Profile): all of it or nothing. Send it as "
+    "the form field 'package' of multipart/form-data, or as the body itself (application/zip "
+    "or application/octet-stream).",
     tags=[ROSTER],
     roles=[str(r) for r in ROLES],
-    body={"type": "string", "format": "binary"},
-    body_type="application/zip",
+    body={
+        "type": "object",
+        "required": ["package"],
+        "properties": {"package": {"type": "string", "format": "binary"}},
+    },
+    body_type="multipart/form-data",
+    other_bodies={"application/octet-stream": {"type": "string", "format": "binary"}},
     response="RosterImportReport",
     query=[("dry_run", "boolean", "Check and report what would change; write nothing.")],
 )

@@ -47,8 +47,35 @@ _MANAGER_NAMES = ["school_admin", "operator"]
 _READER_NAMES = ["teacher", "school_admin", "operator"]
 
 _ID = {"type": "integer", "format": "int32", "minimum": 1, "maximum": INT32_MAX}
+# Text the server requires: something besides spaces, and no NUL.
+_SOME_TEXT = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+
+
+def _text(max_length: int, *, nullable: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": max_length,
+        "pattern": _SOME_TEXT,
+    }
+    if nullable:
+        schema["nullable"] = True  # null, like an absent field, changes nothing
+    return schema
+
+
 _NAME = {"type": "string", "maxLength": 100, "nullable": True}
-_KANA = {"type": "string", "maxLength": 100, "nullable": True}
+_KANA = {
+    "type": "string",
+    "maxLength": 100,
+    "nullable": True,
+    "description": "Hiragana or katakana; empty clears it.",
+    "pattern": "^[\\s\u3040-\u309f\u30a0-\u30ff\uff66-\uff9f\u3000 ・ー]*$",
+}
+_SCHOOL_CODE = {
+    "type": "string",
+    "maxLength": 32,
+    "pattern": "^\\s*[A-Za-z0-9][A-Za-z0-9_-]{0,31}\\s*$",
+}
 _PERSON_NAMES = {
     "family_name": _NAME,
     "given_name": _NAME,
@@ -139,11 +166,9 @@ def _person_names(data: dict[str, Any]) -> dict[str, str | None]:
     }
 
 
-def _nothing_to_change(data: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    if not any(name in data for name in allowed):
-        raise ValidationError(
-            "Send at least one field to change.", details={"fields": list(allowed)}
-        )
+def _nothing_to_change(data: dict[str, Any], allowed: tuple[str, ...]) -> bool:
+    """True when the body changes none of ``allowed``: the reply is the record as it is."""
+    return not any(data.get(name) is not None for name in allowed)
 
 
 # -- scope: which school, class, student or staff member this caller may act on -----------------
@@ -199,9 +224,7 @@ def _managed_staff(user: CurrentUser, user_id: int) -> User:
 
 def _not_yourself(user: CurrentUser, target: User) -> None:
     if user.id == target.id:
-        raise ValidationError(
-            "You cannot do this to your own account.", details={"user_id": target.id}
-        )
+        raise Forbidden("You cannot do this to your own account.", details={"user_id": target.id})
 
 
 # -- schools -----------------------------------------------------------------------------------
@@ -231,10 +254,7 @@ def list_schools() -> Response:
     body={
         "type": "object",
         "required": ["code", "name"],
-        "properties": {
-            "code": {"type": "string", "maxLength": 32},
-            "name": {"type": "string", "maxLength": 200},
-        },
+        "properties": {"code": _SCHOOL_CODE, "name": _text(200)},
     },
     response=_ref("School"),
     status=201,
@@ -264,8 +284,8 @@ def get_school(school_id: int) -> Response:
     body={
         "type": "object",
         "properties": {
-            "code": {"type": "string", "maxLength": 32},
-            "name": {"type": "string", "maxLength": 200},
+            "code": {**_SCHOOL_CODE, "nullable": True},
+            "name": _text(200, nullable=True),
         },
     },
     response=_ref("School"),
@@ -274,7 +294,8 @@ def update_school(school_id: int) -> Response:
     user = require_user(*MANAGERS)
     school = _managed_school(user, school_id)
     data = json_body()
-    _nothing_to_change(data, ("code", "name"))
+    if _nothing_to_change(data, ("code", "name")):
+        return jsonify(service.school_view(school))
     code = _optional_text(data, "code", 32)
     if code is not None and user.role != Role.OPERATOR and code != school.code:
         raise Forbidden("Only an operator can change a school's code.")
@@ -336,11 +357,7 @@ def list_classes(school_id: int) -> Response:
     body={
         "type": "object",
         "required": ["name", "grade", "academic_year"],
-        "properties": {
-            "name": {"type": "string", "maxLength": 100},
-            "grade": _GRADE,
-            "academic_year": _YEAR,
-        },
+        "properties": {"name": _text(100), "grade": _GRADE, "academic_year": _YEAR},
     },
     response=_ref("Classroom"),
     status=201,
@@ -400,9 +417,9 @@ def get_class(classroom_id: int) -> Response:
     body={
         "type": "object",
         "properties": {
-            "name": {"type": "string", "maxLength": 100},
-            "grade": _GRADE,
-            "academic_year": _YEAR,
+            "name": _text(100, nullable=True),
+            "grade": {**_GRADE, "nullable": True},
+            "academic_year": {**_YEAR, "nullable": True},
         },
     },
     response=_ref("Classroom"),
@@ -411,7 +428,8 @@ def update_class(classroom_id: int) -> Response:
     user = require_user(*MANAGERS)
     classroom = _managed_classroom(user, classroom_id)
     data = json_body()
-    _nothing_to_change(data, ("name", "grade", "academic_year"))
+    if _nothing_to_change(data, ("name", "grade", "academic_year")):
+        return jsonify(service.classroom_view(classroom))
     changes = service.update_classroom(
         classroom,
         name=_optional_text(data, "name", 100),
@@ -469,7 +487,7 @@ def list_students(classroom_id: int) -> Response:
         "required": ["student_number"],
         "properties": {
             "student_number": _NUMBER,
-            "display_name": {"type": "string", "maxLength": 200},
+            "display_name": {"type": "string", "maxLength": 200, "nullable": True},
             **_PERSON_NAMES,
         },
     },
@@ -513,8 +531,8 @@ def create_student(classroom_id: int) -> tuple[Response, int]:
     body={
         "type": "object",
         "properties": {
-            "student_number": _NUMBER,
-            "display_name": {"type": "string", "maxLength": 200},
+            "student_number": {**_NUMBER, "nullable": True},
+            "display_name": _text(200, nullable=True),
             **_PERSON_NAMES,
         },
     },
@@ -524,7 +542,8 @@ def update_student(student_id: int) -> Response:
     user = require_user(*MANAGERS)
     enrollment = _managed_student(user, student_id)
     data = json_body()
-    _nothing_to_change(data, ("student_number", "display_name", *_PERSON_NAMES))
+    if _nothing_to_change(data, ("student_number", "display_name")) and not _person_names(data):
+        return jsonify(service.student_view(enrollment, enrollment.user))
     changes = service.update_student(
         enrollment,
         display_name=_optional_text(data, "display_name", 200),
@@ -611,8 +630,13 @@ def list_teachers(school_id: int) -> Response:
         "type": "object",
         "required": ["email", "display_name", "role"],
         "properties": {
-            "email": {"type": "string", "maxLength": 254},
-            "display_name": {"type": "string", "maxLength": 200},
+            "email": {
+                "type": "string",
+                "maxLength": 254,
+                "pattern": "^\\s*[^@\\s\\x00-\\x20\\x7f-\\x9f]+@[^@\\s\\x00-\\x20\\x7f-\\x9f]+"
+                "\\.[^@\\s\\x00-\\x20\\x7f-\\x9f]+\\s*$",
+            },
+            "display_name": _text(200),
             "role": {"type": "string", "enum": ["teacher", "school_admin"]},
             "password": {"type": "string", "minLength": 10, "maxLength": 1024},
         },
@@ -661,7 +685,7 @@ def create_teacher(school_id: int) -> tuple[Response, int]:
     body={
         "type": "object",
         "required": ["display_name"],
-        "properties": {"display_name": {"type": "string", "maxLength": 200}},
+        "properties": {"display_name": _text(200)},
     },
     response=_ref("Staff"),
 )
@@ -775,7 +799,7 @@ def reset_password(user_id: int) -> Response:
         "required": ["current_password", "new_password"],
         "properties": {
             "current_password": {"type": "string", "maxLength": 1024},
-            "new_password": {"type": "string", "maxLength": 1024},
+            "new_password": {"type": "string", "minLength": 10, "maxLength": 1024},
         },
     },
     response={"type": "object", "properties": {"changed": {"type": "boolean"}}},
@@ -796,9 +820,7 @@ def change_my_password() -> Response:
     guard.check(address, account)
     if not service.change_password(me, current, new):
         guard.failed(address, account)
-        raise ValidationError(
-            "The current password is not right.", details={"field": "current_password"}
-        )
+        raise Forbidden("The current password is not right.", details={"field": "current_password"})
     ended = revoke_user_logins(me.id, keep_current=True)
     password_changed()
     record_audit(request_actor(user), "change_password", "user", me.id, {"logins_ended": ended})

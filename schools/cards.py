@@ -111,13 +111,13 @@ def issue_login_cards(
         wanted = set(student_ids)
         missing = sorted(wanted - {user.id for _, user in rows})
         if missing:
-            raise ValidationError(
+            raise Conflict(
                 "Some of the chosen students are not active students of this class.",
                 details={"field": "student_ids", "student_ids": missing},
             )
         rows = [(enrollment, user) for enrollment, user in rows if user.id in wanted]
     if not rows:
-        raise ValidationError(
+        raise Conflict(
             "This class has no active students to print cards for.",
             details={"classroom_id": classroom.id},
         )

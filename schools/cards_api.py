@@ -62,8 +62,9 @@ _CARDS_BODY = {
     "properties": {
         "student_ids": {
             "type": "array",
+            "minItems": 1,
             "maxItems": MAX_CARDS,
-            "items": {"type": "integer", "format": "int32", "minimum": 0},
+            "items": {"type": "integer", "format": "int32", "minimum": 0, "maximum": INT32_MAX},
             "description": "Students of the class to reissue; default every active one.",
         },
     },

@@ -34,7 +34,9 @@ CLASS_CODE_LENGTH = 6
 _SCHOOL_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 # Hiragana, katakana (full and half width), the long-vowel mark, middle dot and spaces.
 _KANA = re.compile(r"^[\u3040-\u309F\u30A0-\u30FF\uFF66-\uFF9F\u3000 ・ー]+$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# No spaces or control characters (what the OpenAPI document's pattern says too).
+_EMAIL_PART = r"[^@\s\x00-\x20\x7f-\x9f]+"
+_EMAIL = re.compile(rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$")
 
 
 @dataclass(frozen=True)
@@ -460,14 +462,12 @@ def move_student(
         raise Conflict("This student is archived.", details={"student_id": enrollment.user_id})
     source = enrollment.classroom
     if target.school_id != source.school_id:
-        raise ValidationError(
+        raise Conflict(
             "A student can only move to a class of the same school.",
             details={"field": "classroom_id"},
         )
     if target.id == source.id:
-        raise ValidationError(
-            "The student is already in this class.", details={"field": "classroom_id"}
-        )
+        raise Conflict("The student is already in this class.", details={"field": "classroom_id"})
     _not_archived(target)
     number = enrollment.student_number if student_number is None else student_number
     number = _range(number or 0, "student_number", 1, MAX_STUDENT_NUMBER)
@@ -585,12 +585,12 @@ def create_staff(
 def assign_teacher(classroom: Classroom, teacher: User) -> Enrollment:
     _not_archived(classroom)
     if teacher.role not in STAFF_OF_A_SCHOOL or not teacher.is_active:
-        raise ValidationError(
+        raise Conflict(
             "Only an active teacher or school administrator can teach a class.",
             details={"field": "user_id"},
         )
     if classroom.school_id not in staff_school_ids(teacher):
-        raise ValidationError(
+        raise Conflict(
             "This teacher does not belong to the class's school.", details={"field": "user_id"}
         )
     enrollment = db.session.scalar(

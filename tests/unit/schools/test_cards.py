@@ -215,7 +215,7 @@ def test_a_student_of_another_class_is_refused(api: ApiClient, school: SeededSch
     before = _hmacs(school.classroom_id)
     chosen = [school.student_ids[1], school.other_student_id]
     reply = api.post(_cards_url(school), {"student_ids": chosen})
-    assert reply.status_code == 422
+    assert reply.status_code == 409  # well formed; the state refuses it
     assert reply.get_json()["error"]["details"]["student_ids"] == [school.other_student_id]
     db.session.expire_all()
     assert _hmacs(school.classroom_id) == before

@@ -37,7 +37,7 @@ def test_change_password_refusals_change_nothing(app: Flask, schools: Schools) -
     api = signed_in(app, TEACHER)
     before = db.session.get(User, schools.teacher_id).password_hash
     for body, status in (
-        ({"current_password": "wrong-password", "new_password": NEW_PASSWORD}, 422),
+        ({"current_password": "wrong-password", "new_password": NEW_PASSWORD}, 403),
         ({"current_password": TEACHER_PASSWORD, "new_password": "short"}, 422),
         ({"current_password": TEACHER_PASSWORD, "new_password": TEACHER_PASSWORD}, 422),
         ({"current_password": TEACHER_PASSWORD, "new_password": TEACHER}, 422),
@@ -59,7 +59,7 @@ def test_wrong_current_passwords_lock_like_logins(app: Flask, schools: Schools) 
     api = signed_in(app, TEACHER)
     body = {"current_password": "wrong-password", "new_password": NEW_PASSWORD}
     statuses = [api.post("/api/v1/me/password", body).status_code for _ in range(4)]
-    assert statuses == [422, 422, 422, 429]
+    assert statuses == [403, 403, 403, 429]
 
 
 def test_students_have_no_password_to_change(app: Flask, schools: Schools) -> None:
@@ -84,7 +84,7 @@ def test_reset_gives_a_temporary_password_and_ends_logins(
         "/api/v1/me/password", {"current_password": temporary, "new_password": NEW_PASSWORD}
     )
     assert changed.status_code == 200
-    assert admin.post(f"/api/v1/staff/{schools.admin_id}/password-reset").status_code == 422
+    assert admin.post(f"/api/v1/staff/{schools.admin_id}/password-reset").status_code == 403
     assert [
         e.target_id
         for e in db.session.scalars(select(AuditEvent).where(AuditEvent.action == "reset_password"))

@@ -330,7 +330,7 @@ def test_cards_skip_a_deleted_student(app: Flask, school: SeededSchool) -> None:
         f"/api/v1/classes/{school.classroom_id}/login-cards",
         {"student_ids": [school.student_ids[1]]},
     )
-    assert refused.status_code == 422
+    assert refused.status_code == 409
 
 
 def test_cli_deletes_and_refuses_a_second_time(runner, school: SeededSchool) -> None:
