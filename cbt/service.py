@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 
 from sqlalchemy import select
 
@@ -98,9 +99,15 @@ def enroll_teacher(classroom: Classroom, teacher: User) -> Enrollment:
 
 
 def enroll_student(
-    classroom: Classroom, student_number: int, display_name: str, login_code: str, secret_key: str
+    classroom: Classroom,
+    student_number: int,
+    display_name: str,
+    login_code: str,
+    secret_key: str,
+    names: Mapping[str, str | None] | None = None,
 ) -> Enrollment:
-    """Create a student in ``classroom``; only the HMAC of ``login_code`` is stored."""
+    """Create a student in ``classroom``; only the HMAC of ``login_code`` is stored. ``names``
+    sets the roster's name columns (family_name, given_name and their kana)."""
     if student_number < 1:
         raise ValidationError("Student numbers start at 1.", details={"field": "student_number"})
     user = User(
@@ -108,6 +115,7 @@ def enroll_student(
         display_name=display_name,
         pseudonym=new_pseudonym(),
         school_id=classroom.school_id,
+        **(names or {}),
     )
     enrollment = Enrollment(
         classroom=classroom,

@@ -18,8 +18,8 @@ from sqlalchemy import func, or_, select
 from cbt.db import db, iso_utc, utcnow
 from cbt.errors import Conflict, NotFound, ValidationError
 from cbt.models import Classroom, Enrollment, Role, School, User
-from cbt.security import generate_login_code, hash_password, login_code_hmac, verify_password
-from cbt.service import MIN_PASSWORD_LENGTH, new_pseudonym
+from cbt.security import generate_login_code, hash_password, verify_password
+from cbt.service import MIN_PASSWORD_LENGTH, enroll_student, new_pseudonym
 from schools.retention import shown_name
 
 MAX_PASSWORD_LENGTH = 1024
@@ -411,22 +411,7 @@ def create_student(
         display = _text(joined, "display_name", 200)
     _number_free(classroom.id, number)
     code = generate_login_code()
-    user = User(
-        role=Role.STUDENT,
-        display_name=display,
-        pseudonym=new_pseudonym(),
-        school_id=classroom.school_id,
-        **checked,
-    )
-    enrollment = Enrollment(
-        classroom=classroom,
-        user=user,
-        role=Role.STUDENT,
-        student_number=number,
-        login_code_hmac=login_code_hmac(secret_key, code),
-    )
-    db.session.add_all([user, enrollment])
-    db.session.flush()
+    enrollment = enroll_student(classroom, number, display, code, secret_key, names=checked)
     return NewStudent(enrollment, code)
 
 
