@@ -27,7 +27,7 @@ test: $(VENV)/.dev
 	PYTHON=$(PY) bash scripts/test.sh
 
 test-fast: $(VENV)/.dev
-	$(PY) -m pytest -m "not e2e and not slow" -q -n 2
+	$(PY) -m pytest -m "not e2e and not slow and not scale" -q -n 2
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

@@ -15,11 +15,11 @@ stage() { printf '\n==== %s ====\n' "$1"; }
 
 stage "unit and API suite on SQLite + in-process store"
 env -u CBT_TEST_DATABASE_URL -u CBT_TEST_REDIS_URL \
-  "$PYTHON" -m pytest -m "not e2e and not faults" -n "$JOBS" -q "$@"
+  "$PYTHON" -m pytest -m "not e2e and not faults and not scale" -n "$JOBS" -q "$@"
 
 stage "unit, API and integration suite on PostgreSQL + Redis"
 CBT_TEST_DATABASE_URL="$PG_URL" CBT_TEST_REDIS_URL="$REDIS_URL" \
-  "$PYTHON" -m pytest -m "not e2e and not faults" -n "$JOBS" -q "$@"
+  "$PYTHON" -m pytest -m "not e2e and not faults and not scale" -n "$JOBS" -q "$@"
 
 stage "PostgreSQL + Redis: fault tests (their own PostgreSQL cluster, Redis and gunicorn)"
 # One stack for the whole stage, so no xdist: the tests share it, each with its own class.
