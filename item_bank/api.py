@@ -22,7 +22,7 @@ from item_bank.curriculum import code_table, code_texts, describe_curriculum_cod
 from item_bank.media import get_media, store_media
 from item_bank.models import ItemStatus
 from item_bank.qti import ImportOptions, export_package, import_package
-from item_bank.schemas import SCHEMAS, item_fields, item_filters, query_int
+from item_bank.schemas import SCHEMAS, item_fields, item_filters, query_float, query_int
 from item_bank.types import ITEM_TYPES, get_item_type
 
 __all__ = ["blueprint"]
@@ -286,7 +286,15 @@ def try_score() -> Response:
     summary="Export matching items (latest versions) as a QTI 3.0 package.",
     tags=[ITEMS],
     roles=AUTHORS,
-    query=[*_list_query()[:10], ("keys", "string", "Comma-separated keys.")],
+    query=[
+        *_list_query()[:10],
+        ("keys", "string", "Comma-separated keys."),
+        (
+            "usage_parameter_set",
+            "integer",
+            "A published parameter set whose IRT parameters travel as QTI usage data.",
+        ),
+    ],
     response={"type": "string", "format": "binary"},
     response_type="application/zip",
 )
@@ -295,7 +303,11 @@ def export_items() -> Response:
     version_ids = service.export_version_ids(
         item_filters(request.args), keys=[k for k in request.args.get("keys", "").split(",") if k]
     )
-    data, n_items = export_package(version_ids, actor=request_actor(user))
+    data, n_items = export_package(
+        version_ids,
+        actor=request_actor(user),
+        usage_parameter_set_id=query_int(request.args, "usage_parameter_set"),
+    )
     return Response(
         data,
         mimetype="application/zip",
@@ -338,6 +350,7 @@ def _flag(name: str) -> bool:
         ("on_existing", "string", "new_version (default), skip or error."),
         ("status", "string", "Status of imported versions: draft, review or pretest."),
         ("skip_unsupported", "boolean", "Import what can be; list the rest in not_imported."),
+        ("usage_scaling", "number", "The constant D of the usage data's IRT parameters (1)."),
     ],
 )
 def import_items() -> Response:
@@ -353,6 +366,7 @@ def import_items() -> Response:
         status=status,
         on_existing=request.args.get("on_existing", "new_version"),
         skip_unsupported=_flag("skip_unsupported"),
+        usage_scaling=query_float(request.args, "usage_scaling") or 1.0,
     )
     dry_run = _flag("dry_run")
     savepoint = db.session.begin_nested()

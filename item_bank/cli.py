@@ -56,6 +56,12 @@ def _summary(report: dict[str, Any]) -> str:
         f"{report['n_items']} items: {report['created']} created, {report['revised']} revised, "
         f"{report['unchanged']} unchanged, {report['skipped']} skipped; "
         f"{report['media']} media files, {report['stimuli']} stimuli"
+        + (
+            f"; {report['usage_data']['statistics']} item statistics, "
+            f"{len(report['usage_data']['parameter_sets'])} draft parameter sets"
+            if report.get("usage_data", {}).get("statistics")
+            else ""
+        )
     )
 
 
@@ -113,8 +119,17 @@ def register_commands(group: click.Group) -> None:
         is_flag=True,
         help="Import the items that can be imported; list the others and why.",
     )
+    @click.option(
+        "--usage-scaling",
+        type=click.FloatRange(min=0, min_open=True),
+        default=1.0,
+        show_default=True,
+        help="The constant D of the IRT parameters in the package's usage data.",
+    )
     @with_appcontext
-    def import_command(package: Path, status: str, on_existing: str, skip_unsupported) -> None:
+    def import_command(
+        package: Path, status: str, on_existing: str, skip_unsupported, usage_scaling
+    ) -> None:
         """Import a QTI 3.0 (or 2.x) package: all of it, or nothing (see --skip-unsupported)."""
         from cbt.audit import SYSTEM
         from cbt.db import db
@@ -127,7 +142,10 @@ def register_commands(group: click.Group) -> None:
                 data,
                 actor=SYSTEM,
                 options=ImportOptions(
-                    status=status, on_existing=on_existing, skip_unsupported=skip_unsupported
+                    status=status,
+                    on_existing=on_existing,
+                    skip_unsupported=skip_unsupported,
+                    usage_scaling=usage_scaling,
                 ),
             )
             db.session.commit()
@@ -176,8 +194,14 @@ def register_commands(group: click.Group) -> None:
     @click.option("--code-prefix", help="学習指導要領コード prefix.")
     @click.option("--q", help="Text search.")
     @click.option("--key", "keys", multiple=True, help="Export just these keys (repeatable).")
+    @click.option(
+        "--usage-data",
+        "usage_set",
+        type=int,
+        help="A published parameter set id: its IRT parameters travel as QTI usage data.",
+    )
     @with_appcontext
-    def export_command(out: Path, status, item_type, code_prefix, q, keys) -> None:
+    def export_command(out: Path, status, item_type, code_prefix, q, keys, usage_set) -> None:
         """Export the latest versions of matching items as a QTI 3.0 package."""
         from cbt.audit import SYSTEM
         from cbt.db import db
@@ -187,7 +211,7 @@ def register_commands(group: click.Group) -> None:
 
         try:
             ids = export_version_ids(_filters(status, item_type, code_prefix, q), keys=keys)
-            data, n_items = export_package(ids, actor=SYSTEM)
+            data, n_items = export_package(ids, actor=SYSTEM, usage_parameter_set_id=usage_set)
             db.session.commit()
         except DomainError as error:
             db.session.rollback()

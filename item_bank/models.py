@@ -38,6 +38,7 @@ __all__ = [
     "ItemEnemy",
     "ItemParameter",
     "ItemPool",
+    "ItemStatistic",
     "ItemStatus",
     "ItemVersion",
     "MediaAsset",
@@ -242,6 +243,33 @@ class ItemParameter(db.Model):
     standard_errors: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     parameter_set: Mapped[ParameterSet] = relationship(back_populates="item_parameters")
+
+
+class ItemStatistic(db.Model):
+    """A statistic about an item version from QTI usage data (p-value, IRT parameter, ...).
+
+    ``name`` is a glossary term (the 1EdTech item-statistics glossary: ``AIS``, ``A-Param``,
+    ...), ``context`` the group it was computed on. Either ``value`` (a number), ``text``, or
+    ``mapping`` (a value per response, for distractor statistics) is set.
+    """
+
+    __tablename__ = "item_statistics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    context: Mapped[str] = mapped_column(String(200))
+    glossary: Mapped[str | None] = mapped_column(String(300))
+    value: Mapped[float | None] = mapped_column(Float)
+    text: Mapped[str | None] = mapped_column(String(200))
+    mapping: Mapped[dict[str, Any] | None]
+    case_count: Mapped[int | None]
+    std_error: Mapped[float | None] = mapped_column(Float)
+    std_deviation: Mapped[float | None] = mapped_column(Float)
+    last_updated: Mapped[str | None] = mapped_column(String(40))
+    source: Mapped[str] = mapped_column(String(255), default="")
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    imported_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class ItemPool(db.Model):

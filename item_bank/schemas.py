@@ -213,6 +213,27 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     },
                 },
             },
+            "usage_data": {
+                "type": "object",
+                "description": "What the package's QTI usage data became.",
+                "properties": {
+                    "statistics": {"type": "integer"},
+                    "items": {"type": "integer"},
+                    "left_out": {"type": "array", "items": {"type": "string"}},
+                    "parameter_sets": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "id": {"type": "integer"},
+                                "name": {"type": "string"},
+                                "version": {"type": "integer"},
+                                "n_items": {"type": "integer"},
+                            },
+                        },
+                    },
+                },
+            },
             "dry_run": {"type": "boolean"},
         },
     },

@@ -40,9 +40,13 @@ from item_bank.media import MEDIA_EXTENSIONS, MEDIA_REF, MEDIA_URL, _check, stor
 from item_bank.models import (
     Item,
     ItemEnemy,
+    ItemParameter,
+    ItemStatistic,
     ItemStatus,
     ItemVersion,
     MediaAsset,
+    ParameterSet,
+    ParameterSetStatus,
     Stimulus,
 )
 from item_bank.processing import (
@@ -63,10 +67,19 @@ from item_bank.qti.items import (
 )
 from item_bank.qti.safety import PackageLimits, SafePackage, resolve_href
 from item_bank.qti.upgrade import upgrade
+from item_bank.qti.usagedata import (
+    USAGE_RESOURCE,
+    USAGE_RESOURCES,
+    Statistic,
+    irt_records,
+    read_usage_data,
+    usage_data_xml,
+)
 from item_bank.service import (
     ItemFields,
     _check_key,
     add_item,
+    create_parameter_set,
     create_stimulus,
     enemy_keys_for,
     revise_item,
@@ -108,10 +121,20 @@ def _identifier(key: str, prefix: str = "I_") -> str:
 # --------------------------------------------------------------------------- export
 
 
-def export_package(version_ids: list[int], *, actor: Actor | None = None) -> tuple[bytes, int]:
-    """A QTI 3.0 package of these item versions; returns ``(zip bytes, number of items)``."""
+def export_package(
+    version_ids: list[int],
+    *,
+    actor: Actor | None = None,
+    usage_parameter_set_id: int | None = None,
+) -> tuple[bytes, int]:
+    """A QTI 3.0 package of these item versions; returns ``(zip bytes, number of items)``.
+
+    With ``usage_parameter_set_id`` (a published set) the package also carries that set's IRT
+    parameters for these items as QTI usage data.
+    """
     if not version_ids:
         raise ValidationError("Nothing to export: no items match.")
+    usage_set = _published_set(usage_parameter_set_id)
     versions = list(
         db.session.scalars(
             select(ItemVersion)
@@ -247,6 +270,8 @@ def export_package(version_ids: list[int], *, actor: Actor | None = None) -> tup
                 )
         for sha, asset in media.items():
             archive.writestr(media_path(sha), asset.data)
+        if usage_set is not None:
+            _write_usage(archive, resources, usage_set, versions)
         archive.writestr(
             "imsmanifest.xml",
             etree.tostring(manifest, xml_declaration=True, encoding="UTF-8", pretty_print=True),
@@ -312,6 +337,63 @@ def _item_metadata(
     etree.SubElement(metadata, f"{{{CBT_NS}}}item").text = json.dumps(ours, ensure_ascii=False)
 
 
+def _published_set(parameter_set_id: int | None) -> ParameterSet | None:
+    if parameter_set_id is None:
+        return None
+    parameter_set = db.session.get(ParameterSet, parameter_set_id)
+    if parameter_set is None:
+        raise NotFound(f"No parameter set {parameter_set_id}.")
+    if parameter_set.status != ParameterSetStatus.PUBLISHED:
+        raise ValidationError(
+            "Only a published parameter set is exported as usage data.",
+            details={"parameter_set_id": parameter_set_id},
+        )
+    return parameter_set
+
+
+def _write_usage(
+    archive: zipfile.ZipFile,
+    resources: etree._Element,
+    parameter_set: ParameterSet,
+    versions: list[ItemVersion],
+) -> None:
+    """The set's parameters for these versions as ``usagedata/<set>-v<n>.xml``."""
+    by_version = {
+        p.item_version_id: p
+        for p in db.session.scalars(
+            select(ItemParameter).where(
+                ItemParameter.parameter_set_id == parameter_set.id,
+                ItemParameter.item_version_id.in_([v.id for v in versions]),
+            )
+        )
+    }
+    n_persons = (parameter_set.provenance or {}).get("n_persons")
+    rows = [
+        (
+            _identifier(version.item.key),
+            {
+                "model": p.model,
+                "discrimination": p.discrimination,
+                "difficulty": p.difficulty,
+                "guessing": p.guessing,
+                "se": p.standard_errors or {},
+            },
+            n_persons if isinstance(n_persons, int) else None,
+        )
+        for version in versions
+        if (p := by_version.get(version.id)) is not None and p.model not in ("grm", "gpcm")
+    ]
+    href = f"usagedata/{_file_stem(parameter_set.name)}-v{parameter_set.version}.xml"
+    context = f"{parameter_set.name} v{parameter_set.version}"
+    archive.writestr(href, usage_data_xml(context, rows))
+    resource = etree.SubElement(
+        resources,
+        _m("resource"),
+        {"identifier": "U_" + _file_stem(context), "type": USAGE_RESOURCE, "href": href},
+    )
+    etree.SubElement(resource, _m("file"), {"href": href})
+
+
 # --------------------------------------------------------------------------- import
 
 
@@ -325,6 +407,9 @@ class ImportOptions:
     # Import the items that can be imported and list the others with the reason, instead of
     # refusing the whole package. Package-level problems (safety, manifest) still refuse it.
     skip_unsupported: bool = False
+    # The constant D of the IRT parameters in the package's usage data: the glossary does not
+    # say, so 1.0 (the logistic metric) unless the caller knows they are on the normal metric.
+    usage_scaling: float = 1.0
 
 
 @dataclass
@@ -345,6 +430,8 @@ class _Prepared:
     fields: ItemFields
     stimulus_path: str | None
     enemies: list[str]
+    # What usage data may call the item by: its QTI identifier and its manifest resource.
+    identifiers: tuple[str, ...] = ()
 
 
 def _child(element: etree._Element, name: str) -> etree._Element | None:
@@ -425,12 +512,16 @@ def import_package(
         raise ValidationError("The package has no imsmanifest.xml at its root.")
     resources = _resources(package.read_xml("imsmanifest.xml"))
     items = [r for r in resources if r.kind.startswith(ITEM_RESOURCES)]
-    if not items:
+    usage = [r for r in resources if r.kind.startswith(USAGE_RESOURCES)]
+    if not items and not usage:
         raise ValidationError(
-            "The package lists no QTI items (imsqti_item_xmlv3p0, or 2.x: imsqti_item_xmlv2p2, "
-            "imsqti_item_xmlv2p1).",
+            "The package holds nothing this engine imports: no QTI items (imsqti_item_xmlv3p0, "
+            "or 2.x: imsqti_item_xmlv2p2, imsqti_item_xmlv2p1) and no usage data "
+            "(imsqti_usagedata_xmlv3p0).",
             details={"resource_types": sorted({r.kind for r in resources})[:20]},
         )
+    if not isinstance(options.usage_scaling, int | float) or not options.usage_scaling > 0:
+        raise ValidationError("'usage_scaling' (D) must be a positive number.")
 
     media: dict[str, tuple[bytes, str, str]] = {}  # sha -> (data, mime, path)
 
@@ -515,6 +606,7 @@ def import_package(
                     if parsed.stimulus_href
                     else None,
                     enemies=[str(k) for k in ours.get("enemies") or []],
+                    identifiers=(parsed.identifier, resource.identifier),
                 )
             )
         except ValidationError as error:
@@ -529,7 +621,8 @@ def import_package(
             if len(errors) >= MAX_ERRORS and not options.skip_unsupported:
                 break
     not_imported = errors if options.skip_unsupported else []
-    if errors and not (options.skip_unsupported and prepared):
+    statistics = _read_usage(package, usage, warnings)
+    if errors and not (options.skip_unsupported and (prepared or statistics)):
         raise ValidationError(
             f"The package was not imported: {len(errors)} item(s) have problems "
             f"(first: {errors[0]['message']}).",
@@ -585,6 +678,7 @@ def import_package(
         outcomes.append({"key": entry.key, "action": action, "version": version})
     db.session.flush()
     n_enemies = _import_enemies(prepared, warnings)
+    usage_report = _import_usage(statistics, prepared, outcomes, options, actor, warnings)
     record_audit(
         actor,
         "items_imported",
@@ -595,6 +689,8 @@ def import_package(
             "not_imported": [e["file"] for e in not_imported],
             "media": len(media),
             "stimuli": len(stimulus_ids),
+            "statistics": usage_report["statistics"],
+            "parameter_sets": [p["id"] for p in usage_report["parameter_sets"]],
         },
     )
     report.update(
@@ -603,6 +699,7 @@ def import_package(
             "media": len(media),
             "stimuli": len(stimulus_ids),
             "enemy_pairs": n_enemies,
+            "usage_data": usage_report,
             "warnings": warnings,
             "not_imported": not_imported,
             "items": [
@@ -622,6 +719,136 @@ def import_package(
             ],
         }
     )
+    return report
+
+
+def _read_usage(
+    package: SafePackage, usage: list[_Resource], warnings: list[str]
+) -> list[tuple[str, Statistic]]:
+    """Every statistic of the package's usage-data resources (read before anything is written)."""
+    statistics: list[tuple[str, Statistic]] = []
+    for resource in usage:
+        path = resolve_href("imsmanifest.xml", resource.href)
+        if path not in package:
+            raise ValidationError(f"The usage data {path} is not in the package.")
+        found = read_usage_data(package.read_xml(path), path)
+        warnings.extend(found.warnings)
+        statistics.extend((path, statistic) for statistic in found.statistics)
+    return statistics
+
+
+def _import_usage(
+    statistics: list[tuple[str, Statistic]],
+    prepared: list[_Prepared],
+    outcomes: list[dict[str, Any]],
+    options: ImportOptions,
+    actor: Actor,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """Usage data as item statistics, and each group's IRT parameters as a draft parameter set.
+
+    A statistic names its items by identifier: an item of this package (by its QTI or
+    resource identifier), else a bank item whose key it is. It is kept for the item's latest
+    version (the one this import wrote, where it wrote one).
+    """
+    report: dict[str, Any] = {"statistics": 0, "items": 0, "parameter_sets": [], "left_out": []}
+    if not statistics:
+        return report
+    key_of = {}
+    for entry in prepared:
+        for identifier in entry.identifiers:
+            key_of.setdefault(identifier, entry.key)
+    targets = {t for _, statistic in statistics for t in statistic.targets}
+    keys = sorted({key_of.get(t, t) for t in targets})
+    latest = {}
+    for start in range(0, len(keys), 1000):
+        latest.update(
+            db.session.execute(
+                select(Item.key, ItemVersion.id)
+                .join(ItemVersion, ItemVersion.item_id == Item.id)
+                .where(Item.key.in_(keys[start : start + 1000]), ItemVersion.is_latest)
+            ).all()
+        )
+    written = {o["key"]: o["version"].id for o in outcomes if "version" in o}
+    version_of = {t: written.get(key_of.get(t, t)) or latest.get(key_of.get(t, t)) for t in targets}
+    missing = sorted(t for t, version_id in version_of.items() if version_id is None)
+    if missing:
+        report["left_out"] = missing[:100]
+        warnings.append(
+            f"Usage data names {len(missing)} item(s) that are neither in the package nor in "
+            f"the bank ({', '.join(missing[:5])}); their statistics were left out."
+        )
+    rows = []
+    for path, statistic in statistics:
+        for target in statistic.targets:
+            if version_of[target] is None:
+                continue
+            rows.append(
+                ItemStatistic(
+                    item_version_id=version_of[target],
+                    name=statistic.name,
+                    context=statistic.context,
+                    glossary=(statistic.glossary or None) and statistic.glossary[:300],
+                    value=statistic.value,
+                    text=statistic.text,
+                    mapping=statistic.mapping,
+                    case_count=statistic.case_count,
+                    std_error=statistic.std_error,
+                    std_deviation=statistic.std_deviation,
+                    last_updated=(statistic.last_updated or None) and statistic.last_updated[:40],
+                    source=path[:255],
+                    imported_by_id=actor.id,
+                )
+            )
+    db.session.add_all(rows)
+    report["statistics"] = len(rows)
+    report["items"] = len({row.item_version_id for row in rows})
+    groups = irt_records([statistic for _, statistic in statistics])
+    for context, by_target in sorted(groups.items()):
+        parameters = {
+            version_of[target]: record
+            for target, record in by_target.items()
+            if version_of.get(target) is not None
+        }
+        if not parameters:
+            continue
+        try:
+            parameter_set = create_parameter_set(
+                name=context[:100],
+                parameters=parameters,
+                provenance={
+                    "source": "qti_usage_data",
+                    "context": context,
+                    "files": sorted({path for path, s in statistics if s.context == context}),
+                    "scaling_assumed": options.usage_scaling,
+                },
+                scaling=float(options.usage_scaling),
+                actor=actor,
+            )
+        except ValidationError as error:
+            named = {version_of[t]: t for t in by_target if version_of.get(t) is not None}
+            target = named.get(error.details.get("item_version_id"))
+            raise ValidationError(
+                f"Usage data group {context!r}"
+                + (f", item {target!r}" if target else "")
+                + f": the IRT parameters are not valid ({error.message})",
+                details={"context": context, **({"item": target} if target else {})},
+            ) from None
+        report["parameter_sets"].append(
+            {
+                "id": parameter_set.id,
+                "name": parameter_set.name,
+                "version": parameter_set.version,
+                "n_items": len(parameters),
+            }
+        )
+        warnings.append(
+            f"Usage data group {context!r}: IRT parameters for {len(parameters)} item(s) "
+            f"became draft parameter set {parameter_set.name!r} version "
+            f"{parameter_set.version}, read with D = {options.usage_scaling:g}; check and "
+            "publish it before use."
+        )
+    db.session.flush()
     return report
 
 

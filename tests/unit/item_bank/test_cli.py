@@ -155,3 +155,26 @@ def test_import_skip_unsupported_lists_what_it_left(app: Flask, runner, tmp_path
     assert "1 created" in result.output
     assert "Not imported (1):" in result.output
     assert "items/c.xml" in result.output
+
+
+def test_usage_data_on_the_command_line(app: Flask, runner, tmp_path: Path) -> None:
+    from tests.unit.item_bank.test_usage_data import two_items_with_statistics
+
+    source = tmp_path / "stats.zip"
+    source.write_bytes(two_items_with_statistics())
+    result = runner.invoke(cli, ["items", "import", str(source), "--usage-scaling", "1.702"])
+    assert result.exit_code == 0, result.output
+    assert "8 item statistics, 2 draft parameter sets" in result.output
+    assert "D = 1.702" in result.output
+    result = runner.invoke(cli, ["items", "import", str(source), "--usage-scaling", "0"])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+
+    result = runner.invoke(cli, ["items", "export", "--out", str(tmp_path / "o.zip"),
+                                 "--usage-data", "1"])  # fmt: skip
+    assert result.exit_code == 1
+    assert "Only a published parameter set" in result.output
+    result = runner.invoke(cli, ["items", "export", "--out", str(tmp_path / "o.zip"),
+                                 "--usage-data", "999"])  # fmt: skip
+    assert result.exit_code == 1
+    assert "No parameter set 999" in result.output
