@@ -118,8 +118,9 @@ def load_administration_responses(administration_ids: Sequence[int]) -> Administ
         if bad.any():
             row = batch[int(np.flatnonzero(bad)[0])]
             raise ValidationError(
-                f"Session {row[4]}, item version {row[1]}: score {row[2]} is not a whole "
-                "number; polytomous scores must be categories 0, 1, 2, ...",
+                "Session %(session)s, item version %(item_version)s: score %(score)s is "
+                "not a whole number; polytomous scores must be categories 0, 1, 2, ...",
+                params={"session": row[4], "item_version": row[1], "score": row[2]},
                 details={"exam_session_id": row[4], "item_version_id": row[1]},
             )
     if not p_parts:

@@ -49,7 +49,13 @@ class ErrorCode(StrEnum):
 
 
 class DomainError(Exception):
-    """An error a client can act on. Services raise it; the request boundary serialises it."""
+    """An error a client can act on. Services raise it; the request boundary serialises it.
+
+    A message that names values is a template with ``params``
+    (``ValidationError("No item %(key)r.", params={"key": key})``), so the catalogs hold one
+    sentence to translate and the boundary fills it in the reader's language; ``message`` is
+    the English sentence with the values filled in.
+    """
 
     status = 400
     code = ErrorCode.BAD_REQUEST
@@ -58,14 +64,17 @@ class DomainError(Exception):
         self,
         message: str,
         *,
+        params: dict[str, Any] | None = None,
         code: ErrorCode | None = None,
         details: dict[str, Any] | None = None,
         status: int | None = None,
         commit: bool = False,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
+        self.template = message
+        self.params = dict(params or {})
+        self.message = fill(message, self.params)
+        super().__init__(self.message)
         # A refusal that also records a change of state (a section ending because its time
         # ran out) asks the request boundary to commit rather than roll back.
         self.commit = commit
@@ -123,11 +132,25 @@ _HTTP_CODES = {
 }
 
 
+def fill(template: str, params: dict[str, Any]) -> str:
+    """``template % params``; a translation that does not fit its values falls back to them."""
+    if not params:
+        return template
+    try:
+        return template % params
+    except (KeyError, TypeError, ValueError):
+        return template + " " + repr(params)
+
+
 def error_response(
-    code: ErrorCode, message: str, status: int, details: dict[str, Any] | None = None
+    code: ErrorCode,
+    message: str,
+    status: int,
+    details: dict[str, Any] | None = None,
+    params: dict[str, Any] | None = None,
 ) -> Response:
     """The error JSON; ``message`` is translated here, the one place errors become replies."""
-    message = translate(message)
+    message = fill(translate(message), params or {})
     response = jsonify({"error": {"code": str(code), "message": message, "details": details or {}}})
     response.status_code = status
     return response
@@ -205,7 +228,9 @@ def register_error_handlers(app: Flask) -> None:
     def _domain_error(error: DomainError) -> Response:
         if error.commit:
             g.commit_refusal = True
-        response = error_response(error.code, error.message, error.status, error.details)
+        response = error_response(
+            error.code, error.template, error.status, error.details, error.params
+        )
         response.headers.update(error.headers)
         return response
 

@@ -74,7 +74,8 @@ def _check_value(value: Any, *, contents: bool = True) -> None:
 
 def _too_deep() -> ValidationError:
     return ValidationError(
-        f"The request body is nested too deeply (at most {MAX_JSON_DEPTH} levels).",
+        "The request body is nested too deeply (at most %(levels)s levels).",
+        params={"levels": MAX_JSON_DEPTH},
         details={"max_depth": MAX_JSON_DEPTH},
     )
 
@@ -171,7 +172,8 @@ def json_body() -> dict[str, Any]:
 
 def _too_large() -> DomainError:
     return DomainError(
-        f"The JSON body is larger than {MAX_JSON_BYTES // (1024 * 1024)} MB.",
+        "The JSON body is larger than %(megabytes)s MB.",
+        params={"megabytes": MAX_JSON_BYTES // (1024 * 1024)},
         code=ErrorCode.PAYLOAD_TOO_LARGE,
         status=413,
         details={"max_bytes": MAX_JSON_BYTES},
@@ -196,21 +198,32 @@ def get_field(
     if value is _MISSING or value is None:
         if default is not _MISSING:
             return default
-        raise ValidationError(f"'{name}' is required.", details={"field": name})
+        raise ValidationError(
+            "'%(name)s' is required.", params={"name": name}, details={"field": name}
+        )
     kinds = kind if isinstance(kind, tuple) else (kind,)
     if isinstance(value, bool) and bool not in kinds:
-        raise ValidationError(f"'{name}' has the wrong type.", details={"field": name})
+        raise ValidationError(
+            "'%(name)s' has the wrong type.", params={"name": name}, details={"field": name}
+        )
     if not isinstance(value, kinds):
         names = " or ".join(k.__name__ for k in kinds)
-        raise ValidationError(f"'{name}' must be {names}.", details={"field": name})
+        raise ValidationError(
+            "'%(name)s' must be %(names)s.",
+            params={"name": name, "names": names},
+            details={"field": name},
+        )
     if isinstance(value, int) and not isinstance(value, bool) and not minimum <= value <= maximum:
         raise ValidationError(
-            f"'{name}' must be between {minimum} and {maximum}.",
+            "'%(name)s' must be between %(minimum)s and %(maximum)s.",
+            params={"name": name, "minimum": minimum, "maximum": maximum},
             details={"field": name, "minimum": minimum, "maximum": maximum},
         )
     if max_length is not None and isinstance(value, str | list) and len(value) > max_length:
         raise ValidationError(
-            f"'{name}' is too long (at most {max_length}).", details={"field": name}
+            "'%(name)s' is too long (at most %(max_length)s).",
+            params={"name": name, "max_length": max_length},
+            details={"field": name},
         )
     return value
 

@@ -26,7 +26,7 @@ def find_school(code: str) -> School | None:
 
 def create_school(code: str, name: str) -> School:
     if find_school(code) is not None:
-        raise Conflict(f"School {code!r} exists.", details={"code": code})
+        raise Conflict("School %(code)r exists.", params={"code": code}, details={"code": code})
     school = School(code=code, name=name)
     db.session.add(school)
     db.session.flush()
@@ -43,7 +43,11 @@ def create_classroom(
     school: School, name: str, grade: int, academic_year: int, class_code: str
 ) -> Classroom:
     if find_classroom(class_code) is not None:
-        raise Conflict(f"Class code {class_code!r} is taken.", details={"class_code": class_code})
+        raise Conflict(
+            "Class code %(class_code)r is taken.",
+            params={"class_code": class_code},
+            details={"class_code": class_code},
+        )
     classroom = Classroom(
         school=school,
         name=name,
@@ -70,14 +74,19 @@ def create_staff_user(
         raise ValidationError("Students are enrolled with a login code, not a password.")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValidationError(
-            f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.",
+            "Passwords need at least %(minimum)s characters.",
+            params={"minimum": MIN_PASSWORD_LENGTH},
             details={"field": "password"},
         )
     email = email.strip().lower()
     if "@" not in email:
         raise ValidationError("That is not an e-mail address.", details={"field": "email"})
     if find_user_by_email(email) is not None:
-        raise Conflict(f"A user with e-mail {email} exists.", details={"email": email})
+        raise Conflict(
+            "A user with e-mail %(email)s exists.",
+            params={"email": email},
+            details={"email": email},
+        )
     user = User(
         role=role,
         display_name=display_name,

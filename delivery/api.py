@@ -322,7 +322,9 @@ def _datetime_field(data: dict[str, Any], name: str) -> datetime | None:
         return parse_time(value)
     except ValueError:
         raise ValidationError(
-            f"'{name}' must be {TIME_FORMAT_HINT}.", details={"field": name}
+            "'%(name)s' must be %(form)s.",
+            params={"name": name, "form": TIME_FORMAT_HINT},
+            details={"field": name},
         ) from None
 
 

@@ -68,7 +68,9 @@ def create_test_definition(
     if not isinstance(title, str) or not title.strip() or len(title) > 200:
         raise ValidationError("title must be 1 to 200 characters.", details={"field": "title"})
     if find_test_definition(key) is not None:
-        raise Conflict(f"A test definition with key {key!r} exists.", details={"key": key})
+        raise Conflict(
+            "A test definition with key %(key)r exists.", params={"key": key}, details={"key": key}
+        )
     item_pool = db.session.execute(
         select(ItemPool).where(ItemPool.name == pool)
     ).scalar_one_or_none()

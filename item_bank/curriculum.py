@@ -72,18 +72,24 @@ PARTS = (
 
 def validate_curriculum_code(code: Any) -> str:
     """``code`` if it is a well-formed 学習指導要領コード; otherwise a 422 that says why."""
-    if not isinstance(code, str) or not CURRICULUM_CODE.match(code):
-        reason = (
-            "must be text"
-            if not isinstance(code, str)
-            else f"has {len(code)} characters, not 16"
-            if len(code) != CODE_LENGTH
-            else "must start with two digits (revision, school type), then digits and "
-            "capital letters"
-        )
+    shown = {"code": str(code)[:40]}
+    where = {"curriculum_code": shown["code"]}
+    if not isinstance(code, str):
         raise ValidationError(
-            f"{str(code)[:40]!r} is not a curriculum code: it {reason}.",
-            details={"curriculum_code": str(code)[:40]},
+            "%(code)r is not a curriculum code: it must be text.", params=shown, details=where
+        )
+    if len(code) != CODE_LENGTH:
+        raise ValidationError(
+            "%(code)r is not a curriculum code: it has %(length)s characters, not 16.",
+            params={**shown, "length": len(code)},
+            details=where,
+        )
+    if not CURRICULUM_CODE.match(code):
+        raise ValidationError(
+            "%(code)r is not a curriculum code: it must start with two digits (revision, "
+            "school type), then digits and capital letters.",
+            params=shown,
+            details=where,
         )
     return code
 

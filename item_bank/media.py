@@ -86,24 +86,31 @@ def _check(data: bytes, declared: str, filename: str) -> str:
     declared = _ALIASES.get(declared.lower().strip(), declared.lower().strip())
     if declared not in MEDIA_EXTENSIONS:
         raise DomainError(
-            f"{filename or 'The file'}: {declared!r} is not an accepted media type.",
+            "%(file)s: %(declared)r is not an accepted media type.",
+            params={"file": filename or "The file", "declared": declared},
             code=ErrorCode.UNSUPPORTED_MEDIA_TYPE,
             status=415,
             details={"accepted": sorted(MEDIA_EXTENSIONS), "filename": filename},
         )
     if len(data) > MAX_MEDIA_BYTES:
         raise DomainError(
-            f"{filename or 'The file'} is larger than {MAX_MEDIA_BYTES // (1024 * 1024)} MB.",
+            "%(file)s is larger than %(megabytes)s MB.",
+            params={"file": filename or "The file", "megabytes": MAX_MEDIA_BYTES // (1024 * 1024)},
             code=ErrorCode.PAYLOAD_TOO_LARGE,
             status=413,
             details={"size_bytes": len(data), "filename": filename},
         )
     if not data:
-        raise ValidationError(f"{filename or 'The file'} is empty.", details={"filename": filename})
+        raise ValidationError(
+            "%(file)s is empty.",
+            params={"file": filename or "The file"},
+            details={"filename": filename},
+        )
     sniffed = sniff_mime(data)
     if sniffed is None or (sniffed != declared and _SAME_FAMILY.get(declared) != sniffed):
         raise ValidationError(
-            f"{filename or 'The file'} does not contain {declared} data.",
+            "%(file)s does not contain %(declared)s data.",
+            params={"file": filename or "The file", "declared": declared},
             details={"declared": declared, "detected": sniffed, "filename": filename},
         )
     return declared

@@ -27,10 +27,12 @@ def query_int(args: Mapping[str, str], name: str, default: int | None = None) ->
         value = int(raw)
     except ValueError:
         raise ValidationError(
-            f"'{name}' must be a whole number.", details={"field": name}
+            "'%(name)s' must be a whole number.", params={"name": name}, details={"field": name}
         ) from None
     if not INT32_MIN <= value <= INT32_MAX:
-        raise ValidationError(f"'{name}' is out of range.", details={"field": name})
+        raise ValidationError(
+            "'%(name)s' is out of range.", params={"name": name}, details={"field": name}
+        )
     return value
 
 
@@ -41,9 +43,13 @@ def query_float(args: Mapping[str, str], name: str) -> float | None:
     try:
         value = float(raw)
     except ValueError:
-        raise ValidationError(f"'{name}' must be a number.", details={"field": name}) from None
+        raise ValidationError(
+            "'%(name)s' must be a number.", params={"name": name}, details={"field": name}
+        ) from None
     if not math.isfinite(value):
-        raise ValidationError(f"'{name}' must be finite.", details={"field": name})
+        raise ValidationError(
+            "'%(name)s' must be finite.", params={"name": name}, details={"field": name}
+        )
     return value
 
 
@@ -81,7 +87,9 @@ def item_fields(data: dict[str, Any], *, partial: bool = False) -> dict[str, Any
     if not partial:
         for name in ("item_type", "content", "scoring"):
             if name not in fields:
-                raise ValidationError(f"'{name}' is required.", details={"field": name})
+                raise ValidationError(
+                    "'%(name)s' is required.", params={"name": name}, details={"field": name}
+                )
     return fields
 
 

@@ -177,7 +177,10 @@ class ItemFields:
         if not isinstance(self.language, str) or not LANGUAGE.match(self.language):
             raise ValidationError("'language' must be a language tag such as ja or en.")
         if not isinstance(self.keywords, list) or len(self.keywords) > MAX_KEYWORDS:
-            raise ValidationError(f"'keywords' must be a list of at most {MAX_KEYWORDS}.")
+            raise ValidationError(
+                "'keywords' must be a list of at most %(maximum)s.",
+                params={"maximum": MAX_KEYWORDS},
+            )
         keywords = []
         for word in self.keywords:
             if not isinstance(word, str) or not word.strip() or len(word) > 50:
@@ -229,7 +232,10 @@ def _short(value: Any, name: str, limit: int) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > limit:
-        raise ValidationError(f"'{name}' must be text of at most {limit} characters.")
+        raise ValidationError(
+            "'%(name)s' must be text of at most %(limit)s characters.",
+            params={"name": name, "limit": limit},
+        )
     return value.strip() or None
 
 
@@ -387,9 +393,11 @@ def create_item(
     """
     _check_key(key)
     if flush and find_item(key) is not None:
-        raise Conflict(f"An item with key {key!r} already exists.", details={"key": key})
+        raise Conflict(
+            "An item with key %(key)r already exists.", params={"key": key}, details={"key": key}
+        )
     if status not in ItemStatus.__members__.values():
-        raise ValidationError(f"Unknown item status {status!r}.")
+        raise ValidationError("Unknown item status %(status)r.", params={"status": status})
     if not isinstance(subject, str) or not 1 <= len(subject) <= 50:
         raise ValidationError("'subject' must be 1 to 50 characters.")
     fields = ItemFields(
@@ -512,11 +520,16 @@ def transition_item(version_id: int, to_status: str, *, actor: Actor) -> ItemVer
     """Move one version along the lifecycle, if the actor's role may make that move."""
     version = get_item_version(version_id)
     if to_status not in ItemStatus.__members__.values():
-        raise ValidationError(f"Unknown item status {to_status!r}.", details={"status": to_status})
+        raise ValidationError(
+            "Unknown item status %(to_status)r.",
+            params={"to_status": to_status},
+            details={"status": to_status},
+        )
     roles = TRANSITIONS.get((version.status, to_status))
     if roles is None:
         raise Conflict(
-            f"An item cannot go from {version.status} to {to_status}.",
+            "An item cannot go from %(status)s to %(to_status)s.",
+            params={"status": version.status, "to_status": to_status},
             details={
                 "from": version.status,
                 "to": to_status,
@@ -525,7 +538,8 @@ def transition_item(version_id: int, to_status: str, *, actor: Actor) -> ItemVer
         )
     if actor.role not in roles:
         raise Forbidden(
-            f"Your role may not move an item from {version.status} to {to_status}.",
+            "Your role may not move an item from %(status)s to %(to_status)s.",
+            params={"status": version.status, "to_status": to_status},
             details={"role": actor.role, "allowed_roles": sorted(roles)},
         )
     if to_status == ItemStatus.OPERATIONAL and not _has_published_parameters(version.id):
@@ -769,11 +783,17 @@ def list_items(
     so page 500 costs what page 1 costs.
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise ValidationError(f"'limit' must be 1 to {MAX_PAGE}.", details={"field": "limit"})
+        raise ValidationError(
+            "'limit' must be 1 to %(maximum)s.",
+            params={"maximum": MAX_PAGE},
+            details={"field": "limit"},
+        )
     conditions: list[Any] = [ItemVersion.is_latest]
     for status in filters.status:
         if status not in ItemStatus.__members__.values():
-            raise ValidationError(f"Unknown status {status!r}.", details={"field": "status"})
+            raise ValidationError(
+                "Unknown status %(status)r.", params={"status": status}, details={"field": "status"}
+            )
     if filters.status:
         conditions.append(ItemVersion.status.in_(filters.status))
     for type_id in filters.item_type:
@@ -1072,7 +1092,8 @@ def parameters_by_version(records: list[Any]) -> dict[int, dict[str, Any]]:
             version_id = db.session.scalar(query)
             if version_id is None:
                 raise ValidationError(
-                    f"No item {record['item_key']!r} (version {number or 'latest'}).",
+                    "No item %(item_key)r (version %(version)s).",
+                    params={"item_key": record["item_key"], "version": number or "latest"},
                     details={"item": position},
                 )
         if isinstance(version_id, bool) or not isinstance(version_id, int):
@@ -1108,20 +1129,28 @@ def _validate_parameter_records(
             canonical = ItemParameters.from_records([record], scaling=scaling).to_records()[0]
         except ValueError as error:
             raise ValidationError(
-                f"Item version {version_id}: {error}.", details={"item_version_id": version_id}
+                "Item version %(version_id)s: %(error)s.",
+                params={"version_id": version_id, "error": error},
+                details={"item_version_id": version_id},
             ) from None
         version = versions[version_id]
         kind = get_item_type(version.item_type)
         if canonical["model"] in ("grm", "gpcm"):
             if len(canonical["thresholds"]) != int(version.max_score):
                 raise ValidationError(
-                    f"Item version {version_id} scores 0 to {int(version.max_score)}; a "
-                    f"{canonical['model']} record needs {int(version.max_score)} thresholds.",
+                    "Item version %(version_id)s scores 0 to %(max_score)s; a %(model)s "
+                    "record needs %(max_score)s thresholds.",
+                    params={
+                        "version_id": version_id,
+                        "max_score": int(version.max_score),
+                        "model": canonical["model"],
+                    },
                     details={"item_version_id": version_id},
                 )
         elif kind.polytomous and version.max_score > 1:
             raise ValidationError(
-                f"Item version {version_id} is polytomous; use grm or gpcm.",
+                "Item version %(version_id)s is polytomous; use grm or gpcm.",
+                params={"version_id": version_id},
                 details={"item_version_id": version_id},
             )
         se = record.get("se", {})
@@ -1154,7 +1183,7 @@ def create_parameter_set(
     if not isinstance(name, str) or not 1 <= len(name) <= 100:
         raise ValidationError("A parameter set's name is 1 to 100 characters.")
     if status not in ParameterSetStatus.__members__.values():
-        raise ValidationError(f"Unknown parameter set status {status!r}.")
+        raise ValidationError("Unknown parameter set status %(status)r.", params={"status": status})
     if not isinstance(provenance, dict) or not provenance.get("source"):
         raise ValidationError("Provenance must say its 'source' (calibration, import, ...).")
     if not isinstance(scaling, int | float) or isinstance(scaling, bool) or scaling <= 0:
@@ -1226,20 +1255,33 @@ def import_parameter_file(
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise ValidationError(f"{filename}: not a UTF-8 text file.") from None
+        raise ValidationError(
+            "%(filename)s: not a UTF-8 text file.", params={"filename": filename}
+        ) from None
     except json.JSONDecodeError as error:
         raise ValidationError(
-            f"{filename}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}."
+            "%(filename)s: not valid JSON at line %(lineno)s, column %(colno)s: %(msg)s.",
+            params={
+                "filename": filename,
+                "lineno": error.lineno,
+                "colno": error.colno,
+                "msg": error.msg,
+            },
         ) from None
     items = document.get("items") if isinstance(document, dict) else None
     if not isinstance(items, list) or not items:
-        raise ValidationError(f"{filename}: 'items' must be a non-empty list of item objects.")
+        raise ValidationError(
+            "%(filename)s: 'items' must be a non-empty list of item objects.",
+            params={"filename": filename},
+        )
     default_model = document.get("model")
     records = []
     for position, item in enumerate(items):
         if not isinstance(item, dict):
             raise ValidationError(
-                f"{filename}: items[{position}] must be an object.", details={"item": position}
+                "%(filename)s: items[%(position)s] must be an object.",
+                params={"filename": filename, "position": position},
+                details={"item": position},
             )
         record = {k: v for k, v in item.items() if k != "item_id"}
         if isinstance(default_model, str):
@@ -1251,8 +1293,9 @@ def import_parameter_file(
             record["item_version_id"] = int(item_id)
         else:
             raise ValidationError(
-                f"{filename}: item_id {item_id!r} is not an item version id (name items by "
-                "key if the file does).",
+                "%(filename)s: item_id %(item_id)r is not an item version id (name "
+                "items by key if the file does).",
+                params={"filename": filename, "item_id": item_id},
                 details={"item": position},
             )
         records.append(record)
@@ -1402,7 +1445,9 @@ def create_pool(
     if not isinstance(name, str) or not 1 <= len(name) <= 100:
         raise ValidationError("A pool's name is 1 to 100 characters.")
     if find_pool(name) is not None:
-        raise Conflict(f"A pool named {name!r} exists.", details={"name": name})
+        raise Conflict(
+            "A pool named %(name)r exists.", params={"name": name}, details={"name": name}
+        )
     if active_parameter_set_id is not None:
         get_parameter_set(active_parameter_set_id)
     pool = ItemPool(
@@ -1726,5 +1771,7 @@ def apply_rubric(item_type: str, scoring: dict[str, Any], points: Any) -> float:
     """A rater's score for a human-scored response, checked against the rubric."""
     kind = get_item_type(item_type)
     if not kind.human_scored:
-        raise ValidationError(f"{item_type} items are scored automatically.")
+        raise ValidationError(
+            "%(item_type)s items are scored automatically.", params={"item_type": item_type}
+        )
     return kind.apply_rubric(scoring, points)  # type: ignore[attr-defined]

@@ -233,7 +233,9 @@ def get_item_type(type_id: str) -> ItemType:
         return ITEM_TYPES[type_id]
     except (KeyError, TypeError):
         raise ValidationError(
-            f"Unknown item type {type_id!r}.", details={"known": sorted(ITEM_TYPES)}
+            "Unknown item type %(type_id)r.",
+            params={"type_id": type_id},
+            details={"known": sorted(ITEM_TYPES)},
         ) from None
 
 

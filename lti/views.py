@@ -23,7 +23,7 @@ from werkzeug.wrappers import Response
 from cbt.audit import record_audit
 from cbt.auth import current_user, login_user
 from cbt.db import db
-from cbt.errors import DomainError, ErrorCode, Forbidden, ValidationError, error_response
+from cbt.errors import DomainError, ErrorCode, Forbidden, ValidationError, error_response, fill
 from cbt.http import request_actor
 from cbt.i18n import translate
 from cbt.models import Classroom, Role
@@ -67,11 +67,13 @@ def _refused(error: DomainError) -> Response:
     if request.path.startswith("/api/") or (
         request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
     ):
-        response = error_response(error.code, error.message, error.status, error.details)
+        response = error_response(
+            error.code, error.template, error.status, error.details, error.params
+        )
     else:
         page = render_template(
             "lti_error.html",
-            message=translate(error.message),
+            message=fill(translate(error.template), error.params),
             reason=error.details.get("reason", str(error.code)),
             detail=error.details.get("parameter") or error.details.get("field"),
             status=error.status,

@@ -104,11 +104,15 @@ def _text(value: str, field: str, max_length: int, *, required: bool = True) -> 
     cleaned = " ".join(value.split())
     if not cleaned:
         if required:
-            raise ValidationError(f"'{field}' is required.", details={"field": field})
+            raise ValidationError(
+                "'%(field)s' is required.", params={"field": field}, details={"field": field}
+            )
         return None
     if len(cleaned) > max_length:
         raise ValidationError(
-            f"'{field}' is too long (at most {max_length}).", details={"field": field}
+            "'%(field)s' is too long (at most %(max_length)s).",
+            params={"field": field, "max_length": max_length},
+            details={"field": field},
         )
     return cleaned
 
@@ -127,7 +131,8 @@ def _kana(value: str | None, field: str) -> str | None:
 def _range(value: int, field: str, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValidationError(
-            f"'{field}' must be between {low} and {high}.",
+            "'%(field)s' must be between %(low)s and %(high)s.",
+            params={"field": field, "low": low, "high": high},
             details={"field": field, "minimum": low, "maximum": high},
         )
     return value

@@ -133,7 +133,8 @@ class ProctorControls:
             or not 0 < seconds <= MAX_EXTRA_SECONDS
         ):
             raise ValidationError(
-                f"seconds must be an integer from 1 to {MAX_EXTRA_SECONDS}.",
+                "seconds must be an integer from 1 to %(maximum)s.",
+                params={"maximum": MAX_EXTRA_SECONDS},
                 details={"field": "seconds"},
             )
         state, test = self._live_state(session_id)

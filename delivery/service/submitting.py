@@ -41,7 +41,8 @@ class Submitting:
         """
         if not idempotency_key or len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
             raise ValidationError(
-                f"idempotency_key must be 1 to {MAX_IDEMPOTENCY_KEY} characters.",
+                "idempotency_key must be 1 to %(maximum)s characters.",
+                params={"maximum": MAX_IDEMPOTENCY_KEY},
                 details={"field": "idempotency_key"},
             )
 

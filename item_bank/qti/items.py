@@ -505,7 +505,9 @@ def item_xml(
         declarations.append(_response_declaration(RESPONSE, "single", "string"))
         human = True
     else:
-        raise ValidationError(f"QTI export does not know item type {item_type!r}.")
+        raise ValidationError(
+            "QTI export does not know item type %(item_type)r.", params={"item_type": item_type}
+        )
 
     for declaration in declarations:
         root.append(declaration)
@@ -635,7 +637,9 @@ INTERACTIONS = {
 
 
 def _fail(name: str, message: str) -> ValidationError:
-    return ValidationError(f"{name}: {message}", details={"file": name})
+    return ValidationError(
+        "%(name)s: %(message)s", params={"name": name, "message": message}, details={"file": name}
+    )
 
 
 def _values(element: etree._Element | None) -> list[str]:

@@ -342,7 +342,9 @@ def _published_set(parameter_set_id: int | None) -> ParameterSet | None:
         return None
     parameter_set = db.session.get(ParameterSet, parameter_set_id)
     if parameter_set is None:
-        raise NotFound(f"No parameter set {parameter_set_id}.")
+        raise NotFound(
+            "No parameter set %(parameter_set_id)s.", params={"parameter_set_id": parameter_set_id}
+        )
     if parameter_set.status != ParameterSetStatus.PUBLISHED:
         raise ValidationError(
             "Only a published parameter set is exported as usage data.",
@@ -464,8 +466,8 @@ def _resources(manifest: etree._Element) -> list[_Resource]:
                         ours = json.loads(element.text or "{}")
                     except json.JSONDecodeError:
                         raise ValidationError(
-                            f"imsmanifest.xml: the cbt metadata of {resource.get('identifier')} "
-                            "is not valid JSON."
+                            "imsmanifest.xml: the cbt metadata of %(resource)s is not valid JSON.",
+                            params={"resource": resource.get("identifier")},
                         ) from None
                     if not isinstance(ours, dict):
                         ours = {}
@@ -504,7 +506,7 @@ def import_package(
     """
     options = options or ImportOptions()
     if options.status not in ItemStatus.__members__.values():
-        raise ValidationError(f"Unknown status {options.status!r}.")
+        raise ValidationError("Unknown status %(status)r.", params={"status": options.status})
     if options.on_existing not in ("new_version", "skip", "error"):
         raise ValidationError("'on_existing' must be new_version, skip or error.")
     package = SafePackage(data, options.limits)
@@ -532,7 +534,9 @@ def import_package(
             path = resolve_href(base, src)
             if path not in package:
                 raise ValidationError(
-                    f"{base}: media file {src!r} is not in the package.", details={"file": base}
+                    "%(base)s: media file %(src)r is not in the package.",
+                    params={"base": base, "src": src},
+                    details={"file": base},
                 )
             blob = package.read(path)
             extension = path.rsplit(".", 1)[-1].lower() if "." in path else ""
@@ -563,9 +567,14 @@ def import_package(
             key = _check_key(str(ours.get("key") or parsed.identifier))
             subject = ours.get("subject") or "mathematics"
             if not isinstance(subject, str) or not 1 <= len(subject) <= 50:
-                raise ValidationError(f"{path}: the subject must be 1 to 50 characters.")
+                raise ValidationError(
+                    "%(path)s: the subject must be 1 to 50 characters.", params={"path": path}
+                )
             if key in seen_keys:
-                raise ValidationError(f"{path}: key {key!r} also used by {seen_keys[key]}.")
+                raise ValidationError(
+                    "%(path)s: key %(key)r also used by %(seen_keys)s.",
+                    params={"path": path, "key": key, "seen_keys": seen_keys[key]},
+                )
             seen_keys[key] = path
             content = dict(parsed.content)
             if isinstance(ours.get("content_extra"), dict):
@@ -624,8 +633,9 @@ def import_package(
     statistics = _read_usage(package, usage, warnings)
     if errors and not (options.skip_unsupported and (prepared or statistics)):
         raise ValidationError(
-            f"The package was not imported: {len(errors)} item(s) have problems "
-            f"(first: {errors[0]['message']}).",
+            "The package was not imported: %(n_errors)s item(s) have problems "
+            "(first: %(message)s).",
+            params={"n_errors": len(errors), "message": errors[0]["message"]},
             details={"errors": errors},
         )
 
@@ -661,7 +671,8 @@ def import_package(
             continue
         elif options.on_existing == "error":
             raise ValidationError(
-                f"The bank already has an item with key {entry.key!r}.",
+                "The bank already has an item with key %(key)r.",
+                params={"key": entry.key},
                 details={"key": entry.key},
             )
         else:
@@ -730,7 +741,9 @@ def _read_usage(
     for resource in usage:
         path = resolve_href("imsmanifest.xml", resource.href)
         if path not in package:
-            raise ValidationError(f"The usage data {path} is not in the package.")
+            raise ValidationError(
+                "The usage data %(path)s is not in the package.", params={"path": path}
+            )
         found = read_usage_data(package.read_xml(path), path)
         warnings.extend(found.warnings)
         statistics.extend((path, statistic) for statistic in found.statistics)
@@ -829,10 +842,10 @@ def _import_usage(
             named = {version_of[t]: t for t in by_target if version_of.get(t) is not None}
             target = named.get(error.details.get("item_version_id"))
             raise ValidationError(
-                f"Usage data group {context!r}"
-                + (f", item {target!r}" if target else "")
-                + f": the IRT parameters are not valid ({error.message})",
-                details={"context": context, **({"item": target} if target else {})},
+                "Usage data group %(context)r, item %(item)r: the IRT parameters are not valid "
+                "(%(problem)s).",
+                params={"context": context, "item": target or "?", "problem": error.message},
+                details={"context": context, "item": target},
             ) from None
         report["parameter_sets"].append(
             {
@@ -858,11 +871,14 @@ def _compile(root: etree._Element, path: str) -> Scorer:
         return compile_item(root)
     except UnsupportedOperator as error:
         raise ValidationError(
-            f"{path}: {error}; the item was not imported, since its score would be a guess.",
+            "%(path)s: %(error)s; the item was not imported, since its score would be a guess.",
+            params={"path": path, "error": error},
             details={"file": path, "operator": error.operator},
         ) from None
     except ProcessingError as error:
-        raise ValidationError(f"{path}: {error}.", details={"file": path}) from None
+        raise ValidationError(
+            "%(path)s: %(error)s.", params={"path": path, "error": error}, details={"file": path}
+        ) from None
 
 
 def _agreeing_fields(
@@ -893,8 +909,9 @@ def _agreeing_fields(
     problem = disagreement(scorer, item_type, fields.content, fields.scoring)
     if problem is not None:
         raise ValidationError(
-            f"{path}: {problem}. A {item_type} item cannot score this response processing "
-            "yet, so the item was not imported.",
+            "%(path)s: %(problem)s. A %(item_type)s item cannot score this "
+            "response processing yet, so the item was not imported.",
+            params={"path": path, "problem": problem, "item_type": item_type},
             details={"file": path, "rule": "response_processing"},
         )
     return fields
@@ -917,7 +934,9 @@ def _import_stimuli(package, resources, prepared, media_rewriter, actor) -> dict
             declared[resolve_href("imsmanifest.xml", resource.href)] = resource
     for path in sorted(wanted):
         if path not in package:
-            raise ValidationError(f"The stimulus {path} is not in the package.")
+            raise ValidationError(
+                "The stimulus %(path)s is not in the package.", params={"path": path}
+            )
         identifier, title, language, html = read_stimulus(
             upgrade(package.read_xml(path)), path, media_rewriter(path)
         )
@@ -979,7 +998,8 @@ def package_item_scorer(
             return _compile(root, path)
     listed = ", ".join(found[:20]) or "none"
     raise NotFound(
-        f"The package has no item {identifier!r} (its items: {listed}).",
+        "The package has no item %(identifier)r (its items: %(listed)s).",
+        params={"identifier": identifier, "listed": listed},
         details={"item": identifier},
     )
 

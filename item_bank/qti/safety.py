@@ -129,7 +129,8 @@ class SafePackage:
         self.limits = limits or PackageLimits()
         if len(data) > self.limits.max_package_bytes:
             raise DomainError(
-                f"The package is larger than {self.limits.max_package_bytes // MiB} MB.",
+                "The package is larger than %(megabytes)s MB.",
+                params={"megabytes": self.limits.max_package_bytes // MiB},
                 code=ErrorCode.PAYLOAD_TOO_LARGE,
                 status=413,
                 details={"size_bytes": len(data)},

@@ -65,17 +65,27 @@ def _number(raw: str | None, what: str, path: str) -> float | None:
         value = float(raw)
     except ValueError:
         raise ValidationError(
-            f"{path}: {what} {raw.strip()[:40]!r} is not a number.", details={"file": path}
+            "%(path)s: %(what)s %(raw)r is not a number.",
+            params={"path": path, "what": what, "raw": raw.strip()[:40]},
+            details={"file": path},
         ) from None
     if not math.isfinite(value):
-        raise ValidationError(f"{path}: {what} must be finite.", details={"file": path})
+        raise ValidationError(
+            "%(path)s: %(what)s must be finite.",
+            params={"path": path, "what": what},
+            details={"file": path},
+        )
     return value
 
 
 def read_usage_data(root: etree._Element, path: str) -> UsageData:
     """The statistics of a usage-data document (any QTI version's namespace)."""
     if local_name(root.tag) != "usageData":
-        raise ValidationError(f"{path}: the root element is not usageData.", details={"file": path})
+        raise ValidationError(
+            "%(path)s: the root element is not usageData.",
+            params={"path": path},
+            details={"file": path},
+        )
     glossary = root.get("glossary")
     found = UsageData()
     for element in root:
@@ -88,7 +98,9 @@ def read_usage_data(root: etree._Element, path: str) -> UsageData:
         context = (element.get("context") or "").strip()
         if not name or not context:
             raise ValidationError(
-                f"{path}: a {kind} needs a name and a context.", details={"file": path}
+                "%(path)s: a %(kind)s needs a name and a context.",
+                params={"path": path, "kind": kind},
+                details={"file": path},
             )
         targets = tuple(
             (t.get("identifier") or "").strip()
@@ -97,7 +109,9 @@ def read_usage_data(root: etree._Element, path: str) -> UsageData:
         )
         if not targets or not all(targets):
             raise ValidationError(
-                f"{path}: statistic {name!r} names no target object.", details={"file": path}
+                "%(path)s: statistic %(name)r names no target object.",
+                params={"path": path, "name": name},
+                details={"file": path},
             )
         what = f"statistic {name!r}"
         case_count = _number(element.get("caseCount"), f"{what}: caseCount", path)
@@ -118,7 +132,8 @@ def read_usage_data(root: etree._Element, path: str) -> UsageData:
                     mapped = _number(entry.get("mappedValue"), f"{what}: mappedValue", path)
                     if entry.get("mapKey") is None or mapped is None:
                         raise ValidationError(
-                            f"{path}: {what} has a mapEntry without mapKey or mappedValue.",
+                            "%(path)s: %(what)s has a mapEntry without mapKey or mappedValue.",
+                            params={"path": path, "what": what},
                             details={"file": path},
                         )
                     table[entry.get("mapKey")] = mapped
@@ -131,7 +146,9 @@ def read_usage_data(root: etree._Element, path: str) -> UsageData:
                 number = None
             if number is None and Statistic(**common).irt_field:
                 raise ValidationError(
-                    f"{path}: {what} is not a number ({text[:40]!r}).", details={"file": path}
+                    "%(path)s: %(what)s is not a number (%(text)r).",
+                    params={"path": path, "what": what, "text": text[:40]},
+                    details={"file": path},
                 )
             found.statistics.append(
                 Statistic(**common, value=number, text=None if number is not None else text[:200])
@@ -140,7 +157,9 @@ def read_usage_data(root: etree._Element, path: str) -> UsageData:
             found.warnings.append(f"{path}: statistic {name!r} has no value; left out.")
         if len(found.statistics) > MAX_STATISTICS:
             raise ValidationError(
-                f"{path}: more than {MAX_STATISTICS} statistics.", details={"file": path}
+                "%(path)s: more than %(maximum)s statistics.",
+                params={"path": path, "maximum": MAX_STATISTICS},
+                details={"file": path},
             )
     return found
 

@@ -84,6 +84,24 @@ def test_error_messages_are_translated_where_errors_become_replies(client: Flask
     assert english["message"] == "Log in first."
 
 
+def test_messages_that_name_values_are_translated_with_the_values_filled_in(
+    api: ApiClient,
+) -> None:
+    body = {"student_number": 1, "login_code": "x"}
+    path = "/api/v1/auth/student-login"
+    japanese = api.post(path, body, headers={"Accept-Language": "ja"}).get_json()["error"]
+    assert japanese["message"] == "'class_code' は必須です。"
+    english = api.post(path, body, headers={"Accept-Language": "en"}).get_json()["error"]
+    assert english["message"] == "'class_code' is required."
+
+
+def test_a_translation_that_does_not_fit_its_values_still_shows_them() -> None:
+    from cbt.errors import ValidationError, fill
+
+    assert ValidationError("No item %(key)r.", params={"key": "a-1"}).message == "No item 'a-1'."
+    assert fill("問題 %(other)s", {"key": "a-1"}) == "問題 %(other)s {'key': 'a-1'}"
+
+
 def test_the_js_catalog_is_the_server_catalog(client: FlaskClient) -> None:
     body, digest = catalog_json("ja")
     response = client.get(f"/i18n/ja.json?v={digest}")
