@@ -163,6 +163,14 @@ def cli_gettext(message: str, **params: Any) -> str:
     return text % params if params else text
 
 
+def cli_error(error: Any) -> str:
+    """A ``DomainError``'s message in the terminal's language, its values filled in."""
+    from cbt.errors import fill
+
+    text = translations(terminal_locale()).gettext(error.template)
+    return fill(text, error.params)
+
+
 def _catalog_view(locale: str) -> Response:
     if locale not in LOCALES:
         return Response(status=404)

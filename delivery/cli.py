@@ -15,6 +15,7 @@ from sqlalchemy import select
 from cbt.audit import SYSTEM
 from cbt.db import db, utcnow
 from cbt.errors import DomainError
+from cbt.i18n import cli_error
 from cbt.models import Classroom
 from delivery import definitions
 from delivery.schemas import TIME_FORMAT_HINT, parse_time
@@ -28,7 +29,7 @@ def _service() -> DeliveryService:
 def _fail(error: DomainError) -> click.ClickException:
     db.session.rollback()
     details = f" {json.dumps(error.details, ensure_ascii=False)}" if error.details else ""
-    return click.ClickException(f"{error.message}{details}")
+    return click.ClickException(cli_error(error) + details)
 
 
 def _read_json(path: Path) -> Any:

@@ -13,6 +13,9 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
+from cbt.i18n import cli_error
+from cbt.i18n import cli_gettext as _
+
 __all__ = ["register_commands"]
 
 STATUSES = ("draft", "review", "pretest", "operational", "retired")
@@ -22,7 +25,7 @@ def _fail(error: Exception) -> click.ClickException:
     from cbt.errors import DomainError
 
     if isinstance(error, DomainError):
-        lines = [error.message]
+        lines = [cli_error(error)]
         for problem in error.details.get("errors", [])[:20]:
             lines.append(
                 f"  - {problem.get('file') or problem.get('resource')}: {problem['message']}"
@@ -47,22 +50,26 @@ def _read_package(path: Path) -> bytes:
 
     size = path.stat().st_size
     if size > PackageLimits().max_package_bytes:
-        raise click.ClickException(f"{path} is larger than the package limit.")
+        raise click.ClickException(_("%(path)s is larger than the package limit.", path=path))
     return path.read_bytes()
 
 
 def _summary(report: dict[str, Any]) -> str:
-    return (
-        f"{report['n_items']} items: {report['created']} created, {report['revised']} revised, "
-        f"{report['unchanged']} unchanged, {report['skipped']} skipped; "
-        f"{report['media']} media files, {report['stimuli']} stimuli"
-        + (
-            f"; {report['usage_data']['statistics']} item statistics, "
-            f"{len(report['usage_data']['parameter_sets'])} draft parameter sets"
-            if report.get("usage_data", {}).get("statistics")
-            else ""
-        )
+    summary = _(
+        "%(n_items)s items: %(created)s created, %(revised)s revised, %(unchanged)s unchanged, "
+        "%(skipped)s skipped; %(media)s media files, %(stimuli)s stimuli",
+        **{k: report[k] for k in ("n_items", "created", "revised", "unchanged", "skipped")},
+        media=report["media"],
+        stimuli=report["stimuli"],
     )
+    usage = report.get("usage_data") or {}
+    if usage.get("statistics"):
+        summary += _(
+            "; %(statistics)s item statistics, %(sets)s draft parameter sets",
+            statistics=usage["statistics"],
+            sets=len(usage["parameter_sets"]),
+        )
+    return summary
 
 
 def _scorer(source: str, identifier: str | None, number: int | None):
@@ -75,13 +82,15 @@ def _scorer(source: str, identifier: str | None, number: int | None):
     try:
         if path.suffix.lower() == ".zip" or path.is_file():
             if not path.is_file():
-                raise click.ClickException(f"{source}: no such file.")
+                raise click.ClickException(_("%(source)s: no such file.", source=source))
             if not identifier:
-                raise click.ClickException("Name the package's item with --item IDENTIFIER.")
+                raise click.ClickException(_("Name the package's item with --item IDENTIFIER."))
             return package_item_scorer(_read_package(path), identifier)
         item = find_item(source) or (get_item(int(source)) if source.isdigit() else None)
         if item is None:
-            raise click.ClickException(f"{source}: no such package file or bank item.")
+            raise click.ClickException(
+                _("%(source)s: no such package file or bank item.", source=source)
+            )
         if number is not None:
             version = get_version_by_number(item.id, number)
         else:
@@ -152,11 +161,13 @@ def register_commands(group: click.Group) -> None:
         except DomainError as error:
             db.session.rollback()
             raise _fail(error) from None
-        click.echo(f"Imported {package}: {_summary(report)}.")
+        click.echo(_("Imported %(package)s: %(report)s.", package=package, report=_summary(report)))
         for warning in report["warnings"][:20]:
-            click.echo(f"  warning: {warning}")
+            click.echo(_("  warning: %(warning)s", warning=warning))
         if report["not_imported"]:
-            click.echo(f"Not imported ({len(report['not_imported'])}):")
+            click.echo(
+                _("Not imported (%(n_not_imported)s):", n_not_imported=len(report["not_imported"]))
+            )
             for problem in report["not_imported"]:
                 click.echo(f"  - {problem['file'] or problem['resource']}: {problem['message']}")
 
@@ -177,9 +188,15 @@ def register_commands(group: click.Group) -> None:
             raise _fail(error) from None
         finally:
             db.session.rollback()
-        click.echo(f"{package} is valid: {_summary(report)} (nothing was written).")
+        click.echo(
+            _(
+                "%(package)s is valid: %(report)s (nothing was written).",
+                package=package,
+                report=_summary(report),
+            )
+        )
         for warning in report["warnings"][:20]:
-            click.echo(f"  warning: {warning}")
+            click.echo(_("  warning: %(warning)s", warning=warning))
 
     @items.command("export")
     @click.option(
@@ -217,7 +234,14 @@ def register_commands(group: click.Group) -> None:
             db.session.rollback()
             raise _fail(error) from None
         out.write_bytes(data)
-        click.echo(f"Exported {n_items} items to {out} ({len(data):,} bytes).")
+        click.echo(
+            _(
+                "Exported %(n_items)s items to %(out)s (%(n_data)s bytes).",
+                n_items=n_items,
+                out=out,
+                n_data=format(len(data), ","),
+            )
+        )
 
     @items.command("score")
     @click.argument("source")
@@ -240,7 +264,9 @@ def register_commands(group: click.Group) -> None:
         try:
             responses = json.loads(response_json)
         except json.JSONDecodeError as error:
-            raise click.ClickException(f"--response is not valid JSON ({error.msg}).") from None
+            raise click.ClickException(
+                _("--response is not valid JSON (%(msg)s).", msg=error.msg)
+            ) from None
         scorer = _scorer(source, identifier, number)
         try:
             outcomes = scorer.score_json(responses)
@@ -268,7 +294,13 @@ def register_commands(group: click.Group) -> None:
         if as_json:
             click.echo(json.dumps(page, ensure_ascii=False, indent=2))
             return
-        click.echo(f"{page['total']} items match; showing {len(page['items'])}.")
+        click.echo(
+            _(
+                "%(total)s items match; showing %(n_items)s.",
+                total=page["total"],
+                n_items=len(page["items"]),
+            )
+        )
         for row in page["items"]:
             codes = ",".join(row["curriculum_codes"]) or "-"
             click.echo(

@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 from cbt.audit import SYSTEM
 from cbt.db import db
 from cbt.errors import DomainError
+from cbt.i18n import cli_error
 from cbt.i18n import cli_gettext as _
 from lti.ags import score_post_counts, score_sender
 from lti.keys import key_path, tool_key
@@ -20,7 +21,7 @@ from lti.platforms import list_platforms, register_platform
 def _fail(error: DomainError) -> click.ClickException:
     db.session.rollback()
     details = f" {json.dumps(error.details, ensure_ascii=False)}" if error.details else ""
-    return click.ClickException(f"{error.message}{details}")
+    return click.ClickException(cli_error(error) + details)
 
 
 @click.group("lti")

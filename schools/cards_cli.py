@@ -13,7 +13,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from cbt.i18n import LOCALES, cli_gettext, translations
+from cbt.i18n import LOCALES, cli_error, cli_gettext, translations
 
 __all__ = [
     "cards_command",
@@ -31,7 +31,7 @@ def _fail(error: Exception) -> click.ClickException:
     db.session.rollback()
     if isinstance(error, DomainError):
         details = f" {json.dumps(error.details, ensure_ascii=False)}" if error.details else ""
-        return click.ClickException(cli_gettext(error.message) + details)
+        return click.ClickException(cli_error(error) + details)
     return click.ClickException(str(error))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from cbt.audit import SYSTEM, record_audit
 from cbt.db import db
 from cbt.errors import DomainError
+from cbt.i18n import cli_error
 from cbt.i18n import cli_gettext as _
 from cbt.models import Role, School
 from schools import service
@@ -19,7 +20,7 @@ _STAFF_ROLES = ("operator", "teacher", "school_admin", "researcher")
 
 def _fail(error: DomainError) -> click.ClickException:
     db.session.rollback()
-    return click.ClickException(_(error.message))
+    return click.ClickException(cli_error(error))
 
 
 @click.group("staff")

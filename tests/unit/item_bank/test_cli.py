@@ -178,3 +178,19 @@ def test_usage_data_on_the_command_line(app: Flask, runner, tmp_path: Path) -> N
                                  "--usage-data", "999"])  # fmt: skip
     assert result.exit_code == 1
     assert "No parameter set 999" in result.output
+
+
+def test_the_item_commands_speak_the_terminal_language(
+    app: Flask, runner, every_type, tmp_path: Path
+) -> None:
+    out = tmp_path / "bank.zip"
+    result = runner.invoke(cli, ["items", "export", "--out", str(out)], env={"CBT_LOCALE": "ja"})
+    assert result.exit_code == 0, result.output
+    assert "9 問を" in result.output
+    result = runner.invoke(cli, ["items", "validate", str(out)], env={"CBT_LOCALE": "ja"})
+    assert "新規 0、改版 0、変更なし 9" in result.output
+    result = runner.invoke(
+        cli, ["items", "export", "--out", str(out), "--usage-data", "999"], env={"CBT_LOCALE": "ja"}
+    )
+    assert result.exit_code == 1
+    assert "パラメタセット 999 はありません。" in result.output
