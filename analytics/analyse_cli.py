@@ -16,6 +16,8 @@ from typing import Any
 
 import click
 
+from cbt.terminal import cli_gettext as _
+
 __all__ = ["analyse_command", "read_choices", "read_key"]
 
 MISSING_MARKERS = frozenset({"", "NA", "N/A", "NaN", "."})
@@ -25,16 +27,28 @@ def _read_rows(path: Path, label: str) -> list[list[str]]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise click.ClickException(f"cannot read {label} {path}: {exc.strerror}") from None
+        raise click.ClickException(
+            _(
+                "cannot read %(label)s %(path)s: %(strerror)s",
+                label=label,
+                path=path,
+                strerror=exc.strerror,
+            )
+        ) from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise click.ClickException(
-            f"{label} {path} is not UTF-8 text (byte {exc.start}): save it as CSV UTF-8"
+            _(
+                "%(label)s %(path)s is not UTF-8 text (byte %(start)s): save it as CSV UTF-8",
+                label=label,
+                path=path,
+                start=exc.start,
+            )
         ) from None
     rows = [row for row in csv.reader(io.StringIO(text, newline="")) if any(c.strip() for c in row)]
     if not rows:
-        raise click.ClickException(f"{label} {path} is empty")
+        raise click.ClickException(_("%(label)s %(path)s is empty", label=label, path=path))
     return rows
 
 
@@ -44,35 +58,58 @@ def read_choices(path: Path) -> tuple[list[str], list[str], list[list[str]]]:
     header = [h.strip() for h in rows[0]]
     if header[0].lower() != "person_id":
         raise click.ClickException(
-            f"{path}: the first column must be person_id (found {header[0]!r})"
+            _(
+                "%(path)s: the first column must be person_id (found %(header)r)",
+                path=path,
+                header=header[0],
+            )
         )
     items = header[1:]
     if not items:
-        raise click.ClickException(f"{path}: no item columns after person_id")
+        raise click.ClickException(_("%(path)s: no item columns after person_id", path=path))
     if "" in items:
-        raise click.ClickException(f"{path}: column {items.index('') + 2} has no item id")
+        raise click.ClickException(
+            _("%(path)s: column %(value)s has no item id", path=path, value=items.index("") + 2)
+        )
     seen: set[str] = set()
     for item in items:
         if item in seen:
-            raise click.ClickException(f"{path}: item {item!r} appears twice in the header")
+            raise click.ClickException(
+                _("%(path)s: item %(item)r appears twice in the header", path=path, item=item)
+            )
         seen.add(item)
     persons, cells = [], []
     known: set[str] = set()
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise click.ClickException(
-                f"{path} line {line}: {len(row)} cells, the header has {len(header)}"
+                _(
+                    "%(path)s line %(line)s: %(n_row)s cells, the header has %(n_header)s",
+                    path=path,
+                    line=line,
+                    n_row=len(row),
+                    n_header=len(header),
+                )
             )
         person = row[0].strip()
         if not person:
-            raise click.ClickException(f"{path} line {line}: empty person_id")
+            raise click.ClickException(
+                _("%(path)s line %(line)s: empty person_id", path=path, line=line)
+            )
         if person in known:
-            raise click.ClickException(f"{path} line {line}: person {person!r} appears twice")
+            raise click.ClickException(
+                _(
+                    "%(path)s line %(line)s: person %(person)r appears twice",
+                    path=path,
+                    line=line,
+                    person=person,
+                )
+            )
         known.add(person)
         persons.append(person)
         cells.append(["" if c.strip() in MISSING_MARKERS else c.strip() for c in row[1:]])
     if not persons:
-        raise click.ClickException(f"{path} has a header but no persons")
+        raise click.ClickException(_("%(path)s has a header but no persons", path=path))
     return persons, items, cells
 
 
@@ -83,21 +120,36 @@ def read_key(path: Path) -> dict[str, str]:
     missing = [c for c in ("item_id", "key") if c not in header]
     if missing:
         raise click.ClickException(
-            f"{path}: missing column(s) {', '.join(missing)} (the header must be item_id,key)"
+            _(
+                "%(path)s: missing column(s) %(missing)s (the header must be item_id,key)",
+                path=path,
+                missing=", ".join(missing),
+            )
         )
     at_item, at_key = header.index("item_id"), header.index("key")
     key: dict[str, str] = {}
     for line, row in enumerate(rows[1:], start=2):
         if len(row) <= max(at_item, at_key):
-            raise click.ClickException(f"{path} line {line}: too few cells")
+            raise click.ClickException(
+                _("%(path)s line %(line)s: too few cells", path=path, line=line)
+            )
         item, value = row[at_item].strip(), row[at_key].strip()
         if not item or not value:
-            raise click.ClickException(f"{path} line {line}: empty item_id or key")
+            raise click.ClickException(
+                _("%(path)s line %(line)s: empty item_id or key", path=path, line=line)
+            )
         if item in key:
-            raise click.ClickException(f"{path} line {line}: item {item!r} has a second key")
+            raise click.ClickException(
+                _(
+                    "%(path)s line %(line)s: item %(item)r has a second key",
+                    path=path,
+                    line=line,
+                    item=item,
+                )
+            )
         key[item] = value
     if not key:
-        raise click.ClickException(f"{path} has a header but no keys")
+        raise click.ClickException(_("%(path)s has a header but no keys", path=path))
     return key
 
 
@@ -178,5 +230,12 @@ def analyse_command(
     outputs.commit()
     flagged = sum(1 for j in range(len(items)) if result.flags(j))
     click.echo(
-        f"analysed {len(items)} items of {len(persons)} persons; {flagged} flagged -> {out_path}"
+        _(
+            "analysed %(n_items)s items of %(n_persons)s persons; %(flagged)s "
+            "flagged -> %(out_path)s",
+            n_items=len(items),
+            n_persons=len(persons),
+            flagged=flagged,
+            out_path=out_path,
+        )
     )

@@ -25,6 +25,8 @@ from typing import Any
 
 import click
 
+from cbt.terminal import cli_gettext as _
+
 __all__ = ["calibrate_command", "dif_command", "fit_command", "link_command"]
 
 _MODELS = ["rasch", "1pl", "2pl", "3pl", "grm", "gpcm", "pcm"]
@@ -48,7 +50,13 @@ class _Outputs:
             if path:
                 parent = Path(path).resolve().parent
                 if not parent.is_dir():
-                    raise click.ClickException(f"cannot write {path}: {parent} does not exist")
+                    raise click.ClickException(
+                        _(
+                            "cannot write %(path)s: %(parent)s does not exist",
+                            path=path,
+                            parent=parent,
+                        )
+                    )
 
     def commit(self) -> None:
         temps: list[tuple[Path, Path]] = []
@@ -64,7 +72,7 @@ class _Outputs:
         except OSError as exc:
             for tmp, _ in temps:
                 tmp.unlink(missing_ok=True)
-            raise click.ClickException(f"cannot write outputs: {exc}") from None
+            raise click.ClickException(_("cannot write outputs: %(exc)s", exc=exc)) from None
 
 
 def _umask() -> int:
@@ -108,8 +116,14 @@ def _read_responses(path: str, fmt: str, *, item_ids: Sequence[str] | None = Non
         if bad.any():
             row, col = (int(v) for v in np.argwhere(bad)[0])
             raise click.ClickException(
-                f"{table.source}, line {table.lines[row]}, column {table.item_ids[col]!r}: "
-                f"score {scores[row, col]:g} is not a category (an integer 0, 1, 2, ...)"
+                _(
+                    "%(source)s, line %(lines)s, column %(item_ids)r: score %(scores)g is "
+                    "not a category (an integer 0, 1, 2, ...)",
+                    source=table.source,
+                    lines=table.lines[row],
+                    item_ids=table.item_ids[col],
+                    scores=scores[row, col],
+                )
             )
         data = _fail_on_value_errors(
             lambda: ResponseData.from_dense(
@@ -142,8 +156,11 @@ def _read_groups(path: str, person_ids: Sequence[str]) -> list[str]:
             header = [h.strip().lower() for h in next(reader, [])]
             if header[:2] != ["person_id", "group"]:
                 raise click.ClickException(
-                    f"{name}, line 1: expected the header 'person_id,group', got "
-                    f"{','.join(header)!r}"
+                    _(
+                        "%(name)s, line 1: expected the header 'person_id,group', got %(header)r",
+                        name=name,
+                        header=",".join(header),
+                    )
                 )
             for record in reader:
                 line = reader.line_num
@@ -151,24 +168,42 @@ def _read_groups(path: str, person_ids: Sequence[str]) -> list[str]:
                     continue
                 if len(record) < 2 or not record[0].strip() or not record[1].strip():
                     raise click.ClickException(
-                        f"{name}, line {line}: needs a person_id and a group"
+                        _(
+                            "%(name)s, line %(line)s: needs a person_id and a group",
+                            name=name,
+                            line=line,
+                        )
                     )
                 person = record[0].strip()
                 if person in groups:
                     raise click.ClickException(
-                        f"{name}, line {line}: person {person!r} appears twice"
+                        _(
+                            "%(name)s, line %(line)s: person %(person)r appears twice",
+                            name=name,
+                            line=line,
+                            person=person,
+                        )
                     )
                 groups[person] = record[1].strip()
     except OSError as exc:
-        raise click.ClickException(f"{name}: cannot open ({exc.strerror})") from None
+        raise click.ClickException(
+            _("%(name)s: cannot open (%(strerror)s)", name=name, strerror=exc.strerror)
+        ) from None
     except (csv.Error, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{name}: cannot read ({exc})") from None
+        raise click.ClickException(
+            _("%(name)s: cannot read (%(exc)s)", name=name, exc=exc)
+        ) from None
     missing = [p for p in person_ids if p not in groups]
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise click.ClickException(
-            f"{name}: no group for person {missing[0]!r}{more} (every person in the responses "
-            "needs a group)"
+            _(
+                "%(name)s: no group for person %(missing)r%(more)s (every person in "
+                "the responses needs a group)",
+                name=name,
+                missing=missing[0],
+                more=more,
+            )
         )
     return [groups[p] for p in person_ids]
 
@@ -196,7 +231,7 @@ def _fail_on_value_errors(func: Callable[[], Any]) -> Any:
 
 def _echo_warnings(caught: list[warnings.WarningMessage]) -> None:
     for item in caught:
-        click.echo(f"warning: {item.message}", err=True)
+        click.echo(_("warning: %(message)s", message=item.message), err=True)
 
 
 def _se_records(params: Any, se: Any) -> list[dict[str, Any] | None]:
@@ -332,17 +367,17 @@ def calibrate_command(
     ParameterSet; --out is optional).
     """
     if bool(responses_path) == bool(administrations):
-        raise click.UsageError("give either --responses or --administration (not both)")
+        raise click.UsageError(_("give either --responses or --administration (not both)"))
     if responses_path and not out_path:
-        raise click.UsageError("--out PARAMS.json is required with --responses")
+        raise click.UsageError(_("--out PARAMS.json is required with --responses"))
     if administrations and not parameter_set_name:
-        raise click.UsageError("--parameter-set NAME is required with --administration")
+        raise click.UsageError(_("--parameter-set NAME is required with --administration"))
     if responses_path and (anchor_set or group_by_administration or parameter_set_name):
         raise click.UsageError(
-            "--parameter-set, --anchor-set and --group-by-administration need --administration"
+            _("--parameter-set, --anchor-set and --group-by-administration need --administration")
         )
     if administrations and groups_path:
-        raise click.UsageError("use --group-by-administration with --administration")
+        raise click.UsageError(_("use --group-by-administration with --administration"))
     _Outputs.check(out_path, report_path, scores_path)
     settings: dict[str, Any] = {
         "polytomous_model": polytomous_model,
@@ -495,15 +530,26 @@ def _summary(cal: Any, out_path: str | None, extra: str = "") -> None:
         + extra
     )
     for item_id, reason in cal.excluded_items_.items():
-        click.echo(f"excluded item {item_id}: {reason}", err=True)
+        click.echo(
+            _("excluded item %(item_id)s: %(reason)s", item_id=item_id, reason=reason), err=True
+        )
     if len(cal.excluded_persons_):
-        click.echo(f"excluded {len(cal.excluded_persons_)} persons with no responses", err=True)
+        click.echo(
+            _(
+                "excluded %(n_excluded_persons)s persons with no responses",
+                n_excluded_persons=len(cal.excluded_persons_),
+            ),
+            err=True,
+        )
     for item_id, message in cal.item_warnings_.items():
-        click.echo(f"item {item_id}: {message}", err=True)
+        click.echo(_("item %(item_id)s: %(message)s", item_id=item_id, message=message), err=True)
     if cal.se_method == "observed" and cal.se_method_ not in ("observed", None):
         click.echo(
-            f"standard errors: {cal.se_method_} (observed information is too costly at this "
-            "size; the cross-product approximation is close on large samples)",
+            _(
+                "standard errors: %(se_method)s (observed information is too costly at "
+                "this size; the cross-product approximation is close on large samples)",
+                se_method=cal.se_method_,
+            ),
             err=True,
         )
 
@@ -666,7 +712,14 @@ def link_command(
             if k == 0:
                 alternatives = {m: one(m) for m in LINKING_METHODS}
         except ValueError as exc:
-            raise click.ClickException(f"linking {current_name} to {name}: {exc}") from None
+            raise click.ClickException(
+                _(
+                    "linking %(current_name)s to %(name)s: %(exc)s",
+                    current_name=current_name,
+                    name=name,
+                    exc=exc,
+                )
+            ) from None
         steps.append(step)
         current, current_name = file.params, name
     result = steps[0] if len(steps) == 1 else chain_link(steps)
@@ -705,8 +758,17 @@ def link_command(
         )
     outputs.commit()
     click.echo(
-        f"linked {len(linked)} items of {Path(source_path).name} to {names[-1]} "
-        f"({summary['method']}): A = {result.slope:.5f}, B = {result.intercept:.5f} -> {out_path}"
+        _(
+            "linked %(n_linked)s items of %(name)s to %(names)s (%(method)s): A = "
+            "%(slope).5f, B = %(intercept).5f -> %(out_path)s",
+            n_linked=len(linked),
+            name=Path(source_path).name,
+            names=names[-1],
+            method=summary["method"],
+            slope=result.slope,
+            intercept=result.intercept,
+            out_path=out_path,
+        )
     )
 
 
@@ -790,7 +852,7 @@ def fit_command(
     _Outputs.check(out_path, report_path)
     try:
         params_file = read_params_json(params_path)
-        data, _ = _read_responses(responses_path, fmt)
+        data, _lines = _read_responses(responses_path, fmt)
     except ResearchFileError as exc:
         raise click.ClickException(str(exc)) from None
     groups = params_file.metadata.get("groups") or [{"mean": 0.0, "sd": 1.0}]
@@ -842,7 +904,14 @@ def fit_command(
         outputs.add(report_path, fit_report(item_fit, rasch, meta=Path(params_path).name))
     outputs.commit()
     flagged = int(sum(1 for r in records if r["p_value"] is not None and r["p_value"] < 0.01))
-    click.echo(f"item fit for {len(records)} items ({flagged} with S-X2 p < 0.01) -> {out_path}")
+    click.echo(
+        _(
+            "item fit for %(n_records)s items (%(flagged)s with S-X2 p < 0.01) -> %(out_path)s",
+            n_records=len(records),
+            flagged=flagged,
+            out_path=out_path,
+        )
+    )
 
 
 def _finite(value: Any) -> float | None:
@@ -910,7 +979,7 @@ def dif_command(
 
     _Outputs.check(out_path, report_path)
     try:
-        data, _ = _read_responses(responses_path, fmt)
+        data, _lines = _read_responses(responses_path, fmt)
     except ResearchFileError as exc:
         raise click.ClickException(str(exc)) from None
     groups = _read_groups(groups_path, data.person_ids)
@@ -961,4 +1030,11 @@ def dif_command(
         parts.append(f"MH: {len(flagged)} items in class C")
     if lr is not None:
         parts.append(f"LR: {int((lr.p_value < 0.01).sum())} items with p < 0.01")
-    click.echo(f"DIF for {data.n_items} items ({'; '.join(parts)}) -> {out_path}")
+    click.echo(
+        _(
+            "DIF for %(n_items)s items (%(parts)s) -> %(out_path)s",
+            n_items=data.n_items,
+            parts="; ".join(parts),
+            out_path=out_path,
+        )
+    )

@@ -13,6 +13,8 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from cbt.terminal import cli_gettext as _
+
 ITEM_IDS = click.Choice(["version", "key"])
 
 
@@ -78,8 +80,13 @@ def export_command(parameter_set_id: int, out_path: str, item_ids: str) -> None:
     write_json_document(out_path, document)
     origin = document["provenance"]["parameter_set"]
     click.echo(
-        f"Wrote {len(document['items'])} items of {origin['name']!r} version "
-        f"{origin['version']} to {out_path}."
+        _(
+            "Wrote %(n_items)s items of %(name)r version %(version)s to %(out_path)s.",
+            n_items=len(document["items"]),
+            name=origin["name"],
+            version=origin["version"],
+            out_path=out_path,
+        )
     )
 
 
@@ -118,8 +125,15 @@ def import_command(params_path: Path, name: str, item_ids: str, publish: bool) -
         db.session.rollback()
         raise _fail(error) from None
     click.echo(
-        f"Imported {n_items} items as {created.status} parameter set {created.name!r} "
-        f"version {created.version} (id {created.id})."
+        _(
+            "Imported %(n_items)s items as %(status)s parameter set %(name)r "
+            "version %(version)s (id %(id)s).",
+            n_items=n_items,
+            status=created.status,
+            name=created.name,
+            version=created.version,
+            id=created.id,
+        )
     )
 
 
@@ -139,4 +153,6 @@ def publish_command(parameter_set_id: int) -> None:
     except DomainError as error:
         db.session.rollback()
         raise _fail(error) from None
-    click.echo(f"Published {published.name!r} version {published.version}.")
+    click.echo(
+        _("Published %(name)r version %(version)s.", name=published.name, version=published.version)
+    )

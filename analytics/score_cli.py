@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import click
 
+from cbt.terminal import cli_gettext as _
+
 __all__ = ["score_command"]
 
 
@@ -97,10 +99,19 @@ def score_command(
     try:
         write_scores_csv(out_path, table.person_ids, estimate.theta, estimate.se)
     except OSError as exc:
-        raise click.ClickException(f"cannot write {out_path}: {exc.strerror}") from None
+        raise click.ClickException(
+            _("cannot write %(out_path)s: %(strerror)s", out_path=out_path, strerror=exc.strerror)
+        ) from None
     n_missing = int(np.isnan(estimate.theta).sum())
     note = f" ({n_missing} without responses: NA)" if n_missing else ""
     click.echo(
-        f"scored {len(table.person_ids)} persons on {len(params)} items by {method.upper()}"
-        f"{note} -> {out_path}"
+        _(
+            "scored %(n_person_ids)s persons on %(n_params)s items by "
+            "%(upper)s%(note)s -> %(out_path)s",
+            n_person_ids=len(table.person_ids),
+            n_params=len(params),
+            upper=method.upper(),
+            note=note,
+            out_path=out_path,
+        )
     )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,20 +25,23 @@ from babel.support import Translations
 from flask import Flask, Response, has_request_context, request, session, url_for
 from flask_babel import Babel, Domain, get_locale, gettext, refresh
 
+from cbt.terminal import LOCALES, cli_error, cli_gettext, terminal_locale
+
 __all__ = [
     "DEFAULT_LOCALE",
     "LOCALES",
     "LOCALE_COOKIE",
     "LOCALE_COOKIE_MAX_AGE",
     "catalog_json",
+    "cli_error",
     "cli_gettext",
     "current_locale",
     "init_i18n",
     "role_names",
+    "terminal_locale",
     "translate",
 ]
 
-LOCALES: tuple[str, ...] = ("ja", "en")
 DEFAULT_LOCALE = "ja"
 LOCALE_COOKIE = "cbt_locale"
 LOCALE_COOKIE_MAX_AGE = 400 * 24 * 3600  # the longest browsers keep a cookie
@@ -142,33 +144,6 @@ def translate(message: str) -> str:
     if not has_request_context() or not message:
         return message
     return translations(current_locale()).gettext(message)
-
-
-def terminal_locale(environ: dict[str, str] | None = None) -> str:
-    """The CLI's language: ``CBT_LOCALE``, else the shell's (LC_ALL, LC_MESSAGES, LANG), else en.
-
-    A terminal that says nothing is most often a server or CI log, read in English.
-    """
-    environ = dict(os.environ if environ is None else environ)
-    for name in ("CBT_LOCALE", "LC_ALL", "LC_MESSAGES", "LANG"):
-        value = environ.get(name, "")[:2].lower()
-        if value in LOCALES:
-            return value
-    return "en"
-
-
-def cli_gettext(message: str, **params: Any) -> str:
-    """A CLI message in the terminal's language, ``%(name)s`` filled from ``params``."""
-    text = translations(terminal_locale()).gettext(message)
-    return text % params if params else text
-
-
-def cli_error(error: Any) -> str:
-    """A ``DomainError``'s message in the terminal's language, its values filled in."""
-    from cbt.errors import fill
-
-    text = translations(terminal_locale()).gettext(error.template)
-    return fill(text, error.params)
 
 
 def _catalog_view(locale: str) -> Response:

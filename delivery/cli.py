@@ -17,6 +17,7 @@ from cbt.db import db, utcnow
 from cbt.errors import DomainError
 from cbt.i18n import cli_error
 from cbt.models import Classroom
+from cbt.terminal import cli_gettext as _
 from delivery import definitions
 from delivery.schemas import TIME_FORMAT_HINT, parse_time
 from delivery.service import DeliveryService
@@ -36,10 +37,18 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
-        raise click.ClickException(f"cannot read {path}: {error}") from error
+        raise click.ClickException(
+            _("cannot read %(path)s: %(error)s", path=path, error=error)
+        ) from error
     except json.JSONDecodeError as error:
         raise click.ClickException(
-            f"{path} is not valid JSON (line {error.lineno}, column {error.colno}): {error.msg}"
+            _(
+                "%(path)s is not valid JSON (line %(lineno)s, column %(colno)s): %(msg)s",
+                path=path,
+                lineno=error.lineno,
+                colno=error.colno,
+                msg=error.msg,
+            )
         ) from error
 
 
@@ -49,7 +58,9 @@ def _when(value: str | None, name: str) -> datetime | None:
     try:
         return parse_time(value)
     except ValueError:
-        raise click.BadParameter(f"use {TIME_FORMAT_HINT}", param_hint=name) from None
+        raise click.BadParameter(
+            _("use %(form)s", form=TIME_FORMAT_HINT), param_hint=name
+        ) from None
 
 
 @click.group("tests")
@@ -68,12 +79,20 @@ def create_test(definition_file: Path) -> None:
     """
     data = _read_json(definition_file)
     if not isinstance(data, dict):
-        raise click.ClickException(f"{definition_file} must hold a JSON object")
+        raise click.ClickException(
+            _("%(definition_file)s must hold a JSON object", definition_file=definition_file)
+        )
     missing = [
         k for k in ("key", "title", "pool", "parameter_set", "settings", "scale") if k not in data
     ]
     if missing:
-        raise click.ClickException(f"{definition_file} lacks {', '.join(missing)}")
+        raise click.ClickException(
+            _(
+                "%(definition_file)s lacks %(missing)s",
+                definition_file=definition_file,
+                missing=", ".join(missing),
+            )
+        )
     try:
         definition = definitions.create_test_definition(
             key=data["key"],
@@ -87,7 +106,14 @@ def create_test(definition_file: Path) -> None:
         db.session.commit()
     except DomainError as error:
         raise _fail(error) from error
-    click.echo(f"created test {definition.key} (id {definition.id}, {definition.mode})")
+    click.echo(
+        _(
+            "created test %(key)s (id %(id)s, %(mode)s)",
+            key=definition.key,
+            id=definition.id,
+            mode=definition.mode,
+        )
+    )
 
 
 @tests_group.command("list")
@@ -128,7 +154,9 @@ def create_administration(
     )
     unknown = sorted(set(codes) - set(found))
     if unknown:
-        raise click.ClickException(f"unknown class code(s): {', '.join(unknown)}")
+        raise click.ClickException(
+            _("unknown class code(s): %(unknown)s", unknown=", ".join(unknown))
+        )
     try:
         test = definitions.get_test_definition(test_key)
         administration = definitions.create_administration(
@@ -142,7 +170,13 @@ def create_administration(
         db.session.commit()
     except DomainError as error:
         raise _fail(error) from error
-    click.echo(f"created administration {administration.id} ({administration.status})")
+    click.echo(
+        _(
+            "created administration %(id)s (%(status)s)",
+            id=administration.id,
+            status=administration.status,
+        )
+    )
 
 
 def _set_status(administration_id: int, status: str) -> None:
@@ -152,7 +186,14 @@ def _set_status(administration_id: int, status: str) -> None:
     except DomainError as error:
         raise _fail(error) from error
     extra = f", {result['sessions_closed']} running sessions ended" if status == "closed" else ""
-    click.echo(f"administration {administration_id} is {status}{extra}")
+    click.echo(
+        _(
+            "administration %(administration_id)s is %(status)s%(extra)s",
+            administration_id=administration_id,
+            status=status,
+            extra=extra,
+        )
+    )
 
 
 @administrations_group.command("open")
@@ -183,8 +224,13 @@ def republish_administration(administration_id: int, reason: str) -> None:
     except DomainError as error:
         raise _fail(error) from error
     click.echo(
-        f"administration {administration_id}: form revision {published['revision']} "
-        f"({published['n_items']} items) published"
+        _(
+            "administration %(administration_id)s: form revision %(revision)s "
+            "(%(n_items)s items) published",
+            administration_id=administration_id,
+            revision=published["revision"],
+            n_items=published["n_items"],
+        )
     )
 
 
@@ -246,21 +292,41 @@ def simulate(
     report["test"] = test_key
     out.write_text(json.dumps(report, indent=2))
     accuracy, exposure, length = report["accuracy"], report["exposure"], report["length"]
-    click.echo(f"{examinees} examinees in {report['seconds']:.1f} s")
     click.echo(
-        f"bias {accuracy['bias']:+.3f}  RMSE {accuracy['rmse']:.3f}  "
-        f"mean SE {accuracy['mean_se']:.3f}"
+        _(
+            "%(examinees)s examinees in %(seconds).1f s",
+            examinees=examinees,
+            seconds=report["seconds"],
+        )
     )
     click.echo(
-        f"length {length['min']}-{length['max']} (mean {length['mean']:.1f});  "
-        f"max exposure {exposure['max_rate']:.3f};  pool used {exposure['pool_used_fraction']:.0%}"
+        _(
+            "bias %(bias)s  RMSE %(rmse).3f  mean SE %(mean_se).3f",
+            bias=format(accuracy["bias"], "+.3f"),
+            rmse=accuracy["rmse"],
+            mean_se=accuracy["mean_se"],
+        )
+    )
+    click.echo(
+        _(
+            "length %(min)s-%(max)s (mean %(mean).1f);  max exposure "
+            "%(max_rate).3f;  pool used %(pool_used_fraction)s",
+            min=length["min"],
+            max=length["max"],
+            mean=length["mean"],
+            max_rate=exposure["max_rate"],
+            pool_used_fraction=format(exposure["pool_used_fraction"], ".0%"),
+        )
     )
     for check in report["blueprint"]:
         click.echo(
-            f"blueprint {check['section']}: {check['fraction']:.1%} of sessions meet "
-            "every constraint"
+            _(
+                "blueprint %(section)s: %(fraction)s of sessions meet every constraint",
+                section=check["section"],
+                fraction=format(check["fraction"], ".1%"),
+            )
         )
-    click.echo(f"report written to {out}")
+    click.echo(_("report written to %(out)s", out=out))
 
 
 @click.group("sessions")
