@@ -490,7 +490,7 @@ const free = createFreeSection({
   isEmpty,
   newKey: randomKey,
   announce: (text) => controls.announce(text, "polite"),
-  afterShow: (shown) => applyAccommodations(shown),
+  afterShow: (item) => applyAccommodations({ ...view, item }),
 });
 
 controls.startScreen(administrationId).then(start);
