@@ -4,8 +4,9 @@
 import { api, ApiError, constants, NetworkError, randomKey, setStatus } from "./api.js";
 import { renderItem } from "./item_render.js";
 import { applyAccommodations } from "./accommodations.js";
-import { _, ngettext } from "./i18n.js";
+import { _, formatNumber, ngettext } from "./i18n.js";
 import * as controls from "./player_controls.js";
+import { createFreeSection, isFree } from "./navigator.js";
 
 const codes = constants.errorCodes;
 const main = document.getElementById("main");
@@ -20,6 +21,8 @@ const end = document.querySelector("[data-end]");
 const pausedOverlay = document.querySelector("[data-paused]");
 const resetScreen = document.querySelector("[data-reset]");
 const forwardOnly = document.querySelector("[data-forward-only]");
+const navigatorBox = document.querySelector("[data-navigator]");
+const reviewScreen = document.querySelector("[data-review-screen]");
 
 let view = null;
 let deadline = null; // client clock, display only; the server enforces time
@@ -87,7 +90,9 @@ function showPaused(session) {
   }
   // The item and the answer being chosen stay on the page, out of reach until the resume.
   form.inert = true;
-  form.hidden = !onScreen;
+  navigatorBox.inert = true;
+  reviewScreen.inert = true;
+  form.hidden = !onScreen || !reviewScreen.hidden;
   next.textContent = _("Next");
   setStatus("");
   if (pausedOverlay.hidden) {
@@ -101,6 +106,8 @@ function hidePaused() {
   if (pausedOverlay.hidden) return false;
   pausedOverlay.hidden = true;
   form.inert = false;
+  navigatorBox.inert = false;
+  reviewScreen.inert = false;
   controls.announce(_("Your teacher resumed the test."), "polite");
   return true;
 }
@@ -113,6 +120,7 @@ function showReset(session) {
   pausedOverlay.hidden = true;
   form.hidden = true;
   form.inert = false;
+  free.leave();
   itemBox.replaceChildren(); // nothing of the voided sitting stays on screen
   rendered = null;
   onScreen = null;
@@ -159,6 +167,7 @@ function render(newView) {
     poller?.stop();
     clearPending(session.id);
     controls.clearDraft(session.id);
+    free.leave();
     form.hidden = true;
     timer.hidden = true;
     forwardOnly.hidden = true;
@@ -177,12 +186,11 @@ function render(newView) {
       session.status === constants.sessionStatus.EXPIRED
         ? _("Time ran out. %(answered)s", { answered })
         : answered;
+    showResult(view.result);
     progress.textContent = "";
     return;
   }
-  const item = view.item;
-  const question = _("Question %(sequence)s (up to %(max)s)", { sequence: item.sequence, max: session.max_items });
-  progress.textContent =
+  const partText = (question) =>
     session.section.count > 1
       ? _("Part %(index)s of %(count)s · %(question)s", {
           index: session.section.index,
@@ -190,6 +198,25 @@ function render(newView) {
           question,
         })
       : question;
+  if (isFree(view)) {
+    // Free navigation: the navigator, Previous/Next, flags and the review (navigator.js).
+    progress.textContent = session.section.count > 1
+      ? _("Part %(index)s of %(count)s", { index: session.section.index, count: session.section.count })
+      : "";
+    forwardOnly.hidden = true;
+    setStatus("");
+    if (onTime) controls.timeUp(false, unsent);
+    showTimer(session);
+    rendered = null;
+    free.show(view).then(() => {
+      onScreen = free.currentHandle();
+    });
+    return;
+  }
+  free.leave();
+  const item = view.item;
+  const question = _("Question %(sequence)s (up to %(max)s)", { sequence: item.sequence, max: session.max_items });
+  progress.textContent = partText(question);
   const sameItem = onScreen === item.handle && rendered !== null;
   if (!sameItem) {
     rendered = renderItem(itemBox, item); // every item type; its HTML was sanitised by the server
@@ -208,6 +235,29 @@ function render(newView) {
   if (!sameItem || resumed) {
     (itemBox.querySelector("input:checked") || itemBox.querySelector("input, select, textarea, button"))?.focus();
   }
+}
+
+// The score and band, when the test definition lets the end screen show them.
+function showResult(result) {
+  const box = end.querySelector("[data-end-result]");
+  box.hidden = !result;
+  if (!result) return;
+  const score = box.querySelector("[data-end-score]");
+  const range = box.querySelector("[data-end-range]");
+  const band = box.querySelector("[data-end-band]");
+  const hasScore = result.scale_score !== undefined && result.scale_score !== null;
+  score.hidden = range.hidden = !hasScore;
+  if (hasScore) {
+    const round = (value) => formatNumber(Math.round(value));
+    score.textContent = _("Your score: %(score)s", { score: round(result.scale_score) });
+    // Two standard errors either side: where the student's score very probably lies.
+    range.textContent = _(
+      "A score is an estimate from your answers. Yours is very likely between %(low)s and %(high)s.",
+      { low: round(result.scale_score - 2 * result.scale_se), high: round(result.scale_score + 2 * result.scale_se) },
+    );
+  }
+  band.hidden = !result.band;
+  if (result.band) band.textContent = _("Your level: %(band)s", { band: result.band });
 }
 
 // What the poll found: anything beyond the clock is fetched whole and shown.
@@ -278,43 +328,60 @@ async function untilDelivered(call, waitingText) {
   }
 }
 
-async function submit(pending) {
+// The one function that sends an answer: kept until the server acknowledges it, resent with the
+// same idempotency key through an outage; resolves with the server's view (or throws).
+async function sendAnswer(pending) {
+  const sessionId = view.session.id;
+  savePending(sessionId, pending);
   submitting = true;
-  next.disabled = true;
-  next.textContent = _("Saving…");
-  savePending(view.session.id, pending);
   try {
     const result = await untilDelivered(
       () =>
-        api(`/api/v1/sessions/${view.session.id}/responses`, {
+        api(`/api/v1/sessions/${sessionId}/responses`, {
           method: "POST",
           body: { item: pending.item, response: pending.response, idempotency_key: pending.key },
           headers: sessionHeaders(),
         }),
       _("The server cannot be reached right now. Your answer is kept."),
     );
-    clearPending(view.session.id);
-    render(result);
-  } catch (error) {
-    if (error instanceof ApiError && error.code === codes.TIME_EXPIRED) {
-      clearPending(view.session.id);
-      setStatus(_("Time ran out for that question; the answer was not recorded."), "warn");
-      await refresh();
-    } else if (error instanceof ApiError && error.code === codes.SESSION_TAKEN_OVER) {
-      takenOver();
-    } else if (error instanceof ApiError && error.code === codes.SESSION_PAUSED) {
-      await refresh();
-    } else if (error instanceof ApiError && error.code === codes.ALREADY_ANSWERED) {
-      clearPending(view.session.id);
-      await start();
-    } else {
-      setStatus(error.message, "error");
-      next.disabled = false;
-      next.textContent = _("Next");
-      if (error instanceof ApiError && error.status === 409) await refresh(); // reset, ended
-    }
+    clearPending(sessionId);
+    return result;
   } finally {
     submitting = false;
+  }
+}
+
+async function submit(pending) {
+  submitting = true;
+  next.disabled = true;
+  next.textContent = _("Saving…");
+  try {
+    render(await sendAnswer(pending));
+  } catch (error) {
+    await answerRefused(error);
+  } finally {
+    submitting = false;
+  }
+}
+
+// What to do when the server refuses an answer (or a flag or a submit).
+async function answerRefused(error) {
+  if (error instanceof ApiError && error.code === codes.TIME_EXPIRED) {
+    clearPending(view.session.id);
+    setStatus(_("Time ran out for that question; the answer was not recorded."), "warn");
+    await refresh();
+  } else if (error instanceof ApiError && error.code === codes.SESSION_TAKEN_OVER) {
+    takenOver();
+  } else if (error instanceof ApiError && error.code === codes.SESSION_PAUSED) {
+    await refresh();
+  } else if (error instanceof ApiError && error.code === codes.ALREADY_ANSWERED) {
+    clearPending(view.session.id);
+    await start();
+  } else {
+    setStatus(error.message, "error");
+    next.disabled = false;
+    next.textContent = _("Next");
+    if (error instanceof ApiError && error.status === 409) await refresh(); // reset, ended
   }
 }
 
@@ -347,7 +414,15 @@ async function start() {
     deviceToken = started.session.device_token || deviceToken;
     render(started);
     const pending = loadPending(started.session.id);
-    if (pending && started.item && pending.item === started.item.handle) {
+    const inSection = (started.section?.items || []).some((entry) => entry.handle === pending?.item);
+    if (pending && isFree(started) && inSection) {
+      // An answer from before a reload, in a free section: send it again, same key.
+      try {
+        render(await sendAnswer(pending));
+      } catch (error) {
+        await answerRefused(error);
+      }
+    } else if (pending && started.item && pending.item === started.item.handle) {
       // An answer from before a reload or a lost connection: send it again, same key.
       await submit(pending);
     } else if (pending) {
@@ -369,6 +444,7 @@ function isEmpty(response) {
   );
 }
 const answerChanged = () => {
+  if (free.active()) return; // saved on leaving the question (navigator.js)
   next.disabled = !rendered || isEmpty(rendered.read());
   if (view && onScreen) controls.saveDraft(view.session.id, onScreen, itemBox);
 };
@@ -378,6 +454,10 @@ itemBox.addEventListener("click", answerChanged);
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
+  if (free.active()) {
+    free.next();
+    return;
+  }
   const response = rendered ? rendered.read() : null;
   if (isEmpty(response) || !view || !view.item) return;
   const stored = loadPending(view.session.id);
@@ -388,6 +468,29 @@ form.addEventListener("submit", (event) => {
     key: sameItem ? stored.key : randomKey(),
   };
   submit(pending);
+});
+
+const free = createFreeSection({
+  elements: {
+    form,
+    itemBox,
+    navigator: navigatorBox,
+    review: reviewScreen,
+    number: form.querySelector("[data-question-number]"),
+  },
+  headers: sessionHeaders,
+  sendAnswer,
+  renderItem,
+  untilDelivered: (call) => untilDelivered(call, _("The server cannot be reached right now.")),
+  onView: render,
+  remember: (shown) => {
+    view = shown;
+  },
+  onError: answerRefused,
+  isEmpty,
+  newKey: randomKey,
+  announce: (text) => controls.announce(text, "polite"),
+  afterShow: (item) => applyAccommodations({ ...view, item }),
 });
 
 controls.startScreen(administrationId).then(start);
