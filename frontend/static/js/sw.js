@@ -92,7 +92,8 @@ async function keepShell(urls) {
     if (!page && !SHELL_FILE.test(url.pathname)) continue;
     const key = page ? url.origin + url.pathname : url.href;
     try {
-      const response = await fetch(key, { credentials: "same-origin" });
+      // From the browser's HTTP cache where it has them: the page has just loaded them.
+      const response = await fetch(key, { credentials: "same-origin", cache: "force-cache" });
       if (storable(response)) await cache.put(key, response);
     } catch {
       /* offline already: the next load stores it */
