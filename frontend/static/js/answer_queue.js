@@ -118,6 +118,7 @@ export class AnswerQueue {
     this.pumping = null;
     this.stopped = false;
     this.idle = [];
+    this.woken = null; // ends the current wait between tries
   }
 
   // Store first, then send: an answer on this device is never only in memory.
@@ -151,8 +152,10 @@ export class AnswerQueue {
     this.pump(); // in the background: add() resolves once the entry is on this device
   }
 
-  // Sends what an earlier page left (after a reload or a crash), if anything.
+  // Sends what an earlier page left (after a reload or a crash), if anything; a wait between
+  // tries ends now (the page has just reached the server).
   resume() {
+    this.woken?.();
     return this.pump();
   }
 
@@ -208,7 +211,7 @@ export class AnswerQueue {
           }
           if (isTransient(error) || (error instanceof ApiError && error.code === codes.SESSION_PAUSED)) {
             this.setState(isOffline(error) ? "offline" : "waiting");
-            await sleepUntilOnline(resendDelay(attempt, error));
+            await Promise.race([sleepUntilOnline(resendDelay(attempt, error)), new Promise((go) => (this.woken = go))]);
             attempt += 1;
             continue;
           }

@@ -154,12 +154,15 @@ export async function prefetchSection(administrationId, view, headers) {
 // The answers, flags and submission of a free part, each kept locally and sent through the
 // outbox; the student sees the change at once, the server gets it exactly once.
 export class OfflineSection {
-  constructor({ administrationId, sessionId, headers, onReply, onRefused, onStop }) {
+  // send(path, method, body) defaults to the page's api() with headers(); the player passes its
+  // own, which waits for the sitting's device token after a reload offline.
+  constructor({ administrationId, sessionId, headers, send, onReply, onRefused, onStop }) {
     this.administrationId = administrationId;
+    this.sessionId = sessionId;
     this.queue = new AnswerQueue({
       sessionId,
       userId: currentUser?.id ?? null,
-      send: apiSender(headers),
+      send: send || apiSender(headers),
       onReply,
       onRefused,
       onStop,

@@ -6,6 +6,7 @@ import {
   ApiError,
   constants,
   isOffline,
+  NetworkError,
   isTransient,
   randomKey,
   resendDelay,
@@ -138,6 +139,7 @@ function showReset(session) {
 }
 
 function render(newView) {
+  newView = withPartItem(newView); // a free linear part: the question the student is on
   const previous = view;
   view = newView;
   const session = view.session;
@@ -228,7 +230,7 @@ async function onStatus(status) {
   if (
     status.status !== session.status ||
     status.section !== session.section.index ||
-    status.n_answered !== session.n_answered
+    (status.n_answered !== session.n_answered && !isFreePart(view)) // a free part: the outbox's
   ) {
     await refresh();
     return;
@@ -386,7 +388,8 @@ form.addEventListener("submit", (event) => {
     response,
     key: sameItem ? stored.key : randomKey(),
   };
-  if (view.offline) keepForLater(pending);
+  if (part && isFreePart(view)) answerInFreePart(pending);
+  else if (view.offline) keepForLater(pending);
   else submit(pending);
 });
 
@@ -404,7 +407,7 @@ function keepForOffline(shown) {
 async function showKeptView(error) {
   if (view || !isTransient(error)) return;
   const kept = await offline.loadView(administrationId);
-  if (kept && !view) render(kept.view);
+  if (kept && !view) render({ ...kept.view, offlineItems: kept.items });
 }
 
 // An answer given on the kept view: stored as the one pending answer, sent by start() (with the
@@ -416,6 +419,101 @@ function keepForLater(pending) {
     _("No network: waiting for the connection to come back. Your answer is kept on this device and sent then."),
     "warn",
   );
+}
+
+// -- a free linear part: every question prefetched, every change through the outbox ------------
+
+let part = null; // { sessionId, index, items, current, outbox } of the free part on screen
+
+const isFreePart = (shown) => shown?.section?.navigation === "free" && !shown.finished;
+
+// The outbox sends with the sitting's device token, which a reload offline has not got yet:
+// until start() reaches the server, a send counts as a lost connection and is tried again.
+function outboxSend(path, method, body) {
+  if (!deviceToken) return Promise.reject(new NetworkError(_("The connection to the server was lost.")));
+  return api(path, { method, body, headers: sessionHeaders() });
+}
+
+// Entering a free part: its outbox (sending what an earlier page left) and its items, from the
+// server, or from this device when the view is the kept one.
+function openFreePart(shown, items) {
+  const index = shown.session.section.index;
+  if (part && part.sessionId === shown.session.id && part.index === index) {
+    if (!shown.offline) part.outbox.resume(); // the server is reached: send now
+    return;
+  }
+  part = {
+    sessionId: shown.session.id,
+    index,
+    items: items || null,
+    current: shown.item,
+    outbox: new offline.OfflineSection({
+      administrationId,
+      sessionId: shown.session.id,
+      send: outboxSend,
+      onReply: (entry, reply) => {
+        if (entry.kind !== "submit") return;
+        if (reply?.session) render(reply); // the next part, or the end
+        else refresh();
+      },
+      onRefused: (entry, error) => partRefused(entry, error),
+      onStop: takenOver,
+    }),
+  };
+  part.outbox.resume();
+  if (!shown.offline) {
+    offline
+      .prefetchSection(administrationId, shown, sessionHeaders)
+      .then((fetched) => {
+        if (part?.sessionId === shown.session.id && part.index === index) part.items = fetched;
+      })
+      .catch(() => null); // no prefetch: the part still goes on online, one answer at a time
+  }
+}
+
+// A view of the part shows the question the student is on here, not the server's first one.
+function withPartItem(shown) {
+  if (!isFreePart(shown)) {
+    if (shown.finished || shown.session.section.index !== part?.index) part = null;
+    return shown;
+  }
+  openFreePart(shown, shown.offlineItems);
+  return part.current ? { ...shown, item: part.current } : shown;
+}
+
+async function answerInFreePart(pending) {
+  const shown = view;
+  await part.outbox.answer(pending.item, pending.response, pending.key);
+  const listed = shown.section.items?.find((item) => item.handle === pending.item);
+  if (listed) listed.answered = true;
+  const items = part.items || [];
+  const position = items.findIndex((item) => item.handle === pending.item);
+  const following = position >= 0 ? items[position + 1] : undefined;
+  if (following) {
+    part.current = { ...following, sequence: following.number };
+    render(shown);
+  } else if (position >= 0) {
+    await submitFreePart();
+  } else {
+    submit(pending); // not prefetched (it failed): answered online, as before
+  }
+}
+
+// The part's submission waits behind its answers; with no network it waits for it, and says so.
+async function submitFreePart() {
+  form.inert = true;
+  setStatus(_("Submitting this part. Your answers are sent first; with no network this waits for the connection."), "warn");
+  await part.outbox.submit(randomKey());
+  form.inert = false;
+}
+
+function partRefused(entry, error) {
+  if (error.code === codes.TIME_EXPIRED) {
+    setStatus(_("Time ran out for that question; the answer was not recorded."), "warn");
+  } else {
+    setStatus(error.message, "error");
+  }
+  refresh();
 }
 
 controls.startScreen(administrationId).then(start);
