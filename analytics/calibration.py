@@ -27,7 +27,13 @@ from analytics.provenance import provenance, response_data_hash, software_versio
 from cbt.db import db, iso_utc
 from cbt.errors import NotFound, ValidationError
 from cbt.models import User
-from delivery.models import Administration, ExamSession, ItemResponse, SessionStatus
+from delivery.models import (
+    Administration,
+    ExamSession,
+    ItemResponse,
+    SessionStatus,
+    latest_revisions,
+)
 from item_bank.models import Item, ItemParameter, ItemVersion, ParameterSet, ParameterSetStatus
 from item_bank.service import create_parameter_set
 
@@ -102,7 +108,11 @@ def load_administration_responses(administration_ids: Sequence[int]) -> Administ
         )
         .join(ExamSession, ExamSession.id == ItemResponse.exam_session_id)
         .join(User, User.id == ExamSession.student_id)
-        .where(ExamSession.administration_id.in_(ids), ExamSession.status != SessionStatus.RESET)
+        .where(
+            ExamSession.administration_id.in_(ids),
+            ExamSession.status != SessionStatus.RESET,
+            latest_revisions(),
+        )
         .order_by(ItemResponse.answered_at, ItemResponse.id)
         .execution_options(yield_per=_BATCH)
     )

@@ -20,6 +20,7 @@ from delivery.models import (
     Result,
     SessionStatus,
     TestDefinition,
+    latest_revisions,
 )
 from item_bank.models import Item, ItemCurriculumCode, ItemVersion
 from item_bank.rendering import sanitise_html
@@ -181,7 +182,7 @@ def _answers_by_session(session_ids: list[str]) -> dict[str, list[dict[str, Any]
         select(ItemResponse, ItemVersion, Item.key)
         .join(ItemVersion, ItemVersion.id == ItemResponse.item_version_id)
         .join(Item, Item.id == ItemVersion.item_id)
-        .where(ItemResponse.exam_session_id.in_(session_ids))
+        .where(ItemResponse.exam_session_id.in_(session_ids), latest_revisions())
         .order_by(ItemResponse.exam_session_id, ItemResponse.sequence)
     ).all()
     codes = _curriculum_codes({version.id for _, version, _ in rows})
@@ -300,6 +301,7 @@ def classroom_mastery(classroom_id: int, prefix_length: int = 8) -> dict[str, An
             Enrollment.role == Role.STUDENT,
             ItemResponse.is_operational.is_(True),
             ExamSession.status != SessionStatus.RESET,
+            latest_revisions(),
         )
         .group_by(prefix)
         .order_by(prefix)

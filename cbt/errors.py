@@ -38,6 +38,7 @@ class ErrorCode(StrEnum):
     SESSION_PAUSED = "session_paused"
     ITEM_NOT_PRESENTED = "item_not_presented"
     ALREADY_ANSWERED = "already_answered"
+    NAVIGATION_FORWARD = "navigation_forward"  # the section is forward-only (or adaptive)
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_CONFLICT = "idempotency_key_conflict"
     PARAMETER_SET_NOT_PUBLISHED = "parameter_set_not_published"

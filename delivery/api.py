@@ -103,7 +103,9 @@ def get_session_status(session_id: str) -> Response:
 
 @blueprint.post("/sessions/<string:session_id>/responses")
 @openapi(
-    summary="Answer the item on screen (idempotent per key); get the next item or the end.",
+    summary="Answer the item on screen (idempotent per key); get the next item or the end. In "
+    "a section with free navigation any of its items, and a new key for an answered item "
+    "is a revision (the latest counts); the reply is the view with the section summary.",
     tags=[STUDENT],
     roles=["student"],
     body={
@@ -124,6 +126,67 @@ def record_response(session_id: str) -> Response:
     key = get_field(data, "idempotency_key", str, max_length=MAX_IDEMPOTENCY_KEY)
     view = delivery_service().record_response(
         student.id, session_id, _device_token(), item, response, key, utcnow()
+    )
+    return jsonify(view)
+
+
+@blueprint.get("/sessions/<string:session_id>/section/items")
+@openapi(
+    summary="Every item of the current section with free navigation, as the student sees it "
+    "(no keys), with the saved answer, the review flag and the media to prefetch; 409 "
+    "navigation_forward for a forward-only or adaptive section.",
+    tags=[STUDENT],
+    roles=["student"],
+)
+def section_items(session_id: str) -> Response:
+    student = require_user(Role.STUDENT)
+    items = delivery_service().section_items(student.id, session_id, _device_token(), utcnow())
+    return jsonify(items)
+
+
+@blueprint.put("/sessions/<string:session_id>/flags")
+@openapi(
+    summary="Mark or unmark an item of the current free section for review.",
+    tags=[STUDENT],
+    roles=["student"],
+    body={
+        "type": "object",
+        "required": ["item", "flagged"],
+        "properties": {
+            "item": {"type": "string", "maxLength": 64, "description": "The opaque item handle."},
+            "flagged": {"type": "boolean"},
+        },
+    },
+)
+def set_flag(session_id: str) -> Response:
+    student = require_user(Role.STUDENT)
+    data = json_body()
+    item = get_field(data, "item", str, max_length=64)
+    flagged = get_field(data, "flagged", bool)
+    view = delivery_service().set_flag(
+        student.id, session_id, _device_token(), item, flagged, utcnow()
+    )
+    return jsonify(view)
+
+
+@blueprint.post("/sessions/<string:session_id>/section/submit")
+@openapi(
+    summary="Submit the current free section from its review screen (unanswered items count "
+    "as not answered); get the next section or the end. Idempotent per key.",
+    tags=[STUDENT],
+    roles=["student"],
+    body={
+        "type": "object",
+        "required": ["idempotency_key"],
+        "properties": {"idempotency_key": {"type": "string", "maxLength": MAX_IDEMPOTENCY_KEY}},
+    },
+)
+def submit_section(session_id: str) -> Response:
+    student = require_user(Role.STUDENT)
+    data = json_body()
+    key = get_field(data, "idempotency_key", str, max_length=MAX_IDEMPOTENCY_KEY)
+    view = delivery_service().submit_section(
+        student.id, session_id, _device_token(), key, utcnow()
     )
     return jsonify(view)
 

@@ -347,6 +347,8 @@ class SessionState:
     finish_reason: str | None = None
     # Items on screen when their section's time ran out (a late answer to them is refused).
     timed_out: list[int] = field(default_factory=list)
+    flagged: list[int] = field(default_factory=list)  # marked for review (free sections)
+    submit_keys: list[str] = field(default_factory=list)  # idempotency keys of section submits
     revision: int = 0  # the exam_sessions row revision this state was read at or written as
     # The live posterior behind ``log_posterior``, so one request (or one simulated step) restores
     # it once. Never serialised.
@@ -356,6 +358,12 @@ class SessionState:
 
     @property
     def n_answered(self) -> int:
+        """Items answered (a revised answer counts once)."""
+        return len(set(self.items))
+
+    @property
+    def n_responses(self) -> int:
+        """Answers recorded, revisions included: the sequence number of the latest."""
         return len(self.items)
 
     def to_dict(self) -> dict[str, Any]:
@@ -394,7 +402,7 @@ _ROW_FIELDS = tuple(name for name in _STATE_FIELDS if name not in _DERIVED_FIELD
 
 # Fields holding form positions: stored as item version ids (``_ID_MARK`` says so), so what is
 # kept names items, never places in a compiled array.
-_POSITION_LISTS = ("cat_excluded", "pretest_used", "queue", "timed_out", "items")
+_POSITION_LISTS = ("cat_excluded", "pretest_used", "queue", "timed_out", "flagged", "items")
 _ID_MARK = "item_ids"
 
 
@@ -456,18 +464,34 @@ def state_from_row(
     data = _to_positions(test, {k: v for k, v in row.items() if k in _ROW_FIELDS or k == _ID_MARK})
     state = SessionState.from_dict(data)
     state.plans = [_plan(test, state, index) for index in range(len(test.sections))]
-    posterior = test.new_posterior()
     for index, category, operational, section, key in answers:
         state.items.append(index)
         state.scores.append(category)
         state.operational.append(operational)
         state.sections.append(section)
         state.idempotency_keys.append(key)
+    _rebuild_posterior(test, state)
+    return state
+
+
+def latest_answers(state: SessionState) -> dict[int, tuple[int, bool, int]]:
+    """Item -> (IRT category, operational, section) of its latest revision, in the order the
+    items were first answered: what counts for scoring."""
+    latest: dict[int, tuple[int, bool, int]] = {}
+    for item, score, operational, section in zip(
+        state.items, state.scores, state.operational, state.sections, strict=True
+    ):
+        latest[item] = (score, operational, section)
+    return latest
+
+
+def _rebuild_posterior(test: CompiledTest, state: SessionState) -> None:
+    posterior = test.new_posterior()
+    for index, (category, operational, _) in latest_answers(state).items():
         if operational:
             posterior.update(test.parameters, index, category)
     state._posterior = posterior
     state.log_posterior = posterior.log_posterior.tolist()
-    return state
 
 
 def start(
@@ -539,8 +563,15 @@ def _enter_section(test: CompiledTest, state: SessionState, index: int, now: flo
 def choose_next(
     test: CompiledTest, state: SessionState, now: float, exposure_rates: ExposureRates | None = None
 ) -> None:
-    """Present the next item of the current section, moving on through sections as they end."""
+    """Present the next item of the current section, moving on through sections as they end.
+
+    A free section never ends here: it stays open, presenting its first unanswered item (or
+    none), until it is submitted or its time runs out.
+    """
     while True:
+        if is_free(test, state.section_index):
+            _present_first_unanswered(test, state, now)
+            return
         found = _next_in_section(test, state, exposure_rates)
         if found is not None:
             index, operational, selection = found
@@ -558,6 +589,90 @@ def choose_next(
         state.current_selection = {}
         state.finish_reason = state.finish_reason or "completed"
         return
+
+
+def is_free(test: CompiledTest, section_index: int) -> bool:
+    """True for a section with free navigation (any order, go back, flag, submit)."""
+    return test.sections[section_index].spec.navigation == "free"
+
+
+def section_open(test: CompiledTest, state: SessionState) -> bool:
+    """A free section waiting for its submit (it may have every item answered)."""
+    return is_free(test, state.section_index) and state.finish_reason is None
+
+
+def is_over(test: CompiledTest, state: SessionState) -> bool:
+    """Nothing is left to answer and no section waits for its submit: the session has ended."""
+    return state.current is None and not section_open(test, state)
+
+
+def section_plan(state: SessionState) -> list[int]:
+    """The items of the current section in presentation order ([] for an adaptive section)."""
+    return state.plans[state.section_index] or []
+
+
+def _present_first_unanswered(test: CompiledTest, state: SessionState, now: float) -> None:
+    answered = set(state.items)
+    unanswered = [i for i in section_plan(state) if i not in answered]
+    state.current = unanswered[0] if unanswered else None
+    state.current_operational = state.current is None or state.current < test.n_operational
+    state.current_selection = {}
+    state.presented_at = now
+
+
+def record_free_answer(
+    test: CompiledTest,
+    state: SessionState,
+    index: int,
+    score: int,
+    idempotency_key: str,
+    now: float,
+) -> int:
+    """Add an answer to any item of the open free section; return its revision (0: first).
+
+    A revision appends too (the log is never rewritten); the latest revision counts, so theta
+    is rebuilt from the latest answers when an answer changes.
+    """
+    revision = state.items.count(index)
+    state.items.append(index)
+    state.scores.append(int(score))
+    state.operational.append(index < test.n_operational)
+    state.sections.append(state.section_index)
+    state.idempotency_keys.append(idempotency_key)
+    if revision:
+        _rebuild_posterior(test, state)
+    elif index < test.n_operational:
+        state.posterior(test).update(test.parameters, index, int(score))
+    _present_first_unanswered(test, state, now)
+    return revision
+
+
+def set_flag(state: SessionState, index: int, flagged: bool) -> None:
+    """Mark or unmark an item of the open free section for review."""
+    if flagged and index not in state.flagged:
+        state.flagged.append(index)
+    elif not flagged and index in state.flagged:
+        state.flagged.remove(index)
+
+
+def submit_section(
+    test: CompiledTest,
+    state: SessionState,
+    idempotency_key: str,
+    now: float,
+    exposure_rates: ExposureRates | None = None,
+) -> None:
+    """End the open free section (unanswered items stay unanswered) and move on, or finish."""
+    state.submit_keys.append(idempotency_key)
+    state.current = None
+    state.flagged = [i for i in state.flagged if i not in section_plan(state)]
+    if state.section_index + 1 < len(test.sections):
+        _enter_section(test, state, state.section_index + 1, now)
+        choose_next(test, state, now, exposure_rates)
+    else:
+        state.presented_at = None
+        state.current_selection = {}
+        state.finish_reason = "completed"
 
 
 def _next_in_section(
@@ -673,8 +788,14 @@ def irt_category(test: CompiledTest, index: int, raw_score: float) -> int:
 def expire_section(
     test: CompiledTest, state: SessionState, now: float, exposure_rates: ExposureRates | None = None
 ) -> None:
-    """Time is up for the current section: move to the next section or end the session."""
-    if state.current is not None:
+    """Time is up for the current section: move to the next section or end the session.
+
+    In a free section what was saved counts; every item of it is closed to late answers.
+    """
+    if is_free(test, state.section_index):
+        state.timed_out.extend(i for i in section_plan(state) if i not in state.timed_out)
+        state.flagged = [i for i in state.flagged if i not in section_plan(state)]
+    elif state.current is not None:
         state.timed_out.append(state.current)
     state.current = None
     if state.section_index + 1 < len(test.sections):
@@ -723,8 +844,8 @@ class FinalResult:
 def final_result(test: CompiledTest, state: SessionState, *, subscores: bool = True) -> FinalResult:
     """Theta and SE (the running EAP, or the configured estimator on all scored answers), the
     reporting-scale score and band, and subscores by curriculum-code prefix."""
-    answers = zip(state.items, state.scores, state.operational, strict=True)
-    scored = [(item, score) for item, score, operational in answers if operational]
+    latest = latest_answers(state)
+    scored = [(item, score) for item, (score, operational, _) in latest.items() if operational]
     if test.final_method == "eap" or not scored:
         posterior = state.posterior(test)
         theta, se = float(posterior.theta), float(posterior.se)
@@ -744,7 +865,7 @@ def final_result(test: CompiledTest, state: SessionState, *, subscores: bool = T
         scale_score=scale_score,
         scale_se=float(test.scale.se_to_scale(se)),
         band=str(test.scale.band(scale_score)),
-        n_items=len(state.items),
+        n_items=len(latest),
         n_operational=len(scored),
         subscores=_subscores(test, scored) if subscores else [],
     )
@@ -841,6 +962,14 @@ def replay(
         if answer.section is not None:
             while state.section_index < answer.section:
                 expire_section(test, state, 0.0, rates)
+        if section_open(test, state):
+            # Free navigation: any item of the section, in any order, revisions included.
+            if answer.item not in section_plan(state):
+                presented.append(-1)  # never presented: the comparison reports the drift
+                continue
+            presented.append(answer.item)
+            record_free_answer(test, state, answer.item, answer.score, f"replay-{position}", 0.0)
+            continue
         if state.current is None:
             choose_next(test, state, 0.0, rates)
         if state.current is None:

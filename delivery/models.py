@@ -14,9 +14,11 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    exists,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, aliased, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from cbt.db import db, utcnow
 
@@ -164,12 +166,17 @@ class ExamSession(db.Model):
 
 
 class ItemResponse(db.Model):
-    """One acknowledged answer. Written before the reply (invariant 2); never updated."""
+    """One acknowledged answer. Written before the reply (invariant 2); never updated.
+
+    In a section with free navigation a changed answer is a new row with the next ``revision``
+    (0 for the first answer); the latest revision of an item is the one that counts. Every
+    unique constraint starts with the session, so the table can be partitioned.
+    """
 
     __tablename__ = "item_responses"
     __table_args__ = (
         UniqueConstraint("exam_session_id", "sequence"),
-        UniqueConstraint("exam_session_id", "item_version_id"),
+        UniqueConstraint("exam_session_id", "item_version_id", "revision"),
         UniqueConstraint("exam_session_id", "idempotency_key"),
     )
 
@@ -177,6 +184,7 @@ class ItemResponse(db.Model):
     exam_session_id: Mapped[str] = mapped_column(ForeignKey("exam_sessions.id"), index=True)
     sequence: Mapped[int]
     item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"), index=True)
+    revision: Mapped[int] = mapped_column(default=0)
     idempotency_key: Mapped[str] = mapped_column(String(64))
     section_index: Mapped[int] = mapped_column(default=0)
     # False for embedded pretest items: recorded and scored, but not part of theta.
@@ -193,6 +201,17 @@ class ItemResponse(db.Model):
     time_taken_ms: Mapped[int]
     theta_after: Mapped[float] = mapped_column(Float)
     se_after: Mapped[float] = mapped_column(Float)
+
+
+def latest_revisions() -> ColumnElement[bool]:
+    """A filter on ``item_responses`` keeping each item's latest revision: the answers that
+    count (a session without changed answers keeps every row)."""
+    later = aliased(ItemResponse)
+    return ~exists().where(
+        later.exam_session_id == ItemResponse.exam_session_id,
+        later.item_version_id == ItemResponse.item_version_id,
+        later.revision > ItemResponse.revision,
+    )
 
 
 class Result(db.Model):

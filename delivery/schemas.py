@@ -47,6 +47,10 @@ def parse_time(value: str) -> datetime:
 
 
 FORM_ASSIGNMENTS = ("random", "rotate")
+#: How a student moves through a section: "free" (any order, go back, change an answer, flag,
+#: submit the section from a review screen) or "forward" (one item at a time, no going back).
+#: Linear and LOFT sections default to "free"; an adaptive section is always "forward".
+NAVIGATION_MODES = ("free", "forward")
 
 
 class SpecError(ValueError):
@@ -128,6 +132,7 @@ class LinearSectionSpec(SectionSpec):
     assignment: str = "random"
     shuffle_items: bool = False
     shuffle_options: bool = False
+    navigation: str = "free"
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,7 @@ class LoftSectionSpec(SectionSpec):
     difficulty_mean: float = 0.0
     difficulty_sd: float = 1.0
     shuffle_options: bool = False
+    navigation: str = "free"
 
     @property
     def length(self) -> int:
@@ -156,6 +162,29 @@ class CatSectionSpec(SectionSpec):
     pretest_items: tuple[str, ...] = ()
     pretest_positions: tuple[int, ...] = ()
     shuffle_options: bool = False
+    navigation: str = "forward"  # always: each item is chosen from the answers before it
+
+
+@dataclass(frozen=True)
+class EndScreen:
+    """What the student's end screen may show of the student's own result (default: nothing)."""
+
+    show_score: bool = False  # the scale score, with its uncertainty in plain words
+    show_band: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Any) -> EndScreen:
+        where = "definition.end_screen"
+        if not isinstance(data, Mapping):
+            raise _fail("end_screen is {'show_score': bool, 'show_band': bool}.", where)
+        _check_unknown(data, {"show_score", "show_band"}, where)
+        return cls(
+            show_score=_bool(data, "show_score", where, False),
+            show_band=_bool(data, "show_band", where, False),
+        )
+
+    def to_dict(self) -> dict[str, bool]:
+        return {"show_score": self.show_score, "show_band": self.show_band}
 
 
 @dataclass(frozen=True)
@@ -166,12 +195,13 @@ class TestSpec:
 
     sections: tuple[SectionSpec, ...]
     subscore_prefix_length: int = 8
+    end_screen: EndScreen = field(default_factory=EndScreen)
 
     @classmethod
     def from_dict(cls, data: Any) -> TestSpec:
         if not isinstance(data, Mapping):
             raise _fail("A test definition must be a JSON object.", "definition")
-        _check_unknown(data, {"sections", "subscore_prefix_length"}, "definition")
+        _check_unknown(data, {"sections", "subscore_prefix_length", "end_screen"}, "definition")
         sections = data.get("sections")
         if not isinstance(sections, list) or not sections:
             raise _fail("A test needs at least one section.", "definition.sections")
@@ -182,7 +212,7 @@ class TestSpec:
         prefix = _int(data, "subscore_prefix_length", "definition", default=8, minimum=1)
         if prefix > 16:
             raise _fail("subscore_prefix_length is at most 16.", "definition")
-        return cls(parsed, prefix)
+        return cls(parsed, prefix, EndScreen.from_dict(data.get("end_screen", {})))
 
     def item_keys(self) -> set[str]:
         """Every item key the definition names (forms, pretest items, exposure parameters)."""
@@ -239,9 +269,20 @@ def _parse_section(data: Any, index: int) -> SectionSpec:
     return _parse_cat(data, where, common)
 
 
+def _navigation(data: Mapping[str, Any], where: str, default: str) -> str:
+    value = data.get("navigation", default)
+    if value not in NAVIGATION_MODES:
+        raise _fail(
+            f"navigation must be one of {', '.join(NAVIGATION_MODES)}.", f"{where}.navigation"
+        )
+    return value
+
+
 def _parse_linear(data: Mapping[str, Any], where: str, common: dict) -> LinearSectionSpec:
     _check_unknown(
-        data, _COMMON | {"forms", "assignment", "shuffle_items", "shuffle_options"}, where
+        data,
+        _COMMON | {"forms", "assignment", "shuffle_items", "shuffle_options", "navigation"},
+        where,
     )
     forms = data.get("forms")
     if not isinstance(forms, list) or not forms:
@@ -258,11 +299,12 @@ def _parse_linear(data: Mapping[str, Any], where: str, common: dict) -> LinearSe
         assignment=assignment,
         shuffle_items=_bool(data, "shuffle_items", where, False),
         shuffle_options=_bool(data, "shuffle_options", where, False),
+        navigation=_navigation(data, where, "free"),
     )
 
 
 def _parse_loft(data: Mapping[str, Any], where: str, common: dict) -> LoftSectionSpec:
-    allowed = _COMMON | {"areas", "counts", "difficulty", "shuffle_options"}
+    allowed = _COMMON | {"areas", "counts", "difficulty", "shuffle_options", "navigation"}
     _check_unknown(data, allowed, where)
     counts = data.get("counts")
     if not isinstance(counts, Mapping) or not counts:
@@ -285,13 +327,20 @@ def _parse_loft(data: Mapping[str, Any], where: str, common: dict) -> LoftSectio
         difficulty_mean=float(mean),
         difficulty_sd=float(sd),
         shuffle_options=_bool(data, "shuffle_options", where, False),
+        navigation=_navigation(data, where, "free"),
     )
 
 
 def _parse_cat(data: Mapping[str, Any], where: str, common: dict) -> CatSectionSpec:
     engine_keys = {"selection", "stopping", "prior_mean", "prior_sd", "n_nodes", "final_method"}
     allowed = _COMMON | engine_keys | {"areas", "exposure", "pretest", "shuffle_options"}
-    _check_unknown(data, allowed, where)
+    _check_unknown(data, allowed | {"navigation"}, where)
+    if data.get("navigation", "forward") != "forward":
+        raise _fail(
+            "An adaptive section is always forward-only: each item is chosen from the answers "
+            "before it.",
+            f"{where}.navigation",
+        )
     try:
         adaptive = AdaptiveTestSpec.from_dict({k: data[k] for k in engine_keys if k in data})
     except (ValueError, TypeError) as error:
@@ -350,6 +399,7 @@ def spec_to_dict(spec: TestSpec) -> dict[str, Any]:
                 "assignment": s.assignment,
                 "shuffle_items": s.shuffle_items,
                 "shuffle_options": s.shuffle_options,
+                "navigation": s.navigation,
             }
         elif isinstance(s, LoftSectionSpec):
             out |= {
@@ -357,6 +407,7 @@ def spec_to_dict(spec: TestSpec) -> dict[str, Any]:
                 "counts": dict(s.counts),
                 "difficulty": {"mean": s.difficulty_mean, "sd": s.difficulty_sd},
                 "shuffle_options": s.shuffle_options,
+                "navigation": s.navigation,
             }
         elif isinstance(s, CatSectionSpec):
             adaptive = s.adaptive.to_dict()
@@ -376,7 +427,10 @@ def spec_to_dict(spec: TestSpec) -> dict[str, Any]:
                 }
             out["shuffle_options"] = s.shuffle_options
         sections.append(out)
-    return {"sections": sections, "subscore_prefix_length": spec.subscore_prefix_length}
+    out = {"sections": sections, "subscore_prefix_length": spec.subscore_prefix_length}
+    if spec.end_screen != EndScreen():
+        out["end_screen"] = spec.end_screen.to_dict()
+    return out
 
 
 def _area_rule_text(rule: tuple[str, int]) -> str:

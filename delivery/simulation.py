@@ -104,8 +104,11 @@ def run_session(
     if tally is not None:
         tally.start_session()
     engine.start(test, state, 0.0, rates)
-    while state.current is not None:
+    while not engine.is_over(test, state):
         index = state.current
+        if index is None:  # a free section with every item answered: the simulee submits it
+            engine.submit_section(test, state, "", 0.0, rates)
+            continue
         if tally is not None and index < test.n_operational:
             tally.present(index)
         engine.record_answer(test, state, _answer(test, index, theta, rng), "")

@@ -72,6 +72,10 @@ class ApiClient:
         headers = {**self._headers(), **kwargs.pop("headers", {})}
         return self._remember(self.client.post(path, json=json, headers=headers, **kwargs))
 
+    def put(self, path: str, json: Any = None, **kwargs: Any):
+        headers = {**self._headers(), **kwargs.pop("headers", {})}
+        return self._remember(self.client.put(path, json=json, headers=headers, **kwargs))
+
     def login_student(self, class_code: str, number: int, code: str):
         return self.post(
             "/api/v1/auth/student-login",

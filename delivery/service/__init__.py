@@ -6,9 +6,9 @@ test, moves theta in O(nodes), selects the next item in one vectorised pass, wri
 and the session row (two Core statements; on PostgreSQL one, which commits by itself when it is
 the request's only write), and refreshes the store only after the commit.
 
-The service is split by concern (``compiled``, ``sittings``, ``submitting``, ``proctor``,
-``replay``, ``persistence``, ``presenters``, with ``forms`` and ``exposure`` beside them); this
-module is its public face, and every name other packages import comes from here.
+The service is split by concern (``compiled``, ``sittings``, ``submitting``, ``navigation``,
+``proctor``, ``replay``, ``persistence``, ``presenters``, with ``forms`` and ``exposure`` beside
+them); this module is its public face, and every name other packages import comes from here.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from delivery.service.forms import (
     test_mode,
     unpublished_parameters,
 )
+from delivery.service.navigation import Navigation
 from delivery.service.persistence import Persistence, store_after_commit
 from delivery.service.presenters import Presenters
 from delivery.service.proctor import ProctorControls
@@ -43,7 +44,14 @@ from delivery.service.submitting import Submitting
 
 
 class DeliveryService(
-    CompiledTests, Sittings, Submitting, ProctorControls, Replay, Persistence, Presenters
+    CompiledTests,
+    Sittings,
+    Submitting,
+    Navigation,
+    ProctorControls,
+    Replay,
+    Persistence,
+    Presenters,
 ):
     """Per-app delivery service: the compiled-test cache, exposure counters and the state store."""
 

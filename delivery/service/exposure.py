@@ -14,6 +14,7 @@ from delivery.models import (
     Administration,
     ExamSession,
     ItemResponse,
+    latest_revisions,
 )
 from delivery.schemas import CatSectionSpec
 from delivery.service.common import _LIVE
@@ -111,7 +112,11 @@ def exposure_from_database(test_definition_id: int, sections: set[int] | None) -
     }
     answered = (
         select(ItemResponse.item_version_id, func.count())
-        .where(ItemResponse.exam_session_id.in_(sessions), ItemResponse.is_operational)
+        .where(
+            ItemResponse.exam_session_id.in_(sessions),
+            ItemResponse.is_operational,
+            latest_revisions(),
+        )
         .group_by(ItemResponse.item_version_id)
     )
     on_screen = (

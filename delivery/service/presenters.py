@@ -29,19 +29,14 @@ class Presenters:
     ) -> dict[str, Any]:
         item = None
         if state.status == SessionStatus.ACTIVE and state.current is not None:
-            index = state.current
-            payload = test.payloads[index]
-            order = engine.option_order(test, state, index)
-            if order is not None:
-                by_id = {option["id"]: option for option in payload["options"]}
-                payload = {**payload, "options": [by_id[i] for i in order]}
-            item = {
-                "handle": self.item_handle(state.session_id, int(test.item_version_ids[index])),
-                "sequence": state.n_answered + 1,
-                **payload,
-            }
+            item = self._student_item(test, state, state.current)
+            if engine.section_open(test, state):
+                number = engine.section_plan(state).index(state.current) + 1
+                item["sequence"] = self._answered_before_section(state) + number
+                item["number"] = number
+            else:
+                item["sequence"] = state.n_answered + 1
         deadline = engine.current_deadline(state, now.timestamp())
-        section = test.sections[state.section_index].spec
         view: dict[str, Any] = {
             "session": {
                 "id": state.session_id,
@@ -49,12 +44,7 @@ class Presenters:
                 "status": state.status,
                 "n_answered": state.n_answered,
                 "max_items": test.max_items,
-                "section": {
-                    "index": state.section_index + 1,
-                    "count": len(test.sections),
-                    "title": section.title,
-                    "kind": section.kind,
-                },
+                "section": self._section_summary(test, state),
                 "deadline_at": iso_utc(_from_epoch(deadline)),
                 "remaining_seconds": (
                     None if deadline is None else max(0, int(deadline - now.timestamp()))
@@ -64,11 +54,52 @@ class Presenters:
             "item": item,
             "finished": state.status not in _LIVE,
         }
+        view["section"] = view["session"]["section"]  # the navigation contract's place for it
         if include_token:
             view["session"]["device_token"] = state.device_token
         if accepted_sequence is not None:
             view["accepted"] = {"sequence": accepted_sequence, "replayed": replayed}
         return view
+
+    def _student_item(self, test: CompiledTest, state: SessionState, index: int) -> dict[str, Any]:
+        """An item as the student sees it: the sanitised view (no key, no scoring), options in
+        the order presented, named by its opaque handle."""
+        payload = test.payloads[index]
+        order = engine.option_order(test, state, index)
+        if order is not None:
+            by_id = {option["id"]: option for option in payload["options"]}
+            payload = {**payload, "options": [by_id[i] for i in order]}
+        return {"handle": self._handle_of(test, state, index), **payload}
+
+    @staticmethod
+    def _answered_before_section(state: SessionState) -> int:
+        return len({i for i, s in zip(state.items, state.sections, strict=True)
+                    if s < state.section_index})  # fmt: skip
+
+    def _section_summary(self, test: CompiledTest, state: SessionState) -> dict[str, Any]:
+        """The current section; for an open free section, every item's number, handle and
+        state (what the navigator and the review screen show)."""
+        spec = test.sections[state.section_index].spec
+        summary: dict[str, Any] = {
+            "index": state.section_index + 1,
+            "count": len(test.sections),
+            "key": spec.key,
+            "title": spec.title,
+            "kind": spec.kind,
+            "navigation": spec.navigation,
+        }
+        if state.status in _LIVE and engine.section_open(test, state):
+            answered, flagged = set(state.items), set(state.flagged)
+            summary["items"] = [
+                {
+                    "handle": self._handle_of(test, state, index),
+                    "number": number,
+                    "answered": index in answered,
+                    "flagged": index in flagged,
+                }
+                for number, index in enumerate(engine.section_plan(state), start=1)
+            ]
+        return summary
 
     def _status_view(
         self, test: CompiledTest, state: SessionState, now: datetime

@@ -256,7 +256,7 @@ class Sittings:
             and now.timestamp() >= state.section_deadline
         ):
             engine.expire_section(test, state, state.section_deadline, self._rates(test))
-            if state.current is None:
+            if engine.is_over(test, state):
                 self._finish(test, state)
             else:
                 self._count_presentation(test, state)
@@ -288,7 +288,9 @@ class Sittings:
                 subscores=result.subscores,
                 finish_reason=state.finish_reason or "completed",
                 parameter_set_id=test.parameter_set_id,
-                item_version_ids=[int(test.item_version_ids[i]) for i in state.items],
+                item_version_ids=[
+                    int(test.item_version_ids[i]) for i in engine.latest_answers(state)
+                ],
                 engine_settings=test.settings,
                 seed=state.seed,
                 snapshot_id=test.snapshot_id,

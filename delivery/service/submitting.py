@@ -66,6 +66,10 @@ class Submitting:
             )
             if outcome is not None:
                 return outcome
+            if engine.section_open(test, state):
+                index = self._free_index(test, state, item_handle)
+                assert index is not None
+                return self._accept_free(test, state, index, response, idempotency_key, now)
             return self._accept(test, state, response, idempotency_key, now)
 
         return self._on_fresh_state(self._owned_state(student_id, session_id), submit)
@@ -110,10 +114,10 @@ class Submitting:
         section_index = state.section_index
         engine.record_answer(test, state, engine.irt_category(test, index, score), idempotency_key)
         engine.choose_next(test, state, now.timestamp(), self._rates(test))
-        sequence = state.n_answered
+        sequence = state.n_responses
         posterior = state.posterior(test)
         item_version_id = int(test.item_version_ids[index])
-        if state.current is None:
+        if engine.is_over(test, state):
             self._finish(test, state)
         self._persist(
             test,
@@ -123,6 +127,7 @@ class Submitting:
                 "exam_session_id": state.session_id,
                 "sequence": sequence,
                 "item_version_id": item_version_id,
+                "revision": 0,
                 "idempotency_key": idempotency_key,
                 "section_index": section_index,
                 "is_operational": operational,
@@ -140,6 +145,67 @@ class Submitting:
         )
         self._count_presentation(test, state)
         return self._view(test, state, now, accepted_sequence=sequence)
+
+    def _accept_free(
+        self,
+        test: CompiledTest,
+        state: SessionState,
+        index: int,
+        response: Any,
+        idempotency_key: str,
+        now: datetime,
+    ) -> dict:
+        """Record an answer (or a new revision of one) to any item of the open free section.
+
+        The student stays in the section: the reply is the view with the section summary.
+        """
+        score = score_response(
+            test.item_types[index], test.contents[index], test.scorings[index], response
+        )
+        # Time on the item: since the previous answer in the section (or the section's start).
+        presented_at = _from_epoch(state.presented_at) or now
+        presentation = {"option_order": engine.option_order(test, state, index)}
+        section_index = state.section_index
+        revision = engine.record_free_answer(
+            test, state, index, engine.irt_category(test, index, score), idempotency_key,
+            now.timestamp(),
+        )  # fmt: skip
+        sequence = state.n_responses
+        posterior = state.posterior(test)
+        self._persist(
+            test,
+            state,
+            now,
+            response={
+                "exam_session_id": state.session_id,
+                "sequence": sequence,
+                "item_version_id": int(test.item_version_ids[index]),
+                "revision": revision,
+                "idempotency_key": idempotency_key,
+                "section_index": section_index,
+                "is_operational": index < test.n_operational,
+                "response": response,
+                "presentation": presentation,
+                "selection": {},
+                "score": score,
+                "is_correct": bool(score >= test.max_scores[index]),
+                "presented_at": presented_at,
+                "answered_at": now,
+                "time_taken_ms": max(0, int((now - presented_at).total_seconds() * 1000)),
+                "theta_after": float(posterior.theta),
+                "se_after": float(posterior.se),
+            },
+        )
+        return self._view(test, state, now, accepted_sequence=sequence)
+
+    def _free_index(self, test: CompiledTest, state: SessionState, item_handle: str) -> int | None:
+        """The item of the open free section a handle names, or None."""
+        if state.current is not None and item_handle == self._handle_of(test, state, state.current):
+            return state.current
+        for index in engine.section_plan(state):
+            if item_handle == self._handle_of(test, state, index):
+                return index
+        return None
 
     def _replay_or_reject(
         self,
@@ -201,6 +267,10 @@ class Submitting:
         current = state.current
         if current is not None and item_handle == self._handle_of(test, state, current):
             return None  # the item on screen: the common case, decided with one HMAC
+        if engine.section_open(test, state) and (
+            self._free_index(test, state, item_handle) is not None
+        ):
+            return None  # free navigation: any item of the section, answered or not
         deadline = state.section_deadline
         timed_out = {self._handle_of(test, state, i) for i in state.timed_out}
         if item_handle in timed_out or (deadline is not None and now.timestamp() >= deadline):

@@ -107,6 +107,18 @@ MATRIX = [
     Row(
         "POST /api/v1/sessions/<string:session_id>/responses", access(skip="student_a"), body=ANSWER
     ),
+    # Free navigation (session_a is adaptive, so its owner gets 409 navigation_forward).
+    Row("GET /api/v1/sessions/<string:session_id>/section/items", access(either="student_a")),
+    Row(
+        "PUT /api/v1/sessions/<string:session_id>/flags",
+        access(skip="student_a"),
+        body={"item": "handle", "flagged": True},
+    ),
+    Row(
+        "POST /api/v1/sessions/<string:session_id>/section/submit",
+        access(skip="student_a"),
+        body={"idempotency_key": "scope-submit-1"},
+    ),
     Row("GET /api/v1/sessions/<string:session_id>/conditions", STUDENT_OWN),
     Row(
         "PUT /api/v1/sessions/<string:session_id>/conditions",

@@ -53,7 +53,7 @@ def give_all_types_to_class_2b(server: LiveServer) -> list[str]:
             pool="types",
             parameter_set="types",
             parameter_set_version=None,
-            settings={"sections": [{"kind": "linear", "forms": [keys]}]},
+            settings={"sections": [{"kind": "linear", "forms": [keys], "navigation": "forward"}]},
             scale={"slope": 100, "intercept": 500},
         )
         classroom = db.session.scalars(

@@ -216,7 +216,14 @@ def _short_test_for_class_2b(server: LiveServer, seconds: int) -> None:
             parameter_set="short",
             parameter_set_version=None,
             settings={
-                "sections": [{"kind": "linear", "forms": [keys], "time_limit_seconds": seconds}]
+                "sections": [
+                    {
+                        "kind": "linear",
+                        "forms": [keys],
+                        "time_limit_seconds": seconds,
+                        "navigation": "forward",
+                    }
+                ]
             },
             scale={"slope": 100, "intercept": 500},
         )

@@ -151,7 +151,7 @@ def _give_every_type(school: SeededSchool) -> int:
         pool="types",
         parameter_set="types",
         parameter_set_version=None,
-        settings={"sections": [{"kind": "linear", "forms": [keys]}]},
+        settings={"sections": [{"kind": "linear", "forms": [keys], "navigation": "forward"}]},
         scale={"slope": 100, "intercept": 500},
     )
     administration = create_administration(

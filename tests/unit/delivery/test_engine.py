@@ -427,6 +427,10 @@ def test_common_block_then_adaptive_block() -> None:
     for _ in range(5):
         engine.record_answer(test, state, 1, "k")
         engine.choose_next(test, state, 1100.0)
+    # A free section stays open with every item answered, until the student submits it.
+    assert (state.section_index, state.current) == (0, None)
+    assert not engine.is_over(test, state)
+    engine.submit_section(test, state, "submit", 1100.0)
     assert state.section_index == 1
     assert state.section_deadline == 1700.0
     assert state.items == [0, 1, 2, 3, 4]
@@ -459,7 +463,7 @@ def test_expiry_moves_to_the_next_section_then_ends() -> None:
     engine.expire_section(test, state, 90.0)
     assert state.section_index == 1
     assert state.current == 2
-    assert state.timed_out == [0]
+    assert state.timed_out == [0, 1]  # free navigation: every item of the section closes
     engine.expire_section(test, state, 180.0)
     assert state.current is None
     assert state.finish_reason == "time_expired"
@@ -528,3 +532,41 @@ def test_simulation_splits_over_processes_with_the_same_simulees() -> None:
     assert one["length"] == two["length"]
     assert one["exposure"]["max_rate"] == two["exposure"]["max_rate"]
     assert two["jobs"] == 2
+
+
+def test_free_section_revisions_count_their_latest_answer_and_replay() -> None:
+    settings = {"sections": [{"kind": "linear", "forms": [[f"i-{i:03d}" for i in range(4)]]}]}
+    test = build(settings)
+    state = SessionState("s", 1, 1, 1, "active", seed=3)
+    engine.start(test, state, 0.0)
+    assert engine.section_open(test, state)
+    assert state.current == 0
+    assert engine.record_free_answer(test, state, 2, 1, "a", 1.0) == 0
+    assert state.current == 0  # the first unanswered item
+    assert engine.record_free_answer(test, state, 2, 0, "b", 2.0) == 1
+    for index in (0, 1, 3):
+        engine.record_free_answer(test, state, index, 1, f"k{index}", 3.0)
+    assert state.current is None
+    assert state.n_answered == 4
+    assert state.n_responses == 5
+    engine.set_flag(state, 3, True)
+    engine.set_flag(state, 3, True)
+    assert state.flagged == [3]
+    engine.submit_section(test, state, "submit", 4.0)
+    assert engine.is_over(test, state)
+    assert state.finish_reason == "completed"
+    assert state.flagged == []
+    revised = engine.final_result(test, state)
+    straight = SessionState("t", 1, 1, 1, "active", seed=3)
+    engine.start(test, straight, 0.0)
+    for index, score in ((2, 0), (0, 1), (1, 1), (3, 1)):
+        engine.record_free_answer(test, straight, index, score, f"s{index}", 1.0)
+    assert revised.theta == pytest.approx(engine.final_result(test, straight).theta)
+    assert revised.n_items == 4
+    answers = [
+        engine.ReplayedAnswer(item=i, score=s, section=0)
+        for i, s in zip(state.items, state.scores, strict=True)
+    ]
+    replayed, presented = engine.replay(test, state, answers)
+    assert presented == state.items
+    assert engine.final_result(test, replayed).theta == pytest.approx(revised.theta)
