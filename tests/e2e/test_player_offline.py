@@ -8,13 +8,19 @@ must reopen the player from the worker's cache, and no request may go to another
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import select
 
 from cbt.db import db
+from cbt.models import Classroom
+from delivery.definitions import create_administration, create_test_definition
 from delivery.models import ItemResponse
+from item_bank.models import ItemStatus, ParameterSetStatus
+from item_bank.service import create_item, create_parameter_set, create_pool
+from item_bank.types import ITEM_TYPES
 from tests.e2e.conftest import LiveServer, start_test
 from tests.e2e.test_student_teacher_flow import student_login
 
@@ -26,6 +32,76 @@ _SHELL_KEPT = """async (page) => {
   return kept.includes(page) && kept.includes("/static/js/take_test.js")
     && kept.includes("/static/js/offline.js") && kept.some((path) => path.startsWith("/i18n/"));
 }"""
+
+
+# The free part was prefetched: the snapshot on this device holds all of its questions.
+_PART_KEPT = """async (count) => {
+  const database = await new Promise((resolve, reject) => {
+    const request = indexedDB.open("cbt-player");
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error);
+  });
+  const snapshots = await new Promise((resolve) => {
+    const read = database.transaction("snapshots").objectStore("snapshots").getAll();
+    read.onsuccess = () => resolve(read.result);
+  });
+  database.close();
+  return snapshots.some((snapshot) => snapshot.items && snapshot.items.length === count);
+}"""
+OFFLINE_SECONDS = 60
+PART_LENGTH = 5
+
+
+def give_a_free_part_to_class_2b(server: LiveServer) -> str:
+    """A linear test of five one-answer questions in one part with free navigation."""
+    content, scoring = ITEM_TYPES["single_choice"].example()
+    with server.app.app_context():
+        versions = [
+            create_item(
+                key=f"offline-{number}",
+                item_type="single_choice",
+                content={**content, "stem": f"<p>Offline question {number}</p>"},
+                scoring=scoring,
+                curriculum_codes=["8350213111200000"],
+                status=ItemStatus.OPERATIONAL,
+            )
+            for number in range(1, PART_LENGTH + 1)
+        ]
+        parameters = create_parameter_set(
+            name="offline",
+            parameters={
+                version.id: {"model": "2pl", "discrimination": 1.0, "difficulty": 0.0}
+                for version in versions
+            },
+            provenance={"source": "test"},
+            status=ParameterSetStatus.PUBLISHED,
+        )
+        create_pool(
+            name="offline",
+            item_version_ids=[version.id for version in versions],
+            active_parameter_set_id=parameters.id,
+        )
+        keys = [f"offline-{number}" for number in range(1, PART_LENGTH + 1)]
+        definition = create_test_definition(
+            key="offline-free",
+            title="Offline free part",
+            pool="offline",
+            parameter_set="offline",
+            parameter_set_version=None,
+            settings={"sections": [{"kind": "linear", "forms": [keys], "navigation": "free"}]},
+            scale={"slope": 100, "intercept": 500},
+        )
+        classroom = db.session.scalars(
+            select(Classroom).where(Classroom.class_code == "DEMO-2B")
+        ).one()
+        create_administration(
+            test_definition_id=definition.id,
+            name="Offline",
+            classroom_ids=[classroom.id],
+            status="open",
+        )
+        db.session.commit()
+    return "Offline free part"
 
 
 def record_requests(context: BrowserContext) -> list[str]:
@@ -117,4 +193,53 @@ def test_a_reload_offline_reopens_the_player_from_the_worker_cache(
     recorded = responses_of(live_server, sitting_of(requested))
     assert [sequence for sequence, _ in recorded] == [1, 2]
     assert len({key for _, key in recorded}) == 2
+    assert foreign(requested, live_server) == []
+
+
+def test_a_free_part_goes_on_through_60_seconds_offline_and_syncs_each_answer_once(
+    page: Page, live_server: LiveServer
+) -> None:
+    title = give_a_free_part_to_class_2b(live_server)
+    requested = record_requests(page.context)
+    student_login(page, live_server, 42)
+    page.get_by_test_id("test").filter(has_text=title).get_by_role("link").click()
+    start_test(page)
+    progress = page.locator("[data-progress]")
+    expect(progress).to_have_text(re.compile("Question 1"))
+    player = urlsplit(page.url).path
+    page.wait_for_function(_SHELL_KEPT, arg=player, timeout=15_000)
+    page.wait_for_function(_PART_KEPT, arg=PART_LENGTH, timeout=15_000)
+
+    page.context.set_offline(True)
+    offline_since = time.monotonic()
+    state = page.locator("[data-save-state]")
+    for number in (1, 2, 3):
+        expect(progress).to_have_text(re.compile(f"Question {number}"))
+        expect(page.locator("[data-stem]")).to_contain_text(f"Offline question {number}")
+        page.locator("label.option").first.click()
+        page.get_by_role("button", name="Next").click()
+    expect(progress).to_have_text(re.compile("Question 4"))
+    expect(state).to_contain_text("Offline: 3 answers are waiting to be sent")
+    expect(state).to_have_attribute("role", "status")
+
+    # A reload with no network reopens the part where it was, the answers still waiting.
+    page.reload()
+    expect(progress).to_have_text(re.compile("Question 4"))
+    expect(page.locator("[data-stem]")).to_contain_text("Offline question 4")
+    expect(state).to_contain_text("Offline: 3 answers are waiting to be sent")
+    for number in (4, 5):
+        expect(progress).to_have_text(re.compile(f"Question {number}"))
+        page.locator("label.option").first.click()
+        page.get_by_role("button", name="Next").click()
+    expect(page.locator("[data-status]")).to_contain_text("Submitting this part")
+    expect(state).to_contain_text("Offline: 5 answers are waiting to be sent")
+    assert responses_of(live_server, sitting_of(requested)) == []  # nothing reached the server
+
+    page.wait_for_timeout(max(0.0, OFFLINE_SECONDS - (time.monotonic() - offline_since)) * 1000)
+    page.context.set_offline(False)
+    expect(page.get_by_role("heading", name="You have finished the test")).to_be_visible()
+    expect(state).to_have_text("All your answers are saved.")
+    recorded = responses_of(live_server, sitting_of(requested))
+    assert len(recorded) == PART_LENGTH  # each answer exactly once
+    assert len({key for _, key in recorded}) == PART_LENGTH
     assert foreign(requested, live_server) == []

@@ -135,6 +135,7 @@ export class AnswerQueue {
           return;
         }
         const old = at.value;
+        if (row.kind === "submit" && old.kind === "submit" && old.key === row.key) return; // queued
         const same = old.kind === row.kind && old.item === row.item && row.kind !== "submit";
         if (same && (row.kind === "flag" || old.tries === 0)) {
           at.update({ ...old, ...row, seq: old.seq, key: row.kind === "answer" ? old.key : row.key, tries: 0 });

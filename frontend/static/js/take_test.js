@@ -195,6 +195,7 @@ function render(newView) {
     return;
   }
   const item = view.item;
+  if (!item) return; // a free part with every question answered, before its items arrive
   const question = _("Question %(sequence)s (up to %(max)s)", { sequence: item.sequence, max: session.max_items });
   progress.textContent =
     session.section.count > 1
@@ -447,6 +448,7 @@ function openFreePart(shown, items) {
     index,
     items: items || null,
     current: shown.item,
+    offset: shown.item ? shown.item.sequence - shown.item.number : 0, // questions of earlier parts
     outbox: new offline.OfflineSection({
       administrationId,
       sessionId: shown.session.id,
@@ -465,7 +467,9 @@ function openFreePart(shown, items) {
     offline
       .prefetchSection(administrationId, shown, sessionHeaders)
       .then((fetched) => {
-        if (part?.sessionId === shown.session.id && part.index === index) part.items = fetched;
+        if (part?.sessionId !== shown.session.id || part.index !== index) return;
+        part.items = fetched;
+        if (!part.current) render(view); // every question answered: the last one, to submit
       })
       .catch(() => null); // no prefetch: the part still goes on online, one answer at a time
   }
@@ -478,8 +482,11 @@ function withPartItem(shown) {
     return shown;
   }
   openFreePart(shown, shown.offlineItems);
+  if (!part.current && part.items?.length) part.current = partItem(part.items[part.items.length - 1]);
   return part.current ? { ...shown, item: part.current } : shown;
 }
+
+const partItem = (item) => ({ ...item, sequence: part.offset + item.number });
 
 async function answerInFreePart(pending) {
   const shown = view;
@@ -490,7 +497,7 @@ async function answerInFreePart(pending) {
   const position = items.findIndex((item) => item.handle === pending.item);
   const following = position >= 0 ? items[position + 1] : undefined;
   if (following) {
-    part.current = { ...following, sequence: following.number };
+    part.current = partItem(following);
     render(shown);
   } else if (position >= 0) {
     await submitFreePart();
@@ -503,7 +510,8 @@ async function answerInFreePart(pending) {
 async function submitFreePart() {
   form.inert = true;
   setStatus(_("Submitting this part. Your answers are sent first; with no network this waits for the connection."), "warn");
-  await part.outbox.submit(randomKey());
+  // One key per part, the same after a reload: a second key would submit the next part too.
+  await part.outbox.submit(`part-${part.sessionId}-${part.index}`);
   form.inert = false;
 }
 
