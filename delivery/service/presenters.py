@@ -5,12 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from cbt.db import iso_utc
+from sqlalchemy import select
+
+from cbt.db import db, iso_utc
 from delivery import engine
 from delivery.engine import CompiledTest, SessionState
 from delivery.models import (
+    Result,
     SessionStatus,
 )
+from delivery.schemas import EndScreen
 from delivery.service.common import _LIVE, _from_epoch
 
 
@@ -55,11 +59,32 @@ class Presenters:
             "finished": state.status not in _LIVE,
         }
         view["section"] = view["session"]["section"]  # the navigation contract's place for it
+        end_screen = test.spec.end_screen
+        if view["finished"] and (end_screen.show_score or end_screen.show_band):
+            view["result"] = self._own_result(state.session_id, end_screen)
         if include_token:
             view["session"]["device_token"] = state.device_token
         if accepted_sequence is not None:
             view["accepted"] = {"sequence": accepted_sequence, "replayed": replayed}
         return view
+
+    @staticmethod
+    def _own_result(session_id: str, end_screen: EndScreen) -> dict[str, Any] | None:
+        """What the definition lets the end screen show of the student's own result (one read,
+        only once the sitting has ended)."""
+        row = db.session.execute(
+            select(Result.scale_score, Result.scale_se, Result.band).where(
+                Result.exam_session_id == session_id
+            )
+        ).one_or_none()
+        if row is None:
+            return None  # reset: no result
+        shown: dict[str, Any] = {}
+        if end_screen.show_score:
+            shown |= {"scale_score": row.scale_score, "scale_se": row.scale_se}
+        if end_screen.show_band:
+            shown["band"] = row.band
+        return shown
 
     def _student_item(self, test: CompiledTest, state: SessionState, index: int) -> dict[str, Any]:
         """An item as the student sees it: the sanitised view (no key, no scoring), options in

@@ -100,6 +100,7 @@ class Sittings:
                     "mode": definition.mode,
                     "max_items": spec.max_items,
                     "n_sections": len(spec.sections),
+                    "free_navigation": any(s.navigation == "free" for s in spec.sections),
                     "time_limit_seconds": sum(limits) if all(limits) else None,
                     "closes_at": iso_utc(administration.closes_at),
                     "session_status": session.status if session else None,

@@ -36,6 +36,7 @@ from schools import service
 from tests.e2e.axe import assert_accessible, axe_violations
 from tests.e2e.conftest import LiveServer, start_test
 from tests.e2e.test_item_types import answer_whatever_is_shown, give_all_types_to_class_2b
+from tests.e2e.test_linear_navigation import free_test_for_class
 from tests.unit.lti.simulator import PlatformSimulator
 
 ADMIN_EMAIL = "axe-head@school.example"
@@ -137,6 +138,7 @@ class Ids:
     item: int
     administration: int
     types_administration: int
+    free_administration: int
 
 
 def _prepare(server: LiveServer) -> Ids:
@@ -146,6 +148,7 @@ def _prepare(server: LiveServer) -> Ids:
             select(Administration).where(Administration.name == "Types")
         ).first():
             give_all_types_to_class_2b(server)
+            free_test_for_class(server, "DEMO-2B", "en")
         school = db.session.scalars(select(School).order_by(School.id)).first()
         other = db.session.scalars(select(School).where(School.code == "AXE-OTHER")).first()
         if other is None:
@@ -180,6 +183,9 @@ def _prepare(server: LiveServer) -> Ids:
             item=item,
             administration=server.logins.administration_id,
             types_administration=types,
+            free_administration=db.session.scalars(
+                select(Administration.id).where(Administration.name == "Navigation")
+            ).one(),
         )
 
 
@@ -307,6 +313,7 @@ def _walk(audit: Audit, new_page: Callable[..., Page], ids: Ids) -> None:
         expect(page.locator("[data-progress]")).not_to_have_text(label)
     expect(page.locator("[data-end]")).to_be_visible()
     audit.check(page, "player, end screen")
+    _free_navigation(audit, new_page(), ids)
     audit.visit(page, "/student", "student home, a finished test")
 
     # A teacher: home, a class, a student's answer history, the monitor.
@@ -392,6 +399,34 @@ def _refused_logins(audit: Audit, page: Page) -> None:
     page.locator("#staff-login button[type=submit]").click()
     expect(page.locator("[data-error]")).not_to_be_empty()
     audit.check(page, "staff login, refused")
+
+
+def _free_navigation(audit: Audit, page: Page, ids: Ids) -> None:
+    """A linear test with free navigation: the practice question, the navigator with a flag,
+    the review screen, its confirm step, and the end screen with the score."""
+    _student_login(page, audit.server, 42)
+    audit.visit(page, f"/student/tests/{ids.free_administration}", "player (free navigation)")
+    intro = page.locator("[data-intro]")
+    expect(intro).to_be_visible()
+    intro.locator("input[data-practice-right]").check()
+    page.locator("[data-practice-check]").click()
+    expect(page.locator("[data-practice-feedback]")).not_to_be_empty()
+    audit.check(page, "player, start screen with the practice question answered")
+    start_test(page)
+    expect(page.locator("[data-navigator] button").first).to_be_visible()
+    page.locator(".free-item:visible input").first.check()
+    page.locator("[data-flag]").click()
+    expect(page.locator("[data-flag]")).to_have_attribute("aria-pressed", "true")
+    audit.check(page, "player, navigator with a flagged question")
+    page.locator("[data-review]").click()
+    expect(page.locator("[data-review-screen]")).to_be_visible()
+    audit.check(page, "player, review screen")
+    page.locator("[data-review-submit]").click()
+    expect(page.locator("[data-review-confirm]")).to_be_visible()
+    audit.check(page, "player, review screen, confirm step")
+    page.locator("[data-confirm-yes]").click()
+    expect(page.locator("[data-end-score]")).to_be_visible()
+    audit.check(page, "player, end screen with the score")
 
 
 def _item_types(audit: Audit, page: Page, what: str) -> None:

@@ -201,11 +201,21 @@ def test_a_free_part_goes_on_through_60_seconds_offline_and_syncs_each_answer_on
 ) -> None:
     title = give_a_free_part_to_class_2b(live_server)
     requested = record_requests(page.context)
+    flag_replies: list[dict] = []
+    page.context.on(
+        "response",
+        lambda reply: (
+            flag_replies.append(reply.json())
+            if reply.request.method == "PUT" and reply.url.endswith("/flags") and reply.ok
+            else None
+        ),
+    )
     student_login(page, live_server, 42)
     page.get_by_test_id("test").filter(has_text=title).get_by_role("link").click()
     start_test(page)
-    progress = page.locator("[data-progress]")
-    expect(progress).to_have_text(re.compile("Question 1"))
+    number = page.locator("[data-question-number]")
+    stem = page.locator("[data-item] .free-item:not([hidden]) [data-stem]")
+    expect(number).to_have_text(re.compile("Question 1 of 5"))
     player = urlsplit(page.url).path
     page.wait_for_function(_SHELL_KEPT, arg=player, timeout=15_000)
     page.wait_for_function(_PART_KEPT, arg=PART_LENGTH, timeout=15_000)
@@ -213,24 +223,30 @@ def test_a_free_part_goes_on_through_60_seconds_offline_and_syncs_each_answer_on
     page.context.set_offline(True)
     offline_since = time.monotonic()
     state = page.locator("[data-save-state]")
-    for number in (1, 2, 3):
-        expect(progress).to_have_text(re.compile(f"Question {number}"))
-        expect(page.locator("[data-stem]")).to_contain_text(f"Offline question {number}")
-        page.locator("label.option").first.click()
+    for question in (1, 2, 3):
+        expect(number).to_have_text(re.compile(f"Question {question} of 5"))
+        expect(stem).to_contain_text(f"Offline question {question}")
+        page.locator(".free-item:not([hidden]) label.option").first.click()
         page.get_by_role("button", name="Next").click()
-    expect(progress).to_have_text(re.compile("Question 4"))
+    expect(number).to_have_text(re.compile("Question 4 of 5"))
     expect(state).to_contain_text("Offline: 3 answers are waiting to be sent")
     expect(state).to_have_attribute("role", "status")
 
     # A reload with no network reopens the part where it was, the answers still waiting.
     page.reload()
-    expect(progress).to_have_text(re.compile("Question 4"))
-    expect(page.locator("[data-stem]")).to_contain_text("Offline question 4")
+    expect(number).to_have_text(re.compile("Question 4 of 5"))
+    expect(stem).to_contain_text("Offline question 4")
     expect(state).to_contain_text("Offline: 3 answers are waiting to be sent")
-    for number in (4, 5):
-        expect(progress).to_have_text(re.compile(f"Question {number}"))
-        page.locator("label.option").first.click()
-        page.get_by_role("button", name="Next").click()
+    page.get_by_role("button", name="Flag for review").click()
+    expect(page.locator("[data-flag]")).to_have_attribute("aria-pressed", "true")
+    page.locator(".free-item:not([hidden]) label.option").first.click()
+    page.get_by_role("button", name="Next").click()
+    expect(number).to_have_text(re.compile("Question 5 of 5"))
+    page.locator(".free-item:not([hidden]) label.option").first.click()
+    page.get_by_role("button", name="Review and submit").click()
+    expect(page.locator("[data-review-summary]")).to_contain_text("5 of 5 questions answered")
+    page.get_by_role("button", name="Submit this part").click()
+    page.get_by_role("button", name="Yes, submit").click()
     expect(page.locator("[data-status]")).to_contain_text("Submitting this part")
     expect(state).to_contain_text("Offline: 5 answers are waiting to be sent")
     assert responses_of(live_server, sitting_of(requested)) == []  # nothing reached the server
@@ -242,4 +258,8 @@ def test_a_free_part_goes_on_through_60_seconds_offline_and_syncs_each_answer_on
     recorded = responses_of(live_server, sitting_of(requested))
     assert len(recorded) == PART_LENGTH  # each answer exactly once
     assert len({key for _, key in recorded}) == PART_LENGTH
+    # The flag given offline reached the server too, before the part was submitted.
+    assert len(flag_replies) == 1
+    fourth = [entry for entry in flag_replies[0]["section"]["items"] if entry["number"] == 4]
+    assert fourth[0]["flagged"] is True
     assert foreign(requested, live_server) == []

@@ -145,10 +145,10 @@ const mediaOf = (reply) => [
 // The whole part at once (the student view: sanitised, no keys), its media asked of the worker
 // and the lot kept on this device, so the student can go on answering through a network loss.
 export async function prefetchSection(administrationId, view, headers) {
-  const reply = await api(`/api/v1/sessions/${view.session.id}/section/items`, { headers: headers() });
+  const reply = await api(`/api/v1/sessions/${view.session.id}/section/items`, { headers: headers(), retries: 8 });
   await keepView(administrationId, view, reply.items);
   keepMedia(mediaOf(reply));
-  return reply.items;
+  return reply;
 }
 
 // The answers, flags and submission of a free part, each kept locally and sent through the
@@ -156,15 +156,29 @@ export async function prefetchSection(administrationId, view, headers) {
 export class OfflineSection {
   // send(path, method, body) defaults to the page's api() with headers(); the player passes its
   // own, which waits for the sitting's device token after a reload offline.
-  constructor({ administrationId, sessionId, headers, send, onReply, onRefused, onStop }) {
+  constructor({ administrationId, sessionId, headers, send, onReply = () => {}, onRefused = () => {}, onStop }) {
     this.administrationId = administrationId;
     this.sessionId = sessionId;
+    this.waiters = new Map(); // submit key -> { resolve, reject } of a submit() still waiting
+    const waiter = (entry) => {
+      const found = entry.kind === "submit" ? this.waiters.get(entry.key) : undefined;
+      if (found) this.waiters.delete(entry.key);
+      return found;
+    };
     this.queue = new AnswerQueue({
       sessionId,
       userId: currentUser?.id ?? null,
       send: send || apiSender(headers),
-      onReply,
-      onRefused,
+      onReply: (entry, reply) => {
+        const found = waiter(entry);
+        if (found) found.resolve(reply);
+        else onReply(entry, reply); // sent for an earlier page (before a reload)
+      },
+      onRefused: (entry, error) => {
+        const found = waiter(entry);
+        if (found) found.reject(error);
+        else onRefused(entry, error);
+      },
       onStop,
       onState: showSaveState,
     });
@@ -180,10 +194,12 @@ export class OfflineSection {
     await this.queue.add({ kind: "flag", item: handle, flagged });
   }
 
-  // Queued after every answer, so the part is submitted only once all of them are in.
+  // Queued after every answer, so the part is submitted only once all of them are in; resolves
+  // with the server's reply to the submission (the next part, or the end).
   async submit(key) {
+    const replied = new Promise((resolve, reject) => this.waiters.set(key, { resolve, reject }));
     await this.queue.add({ kind: "submit", key });
-    return this.queue.whenEmpty();
+    return replied;
   }
 
   resume() {

@@ -224,7 +224,28 @@ export async function startScreen(administrationId) {
   document.querySelector("[data-status]").textContent = "";
   intro.hidden = false;
   intro.querySelector("[data-intro-title]").focus();
+  intro.querySelector("[data-intro-free]").hidden = !test.free_navigation;
+  practise(intro.querySelector("[data-practice]"));
   const button = intro.querySelector("[data-intro-start]");
   await new Promise((resolve) => button.addEventListener("click", resolve, { once: true }));
   intro.hidden = true;
+}
+
+// The practice question on the start screen: checked here in the page, never sent or recorded
+// (it is a fixed question of the template, not an item of the bank).
+function practise(box) {
+  const feedback = box.querySelector("[data-practice-feedback]");
+  box.querySelector("[data-practice-check]").addEventListener("click", () => {
+    const picked = box.querySelector("input:checked");
+    if (!picked) {
+      feedback.dataset.kind = "bad";
+      feedback.textContent = _("Choose an answer first.");
+    } else if (picked.hasAttribute("data-practice-right")) {
+      feedback.dataset.kind = "ok";
+      feedback.textContent = _("Right! 2 + 3 = 5. In the test you choose an answer the same way.");
+    } else {
+      feedback.dataset.kind = "bad";
+      feedback.textContent = _("Not quite: 2 + 3 = 5. Try again, or start the test.");
+    }
+  });
 }

@@ -6,8 +6,8 @@ import {
   ApiError,
   constants,
   isOffline,
-  NetworkError,
   isTransient,
+  NetworkError,
   randomKey,
   resendDelay,
   setStatus,
@@ -15,8 +15,9 @@ import {
 } from "./api.js";
 import { renderItem } from "./item_render.js";
 import { applyAccommodations } from "./accommodations.js";
-import { _, ngettext } from "./i18n.js";
+import { _, formatNumber, ngettext } from "./i18n.js";
 import * as controls from "./player_controls.js";
+import { createFreeSection, isFree } from "./navigator.js";
 import * as offline from "./offline.js";
 
 const codes = constants.errorCodes;
@@ -32,6 +33,8 @@ const end = document.querySelector("[data-end]");
 const pausedOverlay = document.querySelector("[data-paused]");
 const resetScreen = document.querySelector("[data-reset]");
 const forwardOnly = document.querySelector("[data-forward-only]");
+const navigatorBox = document.querySelector("[data-navigator]");
+const reviewScreen = document.querySelector("[data-review-screen]");
 
 let view = null;
 let deadline = null; // client clock, display only; the server enforces time
@@ -99,7 +102,9 @@ function showPaused(session) {
   }
   // The item and the answer being chosen stay on the page, out of reach until the resume.
   form.inert = true;
-  form.hidden = !onScreen;
+  navigatorBox.inert = true;
+  reviewScreen.inert = true;
+  form.hidden = !onScreen || !reviewScreen.hidden;
   next.textContent = _("Next");
   setStatus("");
   if (pausedOverlay.hidden) {
@@ -113,6 +118,8 @@ function hidePaused() {
   if (pausedOverlay.hidden) return false;
   pausedOverlay.hidden = true;
   form.inert = false;
+  navigatorBox.inert = false;
+  reviewScreen.inert = false;
   controls.announce(_("Your teacher resumed the test."), "polite");
   return true;
 }
@@ -125,6 +132,7 @@ function showReset(session) {
   pausedOverlay.hidden = true;
   form.hidden = true;
   form.inert = false;
+  free.leave();
   itemBox.replaceChildren(); // nothing of the voided sitting stays on screen
   rendered = null;
   onScreen = null;
@@ -139,7 +147,6 @@ function showReset(session) {
 }
 
 function render(newView) {
-  newView = withPartItem(newView); // a free linear part: the question the student is on
   const previous = view;
   view = newView;
   const session = view.session;
@@ -173,6 +180,7 @@ function render(newView) {
     poller?.stop();
     clearPending(session.id);
     controls.clearDraft(session.id);
+    free.leave();
     form.hidden = true;
     timer.hidden = true;
     forwardOnly.hidden = true;
@@ -191,13 +199,11 @@ function render(newView) {
       session.status === constants.sessionStatus.EXPIRED
         ? _("Time ran out. %(answered)s", { answered })
         : answered;
+    showResult(view.result);
     progress.textContent = "";
     return;
   }
-  const item = view.item;
-  if (!item) return; // a free part with every question answered, before its items arrive
-  const question = _("Question %(sequence)s (up to %(max)s)", { sequence: item.sequence, max: session.max_items });
-  progress.textContent =
+  const partText = (question) =>
     session.section.count > 1
       ? _("Part %(index)s of %(count)s · %(question)s", {
           index: session.section.index,
@@ -205,6 +211,25 @@ function render(newView) {
           question,
         })
       : question;
+  if (isFree(view)) {
+    // Free navigation: the navigator, Previous/Next, flags and the review (navigator.js).
+    progress.textContent = session.section.count > 1
+      ? _("Part %(index)s of %(count)s", { index: session.section.index, count: session.section.count })
+      : "";
+    forwardOnly.hidden = true;
+    setStatus("");
+    if (onTime) controls.timeUp(false, unsent);
+    showTimer(session);
+    rendered = null;
+    free.show(view).then(() => {
+      onScreen = free.currentHandle();
+    });
+    return;
+  }
+  free.leave();
+  const item = view.item;
+  const question = _("Question %(sequence)s (up to %(max)s)", { sequence: item.sequence, max: session.max_items });
+  progress.textContent = partText(question);
   const sameItem = onScreen === item.handle && rendered !== null;
   if (!sameItem) {
     rendered = renderItem(itemBox, item); // every item type; its HTML was sanitised by the server
@@ -225,13 +250,36 @@ function render(newView) {
   }
 }
 
+// The score and band, when the test definition lets the end screen show them.
+function showResult(result) {
+  const box = end.querySelector("[data-end-result]");
+  box.hidden = !result;
+  if (!result) return;
+  const score = box.querySelector("[data-end-score]");
+  const range = box.querySelector("[data-end-range]");
+  const band = box.querySelector("[data-end-band]");
+  const hasScore = result.scale_score !== undefined && result.scale_score !== null;
+  score.hidden = range.hidden = !hasScore;
+  if (hasScore) {
+    const round = (value) => formatNumber(Math.round(value));
+    score.textContent = _("Your score: %(score)s", { score: round(result.scale_score) });
+    // Two standard errors either side: where the student's score very probably lies.
+    range.textContent = _(
+      "A score is an estimate from your answers. Yours is very likely between %(low)s and %(high)s.",
+      { low: round(result.scale_score - 2 * result.scale_se), high: round(result.scale_score + 2 * result.scale_se) },
+    );
+  }
+  band.hidden = !result.band;
+  if (result.band) band.textContent = _("Your level: %(band)s", { band: result.band });
+}
+
 // What the poll found: anything beyond the clock is fetched whole and shown.
 async function onStatus(status) {
   const session = view.session;
   if (
     status.status !== session.status ||
     status.section !== session.section.index ||
-    (status.n_answered !== session.n_answered && !isFreePart(view)) // a free part: the outbox's
+    status.n_answered !== session.n_answered
   ) {
     await refresh();
     return;
@@ -274,15 +322,16 @@ async function untilDelivered(call, waitingText, offlineText = waitingText) {
   }
 }
 
-async function submit(pending) {
+// The one function that sends an answer: kept until the server acknowledges it, resent with the
+// same idempotency key through an outage; resolves with the server's view (or throws).
+async function sendAnswer(pending) {
+  const sessionId = view.session.id;
+  savePending(sessionId, pending);
   submitting = true;
-  next.disabled = true;
-  next.textContent = _("Saving…");
-  savePending(view.session.id, pending);
   try {
     const result = await untilDelivered(
       () =>
-        api(`/api/v1/sessions/${view.session.id}/responses`, {
+        api(`/api/v1/sessions/${sessionId}/responses`, {
           method: "POST",
           body: { item: pending.item, response: pending.response, idempotency_key: pending.key },
           headers: sessionHeaders(),
@@ -290,28 +339,44 @@ async function submit(pending) {
       _("The server cannot be reached right now. Your answer is kept."),
       _("No network: waiting for the connection to come back. Your answer is kept on this device and sent then."),
     );
-    clearPending(view.session.id);
-    render(result);
-  } catch (error) {
-    if (error instanceof ApiError && error.code === codes.TIME_EXPIRED) {
-      clearPending(view.session.id);
-      setStatus(_("Time ran out for that question; the answer was not recorded."), "warn");
-      await refresh();
-    } else if (error instanceof ApiError && error.code === codes.SESSION_TAKEN_OVER) {
-      takenOver();
-    } else if (error instanceof ApiError && error.code === codes.SESSION_PAUSED) {
-      await refresh();
-    } else if (error instanceof ApiError && error.code === codes.ALREADY_ANSWERED) {
-      clearPending(view.session.id);
-      await start();
-    } else {
-      setStatus(error.message, "error");
-      next.disabled = false;
-      next.textContent = _("Next");
-      if (error instanceof ApiError && error.status === 409) await refresh(); // reset, ended
-    }
+    clearPending(sessionId);
+    return result;
   } finally {
     submitting = false;
+  }
+}
+
+async function submit(pending) {
+  submitting = true;
+  next.disabled = true;
+  next.textContent = _("Saving…");
+  try {
+    render(await sendAnswer(pending));
+  } catch (error) {
+    await answerRefused(error);
+  } finally {
+    submitting = false;
+  }
+}
+
+// What to do when the server refuses an answer (or a flag or a submit).
+async function answerRefused(error) {
+  if (error instanceof ApiError && error.code === codes.TIME_EXPIRED) {
+    clearPending(view.session.id);
+    setStatus(_("Time ran out for that question; the answer was not recorded."), "warn");
+    await refresh();
+  } else if (error instanceof ApiError && error.code === codes.SESSION_TAKEN_OVER) {
+    takenOver();
+  } else if (error instanceof ApiError && error.code === codes.SESSION_PAUSED) {
+    await refresh();
+  } else if (error instanceof ApiError && error.code === codes.ALREADY_ANSWERED) {
+    clearPending(view.session.id);
+    await start();
+  } else {
+    setStatus(error.message, "error");
+    next.disabled = false;
+    next.textContent = _("Next");
+    if (error instanceof ApiError && error.status === 409) await refresh(); // reset, ended
   }
 }
 
@@ -347,9 +412,18 @@ async function start() {
       _("No network. You can go on with the question on screen; it is sent when the connection is back."),
     );
     deviceToken = started.session.device_token || deviceToken;
+    outbox?.resume(); // answers kept through a reload offline go now, with the device token
     render(started);
     const pending = loadPending(started.session.id);
-    if (pending && started.item && pending.item === started.item.handle) {
+    const inSection = (started.section?.items || []).some((entry) => entry.handle === pending?.item);
+    if (pending && isFree(started) && inSection) {
+      // An answer from before a reload, in a free section: send it again, same key.
+      try {
+        render(await sendAnswer(pending));
+      } catch (error) {
+        await answerRefused(error);
+      }
+    } else if (pending && started.item && pending.item === started.item.handle) {
       // An answer from before a reload or a lost connection: send it again, same key.
       await submit(pending);
     } else if (pending) {
@@ -371,6 +445,7 @@ function isEmpty(response) {
   );
 }
 const answerChanged = () => {
+  if (free.active()) return; // saved on leaving the question (navigator.js)
   next.disabled = !rendered || isEmpty(rendered.read());
   if (view && onScreen) controls.saveDraft(view.session.id, onScreen, itemBox);
 };
@@ -380,6 +455,10 @@ itemBox.addEventListener("click", answerChanged);
 
 form.addEventListener("submit", (event) => {
   event.preventDefault();
+  if (free.active()) {
+    free.next();
+    return;
+  }
   const response = rendered ? rendered.read() : null;
   if (isEmpty(response) || !view || !view.item) return;
   const stored = loadPending(view.session.id);
@@ -389,9 +468,37 @@ form.addEventListener("submit", (event) => {
     response,
     key: sameItem ? stored.key : randomKey(),
   };
-  if (part && isFreePart(view)) answerInFreePart(pending);
-  else if (view.offline) keepForLater(pending);
+  if (view.offline) keepForLater(pending);
   else submit(pending);
+});
+
+const free = createFreeSection({
+  elements: {
+    form,
+    itemBox,
+    navigator: navigatorBox,
+    review: reviewScreen,
+    number: form.querySelector("[data-question-number]"),
+  },
+  headers: sessionHeaders,
+  // Offline (offline.js): the items prefetched and kept, each change through the outbox.
+  sendAnswer: sendFreeAnswer,
+  loadItems: loadFreeItems,
+  sendFlag: sendFreeFlag,
+  sendSubmit: sendFreeSubmit,
+  quiet: true, // the outbox's own line says saving, saved or offline
+  renderItem,
+  untilDelivered: (call) => untilDelivered(call, _("The server cannot be reached right now.")),
+  onView: render,
+  remember: (shown) => {
+    view = shown;
+    keepForOffline(shown);
+  },
+  onError: answerRefused,
+  isEmpty,
+  newKey: randomKey,
+  announce: (text) => controls.announce(text, "polite"),
+  afterShow: (shown) => applyAccommodations(shown),
 });
 
 // -- offline (offline.js, docs/offline.md) -------------------------------------------------------
@@ -411,8 +518,8 @@ async function showKeptView(error) {
   if (kept && !view) render({ ...kept.view, offlineItems: kept.items });
 }
 
-// An answer given on the kept view: stored as the one pending answer, sent by start() (with the
-// sitting's device token) once the server is reached.
+// An answer given on the kept view of a forward part: stored as the one pending answer, sent by
+// start() (with the sitting's device token) once the server is reached.
 function keepForLater(pending) {
   savePending(view.session.id, pending);
   next.disabled = true;
@@ -422,11 +529,23 @@ function keepForLater(pending) {
   );
 }
 
-// -- a free linear part: every question prefetched, every change through the outbox ------------
+// -- a free part offline: its items prefetched, every change through the outbox ----------------
 
-let part = null; // { sessionId, index, items, current, outbox } of the free part on screen
+let outbox = null; // the OfflineSection of the sitting's free part
 
-const isFreePart = (shown) => shown?.section?.navigation === "free" && !shown.finished;
+function outboxOf(sessionId) {
+  if (outbox?.sessionId !== sessionId) {
+    outbox = new offline.OfflineSection({
+      administrationId,
+      sessionId,
+      send: outboxSend,
+      onReply: (entry, reply) => entry.kind === "submit" && reply?.session && render(reply),
+      onRefused: (entry, error) => answerRefused(error),
+      onStop: takenOver,
+    });
+  }
+  return outbox;
+}
 
 // The outbox sends with the sitting's device token, which a reload offline has not got yet:
 // until start() reaches the server, a send counts as a lost connection and is tried again.
@@ -435,93 +554,36 @@ function outboxSend(path, method, body) {
   return api(path, { method, body, headers: sessionHeaders() });
 }
 
-// Entering a free part: its outbox (sending what an earlier page left) and its items, from the
-// server, or from this device when the view is the kept one.
-function openFreePart(shown, items) {
-  const index = shown.session.section.index;
-  if (part && part.sessionId === shown.session.id && part.index === index) {
-    if (!shown.offline) part.outbox.resume(); // the server is reached: send now
-    return;
-  }
-  part = {
-    sessionId: shown.session.id,
-    index,
-    items: items || null,
-    current: shown.item,
-    offset: shown.item ? shown.item.sequence - shown.item.number : 0, // questions of earlier parts
-    outbox: new offline.OfflineSection({
-      administrationId,
-      sessionId: shown.session.id,
-      send: outboxSend,
-      onReply: (entry, reply) => {
-        if (entry.kind !== "submit") return;
-        if (reply?.session) render(reply); // the next part, or the end
-        else refresh();
-      },
-      onRefused: (entry, error) => partRefused(entry, error),
-      onStop: takenOver,
-    }),
-  };
-  part.outbox.resume();
-  if (!shown.offline) {
-    offline
-      .prefetchSection(administrationId, shown, sessionHeaders)
-      .then((fetched) => {
-        if (part?.sessionId !== shown.session.id || part.index !== index) return;
-        part.items = fetched;
-        if (!part.current) render(view); // every question answered: the last one, to submit
-      })
-      .catch(() => null); // no prefetch: the part still goes on online, one answer at a time
-  }
+// The part's items: from the server (kept here, media prefetched), or kept ones after a reload.
+async function loadFreeItems(shown) {
+  outboxOf(shown.session.id).resume(); // what an earlier page left
+  if (shown.offlineItems) return { items: shown.offlineItems };
+  return offline.prefetchSection(administrationId, shown, sessionHeaders);
 }
 
-// A view of the part shows the question the student is on here, not the server's first one.
-function withPartItem(shown) {
-  if (!isFreePart(shown)) {
-    if (shown.finished || shown.session.section.index !== part?.index) part = null;
-    return shown;
-  }
-  openFreePart(shown, shown.offlineItems);
-  if (!part.current && part.items?.length) part.current = partItem(part.items[part.items.length - 1]);
-  return part.current ? { ...shown, item: part.current } : shown;
+// The view as it is on this device after a change the outbox has not sent yet.
+function localView(handle, change) {
+  const items = view.section.items.map((entry) => (entry.handle === handle ? { ...entry, ...change } : entry));
+  const section = { ...view.section, items };
+  const open = items.find((entry) => !entry.answered);
+  const item = open ? { handle: open.handle, number: open.number } : null; // where a reload resumes
+  return { ...view, section, session: { ...view.session, section }, item };
 }
 
-const partItem = (item) => ({ ...item, sequence: part.offset + item.number });
-
-async function answerInFreePart(pending) {
-  const shown = view;
-  await part.outbox.answer(pending.item, pending.response, pending.key);
-  const listed = shown.section.items?.find((item) => item.handle === pending.item);
-  if (listed) listed.answered = true;
-  const items = part.items || [];
-  const position = items.findIndex((item) => item.handle === pending.item);
-  const following = position >= 0 ? items[position + 1] : undefined;
-  if (following) {
-    part.current = partItem(following);
-    render(shown);
-  } else if (position >= 0) {
-    await submitFreePart();
-  } else {
-    submit(pending); // not prefetched (it failed): answered online, as before
-  }
+async function sendFreeAnswer(pending) {
+  await outboxOf(view.session.id).answer(pending.item, pending.response, pending.key);
+  return localView(pending.item, { answered: true });
 }
 
-// The part's submission waits behind its answers; with no network it waits for it, and says so.
-async function submitFreePart() {
-  form.inert = true;
+async function sendFreeFlag(handle, flagged) {
+  await outboxOf(view.session.id).flag(handle, flagged);
+  return localView(handle, { flagged });
+}
+
+// The submission waits behind the part's answers; with no network it waits for it, and says so.
+function sendFreeSubmit(key) {
   setStatus(_("Submitting this part. Your answers are sent first; with no network this waits for the connection."), "warn");
-  // One key per part, the same after a reload: a second key would submit the next part too.
-  await part.outbox.submit(`part-${part.sessionId}-${part.index}`);
-  form.inert = false;
-}
-
-function partRefused(entry, error) {
-  if (error.code === codes.TIME_EXPIRED) {
-    setStatus(_("Time ran out for that question; the answer was not recorded."), "warn");
-  } else {
-    setStatus(error.message, "error");
-  }
-  refresh();
+  return outboxOf(view.session.id).submit(key);
 }
 
 controls.startScreen(administrationId).then(start);

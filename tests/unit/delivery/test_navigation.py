@@ -356,3 +356,35 @@ def test_a_student_cannot_reach_another_students_section(
     assert section_items(other, view).status_code == 404
     assert flag(other, view, 1).status_code == 404
     assert submit(other, view).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("end_screen", "shown"),
+    [
+        (None, None),
+        ({"show_score": True}, {"scale_score", "scale_se"}),
+        ({"show_band": True}, {"band"}),
+        ({"show_score": True, "show_band": True}, {"scale_score", "scale_se", "band"}),
+    ],
+)
+def test_the_end_screen_shows_what_the_definition_allows(
+    app: Flask, end_screen: dict | None, shown: set | None
+) -> None:
+    settings = sections(linear())
+    if end_screen is not None:
+        settings["end_screen"] = end_screen
+    school = seed_school(n_items=8, settings=settings)
+    client = student_client(app, school)
+    view = start(client, school)
+    assert "result" not in view
+    send(client, view, 1, "A")
+    done = submit(client, view).get_json()
+    if shown is None:
+        assert "result" not in done
+        return
+    assert set(done["result"]) == shown
+    result = db.session.execute(select(Result)).scalar_one()
+    if "scale_score" in shown:
+        assert done["result"]["scale_score"] == pytest.approx(result.scale_score)
+    again = client.get(f"/api/v1/sessions/{view['session']['id']}").get_json()
+    assert again["result"] == done["result"]
