@@ -150,7 +150,7 @@ def test_a_cat_offline_says_it_waits_for_the_network_and_resumes(
 ) -> None:
     requested = record_requests(page.context)
     open_the_demo_test(page, live_server, 5)
-    page.locator("label.option").first.click()
+    page.locator("[data-item] label.option").first.click()
     page.context.set_offline(True)
     page.get_by_role("button", name="Next").click()
     status = page.locator("[data-status]")
@@ -172,7 +172,7 @@ def test_a_reload_offline_reopens_the_player_from_the_worker_cache(
     requested = record_requests(page.context)
     open_the_demo_test(page, live_server, 6)
     player = urlsplit(page.url).path
-    page.locator("label.option").first.click()
+    page.locator("[data-item] label.option").first.click()
     page.get_by_role("button", name="Next").click()
     expect(page.locator("[data-progress]")).to_have_text(re.compile("Question 2"))
     stem = page.locator("[data-stem]").inner_text()
@@ -184,7 +184,7 @@ def test_a_reload_offline_reopens_the_player_from_the_worker_cache(
     expect(page.locator("[data-progress]")).to_have_text(re.compile("Question 2"))
     assert page.locator("[data-stem]").inner_text() == stem
     expect(page.locator("[data-status]")).to_contain_text("No network")
-    page.locator("label.option").first.click()
+    page.locator("[data-item] label.option").first.click()
     page.get_by_role("button", name="Next").click()
     expect(page.locator("[data-status]")).to_contain_text("Your answer is kept on this device")
 
