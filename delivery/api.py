@@ -185,9 +185,7 @@ def submit_section(session_id: str) -> Response:
     student = require_user(Role.STUDENT)
     data = json_body()
     key = get_field(data, "idempotency_key", str, max_length=MAX_IDEMPOTENCY_KEY)
-    view = delivery_service().submit_section(
-        student.id, session_id, _device_token(), key, utcnow()
-    )
+    view = delivery_service().submit_section(student.id, session_id, _device_token(), key, utcnow())
     return jsonify(view)
 
 

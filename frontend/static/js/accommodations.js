@@ -179,7 +179,9 @@ function speakButton(label, read) {
 }
 
 function decorate(view) {
-  const box = document.querySelector("[data-item]");
+  const items = document.querySelector("[data-item]");
+  // In a section with free navigation each question keeps its own node (navigator.js).
+  const box = items && (items.querySelector(".free-item:not([hidden])") || items);
   const item = view && view.item;
   if (!box || !item || box.dataset.accDecorated === item.handle) return;
   box.dataset.accDecorated = item.handle;

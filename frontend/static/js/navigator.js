@@ -71,9 +71,10 @@ const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 // `deps`: elements, `headers()`, `sendAnswer(pending)` (resolves with the view, or throws),
 // `renderItem(container, itemView)` (returns { read() }), `onView(view)` (renders a view that
 // left the section), `remember(view)` (a reply that stays in it), `onError(error)`, `isEmpty(response)`, `newKey()`, `announce(text)`,
-// `afterShow(view)` (accommodations, timer). Optional, for the offline player (offline.js):
-// `loadItems(view)`, `sendFlag(handle, flagged)` and `sendSubmit(key)` in place of the requests
-// below, and `quiet` when the sender shows its own saving state.
+// `afterShow(item)` (the accommodations' decoration of the question shown). Optional, for the
+// offline player (offline.js): `loadItems(view)`, `sendFlag(handle, flagged)` and
+// `sendSubmit(key)` in place of the requests below, and `quiet` when the sender shows its own
+// saving state.
 export function createFreeSection(deps) {
   const { form, itemBox, navigator, review, number } = deps.elements;
   const list = navigator.querySelector("[data-navigator-list]");
@@ -146,6 +147,7 @@ export function createFreeSection(deps) {
     navigator.hidden = false;
     form.hidden = false;
     renderNavigator(list, state.items, handle, (picked) => go(picked));
+    deps.afterShow(state.entries.get(handle)); // read-aloud buttons and the like, before the focus
     if (focus) {
       (shown.node.querySelector("input:checked") || shown.node.querySelector("input, select, textarea, button"))?.focus();
     }
@@ -350,7 +352,6 @@ export function createFreeSection(deps) {
         applySummary(view);
         if (review.hidden) showItem(state.current, { focus: false });
       }
-      deps.afterShow(view);
     },
     // Next in the form: save and go on to the next question.
     next: () => step(1),

@@ -498,7 +498,7 @@ const free = createFreeSection({
   isEmpty,
   newKey: randomKey,
   announce: (text) => controls.announce(text, "polite"),
-  afterShow: (shown) => applyAccommodations(shown),
+  afterShow: (item) => applyAccommodations({ ...view, item }),
 });
 
 // -- offline (offline.js, docs/offline.md) -------------------------------------------------------
