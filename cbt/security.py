@@ -208,10 +208,11 @@ def revoke_login_session() -> None:
 
 
 # A strict policy: scripts, styles, images and media from this site only (data: images for
-# inline formulas); no plugins, no framing by other sites, forms post back here only.
+# inline formulas); the player's service worker (/sw.js) from this site only; no plugins, no
+# framing by other sites, forms post back here only.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "media-src 'self'; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "media-src 'self'; font-src 'self'; connect-src 'self'; worker-src 'self'; object-src 'none'; "
     "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {

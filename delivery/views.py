@@ -3,9 +3,10 @@ definitions and administrations. Pages are shells for ES modules that call /api/
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import Blueprint, current_app, render_template
 from werkzeug.wrappers import Response
 
 from cbt.models import Role
@@ -27,6 +28,18 @@ def take_test(administration_id: int) -> Response | str:
     return page_guard(Role.STUDENT) or render_template(
         "take_test.html", administration_id=administration_id
     )
+
+
+@blueprint.get("/sw.js")
+def player_worker() -> Response:
+    """The player's service worker (frontend/static/js/sw.js, docs/offline.md), served from the
+    root so that its scope covers the player's pages; never cached by the browser, so a new
+    version is picked up on the next load."""
+    script = Path(current_app.static_folder or "", "js", "sw.js").read_bytes()
+    response = Response(script, mimetype="text/javascript")
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def operator_constants() -> dict[str, Any]:

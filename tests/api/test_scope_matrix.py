@@ -82,6 +82,7 @@ MATRIX = [
         url="/auth/sso/google/callback",
     ),
     Row("GET /i18n/<locale>.json", PUBLIC),
+    Row("GET /sw.js", PUBLIC),  # the player's service worker: code, no data
     Row("GET /api/v1/openapi.json", PUBLIC),
     Row("GET /api/v1/auth/csrf", PUBLIC),
     Row("POST /api/v1/auth/student-login", PUBLIC_WRITE),

@@ -50,6 +50,7 @@ NOT_PAGES = {
     "lti_views.jwks",  # JSON for the platforms
     "sso.start",  # a redirect to the identity provider
     "sso.callback",  # a redirect home (or sso_refused.html, listed below)
+    "delivery_views.player_worker",  # the player's service worker script (/sw.js)
 }
 # Page templates this test cannot reach with the demo, and why.
 UNREACHED_TEMPLATES = {

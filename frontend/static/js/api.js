@@ -18,7 +18,7 @@ export class ApiError extends Error {
 
 export class NetworkError extends Error {}
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // Weak school networks drop requests: idempotent calls are retried with growing pauses.
 // A server answer (even an error) is never retried; only a lost connection or a 502/503/504.
@@ -101,3 +101,39 @@ export function setStatus(text, kind = "") {
   status.dataset.kind = kind;
   status.hidden = !text;
 }
+
+// An outage (503), a rate limit (429) or a lost connection is worth waiting out: the request is
+// sent again, unchanged (an answer keeps its idempotency key, so the server records it once).
+const RESEND_FIRST_MS = 1000;
+const RESEND_CAP_MS = 30000;
+
+export function isTransient(error) {
+  return error instanceof NetworkError || (error instanceof ApiError && [429, 502, 503, 504].includes(error.status));
+}
+
+// Exponential backoff, at least what the server asked for (Retry-After), at most the cap, with
+// jitter so a class that lost the network together does not come back in the same instant.
+export function resendDelay(attempt, error) {
+  const backoff = RESEND_FIRST_MS * 2 ** Math.min(attempt, 10);
+  const asked = error instanceof ApiError && error.retryAfter !== null ? error.retryAfter * 1000 : 0;
+  const base = Math.min(RESEND_CAP_MS, Math.max(backoff, asked));
+  return Math.min(RESEND_CAP_MS, base * (1 + 0.25 * Math.random()));
+}
+
+// A pause before the next try that ends early when the browser says the network is back, so
+// answers kept through a network loss go out at once rather than at the end of a long backoff.
+export function sleepUntilOnline(ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timeout);
+      window.removeEventListener("online", done);
+      resolve();
+    };
+    const timeout = setTimeout(done, ms);
+    window.addEventListener("online", done);
+  });
+}
+
+// A lost connection while the browser itself reports no network: the device is offline (not
+// the server down), which the player tells the student in those words.
+export const isOffline = (error) => error instanceof NetworkError && navigator.onLine === false;

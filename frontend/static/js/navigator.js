@@ -71,7 +71,10 @@ const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 // `deps`: elements, `headers()`, `sendAnswer(pending)` (resolves with the view, or throws),
 // `renderItem(container, itemView)` (returns { read() }), `onView(view)` (renders a view that
 // left the section), `remember(view)` (a reply that stays in it), `onError(error)`, `isEmpty(response)`, `newKey()`, `announce(text)`,
-// `afterShow(item)` (the accommodations' decoration of the question shown).
+// `afterShow(item)` (the accommodations' decoration of the question shown). Optional, for the
+// offline player (offline.js): `loadItems(view)`, `sendFlag(handle, flagged)` and
+// `sendSubmit(key)` in place of the requests below, and `quiet` when the sender shows its own
+// saving state.
 export function createFreeSection(deps) {
   const { form, itemBox, navigator, review, number } = deps.elements;
   const list = navigator.querySelector("[data-navigator-list]");
@@ -92,10 +95,9 @@ export function createFreeSection(deps) {
   }
 
   async function load(view) {
-    const body = await api(`/api/v1/sessions/${view.session.id}/section/items`, {
-      headers: deps.headers(),
-      retries: 8,
-    });
+    const body = deps.loadItems
+      ? await deps.loadItems(view)
+      : await api(`/api/v1/sessions/${view.session.id}/section/items`, { headers: deps.headers(), retries: 8 });
     const entries = new Map(body.items.map((entry) => [entry.handle, entry]));
     state = {
       sessionId: view.session.id,
@@ -166,11 +168,11 @@ export function createFreeSection(deps) {
     const response = shown.rendered.read();
     if (deps.isEmpty(response) || same(response, state.saved.get(handle))) return true;
     next.disabled = true;
-    setStatus(_("Saving…"));
+    if (!deps.quiet) setStatus(_("Saving…"));
     try {
       const view = await deps.sendAnswer({ item: handle, response, key: deps.newKey() });
       state.saved.set(handle, response);
-      setStatus(_("Saved."), "ok");
+      if (!deps.quiet) setStatus(_("Saved."), "ok");
       if (!isOpenHere(view)) {
         deps.onView(view);
         return false;
@@ -209,12 +211,14 @@ export function createFreeSection(deps) {
     const entry = summaryOf(state.current);
     const flagged = !entry.flagged;
     try {
-      const view = await api(`/api/v1/sessions/${state.sessionId}/flags`, {
-        method: "PUT",
-        body: { item: state.current, flagged },
-        headers: deps.headers(),
-        retries: 8,
-      });
+      const view = deps.sendFlag
+        ? await deps.sendFlag(state.current, flagged)
+        : await api(`/api/v1/sessions/${state.sessionId}/flags`, {
+            method: "PUT",
+            body: { item: state.current, flagged },
+            headers: deps.headers(),
+            retries: 8,
+          });
       if (!isOpenHere(view)) {
         deps.onView(view);
         return;
@@ -286,13 +290,15 @@ export function createFreeSection(deps) {
     yes.disabled = true;
     setStatus(_("Submitting…"));
     try {
-      const view = await deps.untilDelivered(() =>
-        api(`/api/v1/sessions/${state.sessionId}/section/submit`, {
-          method: "POST",
-          body: { idempotency_key: submitKey() },
-          headers: deps.headers(),
-        }),
-      );
+      const view = deps.sendSubmit
+        ? await deps.sendSubmit(submitKey())
+        : await deps.untilDelivered(() =>
+            api(`/api/v1/sessions/${state.sessionId}/section/submit`, {
+              method: "POST",
+              body: { idempotency_key: submitKey() },
+              headers: deps.headers(),
+            }),
+          );
       leave();
       deps.onView(view);
     } catch (error) {

@@ -194,7 +194,9 @@ export function startPolling({ getView, headers, isBusy, onStatus, onTakenOver, 
 export async function startScreen(administrationId) {
   let test = null;
   try {
-    const { administrations } = await api("/api/v1/me/administrations", { retries: 4 });
+    // No network (a reload offline): no instructions to fetch; the kept sitting shows instead.
+    const retries = navigator.onLine === false ? 0 : 4;
+    const { administrations } = await api("/api/v1/me/administrations", { retries });
     test = administrations.find((a) => String(a.administration_id) === String(administrationId));
   } catch {
     return; // the server's own answer to starting says what is wrong

@@ -1,12 +1,24 @@
 // The test player. The server decides everything (next item, time, the end); this page shows it,
 // keeps an unacknowledged answer in localStorage and resends it with the same idempotency key
 // until the server acknowledges it, so a dropped network or a reload never loses an answer.
-import { api, ApiError, constants, NetworkError, randomKey, setStatus } from "./api.js";
+import {
+  api,
+  ApiError,
+  constants,
+  isOffline,
+  isTransient,
+  NetworkError,
+  randomKey,
+  resendDelay,
+  setStatus,
+  sleepUntilOnline,
+} from "./api.js";
 import { renderItem } from "./item_render.js";
 import { applyAccommodations } from "./accommodations.js";
 import { _, formatNumber, ngettext } from "./i18n.js";
 import * as controls from "./player_controls.js";
 import { createFreeSection, isFree } from "./navigator.js";
+import * as offline from "./offline.js";
 
 const codes = constants.errorCodes;
 const main = document.getElementById("main");
@@ -138,11 +150,12 @@ function render(newView) {
   const previous = view;
   view = newView;
   const session = view.session;
+  keepForOffline(view);
   if (session.status === constants.sessionStatus.RESET) {
     showReset(session);
     return;
   }
-  if (!poller && !view.finished) {
+  if (!poller && !view.finished && !view.offline) {
     poller = controls.startPolling({
       getView: () => view,
       headers: sessionHeaders,
@@ -292,26 +305,7 @@ async function onStatus(status) {
   }
 }
 
-// An outage (503), a rate limit (429) or a lost connection is worth waiting out: the request is
-// sent again, unchanged (an answer keeps its idempotency key, so the server records it once).
-const RESEND_FIRST_MS = 1000;
-const RESEND_CAP_MS = 30000;
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function isTransient(error) {
-  return error instanceof NetworkError || (error instanceof ApiError && [429, 502, 503, 504].includes(error.status));
-}
-
-// Exponential backoff, at least what the server asked for (Retry-After), at most the cap, with
-// jitter so a class that lost the network together does not come back in the same instant.
-function resendDelay(attempt, error) {
-  const backoff = RESEND_FIRST_MS * 2 ** Math.min(attempt, 10);
-  const asked = error instanceof ApiError && error.retryAfter !== null ? error.retryAfter * 1000 : 0;
-  const base = Math.min(RESEND_CAP_MS, Math.max(backoff, asked));
-  return Math.min(RESEND_CAP_MS, base * (1 + 0.25 * Math.random()));
-}
-
-async function untilDelivered(call, waitingText) {
+async function untilDelivered(call, waitingText, offlineText = waitingText) {
   for (let attempt = 0; ; attempt += 1) {
     try {
       return await call();
@@ -319,9 +313,9 @@ async function untilDelivered(call, waitingText) {
       if (!isTransient(error)) throw error;
       const delay = resendDelay(attempt, error);
       const again = _("Trying again in %(seconds)s s.", { seconds: Math.ceil(delay / 1000) });
-      setStatus(`${waitingText} ${again}`, "warn");
+      setStatus(`${isOffline(error) ? offlineText : waitingText} ${again}`, "warn");
       main.dataset.waiting = "true"; // for the page's own tests: the player is waiting to resend
-      await sleep(delay);
+      await sleepUntilOnline(delay); // the network coming back ends the wait
     } finally {
       delete main.dataset.waiting;
     }
@@ -343,6 +337,7 @@ async function sendAnswer(pending) {
           headers: sessionHeaders(),
         }),
       _("The server cannot be reached right now. Your answer is kept."),
+      _("No network: waiting for the connection to come back. Your answer is kept on this device and sent then."),
     );
     clearPending(sessionId);
     return result;
@@ -387,7 +382,7 @@ async function answerRefused(error) {
 
 // Ask the server where the session stands (it ends timed-out parts, reports pauses).
 async function refresh() {
-  if (!view) return;
+  if (!view || view.offline) return; // the kept view: start() asks the server when it can
   try {
     render(
       await api(`/api/v1/sessions/${view.session.id}`, { headers: sessionHeaders(), retries: 8 }),
@@ -408,10 +403,16 @@ function takenOver() {
 async function start() {
   try {
     const started = await untilDelivered(
-      () => api(`/api/v1/administrations/${administrationId}/sessions`, { method: "POST" }),
+      () =>
+        api(`/api/v1/administrations/${administrationId}/sessions`, { method: "POST" }).catch(async (error) => {
+          await showKeptView(error);
+          throw error;
+        }),
       _("The server cannot be reached right now."),
+      _("No network. You can go on with the question on screen; it is sent when the connection is back."),
     );
     deviceToken = started.session.device_token || deviceToken;
+    outbox?.resume(); // answers kept through a reload offline go now, with the device token
     render(started);
     const pending = loadPending(started.session.id);
     const inSection = (started.section?.items || []).some((entry) => entry.handle === pending?.item);
@@ -467,7 +468,8 @@ form.addEventListener("submit", (event) => {
     response,
     key: sameItem ? stored.key : randomKey(),
   };
-  submit(pending);
+  if (view.offline) keepForLater(pending);
+  else submit(pending);
 });
 
 const free = createFreeSection({
@@ -479,12 +481,18 @@ const free = createFreeSection({
     number: form.querySelector("[data-question-number]"),
   },
   headers: sessionHeaders,
-  sendAnswer,
+  // Offline (offline.js): the items prefetched and kept, each change through the outbox.
+  sendAnswer: sendFreeAnswer,
+  loadItems: loadFreeItems,
+  sendFlag: sendFreeFlag,
+  sendSubmit: sendFreeSubmit,
+  quiet: true, // the outbox's own line says saving, saved or offline
   renderItem,
   untilDelivered: (call) => untilDelivered(call, _("The server cannot be reached right now.")),
   onView: render,
   remember: (shown) => {
     view = shown;
+    keepForOffline(shown);
   },
   onError: answerRefused,
   isEmpty,
@@ -493,4 +501,90 @@ const free = createFreeSection({
   afterShow: (item) => applyAccommodations({ ...view, item }),
 });
 
+// -- offline (offline.js, docs/offline.md) -------------------------------------------------------
+
+// Every view the server sends is kept on this device; an ended or reset sitting is forgotten.
+function keepForOffline(shown) {
+  if (shown.offline) return;
+  const over = shown.finished || shown.session.status === constants.sessionStatus.RESET;
+  if (over) offline.forgetView(administrationId);
+  else offline.keepView(administrationId, shown);
+}
+
+// A reload with no network: the view kept on this device, until start() reaches the server.
+async function showKeptView(error) {
+  if (view || !isTransient(error)) return;
+  const kept = await offline.loadView(administrationId);
+  if (kept && !view) render({ ...kept.view, offlineItems: kept.items });
+}
+
+// An answer given on the kept view of a forward part: stored as the one pending answer, sent by
+// start() (with the sitting's device token) once the server is reached.
+function keepForLater(pending) {
+  savePending(view.session.id, pending);
+  next.disabled = true;
+  setStatus(
+    _("No network: waiting for the connection to come back. Your answer is kept on this device and sent then."),
+    "warn",
+  );
+}
+
+// -- a free part offline: its items prefetched, every change through the outbox ----------------
+
+let outbox = null; // the OfflineSection of the sitting's free part
+
+function outboxOf(sessionId) {
+  if (outbox?.sessionId !== sessionId) {
+    outbox = new offline.OfflineSection({
+      administrationId,
+      sessionId,
+      send: outboxSend,
+      onReply: (entry, reply) => entry.kind === "submit" && reply?.session && render(reply),
+      onRefused: (entry, error) => answerRefused(error),
+      onStop: takenOver,
+    });
+  }
+  return outbox;
+}
+
+// The outbox sends with the sitting's device token, which a reload offline has not got yet:
+// until start() reaches the server, a send counts as a lost connection and is tried again.
+function outboxSend(path, method, body) {
+  if (!deviceToken) return Promise.reject(new NetworkError(_("The connection to the server was lost.")));
+  return api(path, { method, body, headers: sessionHeaders() });
+}
+
+// The part's items: from the server (kept here, media prefetched), or kept ones after a reload.
+async function loadFreeItems(shown) {
+  outboxOf(shown.session.id).resume(); // what an earlier page left
+  if (shown.offlineItems) return { items: shown.offlineItems };
+  return offline.prefetchSection(administrationId, shown, sessionHeaders);
+}
+
+// The view as it is on this device after a change the outbox has not sent yet.
+function localView(handle, change) {
+  const items = view.section.items.map((entry) => (entry.handle === handle ? { ...entry, ...change } : entry));
+  const section = { ...view.section, items };
+  const open = items.find((entry) => !entry.answered);
+  const item = open ? { handle: open.handle, number: open.number } : null; // where a reload resumes
+  return { ...view, section, session: { ...view.session, section }, item };
+}
+
+async function sendFreeAnswer(pending) {
+  await outboxOf(view.session.id).answer(pending.item, pending.response, pending.key);
+  return localView(pending.item, { answered: true });
+}
+
+async function sendFreeFlag(handle, flagged) {
+  await outboxOf(view.session.id).flag(handle, flagged);
+  return localView(handle, { flagged });
+}
+
+// The submission waits behind the part's answers; with no network it waits for it, and says so.
+function sendFreeSubmit(key) {
+  setStatus(_("Submitting this part. Your answers are sent first; with no network this waits for the connection."), "warn");
+  return outboxOf(view.session.id).submit(key);
+}
+
 controls.startScreen(administrationId).then(start);
+offline.registerPlayerWorker();
