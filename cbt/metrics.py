@@ -180,10 +180,11 @@ def init_metrics(app: Flask, active_sittings: Callable[[], int] | None = None) -
 
     def metrics() -> Response:
         if not _allowed(token):
-            from cbt.errors import ErrorCode, error_response
+            from cbt.errors import Forbidden
 
-            message = "Metrics are served to loopback clients or with the metrics bearer token."
-            return error_response(ErrorCode.FORBIDDEN, message, 403)
+            raise Forbidden(
+                "Metrics are served to loopback clients or with the metrics bearer token."
+            )
         now = time.monotonic()
         if active_sittings is not None and now - last_count[0] >= ACTIVE_SITTINGS_CACHE_SECONDS:
             ACTIVE_SITTINGS.set(active_sittings())
