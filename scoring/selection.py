@@ -749,9 +749,10 @@ def _shortlist(scores: np.ndarray, eligible: np.ndarray, m: int) -> np.ndarray:
     ``scores`` is -inf where ``eligible`` is false. No partition of the whole pool: the m-th
     best score of every 16th item is a lower bound of the pool's m-th best, so the items at or
     above it hold the whole shortlist (typically a few dozen), and only those are sorted. (A
-    full ``argpartition`` cost 20 us for 10,000 items, and 300 to 600 us when most of them
-    were ineligible: numpy's introselect degrades on the duplicated -inf.) When the sample has
-    fewer than ``m`` eligible items, the eligible items are partitioned instead.
+    full ``argpartition`` of 10,000 scores took 20 us on a quiet machine, 300 to 600 us on the
+    loaded one of issue 12, and numpy's introselect degrades further on the duplicated -inf of
+    ineligible items.) When the sample has fewer than ``m`` eligible items, the eligible items
+    are partitioned instead.
     """
     sample = scores[::16]
     if sample.shape[0] > m:
