@@ -114,13 +114,39 @@ def bench_simulate(args: argparse.Namespace) -> None:
 # -- submit ---------------------------------------------------------------------------------
 
 
-def bench_submit(args: argparse.Namespace) -> None:
-    from sqlalchemy import create_engine, insert, text
+def create_database(database_url: str):
+    """A fresh PostgreSQL database, migrated: (url, name, admin engine to drop it with)."""
+    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
-    from cbt.app import create_app
-    from cbt.db import db
     from cbt.migrate import upgrade
+
+    base = make_url(database_url).set(drivername="postgresql+psycopg")
+    name = f"cbt_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    engine = create_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    return url, name, admin
+
+
+def drop_database(name: str, admin) -> None:
+    from sqlalchemy import text
+
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def fill_world(app, n_items: int, n_students: int, length: int) -> tuple[int, dict[int, str]]:
+    """The pool, the test, one class of students and an open administration (in ``app``):
+    returns (administration id, login code by student number of class BENCH-1)."""
+    from sqlalchemy import insert
+
+    from cbt.db import db
     from cbt.service import create_classroom, create_school, enroll_student
     from delivery.definitions import create_administration, create_test_definition
     from item_bank.models import (
@@ -132,19 +158,84 @@ def bench_submit(args: argparse.Namespace) -> None:
         ParameterSet,
         PoolMember,
     )
+
+    records = synthetic_parameters(n_items)
+    db.session.execute(
+        insert(Item), [{"key": f"b-{i:05d}", "subject": "mathematics"} for i in range(n_items)]
+    )
+    db.session.execute(
+        insert(ItemVersion),
+        [
+            {
+                "item_id": i + 1,
+                "version_number": 1,
+                "item_type": "single_choice",
+                "status": "operational",
+                "content_area": AREAS[i % len(AREAS)],
+                "grade": 8,
+                "language": "en",
+                "content": {
+                    "stem": f"<p>Question {i}: what is {i} + 1?</p>",
+                    "options": [{"id": c, "text": f"{i + k}"} for k, c in enumerate("ABCD")],
+                },
+                "scoring": {"correct": "B"},
+            }
+            for i in range(n_items)
+        ],
+    )
+    db.session.execute(
+        insert(ItemCurriculumCode),
+        [{"item_version_id": i + 1, "code": "8350213111200000"} for i in range(n_items)],
+    )
+    db.session.execute(
+        insert(ParameterSet),
+        [{"name": "bench", "version": 1, "status": "published", "provenance": {}}],
+    )
+    db.session.execute(
+        insert(ItemParameter),
+        [
+            {"parameter_set_id": 1, "item_version_id": i + 1, **record}
+            for i, record in enumerate(records)
+        ],
+    )
+    db.session.execute(insert(ItemPool), [{"name": "bench", "active_parameter_set_id": 1}])
+    db.session.execute(
+        insert(PoolMember), [{"pool_id": 1, "item_version_id": i + 1} for i in range(n_items)]
+    )
+    school = create_school("BENCH", "Benchmark school")
+    classroom = create_classroom(school, "B", 8, 2026, "BENCH-1")
+    codes = {}
+    for number in range(1, n_students + 1):
+        code = f"BNCH-{number:04d}-CODE"
+        enroll_student(classroom, number, f"Student {number}", code, app.config["SECRET_KEY"])
+        codes[number] = code
+    definition = create_test_definition(
+        key="bench",
+        title="Benchmark CAT",
+        pool="bench",
+        parameter_set="bench",
+        parameter_set_version=1,
+        settings=settings(length),
+        scale={"slope": 100, "intercept": 500},
+    )
+    administration = create_administration(
+        test_definition_id=definition.id,
+        name="bench",
+        classroom_ids=[classroom.id],
+        status="open",
+    )
+    db.session.commit()
+    return administration.id, codes
+
+
+def bench_submit(args: argparse.Namespace) -> None:
+    from cbt.app import create_app
+    from cbt.db import db
     from tests.helpers import ApiClient
 
-    base = make_url(args.database_url).set(drivername="postgresql+psycopg")
-    name = f"cbt_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = base.set(database=name).render_as_string(hide_password=False)
+    url, name, admin = create_database(args.database_url)
     prefix = f"cbt-bench-{uuid.uuid4().hex[:6]}"
     try:
-        engine = create_engine(url)
-        upgrade(engine)
-        engine.dispose()
         app = create_app(
             {
                 "DATABASE_URL": url,
@@ -157,79 +248,7 @@ def bench_submit(args: argparse.Namespace) -> None:
         )
         with app.app_context():
             started = time.perf_counter()
-            records = synthetic_parameters(args.items)
-            db.session.execute(
-                insert(Item),
-                [{"key": f"b-{i:05d}", "subject": "mathematics"} for i in range(args.items)],
-            )
-            db.session.execute(
-                insert(ItemVersion),
-                [
-                    {
-                        "item_id": i + 1,
-                        "version_number": 1,
-                        "item_type": "single_choice",
-                        "status": "operational",
-                        "content_area": AREAS[i % len(AREAS)],
-                        "grade": 8,
-                        "language": "en",
-                        "content": {
-                            "stem": f"<p>Question {i}: what is {i} + 1?</p>",
-                            "options": [
-                                {"id": c, "text": f"{i + k}"} for k, c in enumerate("ABCD")
-                            ],
-                        },
-                        "scoring": {"correct": "B"},
-                    }
-                    for i in range(args.items)
-                ],
-            )
-            db.session.execute(
-                insert(ItemCurriculumCode),
-                [{"item_version_id": i + 1, "code": "8350213111200000"} for i in range(args.items)],
-            )
-            db.session.execute(
-                insert(ParameterSet),
-                [{"name": "bench", "version": 1, "status": "published", "provenance": {}}],
-            )
-            db.session.execute(
-                insert(ItemParameter),
-                [
-                    {"parameter_set_id": 1, "item_version_id": i + 1, **record}
-                    for i, record in enumerate(records)
-                ],
-            )
-            db.session.execute(insert(ItemPool), [{"name": "bench", "active_parameter_set_id": 1}])
-            db.session.execute(
-                insert(PoolMember),
-                [{"pool_id": 1, "item_version_id": i + 1} for i in range(args.items)],
-            )
-            school = create_school("BENCH", "Benchmark school")
-            classroom = create_classroom(school, "B", 8, 2026, "BENCH-1")
-            codes = {}
-            for number in range(1, args.students + 1):
-                code = f"BNCH-{number:04d}-CODE"
-                enroll_student(
-                    classroom, number, f"Student {number}", code, app.config["SECRET_KEY"]
-                )
-                codes[number] = code
-            definition = create_test_definition(
-                key="bench",
-                title="Benchmark CAT",
-                pool="bench",
-                parameter_set="bench",
-                parameter_set_version=1,
-                settings=settings(args.length),
-                scale={"slope": 100, "intercept": 500},
-            )
-            administration = create_administration(
-                test_definition_id=definition.id,
-                name="bench",
-                classroom_ids=[classroom.id],
-                status="open",
-            )
-            db.session.commit()
-            administration_id = administration.id
+            administration_id, codes = fill_world(app, args.items, args.students, args.length)
             took = time.perf_counter() - started
             print(f"setup: {args.items} items, {args.students} students in {took:.1f} s")
 
@@ -289,9 +308,7 @@ def bench_submit(args: argparse.Namespace) -> None:
             app.extensions["cbt.state"].clear()
             db.engine.dispose()
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(name, admin)
 
 
 def main() -> None:

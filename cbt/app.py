@@ -16,6 +16,8 @@ from cbt.db import db
 from cbt.errors import ERROR_CODES, register_error_handlers
 from cbt.http import init_request_limits
 from cbt.i18n import init_i18n
+from cbt.logs import RequestIdMiddleware, configure_logging
+from cbt.metrics import init_metrics
 from cbt.security import init_security
 from cbt.state import StateStore, make_state_store
 
@@ -54,6 +56,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.json.sort_keys = False  # Flask 3's setting; sorting every reply's keys is wasted work
     db.init_app(app)
+    if settings["LOG_FORMAT"]:
+        configure_logging(settings["LOG_FORMAT"])
+    # First, so its before-request hook (the route label) runs even when a later hook refuses.
+    init_metrics(app, _count_active_sittings)
     app.extensions["cbt.state"] = make_state_store(settings["REDIS_URL"], settings["REDIS_PREFIX"])
     init_i18n(app)
     register_error_handlers(app)
@@ -63,7 +69,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _register_health(app)
     _register_blueprints(app)
     _register_page_context(app)
+    # Outermost: every log line of the request, the metrics middleware included, has the id.
+    app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     return app
+
+
+def _count_active_sittings() -> int:
+    """For the ``cbt_active_sittings`` gauge (served by the partial index on active rows)."""
+    from sqlalchemy import func, select
+
+    from delivery.models import ExamSession, SessionStatus
+
+    query = select(func.count()).where(ExamSession.status == SessionStatus.ACTIVE)
+    return int(db.session.execute(query).scalar_one())
 
 
 def _engine_options(url: str) -> dict[str, Any]:

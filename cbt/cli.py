@@ -20,6 +20,7 @@ _COMMANDS: dict[str, str] = {
     "db": "cbt.server_cli:db_group",
     "serve": "cbt.server_cli:serve",
     "demo": "cbt.server_cli:demo",
+    "seed-load": "cbt.demo.load:seed_load_command",
     "score": "analytics.score_cli:score_command",
     "calibrate": "analytics.calibrate_cli:calibrate_command",
     "link": "analytics.calibrate_cli:link_command",

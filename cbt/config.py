@@ -162,6 +162,20 @@ SETTINGS: tuple[Setting, ...] = (
         "Log every SQL statement (debugging only).",
     ),
     Setting(
+        "METRICS_TOKEN",
+        None,
+        _parse_optional_str,
+        "Bearer token a Prometheus scraper sends to `GET /metrics`. Empty: `/metrics` answers "
+        "loopback clients only (docs/observability.md).",
+    ),
+    Setting(
+        "LOG_FORMAT",
+        None,
+        _parse_optional_str,
+        "`json` (one JSON object a line, with the request id) or `text`. Default: `json` when "
+        "`CBT_ENV=production`; in development the logging set-up is left alone.",
+    ),
+    Setting(
         "SSO_PROVIDERS",
         None,
         _parse_optional_str,
@@ -306,6 +320,10 @@ def load_settings(
             parse_limit(settings[name])
         except ValueError as error:
             raise ConfigError(f"CBT_{name}: {error}") from error
+    if settings["LOG_FORMAT"] is None and production:
+        settings["LOG_FORMAT"] = "json"
+    if settings["LOG_FORMAT"] not in {None, "json", "text"}:
+        raise ConfigError("CBT_LOG_FORMAT must be 'json' or 'text'")
     if not 0 <= settings["TRUSTED_PROXY_HOPS"] <= 10:
         raise ConfigError("CBT_TRUSTED_PROXY_HOPS must be from 0 to 10")
     if settings["STATE_TTL_SECONDS"] <= 0 or settings["SESSION_HOURS"] <= 0:

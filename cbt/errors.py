@@ -13,6 +13,7 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from cbt.i18n import translate
+from cbt.logs import current_request_id
 
 #: Seconds a client is asked to wait before retrying when the database or Redis is unreachable.
 OUTAGE_RETRY_AFTER_SECONDS = 5
@@ -262,4 +263,6 @@ def register_error_handlers(app: Flask) -> None:
             return outage_response(error)
         # Never leak internals; the traceback goes to the log.
         app.logger.exception("unhandled error", exc_info=error)
-        return error_response(ErrorCode.INTERNAL, "An internal error occurred.", 500)
+        # The request id lets an operator find this traceback in the logs from a bug report.
+        details = {"request_id": current_request_id()}
+        return error_response(ErrorCode.INTERNAL, "An internal error occurred.", 500, details)

@@ -1,20 +1,28 @@
-"""Students taking the adaptive test, over HTTP only (locust).
+"""Students sitting a test, over HTTP only (locust).
 
-Against a demo server (``cbt demo`` writes instance/demo-logins.csv)::
+Against a demo server (``cbt demo`` writes instance/demo-logins.csv; ``cbt seed-load`` writes
+as many students as wanted in the same format)::
 
     locust -f loadtest/locustfile.py --host http://127.0.0.1:8000 \
         --logins instance/demo-logins.csv --headless -u 50 -r 10 -t 2m
 
-Each simulated student logs in with a class-issued code, starts (or resumes) the first open test,
-answers with a think time, resends an answer with the same idempotency key when the network
-fails, and logs out at the end screen. Requests are named by route, so locust's table shows the
-submit path ("POST /sessions/[id]/responses") on its own line.
+Each simulated student logs in with a class-issued code, starts (or resumes) the first open test
+(or the one ``--administration-id`` names: a CAT or a linear administration), answers with a
+think time (``--think-min`` to ``--think-max`` seconds, 20 to 40 by default, as in a real
+sitting), resends an answer with the same idempotency key when the network fails, and logs out
+at the end screen. Requests are named by route, so locust's table shows the submit path
+("POST /sessions/[id]/responses") on its own line.
+
+The other scenarios are separate files to combine with this one (``-f a.py,b.py``):
+loadtest/storm.py (a login storm) and loadtest/teachers.py (teachers polling live progress);
+scripts/loadtest.sh runs them headless and distributed, with HTML and CSV reports.
 """
 
 from __future__ import annotations
 
 import csv
 import itertools
+import os
 import random
 import threading
 import uuid
@@ -30,14 +38,23 @@ _lock = threading.Lock()
 @events.init_command_line_parser.add_listener
 def _options(parser) -> None:
     parser.add_argument("--logins", default="instance/demo-logins.csv", help="demo-logins.csv")
-    parser.add_argument("--think-min", type=float, default=2.0, help="seconds per answer, min")
-    parser.add_argument("--think-max", type=float, default=8.0, help="seconds per answer, max")
+    parser.add_argument("--think-min", type=float, default=20.0, help="seconds per answer, min")
+    parser.add_argument("--think-max", type=float, default=40.0, help="seconds per answer, max")
+    parser.add_argument(
+        "--administration-id", type=int, default=0, help="the administration to sit (0: first open)"
+    )
 
 
 @events.test_start.add_listener
 def _load_logins(environment, **_) -> None:
+    if environment.runner is not None and type(environment.runner).__name__ == "MasterRunner":
+        return  # the master runs no users
     with open(environment.parsed_options.logins, newline="", encoding="utf-8") as handle:
-        _logins.extend(csv.DictReader(handle))
+        rows = list(csv.DictReader(handle))
+    # Distributed runs: worker i of n (CBT_LOADTEST_SLICE="i/n", set by scripts/loadtest.sh)
+    # takes every n-th student, so no two workers ever sign in as the same student.
+    index, _, count = os.environ.get("CBT_LOADTEST_SLICE", "0/1").partition("/")
+    _logins.extend(rows[int(index) :: int(count)])
     if not _logins:
         raise SystemExit("no logins in the file given with --logins")
 
@@ -82,6 +99,9 @@ class Student(HttpUser):
         open_tests = [
             t for t in tests["administrations"] if t["session_status"] in (None, "active", "paused")
         ]
+        wanted = self.environment.parsed_options.administration_id
+        if wanted:
+            open_tests = [t for t in open_tests if t["administration_id"] == wanted]
         if not open_tests:
             raise StopUser()
         administration = open_tests[0]["administration_id"]

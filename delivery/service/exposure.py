@@ -37,6 +37,7 @@ class ExposureCounters:
         self.store = store
         self.refresh_seconds = refresh_seconds
         self._snapshots: dict[tuple[int, int | None], tuple[float, np.ndarray]] = {}
+        self._names: dict[tuple[int, int | None], list[str]] = {}
 
     def _key(self, test_definition_id: int) -> str:
         return f"{self.store.keys.exposure_counts(test_definition_id)}:by-version"
@@ -48,9 +49,14 @@ class ExposureCounters:
         if cached is not None and now - cached[0] < self.refresh_seconds:
             return cached[1]
         fields = self.snapshot(test.test_definition_id, test)
-        counts = np.zeros(test.n_operational)
-        for position in range(test.n_operational):
-            counts[position] = fields.get(str(int(test.item_version_ids[position])), 0)
+        # perf (issue 12): the field names are built once per form, not per refresh (a str(int())
+        # of a numpy element per pool item was most of a refresh's CPU for 10,000 items).
+        names = self._names.get(cache_key)
+        if names is None:
+            names = self._names[cache_key] = [str(int(v)) for v in test.item_version_ids]
+        counts = np.fromiter(
+            (fields.get(name, 0) for name in names), dtype=float, count=test.n_operational
+        )
         rates = counts / max(1, fields.get("sessions", 0))
         self._snapshots[cache_key] = (now, rates)
         return rates

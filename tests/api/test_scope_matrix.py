@@ -70,6 +70,9 @@ MATRIX = [
     Row("GET /", access(redirect="everyone")),
     Row("GET /healthz", PUBLIC),
     Row("GET /readyz", PUBLIC),
+    # Loopback clients only, or a bearer token (CBT_METRICS_TOKEN); the test client is loopback.
+    # tests/unit/cbt/test_observability.py checks the refusals.
+    Row("GET /metrics", PUBLIC),
     Row("GET /login", PUBLIC),
     Row("GET /staff/login", PUBLIC),
     Row("GET /device-check", PUBLIC),
