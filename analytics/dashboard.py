@@ -177,7 +177,9 @@ def code_statistics(answer_ids: Any) -> Select:
             func.count(func.distinct(ItemResponse.item_version_id)).label("n_items"),
             func.count(func.distinct(ExamSession.student_id)).label("n_students"),
         )
-        .join(ItemCurriculumCode, ItemCurriculumCode.item_version_id == ItemResponse.item_version_id)
+        .join(
+            ItemCurriculumCode, ItemCurriculumCode.item_version_id == ItemResponse.item_version_id
+        )
         .join(ItemVersion, ItemVersion.id == ItemResponse.item_version_id)
         .join(ExamSession, ExamSession.id == ItemResponse.exam_session_id)
         .where(ItemResponse.id.in_(answer_ids))
@@ -197,7 +199,9 @@ def _classroom(classroom_id: int) -> Classroom:
 def _administrations(classroom_id: int) -> list[Any]:
     return db.session.execute(
         select(Administration.id, Administration.name, TestDefinition.title, TestDefinition.scale)
-        .join(AdministrationClassroom, AdministrationClassroom.administration_id == Administration.id)
+        .join(
+            AdministrationClassroom, AdministrationClassroom.administration_id == Administration.id
+        )
         .join(TestDefinition, TestDefinition.id == Administration.test_definition_id)
         .where(AdministrationClassroom.classroom_id == classroom_id)
         .order_by(Administration.id)
@@ -377,7 +381,9 @@ def _items(answers: Any) -> list[dict[str, Any]]:
         for version_id, score, n in db.session.execute(score_tallies(answers, others)):
             scored[version_id][float(score)] = n
     items = []
-    for order, row in enumerate(sorted(stats, key=lambda r: (float(r.position), r.item_version_id))):
+    for order, row in enumerate(
+        sorted(stats, key=lambda r: (float(r.position), r.item_version_id))
+    ):
         version, key = versions[row.item_version_id]
         max_score = float(version.max_score or 1.0)
         n = int(row.n)

@@ -84,7 +84,10 @@ def dashboard(classroom_id: int) -> Response:
         "view_class_dashboard",
         "classroom",
         classroom_id,
-        {"administration_id": chosen["id"] if chosen else None, "n_results": len(report["students"])},
+        {
+            "administration_id": chosen["id"] if chosen else None,
+            "n_results": len(report["students"]),
+        },
     )
     return jsonify(report)
 

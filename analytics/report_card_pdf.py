@@ -24,7 +24,9 @@ def _styles():
     return {
         "base": base,
         "title": ParagraphStyle("title", parent=base, fontSize=15, leading=19, spaceAfter=4),
-        "h2": ParagraphStyle("h2", parent=base, fontSize=11, leading=15, spaceBefore=8, spaceAfter=3),
+        "h2": ParagraphStyle(
+            "h2", parent=base, fontSize=11, leading=15, spaceBefore=8, spaceAfter=3
+        ),
         "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=10),
     }
 
@@ -90,7 +92,10 @@ def _story(report: dict[str, Any], _: Callable[..., str], styles: dict) -> list[
             [b["label"], f"{b['probability']:.0%}"] for b in session["bands"]
         ]
         story += [
-            _p(_("How sure the band is: the probability of each band given the SE."), styles["small"]),
+            _p(
+                _("How sure the band is: the probability of each band given the SE."),
+                styles["small"],
+            ),
             Table(rows, style=grid, hAlign="LEFT"),
         ]
     story.append(_p(_("Mastery and next steps by area"), styles["h2"]))
@@ -125,7 +130,9 @@ def _story(report: dict[str, Any], _: Callable[..., str], styles: dict) -> list[
             ]
         )
     story.append(
-        Table(rows, style=grid, colWidths=[8 * mm, 82 * mm, 34 * mm, 34 * mm, 22 * mm], repeatRows=1)
+        Table(
+            rows, style=grid, colWidths=[8 * mm, 82 * mm, 34 * mm, 34 * mm, 22 * mm], repeatRows=1
+        )
     )
     return story
 
@@ -157,8 +164,14 @@ def render_report_cards_pdf(
     styles = _styles()
     buffer = io.BytesIO()
     document = SimpleDocTemplate(
-        buffer, pagesize=A4, leftMargin=12 * mm, rightMargin=12 * mm, topMargin=12 * mm,
-        bottomMargin=12 * mm, title=title, invariant=True,
+        buffer,
+        pagesize=A4,
+        leftMargin=12 * mm,
+        rightMargin=12 * mm,
+        topMargin=12 * mm,
+        bottomMargin=12 * mm,
+        title=title,
+        invariant=True,
     )
     story: list[Any] = []
     for report in reports:
@@ -166,6 +179,8 @@ def render_report_cards_pdf(
             story.append(PageBreak())
         story += _story(report, gettext, styles)
     if not story:
-        story.append(_p(gettext("No student of this class has a result in this test yet."), styles["base"]))
+        story.append(
+            _p(gettext("No student of this class has a result in this test yet."), styles["base"])
+        )
     document.build(story)
     return buffer.getvalue()

@@ -37,7 +37,11 @@ def student_report(
     report: dict[str, Any] = {
         "student": {**history["student"], **placement},
         "sessions": [
-            {"session_id": s["session_id"], "title": s["title"], "administration": s["administration"]}
+            {
+                "session_id": s["session_id"],
+                "title": s["title"],
+                "administration": s["administration"],
+            }
             for s in sessions
         ],
         "session": None,

@@ -104,7 +104,9 @@ def guidance_for(codes: list[str], locale: str) -> dict[str, str]:
         for k in range(len(code), 0, -1):
             row = rows.get(code[:k])
             if row is not None:
-                first, second = (row.text_en, row.text_ja) if locale == "en" else (row.text_ja, row.text_en)
+                first, second = (
+                    (row.text_en, row.text_ja) if locale == "en" else (row.text_ja, row.text_en)
+                )
                 found[code] = first or second
                 break
     return found

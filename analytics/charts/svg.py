@@ -36,12 +36,12 @@ FONT_FAMILIES = [
     "DejaVu Sans",
     "sans-serif",
 ]
-_BROWSER_FONTS = ", ".join(
-    f"'{name}'" if " " in name else name for name in FONT_FAMILIES
-)
+_BROWSER_FONTS = ", ".join(f"'{name}'" if " " in name else name for name in FONT_FAMILIES)
 _LOCK = threading.Lock()
 _STYLE_ATTR = re.compile(r' style="([^"]*)"')
-_FONT_SHORTHAND = re.compile(r"^(?:(italic|oblique|normal) )?(?:(bold|normal|\d{3}) )?([\d.]+)px (.+)$")
+_FONT_SHORTHAND = re.compile(
+    r"^(?:(italic|oblique|normal) )?(?:(bold|normal|\d{3}) )?([\d.]+)px (.+)$"
+)
 
 
 @functools.cache

@@ -71,11 +71,18 @@ def score_distribution_chart(
         heights = np.random.default_rng(seed).permutation(n) + 1.0
         typical = float(np.median(ses_))
         for cut in cut_scores:
-            ax.axvspan(cut - typical, cut + typical, color=LIGHT, alpha=0.6, lw=0)
+            ax.axvspan(cut - typical, cut + typical, color=LIGHT, alpha=0.45, lw=0)
             ax.axvline(cut, color=GREY, lw=1, ls="--")
         ax.errorbar(
-            scores_, heights, xerr=Z95 * ses_, fmt="o", ms=4, color=BLUE, ecolor=BLUE,
-            elinewidth=1, capsize=2,
+            scores_,
+            heights,
+            xerr=Z95 * ses_,
+            fmt="o",
+            ms=4,
+            color=BLUE,
+            ecolor=BLUE,
+            elinewidth=1,
+            capsize=2,
         )
         ax.set_ylim(0, n + 1)
         edges = [float(scores_.min() - Z95 * ses_.max()), float(scores_.max() + Z95 * ses_.max())]
@@ -85,8 +92,10 @@ def score_distribution_chart(
             if high > edges[0] and low < edges[1]:
                 middle = (max(low, edges[0]) + min(high, edges[1])) / 2
                 ax.text(middle, n + 0.6, label, ha="center", va="top", fontsize=8, color=GREY)
-        ax.set_xlim(min(edges[0], *(c - typical for c in cut_scores)) if cut_scores else edges[0],
-                    max(edges[1], *(c + typical for c in cut_scores)) if cut_scores else edges[1])
+        ax.set_xlim(
+            min(edges[0], *(c - typical for c in cut_scores)) if cut_scores else edges[0],
+            max(edges[1], *(c + typical for c in cut_scores)) if cut_scores else edges[1],
+        )
         summary = _(
             "%(n)s students. Scale scores from %(low)s to %(high)s, median %(median)s. "
             "Each bar is a student's 95%% interval (about ± %(width)s). Dashed lines are band "
@@ -104,9 +113,12 @@ def score_distribution_chart(
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     fig.tight_layout()
-    return Chart("chart-distribution", title, summary, chart_svg(
-        fig, chart_id="chart-distribution", title=title, description=summary
-    ))
+    return Chart(
+        "chart-distribution",
+        title,
+        summary,
+        chart_svg(fig, chart_id="chart-distribution", title=title, description=summary),
+    )
 
 
 def band_chart(bands: Sequence[dict[str, Any]]) -> Chart:
@@ -117,30 +129,43 @@ def band_chart(bands: Sequence[dict[str, Any]]) -> Chart:
     clear = np.array([b["n_clearly"] for b in bands], dtype=float)
     maybe = np.array([b["n_possibly"] for b in bands], dtype=float)
     expected = np.array([b["expected"] for b in bands], dtype=float)
-    fig = new_figure(7.2, 0.5 + 0.45 * max(len(bands), 1))
+    fig = new_figure(7.2, 1.1 + 0.45 * max(len(bands), 1))
     ax = fig.add_subplot(1, 1, 1)
     y = np.arange(len(bands))
     ax.barh(y, clear, color=BLUE, label=_("clearly in the band (95%)"))
-    ax.barh(y, maybe, left=clear, color="#9ec5fe", hatch="//", edgecolor=BLUE, lw=0.5,
-            label=_("possibly in the band"))
+    ax.barh(
+        y,
+        maybe,
+        left=clear,
+        color="#9ec5fe",
+        hatch="//",
+        edgecolor=BLUE,
+        lw=0.5,
+        label=_("possibly in the band"),
+    )
     ax.plot(expected, y, "|", ms=14, mew=2, color=ORANGE, label=_("expected number"))
     ax.set_yticks(y)
     ax.set_yticklabels(labels)
     ax.set_xlabel(_("Students"))
-    ax.legend(fontsize=7, loc="lower right", frameon=False)
+    ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
     fig.tight_layout()
     parts = [
         _(
             "%(band)s: %(clear)s clearly, %(maybe)s possibly, %(expected)s expected",
-            band=b["label"], clear=b["n_clearly"], maybe=b["n_possibly"],
+            band=b["label"],
+            clear=b["n_clearly"],
+            maybe=b["n_possibly"],
             expected=_fmt(b["expected"], 1),
         )
         for b in bands
     ]
     summary = "; ".join(parts) + "."
-    return Chart("chart-bands", title, summary, chart_svg(
-        fig, chart_id="chart-bands", title=title, description=summary
-    ))
+    return Chart(
+        "chart-bands",
+        title,
+        summary,
+        chart_svg(fig, chart_id="chart-bands", title=title, description=summary),
+    )
 
 
 def item_chart(items: Sequence[dict[str, Any]]) -> Chart:
@@ -168,14 +193,21 @@ def item_chart(items: Sequence[dict[str, Any]]) -> Chart:
         summary = _(
             "%(n)s questions. Correct rates from %(low)s (question %(hard)s) to %(high)s "
             "(question %(easy)s). Orange bars: fewer than %(few)s answers.",
-            n=len(items), low=f"{hardest['rate']:.0%}", hard=hardest["position"],
-            high=f"{easiest['rate']:.0%}", easy=easiest["position"], few=FEW_ANSWERS,
+            n=len(items),
+            low=f"{hardest['rate']:.0%}",
+            hard=hardest["position"],
+            high=f"{easiest['rate']:.0%}",
+            easy=easiest["position"],
+            few=FEW_ANSWERS,
         )
     else:
         summary = _("No answers yet.")
-    return Chart("chart-items", title, summary, chart_svg(
-        fig, chart_id="chart-items", title=title, description=summary
-    ))
+    return Chart(
+        "chart-items",
+        title,
+        summary,
+        chart_svg(fig, chart_id="chart-items", title=title, description=summary),
+    )
 
 
 FEW_ANSWERS = 10
@@ -189,8 +221,14 @@ def mastery_chart(codes: Sequence[dict[str, Any]]) -> Chart:
     y = np.arange(len(codes))[::-1]
     for row, code in zip(y, codes, strict=True):
         ax.plot([code["low"], code["high"]], [row, row], color=GREY, lw=2)
-        ax.plot(code["rate"], row, "o", ms=7, color=ORANGE if code["few_items"] else BLUE,
-                mfc="white" if code["few_items"] else BLUE)
+        ax.plot(
+            code["rate"],
+            row,
+            "o",
+            ms=7,
+            color=ORANGE if code["few_items"] else BLUE,
+            mfc="white" if code["few_items"] else BLUE,
+        )
     ax.set_xlim(0, 1)
     ax.set_yticks(y)
     ax.set_yticklabels([c["short_label"] for c in codes], fontsize=7)
@@ -201,13 +239,18 @@ def mastery_chart(codes: Sequence[dict[str, Any]]) -> Chart:
         summary = _(
             "%(n)s curriculum codes. Dots are shares correct, lines 95%% intervals; %(flagged)s "
             "codes rest on fewer than %(few)s questions (hollow orange dots): read them with care.",
-            n=len(codes), flagged=flagged, few=FEW_ITEMS,
+            n=len(codes),
+            flagged=flagged,
+            few=FEW_ITEMS,
         )
     else:
         summary = _("No answers yet.")
-    return Chart("chart-mastery", title, summary, chart_svg(
-        fig, chart_id="chart-mastery", title=title, description=summary
-    ))
+    return Chart(
+        "chart-mastery",
+        title,
+        summary,
+        chart_svg(fig, chart_id="chart-mastery", title=title, description=summary),
+    )
 
 
 FEW_ITEMS = 3
@@ -233,7 +276,10 @@ def trend_chart(points: Sequence[dict[str, Any]]) -> Chart:
         "; ".join(
             _(
                 "%(name)s: mean %(mean)s (95%% interval %(low)s to %(high)s, %(n)s students)",
-                name=p["name"], mean=_fmt(p["mean"]), low=_fmt(p["low"]), high=_fmt(p["high"]),
+                name=p["name"],
+                mean=_fmt(p["mean"]),
+                low=_fmt(p["low"]),
+                high=_fmt(p["high"]),
                 n=p["n"],
             )
             for p in shown
@@ -242,9 +288,12 @@ def trend_chart(points: Sequence[dict[str, Any]]) -> Chart:
         if shown
         else _("No results yet.")
     )
-    return Chart("chart-trend", title, summary, chart_svg(
-        fig, chart_id="chart-trend", title=title, description=summary
-    ))
+    return Chart(
+        "chart-trend",
+        title,
+        summary,
+        chart_svg(fig, chart_id="chart-trend", title=title, description=summary),
+    )
 
 
 def dashboard_charts(report: dict[str, Any], *, seed: int) -> list[dict[str, str]]:
