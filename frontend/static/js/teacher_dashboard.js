@@ -31,7 +31,10 @@ function optionShares(item) {
       ...item.options.map((option) =>
         el("li", {
           class: option.is_key ? "key" : "",
-          text: `${option.text}: ${pct(option.share)}${option.is_key ? ` (${_("key")})` : ""}`,
+          text: _(option.is_key ? "%(option)s: %(share)s (key)" : "%(option)s: %(share)s", {
+            option: option.text,
+            share: pct(option.share),
+          }),
         }),
       ),
     );

@@ -32,7 +32,7 @@ function question(answer) {
           const marks = [option.chosen ? _("chosen") : "", option.is_key ? _("key") : ""].filter(Boolean);
           return el("li", {
             class: option.is_key ? "key" : "",
-            text: `${option.text}${marks.length ? ` (${marks.join(", ")})` : ""}`,
+            text: marks.length ? _("%(option)s (%(marks)s)", { option: option.text, marks: marks.join(", ") }) : option.text,
           });
         }),
       ),
