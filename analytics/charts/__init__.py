@@ -1,6 +1,6 @@
 """Server-side charts (matplotlib, inline SVG with text alternatives) for the staff pages."""
 
-from analytics.charts.svg import FONT_FAMILIES, chart_svg, new_figure
+from analytics.charts.svg import FONT_FAMILIES, chart_svg, drawing, new_figure
 from analytics.charts.teacher import (
     Chart,
     band_chart,
@@ -17,6 +17,7 @@ __all__ = [
     "band_chart",
     "chart_svg",
     "dashboard_charts",
+    "drawing",
     "item_chart",
     "mastery_chart",
     "new_figure",

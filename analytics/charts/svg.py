@@ -16,14 +16,17 @@ Rendering holds one lock: the two rcParams the SVG backend reads at save time ar
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import io
 import re
 import threading
 import warnings
+from collections.abc import Callable, Iterator
+from typing import ParamSpec, TypeVar
 
-__all__ = ["FONT_FAMILIES", "chart_svg", "new_figure"]
+__all__ = ["FONT_FAMILIES", "chart_svg", "drawing", "drawn", "new_figure"]
 
 #: Japanese first (fonts-noto-cjk on Debian, IPAex, macOS and Windows fonts), then a fallback.
 FONT_FAMILIES = [
@@ -36,8 +39,10 @@ FONT_FAMILIES = [
     "DejaVu Sans",
     "sans-serif",
 ]
+P = ParamSpec("P")
+R = TypeVar("R")
 _BROWSER_FONTS = ", ".join(f"'{name}'" if " " in name else name for name in FONT_FAMILIES)
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 _STYLE_ATTR = re.compile(r' style="([^"]*)"')
 _FONT_SHORTHAND = re.compile(
     r"^(?:(italic|oblique|normal) )?(?:(bold|normal|\d{3}) )?([\d.]+)px (.+)$"
@@ -51,6 +56,27 @@ def _installed_families() -> list[str]:
 
     names = {entry.name for entry in font_manager.fontManager.ttflist}
     return [name for name in FONT_FAMILIES if name in names] or ["DejaVu Sans"]
+
+
+@contextlib.contextmanager
+def drawing() -> Iterator[None]:
+    """Hold while building and saving a figure: the rcParams lock, and no "glyph missing"
+    warnings (layout measures Japanese with a fallback font when the server has no CJK font;
+    the browser draws the text with its own)."""
+    with _LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        yield
+
+
+def drawn(builder: Callable[P, R]) -> Callable[P, R]:
+    """Decorator: the whole chart builder runs inside :func:`drawing`."""
+
+    @functools.wraps(builder)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with drawing():
+            return builder(*args, **kwargs)
+
+    return wrapper
 
 
 def new_figure(width: float, height: float):
@@ -98,10 +124,8 @@ def chart_svg(figure, *, chart_id: str, title: str, description: str) -> str:
     for text in figure.findobj(Text):
         text.set_fontfamily(_installed_families())
     buffer = io.StringIO()
-    with _LOCK, warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # glyphs missing from the fallback font
-        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart_id}):
-            figure.savefig(buffer, format="svg", metadata={"Date": None})
+    with drawing(), matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": chart_id}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
     svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from flask_babel import gettext as _
 
-from analytics.charts.svg import chart_svg, new_figure
+from analytics.charts.svg import chart_svg, drawn, new_figure
 
 __all__ = [
     "Chart",
@@ -47,6 +47,7 @@ def _fmt(value: float, digits: int = 0) -> str:
     return f"{value:.{digits}f}"
 
 
+@drawn
 def score_distribution_chart(
     scores: Sequence[float],
     ses: Sequence[float],
@@ -121,6 +122,7 @@ def score_distribution_chart(
     )
 
 
+@drawn
 def band_chart(bands: Sequence[dict[str, Any]]) -> Chart:
     """Per band: students clearly in it (P >= 0.95), and those who may be (0.05 <= P < 0.95),
     with the expected count (the sum of the probabilities) marked."""
@@ -168,6 +170,7 @@ def band_chart(bands: Sequence[dict[str, Any]]) -> Chart:
     )
 
 
+@drawn
 def item_chart(items: Sequence[dict[str, Any]]) -> Chart:
     """Each question's share correct (mean score over the maximum) with a 95% interval."""
     title = _("Correct rate per question")
@@ -213,6 +216,7 @@ def item_chart(items: Sequence[dict[str, Any]]) -> Chart:
 FEW_ANSWERS = 10
 
 
+@drawn
 def mastery_chart(codes: Sequence[dict[str, Any]]) -> Chart:
     """Share correct per curriculum code with a 95% interval; few items drawn hollow."""
     title = _("Mastery by curriculum code")
@@ -256,6 +260,7 @@ def mastery_chart(codes: Sequence[dict[str, Any]]) -> Chart:
 FEW_ITEMS = 3
 
 
+@drawn
 def trend_chart(points: Sequence[dict[str, Any]]) -> Chart:
     """The class mean per administration, oldest first, with its 95% interval."""
     title = _("Class mean across tests")
