@@ -102,18 +102,19 @@ def _latest_results(classroom_id: int) -> Any:
     )
 
 
-def _class_answers(classroom_id: int, administration_id: int) -> Any:
-    """The operational answers of the class's non-reset sittings of one administration."""
-    return (
+def _class_answers(classroom_id: int, administration_id: int, *, operational: bool) -> Any:
+    """The answers of the class's non-reset sittings of one administration: every answer (the
+    questions table shows what students saw), or only the scored ones (mastery)."""
+    query = (
         select(ItemResponse.id)
         .join(ExamSession, ExamSession.id == ItemResponse.exam_session_id)
         .where(
             ExamSession.student_id.in_(_class_students(classroom_id)),
             ExamSession.administration_id == administration_id,
             ExamSession.status != SessionStatus.RESET,
-            ItemResponse.is_operational.is_(True),
         )
     )
+    return query.where(ItemResponse.is_operational.is_(True)) if operational else query
 
 
 def administration_summaries(result_ids: Any) -> Select:
@@ -326,9 +327,8 @@ def class_dashboard(
         for k, label in enumerate(labels)
     ]
     report["distribution"] = _histogram(scores)
-    answers = _class_answers(classroom_id, chosen.id)
-    report["items"] = _items(answers)
-    report["mastery"] = _mastery(answers, locale)
+    report["items"] = _items(_class_answers(classroom_id, chosen.id, operational=False))
+    report["mastery"] = _mastery(_class_answers(classroom_id, chosen.id, operational=True), locale)
     return report
 
 

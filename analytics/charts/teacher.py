@@ -98,7 +98,7 @@ def score_distribution_chart(
             max(edges[1], *(c + typical for c in cut_scores)) if cut_scores else edges[1],
         )
         summary = _(
-            "%(n)s students. Scale scores from %(low)s to %(high)s, median %(median)s. "
+            "Students: %(n)s. Scale scores from %(low)s to %(high)s, median %(median)s. "
             "Each bar is a student's 95%% interval (about ± %(width)s). Dashed lines are band "
             "edges; in the shaded zones a student may belong to either band.",
             n=n,
@@ -194,7 +194,7 @@ def item_chart(items: Sequence[dict[str, Any]]) -> Chart:
         hardest = min(items, key=lambda i: i["rate"])
         easiest = max(items, key=lambda i: i["rate"])
         summary = _(
-            "%(n)s questions. Correct rates from %(low)s (question %(hard)s) to %(high)s "
+            "Questions: %(n)s. Correct rates from %(low)s (question %(hard)s) to %(high)s "
             "(question %(easy)s). Orange bars: fewer than %(few)s answers.",
             n=len(items),
             low=f"{hardest['rate']:.0%}",
@@ -241,7 +241,7 @@ def mastery_chart(codes: Sequence[dict[str, Any]]) -> Chart:
     if codes:
         flagged = sum(1 for c in codes if c["few_items"])
         summary = _(
-            "%(n)s curriculum codes. Dots are shares correct, lines 95%% intervals; %(flagged)s "
+            "Curriculum codes: %(n)s. Dots are shares correct, lines 95%% intervals; %(flagged)s "
             "codes rest on fewer than %(few)s questions (hollow orange dots): read them with care.",
             n=len(codes),
             flagged=flagged,
@@ -270,29 +270,15 @@ def trend_chart(points: Sequence[dict[str, Any]]) -> Chart:
     x = np.arange(len(shown))
     if shown:
         mean = np.array([p["mean"] for p in shown])
-        low = np.array([p["low"] for p in shown])
-        high = np.array([p["high"] for p in shown])
+        # One student gives no interval: the point is drawn without a bar.
+        low = np.array([p["mean"] if p["low"] is None else p["low"] for p in shown])
+        high = np.array([p["mean"] if p["high"] is None else p["high"] for p in shown])
         ax.errorbar(x, mean, yerr=[mean - low, high - mean], fmt="-o", color=BLUE, capsize=3)
     ax.set_xticks(x)
     ax.set_xticklabels([p["name"] for p in shown], fontsize=7, rotation=20, ha="right")
     ax.set_ylabel(_("Mean scale score"))
     fig.tight_layout()
-    summary = (
-        "; ".join(
-            _(
-                "%(name)s: mean %(mean)s (95%% interval %(low)s to %(high)s, %(n)s students)",
-                name=p["name"],
-                mean=_fmt(p["mean"]),
-                low=_fmt(p["low"]),
-                high=_fmt(p["high"]),
-                n=p["n"],
-            )
-            for p in shown
-        )
-        + "."
-        if shown
-        else _("No results yet.")
-    )
+    summary = "; ".join(_trend_text(p) for p in shown) + "." if shown else _("No results yet.")
     return Chart(
         "chart-trend",
         title,
@@ -319,3 +305,21 @@ def dashboard_charts(report: dict[str, Any], *, seed: int) -> list[dict[str, str
         trend_chart(report["trend"]),
     ]
     return [chart.as_dict() for chart in charts]
+
+
+def _trend_text(point: dict[str, Any]) -> str:
+    if point["low"] is None:
+        return _(
+            "%(name)s: mean %(mean)s (%(n)s students, too few for an interval)",
+            name=point["name"],
+            mean=_fmt(point["mean"]),
+            n=point["n"],
+        )
+    return _(
+        "%(name)s: mean %(mean)s (95%% interval %(low)s to %(high)s, %(n)s students)",
+        name=point["name"],
+        mean=_fmt(point["mean"]),
+        low=_fmt(point["low"]),
+        high=_fmt(point["high"]),
+        n=point["n"],
+    )

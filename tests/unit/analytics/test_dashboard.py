@@ -123,14 +123,14 @@ def test_dashboard_charts_are_titled_described_and_csp_safe(
         assert chart["summary"] and len(chart["summary"]) > 10
         assert " style=" not in svg and "<style" not in svg  # style-src 'self' would block it
         assert "<script" not in svg
-    assert "3 students" in report["charts"][0]["summary"]
+    assert "Students: 3." in report["charts"][0]["summary"]
 
 
 def test_dashboard_charts_speak_japanese(teacher: ApiClient, school: SeededSchool) -> None:
     report = teacher.get(
         f"/api/v1/classes/{school.classroom_id}/dashboard", headers={"Accept-Language": "ja"}
     ).get_json()
-    assert "3人" in report["charts"][0]["summary"]
+    assert "人数：3人" in report["charts"][0]["summary"]
     assert "尺度得点" in report["charts"][0]["svg"]
 
 
