@@ -11,14 +11,14 @@ async function refresh() {
   const texts = await codeTexts(guidance.map((g) => g.code_prefix));
   table.querySelector("tbody").replaceChildren(
     ...guidance.map((g) => {
-      const edit = el("button", { type: "button", class: "link", text: _("Edit") });
+      const edit = el("button", { type: "button", text: _("Edit") });
       edit.addEventListener("click", () => {
         form.code_prefix.value = g.code_prefix;
         form.text_ja.value = g.text_ja;
         form.text_en.value = g.text_en;
         form.text_ja.focus();
       });
-      const remove = el("button", { type: "button", class: "link", text: _("Remove") });
+      const remove = el("button", { type: "button", text: _("Remove") });
       remove.addEventListener("click", async () => {
         await api(`/api/v1/curriculum-guidance/${encodeURIComponent(g.code_prefix)}`, { method: "DELETE" });
         setStatus(_("Guidance removed."));

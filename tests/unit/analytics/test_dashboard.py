@@ -13,8 +13,7 @@ from sqlalchemy import select
 
 from analytics.dashboard import band_probabilities, wilson_interval
 from cbt.db import db
-from cbt.models import AuditEvent
-from cbt.models import Role
+from cbt.models import AuditEvent, Role
 from cbt.service import create_staff_user
 from tests.helpers import TEACHER_PASSWORD, ApiClient, SeededSchool, seed_school
 
@@ -85,7 +84,8 @@ def test_dashboard_shows_scores_bands_items_mastery_and_trend(
     assert sum(b["expected"] for b in bands) == pytest.approx(3, abs=1e-3)
     assert sum(d["n"] for d in report["distribution"]) == 3
     items = report["items"]
-    assert items and [i["position"] for i in items] == list(range(1, len(items) + 1))
+    assert items
+    assert [i["position"] for i in items] == list(range(1, len(items) + 1))
     for item in items:
         shares = {o["id"]: o["share"] for o in item["options"]}
         assert sum(shares.values()) == pytest.approx(1)  # single choice: the shares add up
@@ -117,11 +117,14 @@ def test_dashboard_charts_are_titled_described_and_csp_safe(
     ]
     for chart in report["charts"]:
         svg = chart["svg"]
-        assert svg.startswith("<svg ") and 'role="img"' in svg
+        assert svg.startswith("<svg ")
+        assert 'role="img"' in svg
         assert f'aria-labelledby="{chart["id"]}-title {chart["id"]}-desc"' in svg
         assert re.search(rf'<title id="{chart["id"]}-title">[^<]+</title>', svg)
-        assert chart["summary"] and len(chart["summary"]) > 10
-        assert " style=" not in svg and "<style" not in svg  # style-src 'self' would block it
+        assert chart["summary"]
+        assert len(chart["summary"]) > 10
+        assert " style=" not in svg
+        assert "<style" not in svg
         assert "<script" not in svg
     assert "Students: 3." in report["charts"][0]["summary"]
 
@@ -167,7 +170,8 @@ def test_researchers_see_the_dashboard_but_no_student_report(
 ) -> None:
     assert api.login_staff(school.researcher_email, TEACHER_PASSWORD).status_code == 200
     reply = api.get(f"/api/v1/classes/{school.classroom_id}/dashboard?charts=0")
-    assert reply.status_code == 200 and len(reply.get_json()["students"]) == 3
+    assert reply.status_code == 200
+    assert len(reply.get_json()["students"]) == 3
     assert "Student" not in reply.get_data(as_text=True)
     assert api.get(f"/api/v1/students/{school.student_ids[1]}/report").status_code == 403
 
@@ -187,7 +191,8 @@ def test_student_report_shows_score_areas_and_items_as_seen(
         chosen = [o["id"] for o in answer["options"] if o["chosen"]]
         assert chosen == [answer["response"]["choice"]]
         keys = [o for o in answer["options"] if o["is_key"]]
-        assert len(keys) == 1 and answer["is_correct"] == keys[0]["chosen"]
+        assert len(keys) == 1
+        assert answer["is_correct"] == keys[0]["chosen"]
 
 
 def test_guidance_is_written_by_operators_and_reaches_the_report(
@@ -207,7 +212,8 @@ def test_guidance_is_written_by_operators_and_reaches_the_report(
         f"/api/v1/curriculum-guidance/{area}",
         {"text_ja": "領域の手立て", "text_en": "Area advice"},
     )
-    assert saved.status_code == 200 and saved.get_json()["code_prefix"] == area
+    assert saved.status_code == 200
+    assert saved.get_json()["code_prefix"] == area
     ja = api.get(
         f"/api/v1/students/{school.student_ids[1]}/report", headers={"Accept-Language": "ja"}
     ).get_json()
@@ -220,7 +226,8 @@ def test_guidance_is_written_by_operators_and_reaches_the_report(
     assert [g["code_prefix"] for g in listed] == sorted([area[:4], area])
     for body, field in (({"text_ja": ""}, "text_ja"), ({"text_ja": 3}, "text_ja")):
         reply = _put(api, f"/api/v1/curriculum-guidance/{area}", body)
-        assert reply.status_code == 422 and reply.get_json()["error"]["details"]["field"] == field
+        assert reply.status_code == 422
+        assert reply.get_json()["error"]["details"]["field"] == field
     assert _put(api, "/api/v1/curriculum-guidance/bad-code!", {"text_ja": "x"}).status_code == 422
     assert (
         api.client.delete(f"/api/v1/curriculum-guidance/{area}", headers=api._headers()).status_code
@@ -254,7 +261,8 @@ def test_student_report_pdf_holds_the_name_and_score(
     reply = teacher.get(
         f"/api/v1/students/{school.student_ids[1]}/report.pdf", headers={"Accept-Language": "ja"}
     )
-    assert reply.status_code == 200 and reply.mimetype == "application/pdf"
+    assert reply.status_code == 200
+    assert reply.mimetype == "application/pdf"
     assert reply.data.startswith(b"%PDF-")
     _, text = _pdf_text(reply.data)
     assert "Student 1" in text
