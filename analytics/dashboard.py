@@ -37,9 +37,14 @@ from scoring import ReportingScale
 __all__ = [
     "FEW_ANSWERS",
     "FEW_ITEMS",
+    "administration_summaries",
+    "band_counts",
     "band_probabilities",
     "class_dashboard",
     "class_trend",
+    "code_statistics",
+    "item_statistics",
+    "latest_results",
     "wilson_interval",
 ]
 
@@ -89,17 +94,20 @@ def _class_students(classroom_id: int) -> Select:
     )
 
 
-def _latest_results(classroom_id: int) -> Any:
-    """Ids of each student's latest result per administration (reset sittings left out)."""
-    return (
+def latest_results(students: Any = None) -> Select:
+    """Ids of each student's latest result per administration (reset sittings left out), for
+    the students of a subquery of user ids, or for everyone when ``students`` is None."""
+    query = (
         select(func.max(Result.id).label("id"))
         .join(ExamSession, ExamSession.id == Result.exam_session_id)
-        .where(
-            Result.student_id.in_(_class_students(classroom_id)),
-            ExamSession.status != SessionStatus.RESET,
-        )
+        .where(ExamSession.status != SessionStatus.RESET)
         .group_by(Result.student_id, Result.administration_id)
     )
+    return query if students is None else query.where(Result.student_id.in_(students))
+
+
+def _latest_results(classroom_id: int) -> Select:
+    return latest_results(_class_students(classroom_id))
 
 
 def _class_answers(classroom_id: int, administration_id: int, *, operational: bool) -> Any:
@@ -129,6 +137,15 @@ def administration_summaries(result_ids: Any) -> Select:
         )
         .where(Result.id.in_(result_ids))
         .group_by(Result.administration_id)
+    )
+
+
+def band_counts(result_ids: Any) -> Select:
+    """Per administration and band: how many results fall in it by their point score (SQL)."""
+    return (
+        select(Result.administration_id, Result.band, func.count().label("n"))
+        .where(Result.id.in_(result_ids))
+        .group_by(Result.administration_id, Result.band)
     )
 
 
@@ -301,6 +318,11 @@ def class_dashboard(
     scores = np.array([r.scale_score for r in rows], dtype=float)
     ses = np.array([r.scale_se for r in rows], dtype=float)
     probabilities = band_probabilities(scores, ses, cuts) if rows else np.zeros((0, len(labels)))
+    observed = {
+        row.band: int(row.n)
+        for row in db.session.execute(band_counts(_latest_results(classroom_id)))
+        if row.administration_id == chosen.id
+    }
     report["students"] = [
         {
             "scale_score": r.scale_score,
@@ -317,7 +339,7 @@ def class_dashboard(
             "label": label,
             "low": cuts[k - 1] if k > 0 else None,
             "high": cuts[k] if k < len(cuts) else None,
-            "n_observed": sum(1 for r in rows if r.band == label),
+            "n_observed": observed.get(label, 0),
             "n_clearly": int((probabilities[:, k] >= 0.95).sum()) if rows else 0,
             "n_possibly": int(((probabilities[:, k] >= 0.05) & (probabilities[:, k] < 0.95)).sum())
             if rows
