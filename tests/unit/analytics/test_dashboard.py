@@ -288,3 +288,88 @@ def test_class_reports_pdf_has_every_student_and_is_audited(
         teacher.get(f"/api/v1/classes/{school.other_classroom_id}/reports.pdf").status_code == 403
     )
     assert teacher.get(f"/api/v1/students/{school.other_student_id}/report.pdf").status_code == 403
+
+
+def test_multiple_response_and_other_types_in_the_questions_table(
+    app: Flask, api: ApiClient
+) -> None:
+    """A multiple-response item counts each ticked option (shares may pass 100%); a numeric
+    item shows the share at each score."""
+    from delivery.definitions import create_administration, create_test_definition
+    from item_bank.models import ItemStatus, ParameterSetStatus
+    from item_bank.service import create_item, create_parameter_set, create_pool
+    from item_bank.types import get_item_type
+
+    school = seed_school()
+    versions = []
+    for type_id in ("multiple_response", "numeric"):
+        content, scoring = get_item_type(type_id).example()
+        versions.append(
+            create_item(
+                key=f"mixed-{type_id}",
+                item_type=type_id,
+                content=content,
+                scoring=scoring,
+                curriculum_codes=["8350213111200000"],
+                status=ItemStatus.OPERATIONAL,
+            ).id
+        )
+    parameters = create_parameter_set(
+        name="mixed",
+        parameters={
+            v: {"model": "2pl", "discrimination": 1.0, "difficulty": 0.0} for v in versions
+        },
+        provenance={"source": "test"},
+        status=ParameterSetStatus.PUBLISHED,
+    )
+    create_pool(name="mixed", item_version_ids=versions, active_parameter_set_id=parameters.id)
+    definition = create_test_definition(
+        key="mixed",
+        title="Mixed",
+        pool="mixed",
+        parameter_set="mixed",
+        parameter_set_version=None,
+        settings={
+            "sections": [
+                {"kind": "linear", "forms": [["mixed-multiple_response", "mixed-numeric"]]}
+            ]
+        },
+        scale={"slope": 100, "intercept": 500},
+    )
+    administration = create_administration(
+        test_definition_id=definition.id,
+        name="Mixed",
+        classroom_ids=[school.classroom_id],
+        status="open",
+    )
+    db.session.commit()
+    answers = {
+        1: ({"choices": ["A", "C"]}, {"value": "7"}),
+        2: ({"choices": ["A", "B"]}, {"value": "8"}),
+    }
+    for number, given in answers.items():
+        student = ApiClient(app.test_client())
+        student.login_student(school.class_code, number, school.student_codes[number])
+        view = student.post(f"/api/v1/administrations/{administration.id}/sessions").get_json()
+        for response in given:
+            view = student.post(
+                f"/api/v1/sessions/{view['session']['id']}/responses",
+                {
+                    "item": view["item"]["handle"],
+                    "response": response,
+                    "idempotency_key": uuid.uuid4().hex,
+                },
+            ).get_json()
+        assert view["finished"]
+    assert api.login_staff(school.teacher_email, TEACHER_PASSWORD).status_code == 200
+    report = api.get(
+        f"/api/v1/classes/{school.classroom_id}/dashboard?administration={administration.id}&charts=0"
+    ).get_json()
+    multiple, numeric = report["items"]
+    assert multiple["multiple"] is True
+    shares = {o["id"]: o["share"] for o in multiple["options"]}
+    assert shares == {"A": 1.0, "B": 0.5, "C": 0.5, "D": 0.0}
+    assert {o["id"] for o in multiple["options"] if o["is_key"]} == {"A", "C"}
+    assert numeric["options"] == []
+    assert {s["share"] for s in numeric["scores"]} == {0.5}
+    assert sum(s["share"] for s in numeric["scores"]) == pytest.approx(1)
