@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import io
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -40,11 +39,14 @@ def _label(code: str) -> str:
 
 
 def _curves_svg(result: ChoiceAnalysis, j: int) -> str:
-    from matplotlib.backends.backend_svg import FigureCanvasSVG
-    from matplotlib.figure import Figure
+    from analytics.charts import chart_svg, drawing, new_figure
 
-    fig = Figure(figsize=(5.2, 3.0), dpi=100)
-    FigureCanvasSVG(fig)
+    with drawing():
+        return _curves(result, j, chart_svg, new_figure)
+
+
+def _curves(result: ChoiceAnalysis, j: int, chart_svg, new_figure) -> str:
+    fig = new_figure(5.2, 3.0)
     ax = fig.add_subplot(1, 1, 1)
     groups = list(range(1, result.n_groups + 1))
     for k, code in enumerate(result.options[j]):
@@ -57,10 +59,12 @@ def _curves_svg(result: ChoiceAnalysis, j: int) -> str:
     ax.set_ylabel("share choosing")
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    buffer = io.StringIO()
-    fig.savefig(buffer, format="svg")
-    svg = buffer.getvalue()
-    return svg[svg.index("<svg") :]
+    return chart_svg(
+        fig,
+        chart_id=f"curves-{j}",
+        title=f"{result.item_ids[j]}: option-choice curves",
+        description=_describe(result, j),
+    )
 
 
 def _describe(result: ChoiceAnalysis, j: int) -> str:

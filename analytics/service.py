@@ -23,7 +23,7 @@ from delivery.models import (
     latest_revisions,
 )
 from item_bank.models import Item, ItemCurriculumCode, ItemVersion
-from item_bank.rendering import sanitise_html
+from item_bank.rendering import plain_text, sanitise_html
 from item_bank.types import get_item_type
 from schools.retention import shown_name
 
@@ -263,6 +263,8 @@ def _answer_row(
         "curriculum_codes": codes,
         "item_type": version.item_type,
         "stem": sanitise_html(version.content.get("stem", "")),
+        # The options as the student saw them, with what they chose and the key (staff only).
+        "options": _options_seen(version, response.response),
         "response": response.response,
         "response_text": described["response_text"],
         "correct_text": described["correct_text"],
@@ -275,6 +277,26 @@ def _answer_row(
         "theta_after": response.theta_after,
         "se_after": response.se_after,
     }
+
+
+def _options_seen(version: ItemVersion, response: Any) -> list[dict[str, Any]]:
+    """Each option of a choice item as plain text, marked chosen and key; [] for other types."""
+    options = version.content.get("options")
+    if version.item_type not in ("single_choice", "multiple_response") or not options:
+        return []
+    response = response if isinstance(response, dict) else {}
+    chosen = response.get("choices") or ([response["choice"]] if "choice" in response else [])
+    correct = version.scoring.get("correct")
+    keys = set(correct) if isinstance(correct, list) else {correct}
+    return [
+        {
+            "id": option["id"],
+            "text": plain_text(option.get("text", "")),
+            "chosen": option["id"] in chosen,
+            "is_key": option["id"] in keys,
+        }
+        for option in options
+    ]
 
 
 def classroom_mastery(classroom_id: int, prefix_length: int = 8) -> dict[str, Any]:

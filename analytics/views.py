@@ -23,6 +23,20 @@ def teacher_class(classroom_id: int) -> Response | str:
     )
 
 
+@blueprint.get("/teacher/classes/<int:classroom_id>/dashboard")
+def teacher_dashboard(classroom_id: int) -> Response | str:
+    return page_guard(Role.TEACHER, Role.OPERATOR) or render_template(
+        "teacher_dashboard.html", classroom_id=classroom_id
+    )
+
+
+@blueprint.get("/teacher/students/<int:student_id>/report")
+def teacher_report(student_id: int) -> Response | str:
+    return page_guard(Role.TEACHER, Role.OPERATOR) or render_template(
+        "teacher_report.html", student_id=student_id
+    )
+
+
 @blueprint.get("/teacher/students/<int:student_id>")
 def teacher_student(student_id: int) -> Response | str:
     return page_guard(Role.TEACHER, Role.OPERATOR) or render_template(

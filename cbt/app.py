@@ -134,6 +134,7 @@ def _register_health(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     # The wiring point: cbt.app is the one module of cbt allowed to import every package.
     from analytics.api import blueprint as analytics_api
+    from analytics.report_api import blueprint as report_api
     from analytics.research_api import blueprint as research_api
     from analytics.views import blueprint as analytics_views
     from cbt.api import blueprint as cbt_api
@@ -169,6 +170,7 @@ def _register_blueprints(app: Flask) -> None:
         delivery_views,
         accommodations_api,
         analytics_api,
+        report_api,
         research_api,
         analytics_views,
         sso_views,

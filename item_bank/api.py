@@ -10,6 +10,7 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 
+from cbt.audit import record_audit
 from cbt.auth import require_user
 from cbt.db import db
 from cbt.errors import DomainError, ErrorCode, Forbidden, ValidationError
@@ -17,7 +18,7 @@ from cbt.http import get_field, json_body, request_actor
 from cbt.i18n import current_locale
 from cbt.models import Role
 from cbt.openapi import openapi, register_schemas
-from item_bank import service
+from item_bank import guidance, service
 from item_bank.curriculum import code_table, code_texts, describe_curriculum_code
 from item_bank.media import get_media, store_media
 from item_bank.models import ItemStatus
@@ -501,6 +502,56 @@ def curriculum_code_texts() -> Response:
 def curriculum_code(code: str) -> Response:
     require_user(*READERS)
     return jsonify(describe_curriculum_code(code))
+
+
+@blueprint.get("/curriculum-guidance")
+@openapi(
+    summary="Next-step guidance per curriculum code or area (prefix), in Japanese and English.",
+    tags=[ITEMS],
+    roles=READERS,
+)
+def curriculum_guidance_list() -> Response:
+    require_user(*READERS)
+    return jsonify({"guidance": guidance.list_guidance()})
+
+
+_GUIDANCE_BODY = {
+    "type": "object",
+    "properties": {
+        "text_ja": {"type": "string", "maxLength": guidance.MAX_GUIDANCE_LENGTH},
+        "text_en": {"type": "string", "maxLength": guidance.MAX_GUIDANCE_LENGTH},
+    },
+    "additionalProperties": False,
+}
+
+
+@blueprint.put("/curriculum-guidance/<string:code_prefix>")
+@openapi(
+    summary="Write the next-step guidance of a curriculum code or area (1-16 characters).",
+    tags=[ITEMS],
+    roles=AUTHORS,
+    body=_GUIDANCE_BODY,
+)
+def curriculum_guidance_save(code_prefix: str) -> Response:
+    user = require_user(*AUTHORS)
+    data = json_body()
+    saved = guidance.save_guidance(
+        code_prefix,
+        get_field(data, "text_ja", str, default="", max_length=guidance.MAX_GUIDANCE_LENGTH),
+        get_field(data, "text_en", str, default="", max_length=guidance.MAX_GUIDANCE_LENGTH),
+        user.id,
+    )
+    record_audit(request_actor(user), "save_guidance", "curriculum_code", saved["code_prefix"])
+    return jsonify(saved)
+
+
+@blueprint.delete("/curriculum-guidance/<string:code_prefix>")
+@openapi(summary="Remove the guidance of a curriculum code or area.", tags=[ITEMS], roles=AUTHORS)
+def curriculum_guidance_delete(code_prefix: str) -> Response:
+    user = require_user(*AUTHORS)
+    guidance.delete_guidance(code_prefix)
+    record_audit(request_actor(user), "delete_guidance", "curriculum_code", code_prefix[:16])
+    return jsonify({"deleted": code_prefix[:16]})
 
 
 # --------------------------------------------------------------------------- parameter sets

@@ -33,6 +33,7 @@ from cbt.db import db, utcnow
 from cbt.errors import Conflict
 
 __all__ = [
+    "CurriculumGuidance",
     "Item",
     "ItemCurriculumCode",
     "ItemEnemy",
@@ -162,6 +163,19 @@ class ItemCurriculumCode(db.Model):
     code: Mapped[str] = mapped_column(String(16), primary_key=True, index=True)
 
     item_version: Mapped[ItemVersion] = relationship(back_populates="curriculum_codes")
+
+
+class CurriculumGuidance(db.Model):
+    """Next-step guidance for a curriculum area, written by item authors: keyed by a
+    学習指導要領コード or a prefix of one (an area); a report uses the longest stored prefix."""
+
+    __tablename__ = "curriculum_guidance"
+
+    code_prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    text_ja: Mapped[str] = mapped_column(Text, default="")
+    text_en: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Stimulus(db.Model):

@@ -67,6 +67,13 @@ def edit_item(item_id: int) -> Response | str:
     )
 
 
+@blueprint.get("/operator/guidance")
+def curriculum_guidance() -> Response | str:
+    return page_guard(Role.OPERATOR) or render_template(
+        "operator_guidance.html", item_bank=page_constants()
+    )
+
+
 @blueprint.get("/operator/import")
 def import_export() -> Response | str:
     return page_guard(Role.OPERATOR) or render_template(

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import select, update
 
 from cbt.db import db
-from cbt.demo.content import CONTENT_AREAS, DEFAULT_LANGUAGE, DemoSchool, demo_items, demo_school
+from cbt.demo.content import (
+    CONTENT_AREAS,
+    DEFAULT_LANGUAGE,
+    DemoSchool,
+    demo_guidance,
+    demo_items,
+    demo_school,
+)
 from cbt.models import Enrollment, Role
 from cbt.security import derived_login_code, login_code_hmac
 from cbt.service import (
@@ -34,7 +41,8 @@ from delivery.models import (
     AdministrationStatus,
     TestDefinition,
 )
-from item_bank.models import ItemStatus, ParameterSet, ParameterSetStatus
+from item_bank.guidance import save_guidance
+from item_bank.models import CurriculumGuidance, ItemStatus, ParameterSet, ParameterSetStatus
 from item_bank.service import create_item, create_parameter_set, create_pool, find_item, find_pool
 
 SCHOOL_CODE = "DEMO"
@@ -160,6 +168,7 @@ def seed_demo(secret_key: str, language: str = DEFAULT_LANGUAGE) -> DemoLogins:
             logins.students.append((code, number, display_name, login_code))
 
     definition = _seed_bank_and_test(names)
+    _seed_guidance()
     administration = db.session.execute(
         select(Administration).where(Administration.test_definition_id == definition.id).limit(1)
     ).scalar_one_or_none()
@@ -178,6 +187,13 @@ def seed_demo(secret_key: str, language: str = DEFAULT_LANGUAGE) -> DemoLogins:
         db.session.flush()
     logins.administration_id = administration.id
     return logins
+
+
+def _seed_guidance() -> None:
+    """Next-step guidance for the demo bank's areas (kept when an operator has edited it)."""
+    for prefix, texts in demo_guidance().items():
+        if db.session.get(CurriculumGuidance, prefix) is None:
+            save_guidance(prefix, texts["ja"], texts["en"], None)
 
 
 def _seed_bank_and_test(names: DemoSchool) -> TestDefinition:

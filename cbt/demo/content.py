@@ -120,6 +120,11 @@ def demo_items(language: str = DEFAULT_LANGUAGE) -> list[DemoItem]:
     return list(_items(language))
 
 
+def demo_guidance() -> dict[str, dict[str, str]]:
+    """Next-step guidance per area prefix of the demo bank, ``{prefix: {"ja", "en"}}``."""
+    return _read("guidance.json")["guidance"]
+
+
 @cache
 def demo_school(language: str = DEFAULT_LANGUAGE) -> DemoSchool:
     data = _read(f"school.{_language(language)}.json")

@@ -136,6 +136,26 @@ MATRIX = [
     Row("GET /api/v1/classes/<int:classroom_id>/answers.csv", CLASS_A_DATA),
     Row("GET /api/v1/classes/<int:classroom_id>/results.xlsx", CLASS_A_DATA),
     Row("GET /api/v1/students/<int:student_id>/history", CLASS_A_DATA),
+    # class dashboard (names no student, so researchers too) and the 個人票
+    Row(
+        "GET /api/v1/classes/<int:classroom_id>/dashboard",
+        access("teacher_a admin_s1 operator researcher"),
+    ),
+    Row("GET /api/v1/students/<int:student_id>/report", CLASS_A_DATA),
+    Row("GET /api/v1/students/<int:student_id>/report.pdf", CLASS_A_DATA),
+    Row("GET /api/v1/classes/<int:classroom_id>/reports.pdf", CLASS_A_DATA),
+    Row("GET /api/v1/curriculum-guidance", BANK_READ),
+    Row(
+        "PUT /api/v1/curriculum-guidance/<string:code_prefix>",
+        BANK_WRITE,
+        url="/api/v1/curriculum-guidance/83502131",
+        body={"text_ja": "scope"},
+    ),
+    Row(
+        "DELETE /api/v1/curriculum-guidance/<string:code_prefix>",
+        BANK_WRITE,
+        url="/api/v1/curriculum-guidance/83502131",
+    ),
     Row("GET /api/v1/students/<int:student_id>/accommodations", CLASS_A_DATA),
     Row(
         "PUT /api/v1/students/<int:student_id>/accommodations",
@@ -170,6 +190,8 @@ MATRIX = [
     Row("GET /teacher", access("teachers operator admins")),
     Row("GET /teacher/classes/<int:classroom_id>", CLASS_A_PAGE),
     Row("GET /teacher/students/<int:student_id>", CLASS_A_PAGE),
+    Row("GET /teacher/classes/<int:classroom_id>/dashboard", CLASS_A_PAGE),
+    Row("GET /teacher/students/<int:student_id>/report", CLASS_A_PAGE),
     Row("GET /teacher/administrations/<int:administration_id>", CLASS_A_PAGE),
     # researchers: pseudonymised responses only
     Row("GET /researcher", RESEARCH),
@@ -211,6 +233,7 @@ MATRIX = [
     Row("POST /api/v1/administrations", BANK_WRITE),
     Row("GET /operator", OPERATOR_PAGE),
     Row("GET /operator/import", OPERATOR_PAGE),
+    Row("GET /operator/guidance", OPERATOR_PAGE),
     Row("GET /operator/items/new", OPERATOR_PAGE),
     Row("GET /operator/items/<int:item_id>", OPERATOR_PAGE),
     # the audit log: operators only

@@ -322,6 +322,8 @@ def _walk(audit: Audit, new_page: Callable[..., Page], ids: Ids) -> None:
     audit.visit(page, "/teacher", "teacher home")
     audit.visit(page, f"/teacher/classes/{ids.classroom}", "class page")
     audit.visit(page, f"/teacher/students/{ids.student}", "answer history")
+    audit.visit(page, f"/teacher/classes/{ids.classroom}/dashboard", "class dashboard")
+    audit.visit(page, f"/teacher/students/{ids.student}/report", "student report (個人票)")
     audit.visit(page, f"/teacher/administrations/{ids.administration}", "monitor")
     audit.visit(page, "/staff/password", "password change (teacher)")
     audit.visit(page, "/lti/deep-link/unknown", "LTI error page (deep link)", status=None)
@@ -342,6 +344,7 @@ def _walk(audit: Audit, new_page: Callable[..., Page], ids: Ids) -> None:
         ("/operator/items/new", "new item"),
         (f"/operator/items/{ids.item}", "an item"),
         ("/operator/import", "import and export"),
+        ("/operator/guidance", "next-step guidance"),
         ("/operator/tests", "tests"),
         ("/operator/administrations", "administrations"),
         ("/operator/lti", "LTI platforms"),

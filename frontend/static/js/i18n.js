@@ -24,7 +24,10 @@ export const formatNumber = (value, options) => new Intl.NumberFormat(locale, op
 
 function fill(text, params) {
   if (!params) return text;
-  return text.replace(/%\((\w+)\)s/g, (whole, name) => (name in params ? String(params[name]) : whole));
+  // As Python's %-formatting: placeholders filled, and "%%" is a literal "%" when params are given.
+  return text.replace(/%\((\w+)\)s|%%/g, (whole, name) =>
+    whole === "%%" ? "%" : name in params ? String(params[name]) : whole,
+  );
 }
 
 export function _(message, params) {
