@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
     RATE_LIMITED = "rate_limited"
+    WAITING_ROOM = "waiting_room"
     ADMINISTRATION_NOT_OPEN = "administration_not_open"
     SESSION_NOT_ACTIVE = "session_not_active"
     SESSION_TAKEN_OVER = "session_taken_over"

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
+from cbt.admission import START, TICKET_HEADER_DOC, admit_or_wait
 from cbt.audit import record_audit
 from cbt.auth import (
     CurrentUser,
@@ -73,10 +74,12 @@ def my_administrations() -> Response:
     summary="Start the test, or resume the active session where it was.",
     tags=[STUDENT],
     roles=["student"],
+    headers=TICKET_HEADER_DOC,
 )
 def start_session(administration_id: int) -> Response:
     """Start or resume; the reply carries this device's token (any other device is taken over)."""
     student = require_user(Role.STUDENT)
+    admit_or_wait(START)
     return jsonify(delivery_service().start_session(student.id, administration_id, utcnow()))
 
 
