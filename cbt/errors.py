@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     WAITING_ROOM = "waiting_room"
     ADMINISTRATION_NOT_OPEN = "administration_not_open"
+    NOT_STARTED_YET = "not_started_yet"
     SESSION_NOT_ACTIVE = "session_not_active"
     SESSION_TAKEN_OVER = "session_taken_over"
     SESSION_PAUSED = "session_paused"
