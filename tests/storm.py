@@ -87,3 +87,61 @@ def _ticket_number(ticket: str) -> int:
     payload = ticket.split(".")[0]
     data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return int(data[1])
+
+
+def storm_in_app(app: Any, school: Any, n_students: int, poll: float = 0.02) -> Storm:
+    """Every student of ``school``'s class 1 logs in and starts at once, one thread each,
+    through the Flask test client (``app`` runs the waiting room); polls every ``poll`` s."""
+    from tests.helpers import ApiClient
+
+    storm = Storm()
+    failures: list[BaseException] = []
+
+    def student(number: int) -> None:
+        client = ApiClient(app.test_client())
+
+        def send(method: str, path: str, body: Any, headers: dict[str, str]):
+            reply = client.post(path, body, headers=headers)
+            return reply.status_code, reply.get_json(silent=True)
+
+        try:
+            status, body = through_waiting_room(
+                storm, send, "login", "POST", "/api/v1/auth/student-login",
+                {"class_code": school.class_code, "student_number": number,
+                 "login_code": school.student_codes[number]},
+                poll,
+            )  # fmt: skip
+            assert status == 200, body
+            status, body = through_waiting_room(
+                storm, send, "start", "POST",
+                f"/api/v1/administrations/{school.administration_id}/sessions", None, poll,
+            )  # fmt: skip
+            assert status == 200, body
+            assert body["item"] is not None, body
+        except BaseException as error:
+            failures.append(error)
+
+    # The first start publishes the form (a snapshot row): done once, by the other class's
+    # student, before the storm, as an administration is opened before the bell rings.
+    warm = ApiClient(app.test_client())
+
+    def warm_send(method: str, path: str, body: Any, headers: dict[str, str]):
+        reply = warm.post(path, body, headers=headers)
+        return reply.status_code, reply.get_json(silent=True)
+
+    login = {"class_code": school.other_class_code, "student_number": 1,
+             "login_code": school.other_student_code}  # fmt: skip
+    through_waiting_room(Storm(), warm_send, "login", "POST", "/api/v1/auth/student-login",
+                         login, poll)  # fmt: skip
+    through_waiting_room(Storm(), warm_send, "start", "POST",
+                         f"/api/v1/administrations/{school.administration_id}/sessions", None,
+                         poll)  # fmt: skip
+
+    threads = [threading.Thread(target=student, args=(n,)) for n in range(1, n_students + 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    if failures:
+        raise failures[0]
+    return storm

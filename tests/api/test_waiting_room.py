@@ -3,14 +3,13 @@ let in, in ticket order; over the rate the reply is 429 ``waiting_room`` with a 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
 from flask import Flask
 
 from tests.helpers import ApiClient, SeededSchool, seed_school
-from tests.storm import Storm, through_waiting_room
+from tests.storm import storm_in_app
 
 N_STUDENTS = 30
 
@@ -53,38 +52,11 @@ def test_over_the_rate_a_login_waits_in_line_with_its_place(app: Flask, school) 
 
 
 def test_a_login_storm_is_let_in_whole_and_in_order(app: Flask, school) -> None:
-    storm = Storm()
-
-    def student(number: int) -> None:
-        client = ApiClient(app.test_client())
-
-        def send(method: str, path: str, body: Any, headers: dict[str, str]):
-            reply = client.post(path, body, headers=headers)
-            return reply.status_code, reply.get_json(silent=True)
-
-        status, _ = through_waiting_room(
-            storm, send, "login", "POST", "/api/v1/auth/student-login",
-            {"class_code": school.class_code, "student_number": number,
-             "login_code": school.student_codes[number]},
-            poll=0.02,
-        )  # fmt: skip
-        assert status == 200
-        status, body = through_waiting_room(
-            storm, send, "start", "POST",
-            f"/api/v1/administrations/{school.administration_id}/sessions", None, poll=0.02,
-        )  # fmt: skip
-        assert status == 200, body
-        assert body["item"] is not None
-
-    threads = [threading.Thread(target=student, args=(n,)) for n in range(1, N_STUDENTS + 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
+    storm = storm_in_app(app, school, N_STUDENTS)
     assert storm.server_errors() == 0, storm.statuses
+    assert set(storm.statuses) <= {200, 429}
     assert len([a for a in storm.admitted if a[0] == "login"]) == N_STUDENTS
     assert len([a for a in storm.admitted if a[0] == "start"]) == N_STUDENTS
     assert storm.waited["login"] > 0, "the storm never reached the waiting room"
     for queue in ("login", "start"):
         assert storm.out_of_order(queue, slack=1.0) == []
-    assert set(storm.statuses) <= {200, 429}

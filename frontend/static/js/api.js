@@ -83,7 +83,8 @@ export async function api(path, { method = "GET", body, retries = 0, onRetry, he
 function showWaiting(position, seconds) {
   let notice = document.querySelector("[data-waiting-room]");
   if (!notice) {
-    notice = el("p", { class: "status waiting-room", role: "status", "aria-live": "polite", "data-waiting-room": "" });
+    notice = el("p", { role: "status", "aria-live": "polite", "data-waiting-room": "" });
+    notice.classList.add("status", "waiting-room");
     (document.querySelector("main") || document.body).prepend(notice);
   }
   notice.textContent = _("You are number %(position)s in line, about %(seconds)s s. You will be let in automatically.", {
