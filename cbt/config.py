@@ -24,8 +24,6 @@ from limits import parse as parse_limit
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from cbt.state import parse_cluster_nodes
-
 
 class ConfigError(ValueError):
     """A configuration value is missing or malformed; the app refuses to start."""
@@ -69,6 +67,17 @@ def _parse_float(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
     return float(value)
+
+
+def parse_cluster_nodes(value: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` (CBT_REDIS_CLUSTER_NODES) as pairs; ValueError when malformed."""
+    nodes = []
+    for part in value.split(","):
+        host, _, port = part.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{part.strip()!r} is not host:port")
+        nodes.append((host.strip("[]"), int(port)))
+    return nodes
 
 
 @dataclass(frozen=True)

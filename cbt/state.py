@@ -21,6 +21,7 @@ from redis.backoff import ExponentialBackoff
 from redis.cluster import ClusterNode, RedisCluster
 from redis.retry import Retry
 
+from cbt.config import parse_cluster_nodes
 from cbt.keys import KeyBuilder
 
 
@@ -338,17 +339,6 @@ class RedisClusterStateStore(RedisStateStore):
             ):
                 count += self.client.delete(key)
         return count
-
-
-def parse_cluster_nodes(value: str) -> list[tuple[str, int]]:
-    """``host:port,host:port`` (CBT_REDIS_CLUSTER_NODES) as pairs; ValueError when malformed."""
-    nodes = []
-    for part in value.split(","):
-        host, _, port = part.strip().rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{part.strip()!r} is not host:port")
-        nodes.append((host.strip("[]"), int(port)))
-    return nodes
 
 
 def make_state_store(
