@@ -231,7 +231,11 @@ def main() -> None:
         print(f"tickets drawn: login {storm.waited['login']}, start {storm.waited['start']}")
         for queue in ("login", "start"):
             late = storm.out_of_order(queue, slack=2.0)
-            print(f"{queue} tickets let in out of order by more than 2 s: {len(late)}")
+            print(
+                f"{queue}: {len(late)} tickets got in more than 2 s before an earlier one; "
+                f"rank correlation of ticket and moment let in "
+                f"{storm.order_correlation(queue):.3f}"
+            )
         if ready:
             ready.sort()
             print(

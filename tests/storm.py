@@ -33,6 +33,20 @@ class Storm:
     def server_errors(self) -> int:
         return sum(n for status, n in self.statuses.items() if status >= 500 or status == 0)
 
+    def order_correlation(self, queue: str) -> float:
+        """Spearman's rank correlation of ticket number and the moment each ticket got in.
+
+        Tickets are granted strictly in order, but each holder comes back at its own next poll,
+        so the moments a client sees are close to, not exactly, ticket order: 1 is perfect
+        order, about 0 would be a lottery."""
+        from scipy.stats import spearmanr
+
+        pairs = [(ticket, when) for q, ticket, when in self.admitted if q == queue and ticket]
+        if len(pairs) < 3:
+            return 1.0
+        tickets, moments = zip(*pairs, strict=True)
+        return float(spearmanr(tickets, moments).statistic)
+
     def out_of_order(self, queue: str, slack: float) -> list[tuple[int, int]]:
         """Pairs of tickets where the later one got in more than ``slack`` s before the
         earlier one (a poll round's width: both were let in, the earlier asked later)."""
