@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from flask import Flask, current_app, request
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from cbt.errors import DomainError, ErrorCode
 from cbt.state import Admission, StateStore
@@ -69,12 +69,14 @@ class WaitingRoom:
             return 0, ""
         try:
             data = self._tickets.loads(raw, max_age=TICKET_MAX_AGE)
-        except BadSignature:
+        except BadData:
             return 0, ""
         if not isinstance(data, list) or len(data) != 3 or data[0] != queue:
             return 0, ""
         number, epoch = data[1], data[2]
-        if not isinstance(number, int) or not isinstance(epoch, str):
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            return 0, ""
+        if not isinstance(epoch, str):
             return 0, ""
         return number, epoch
 

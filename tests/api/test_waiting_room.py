@@ -11,12 +11,12 @@ from flask import Flask
 from tests.helpers import ApiClient, SeededSchool, seed_school
 from tests.storm import storm_in_app
 
-N_STUDENTS = 30
+N_STUDENTS = 24
 
 
 @pytest.fixture
 def app_config() -> dict[str, Any]:
-    return {"ADMISSION_RATE": 10.0, "ADMISSION_BURST": 5}
+    return {"ADMISSION_RATE": 5.0, "ADMISSION_BURST": 5}
 
 
 @pytest.fixture

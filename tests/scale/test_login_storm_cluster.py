@@ -36,7 +36,7 @@ def redis_cluster() -> Iterator[RedisClusterServers]:
 def app_config(redis_cluster: RedisClusterServers) -> dict[str, Any]:
     return {
         "REDIS_CLUSTER_NODES": redis_cluster.nodes,
-        "ADMISSION_RATE": 10.0,
+        "ADMISSION_RATE": 5.0,
         "ADMISSION_BURST": 4,
     }
 
