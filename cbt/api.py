@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, jsonify, request, session
 from sqlalchemy import select
 
+from cbt.admission import LOGIN, TICKET_HEADER_DOC, admit_or_wait
 from cbt.audit import record_audit
 from cbt.auth import (
     authenticate_staff,
@@ -81,8 +82,10 @@ def _student_number(raw: int | str) -> int:
         },
     },
     response=_LOGIN_REPLY,
+    headers=TICKET_HEADER_DOC,
 )
 def student_login() -> Response:
+    admit_or_wait(LOGIN)
     data = json_body()
     class_code = get_field(data, "class_code", str, max_length=32)
     number = _student_number(get_field(data, "student_number", (int, str), max_length=16))

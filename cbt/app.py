@@ -11,6 +11,7 @@ from flask import Flask, Response, g, jsonify
 from sqlalchemy import text
 
 import frontend
+from cbt.admission import init_admission
 from cbt.config import load_settings
 from cbt.db import db
 from cbt.errors import ERROR_CODES, register_error_handlers
@@ -60,10 +61,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         configure_logging(settings["LOG_FORMAT"])
     # First, so its before-request hook (the route label) runs even when a later hook refuses.
     init_metrics(app, _count_active_sittings)
-    app.extensions["cbt.state"] = make_state_store(settings["REDIS_URL"], settings["REDIS_PREFIX"])
+    app.extensions["cbt.state"] = make_state_store(
+        settings["REDIS_URL"], settings["REDIS_PREFIX"], settings["REDIS_CLUSTER_NODES"]
+    )
     init_i18n(app)
     register_error_handlers(app)
     init_security(app)
+    init_admission(app)
     init_request_limits(app)
     _register_request_boundary(app)
     _register_health(app)

@@ -63,6 +63,23 @@ def _parse_str(value: Any) -> str:
     return str(value)
 
 
+def _parse_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def parse_cluster_nodes(value: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` (CBT_REDIS_CLUSTER_NODES) as pairs; ValueError when malformed."""
+    nodes = []
+    for part in value.split(","):
+        host, _, port = part.strip().rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{part.strip()!r} is not host:port")
+        nodes.append((host.strip("[]"), int(port)))
+    return nodes
+
+
 @dataclass(frozen=True)
 class Setting:
     """One configuration key: its default, how to parse it, and what it means."""
@@ -94,6 +111,27 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_optional_str,
         "Redis URL for session state, exposure counters and rate limits. Default: none, "
         "meaning the in-process store (one process only).",
+    ),
+    Setting(
+        "REDIS_CLUSTER_NODES",
+        None,
+        _parse_optional_str,
+        "Redis Cluster startup nodes, `host:port,host:port,...`. When set, session state, "
+        "exposure counters, rate limits and the waiting room use the cluster (and "
+        "`CBT_REDIS_URL` is not used for them). See docs/scale.md.",
+    ),
+    Setting(
+        "ADMISSION_RATE",
+        0.0,
+        _parse_float,
+        "Waiting room: student logins and test starts let through per second (each, across "
+        "all app nodes). Over it, students wait in line, first come first served. 0: off.",
+    ),
+    Setting(
+        "ADMISSION_BURST",
+        50,
+        _parse_int,
+        "Waiting room: how many logins or starts may pass at once before the rate applies.",
     ),
     Setting(
         "REDIS_PREFIX",
@@ -332,6 +370,14 @@ def load_settings(
         ("redis://", "rediss://", "unix://")
     ):
         raise ConfigError("CBT_REDIS_URL must start with redis://, rediss:// or unix://")
+    if settings["REDIS_CLUSTER_NODES"]:
+        try:
+            nodes = parse_cluster_nodes(settings["REDIS_CLUSTER_NODES"])
+        except ValueError as error:
+            raise ConfigError(f"CBT_REDIS_CLUSTER_NODES: {error}") from error
+        settings["REDIS_CLUSTER_NODES"] = ",".join(f"{host}:{port}" for host, port in nodes)
+    if not (0 <= settings["ADMISSION_RATE"] <= 1_000_000 and settings["ADMISSION_BURST"] >= 1):
+        raise ConfigError("CBT_ADMISSION_RATE must be from 0 to 1000000, CBT_ADMISSION_BURST >= 1")
 
     if settings["DATABASE_URL"] is None:
         settings["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "cbt.sqlite3")

@@ -73,12 +73,14 @@ def openapi(
     response: dict[str, Any] | str | None = None,
     response_type: str = "application/json",
     status: int = 200,
+    headers: Iterable[tuple[str, str]] = (),
 ) -> Callable[[F], F]:
     """Describe a route for the OpenAPI document (it changes nothing at run time).
 
     ``query`` lists ``(name, type or schema, description)``; ``body`` and ``response`` are a
     schema or the name of a component schema; ``roles`` are the roles allowed (empty: anyone).
-    ``other_bodies`` maps further media types the body may come as to their schemas.
+    ``other_bodies`` maps further media types the body may come as to their schemas;
+    ``headers`` lists optional request headers as ``(name, description)``.
     """
 
     def decorate(view: F) -> F:
@@ -94,6 +96,7 @@ def openapi(
             "response": response,
             "response_type": response_type,
             "status": status,
+            "headers": list(headers),
         }
         return view
 
@@ -140,6 +143,16 @@ def _operation(rule: Any, method: str, meta: dict[str, Any], doc: str | None) ->
         schema = kind if isinstance(kind, dict) else {"type": kind}
         parameters.append(
             {"name": name, "in": "query", "schema": schema, "description": description}
+        )
+    for name, description in meta.get("headers", []):
+        parameters.append(
+            {
+                "name": name,
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 512},
+                "description": description,
+            }
         )
     roles = list(meta.get("roles", []))
     if "teacher" in roles and "school_admin" not in roles:

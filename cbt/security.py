@@ -295,6 +295,13 @@ def staff_account(email: str) -> str:
     return f"staff:{email.strip().lower()}"
 
 
+def limits_storage_uri(settings: Any) -> str:
+    """The ``limits`` storage on the same Redis (or cluster) as the state store."""
+    if settings["REDIS_CLUSTER_NODES"]:
+        return "redis+cluster://" + settings["REDIS_CLUSTER_NODES"]
+    return settings["REDIS_URL"] or "memory://"
+
+
 def login_guard() -> LoginGuard:
     return current_app.extensions["cbt.login_guard"]
 
@@ -306,7 +313,7 @@ def init_security(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = csrf_token
     settings = app.extensions["cbt.settings"]
     app.extensions["cbt.login_guard"] = LoginGuard(
-        settings["REDIS_URL"] or "memory://",
+        limits_storage_uri(settings),
         settings["LOGIN_RATE_LIMIT"],
         settings["ACCOUNT_LOGIN_LIMIT"],
         app.extensions["cbt.state"].keys.rate_limit_prefix() + ":login",

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
+from cbt.admission import START, TICKET_HEADER_DOC, admit_or_wait
 from cbt.audit import record_audit
 from cbt.auth import (
     CurrentUser,
@@ -24,6 +25,7 @@ from delivery import definitions
 from delivery.models import AdministrationClassroom, TestDefinition
 from delivery.schemas import TIME_FORMAT_HINT, parse_time
 from delivery.service import MAX_IDEMPOTENCY_KEY, DeliveryService
+from delivery.start_windows import ensure_start_window, set_start_windows, start_windows
 
 blueprint = Blueprint("delivery_api", __name__, url_prefix="/api/v1")
 
@@ -73,10 +75,13 @@ def my_administrations() -> Response:
     summary="Start the test, or resume the active session where it was.",
     tags=[STUDENT],
     roles=["student"],
+    headers=TICKET_HEADER_DOC,
 )
 def start_session(administration_id: int) -> Response:
     """Start or resume; the reply carries this device's token (any other device is taken over)."""
     student = require_user(Role.STUDENT)
+    ensure_start_window(student.id, administration_id, utcnow())
+    admit_or_wait(START)
     return jsonify(delivery_service().start_session(student.id, administration_id, utcnow()))
 
 
@@ -542,6 +547,56 @@ def set_administration_classrooms(administration_id: int) -> Response:
         {"classroom_ids": assigned},
     )
     return jsonify({"id": administration_id, "classroom_ids": assigned})
+
+
+_START_WINDOW = {
+    "type": "object",
+    "required": ["starts_at"],
+    "properties": {
+        "school_id": {**_ID, "nullable": True},
+        "classroom_id": {**_ID, "nullable": True},
+        "starts_at": {"type": "string", "maxLength": 64, "description": TIME_FORMAT_HINT},
+    },
+}
+
+
+@blueprint.get("/administrations/<int:administration_id>/start-windows")
+@openapi(
+    summary="Staggered starts: when each school's or class's sittings may begin, and the "
+    "schools and classes the administration is given to.",
+    tags=[TESTS],
+    roles=["operator"],
+)
+def get_start_windows(administration_id: int) -> Response:
+    require_user(Role.OPERATOR)
+    return jsonify(start_windows(administration_id))
+
+
+@blueprint.put("/administrations/<int:administration_id>/start-windows")
+@openapi(
+    summary="Replace the staggered starts (per school or class; a class's own wins); audited.",
+    tags=[TESTS],
+    roles=["operator"],
+    body={
+        "type": "object",
+        "required": ["start_windows"],
+        "properties": {
+            "start_windows": {"type": "array", "maxItems": 1000, "items": _START_WINDOW}
+        },
+    },
+)
+def put_start_windows(administration_id: int) -> Response:
+    user = require_user(Role.OPERATOR)
+    entries = get_field(json_body(), "start_windows", list, max_length=1000)
+    result = set_start_windows(administration_id, entries)
+    record_audit(
+        request_actor(user),
+        "set_start_windows",
+        "administration",
+        administration_id,
+        {"start_windows": result["start_windows"]},
+    )
+    return jsonify(result)
 
 
 @blueprint.post("/administrations/<int:administration_id>/republish")

@@ -119,6 +119,21 @@ class AdministrationClassroom(db.Model):
     )
 
 
+class AdministrationStartWindow(db.Model):
+    """A staggered start: one school's or one class's sittings of an administration may begin
+    only from ``starts_at`` (a class's own window wins over its school's). Set by operators so
+    that a national start does not ring every bell at once (delivery/start_windows.py)."""
+
+    __tablename__ = "administration_start_windows"
+    __table_args__ = (UniqueConstraint("administration_id", "school_id", "classroom_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"), index=True)
+    school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))
+    classroom_id: Mapped[int | None] = mapped_column(ForeignKey("classrooms.id"))
+    starts_at: Mapped[datetime]
+
+
 class ExamSession(db.Model):
     """One student's sitting of one administration."""
 

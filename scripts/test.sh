@@ -26,6 +26,11 @@ stage "PostgreSQL + Redis: fault tests (their own PostgreSQL cluster, Redis and 
 CBT_TEST_DATABASE_URL="$PG_URL" CBT_TEST_REDIS_URL="$REDIS_URL" \
   "$PYTHON" -m pytest -m faults -n 0 -q "$@"
 
+stage "distributed parts: Redis Cluster, replica, several app nodes"
+# Each module starts its own servers (a 6-node Redis Cluster, ...) on free loopback ports.
+CBT_TEST_DATABASE_URL="$PG_URL" CBT_TEST_REDIS_URL="$REDIS_URL" \
+  "$PYTHON" -m pytest -m scale -n 0 -q "$@"
+
 stage "browser suite (playwright + Chromium)"
 env -u CBT_TEST_DATABASE_URL -u CBT_TEST_REDIS_URL \
   "$PYTHON" -m pytest -m e2e -q "$@"

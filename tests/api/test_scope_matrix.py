@@ -315,6 +315,16 @@ MATRIX = [
         OPERATOR_WRITE,
         url="/api/v1/administrations/{only_a}/republish",
     ),
+    Row(
+        "GET /api/v1/administrations/<int:administration_id>/start-windows",
+        OPERATOR,
+        url="/api/v1/administrations/{only_a}/start-windows",
+    ),
+    Row(
+        "PUT /api/v1/administrations/<int:administration_id>/start-windows",
+        OPERATOR_WRITE,
+        url="/api/v1/administrations/{only_a}/start-windows",
+    ),
     Row("GET /api/v1/audit-events", OPERATOR),
     Row("GET /api/v1/audit-events.csv", OPERATOR),
 ]

@@ -1,5 +1,5 @@
 // The one way pages talk to the server: JSON over /api/v1, CSRF header, clear errors, retries.
-import { _ } from "./i18n.js";
+import { _, formatNumber } from "./i18n.js";
 
 const csrfMeta = () => document.querySelector('meta[name="csrf-token"]');
 
@@ -24,6 +24,7 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 // A server answer (even an error) is never retried; only a lost connection or a 502/503/504.
 export async function api(path, { method = "GET", body, retries = 0, onRetry, headers = {} } = {}) {
   let attempt = 0;
+  let ticket = null; // the waiting room's ticket: our place in line, sent with every try
   const isForm = body instanceof FormData; // a file upload: the browser sets its own type
   for (;;) {
     let response;
@@ -36,6 +37,7 @@ export async function api(path, { method = "GET", body, retries = 0, onRetry, he
           "Accept-Language": document.documentElement.lang || "ja",
           ...(body !== undefined && !isForm ? { "Content-Type": "application/json" } : {}),
           ...(method !== "GET" ? { "X-CSRF-Token": csrfMeta().content } : {}),
+          ...(ticket ? { "X-Admission-Ticket": ticket } : {}),
           ...headers,
         },
         body: body === undefined || isForm ? body : JSON.stringify(body),
@@ -52,6 +54,16 @@ export async function api(path, { method = "GET", body, retries = 0, onRetry, he
     }
     if (response === null) throw new NetworkError(_("The connection to the server was lost."));
     const data = await response.json().catch(() => null);
+    const waiting = response.status === 429 && data && data.error && data.error.code === "waiting_room";
+    if (waiting) {
+      // Not an error: the server lets everyone in, in order. Show the place, wait, ask again.
+      const details = data.error.details || {};
+      ticket = details.ticket || ticket;
+      showWaiting(details.position, details.wait_seconds);
+      await sleep(1000 * (retryAfterSeconds(response.headers.get("Retry-After")) ?? 2));
+      continue;
+    }
+    hideWaiting();
     if (!response.ok) {
       const error = (data && data.error) || {};
       throw new ApiError(
@@ -65,6 +77,24 @@ export async function api(path, { method = "GET", body, retries = 0, onRetry, he
     if (data && data.csrf_token) csrfMeta().content = data.csrf_token;
     return data;
   }
+}
+
+// The waiting room's notice, at the top of the page while a request waits in line.
+function showWaiting(position, seconds) {
+  let notice = document.querySelector("[data-waiting-room]");
+  if (!notice) {
+    notice = el("p", { role: "status", "aria-live": "polite", "data-waiting-room": "" });
+    notice.classList.add("status", "waiting-room");
+    (document.querySelector("main") || document.body).prepend(notice);
+  }
+  notice.textContent = _("You are number %(position)s in line, about %(seconds)s s. You will be let in automatically.", {
+    position: formatNumber(position ?? 1),
+    seconds: formatNumber(Math.max(1, seconds ?? 1)),
+  });
+}
+
+function hideWaiting() {
+  document.querySelector("[data-waiting-room]")?.remove();
 }
 
 // Retry-After is seconds or an HTTP date; null when absent or unreadable.
