@@ -176,6 +176,7 @@ def init_replica(
 
     @app.before_request
     def _enter_read_only() -> None:
+        g.cbt_role_at_start = cookie.get("role")
         if request.method in ("GET", "HEAD") and (
             request.blueprint in staff_reads or request.endpoint in staff_reads
         ):
@@ -192,8 +193,9 @@ def init_replica(
     @app.after_request
     def _remember_staff_write(response: Any) -> Any:
         # Students never read from the replica; a staff user who just changed something reads
-        # from the primary for REPLICA_AFTER_WRITE_SECONDS, so they see their own change.
-        role = cookie.get("role")
+        # from the primary for REPLICA_AFTER_WRITE_SECONDS, so they see their own change. The
+        # role is the one the request came with: logging in is not a change to read back.
+        role = g.get("cbt_role_at_start")
         if (
             request.method not in ("GET", "HEAD", "OPTIONS")
             and response.status_code < 400
