@@ -30,6 +30,16 @@ from tests.scale.stack import (
 
 DATABASE = "cbt_scale"
 N_NODES = int(os.environ.get("CBT_SCALE_NODES", "3"))
+# One worker a node in CI (6 processes loading numpy and scipy on 2 cores is most of the
+# start-up); scripts/scale_run.sh runs more.
+N_WORKERS = int(os.environ.get("CBT_SCALE_WORKERS", "1"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    import tests.faults.conftest as faults
+
+    if not config.pluginmanager.is_registered(faults):  # else it prints the tallies itself
+        faults.pytest_terminal_summary(terminalreporter, exitstatus, config)
 
 
 @dataclass
@@ -129,8 +139,8 @@ class Nodes:
 
 @pytest.fixture(scope="session")
 def nodes(replicated: Replicated) -> Iterator[Nodes]:
-    """N_NODES gunicorn nodes (2 workers each) on one database and one Redis, behind HAProxy."""
-    servers = [Gunicorn(node_env(replicated), workers=2, threads=4) for _ in range(N_NODES)]
+    """N_NODES gunicorn nodes on one database and one Redis, behind HAProxy."""
+    servers = [Gunicorn(node_env(replicated), workers=N_WORKERS, threads=4) for _ in range(N_NODES)]
     haproxy = HAProxy(servers)
     try:
         for server in servers:
@@ -155,7 +165,9 @@ def bounced(replicated: Replicated) -> Iterator[Bounced]:
     """One gunicorn node whose database connections go through PgBouncer (transaction mode)."""
     pgbouncer = PgBouncer(replicated.primary, DATABASE, pool_size=4)
     server = Gunicorn(
-        node_env(replicated, pgbouncer.url, CBT_DATABASE_PGBOUNCER="true"), workers=2, threads=4
+        node_env(replicated, pgbouncer.url, CBT_DATABASE_PGBOUNCER="true"),
+        workers=N_WORKERS,
+        threads=4,
     )
     try:
         pgbouncer.start()

@@ -153,9 +153,10 @@ class PgBouncer:
         except StackError as error:
             raise StackError(f"{error}; its log: {self.log_tail()}") from None
 
-    def log_tail(self) -> str:
+    def log_tail(self, limit: int | None = 2000) -> str:
         with contextlib.suppress(OSError):
-            return (self.root / "log").read_text(errors="replace")[-2000:]
+            text = (self.root / "log").read_text(errors="replace")
+            return text if limit is None else text[-limit:]
         return ""
 
     def stop(self) -> None:
@@ -186,7 +187,7 @@ backend nodes
     option httpchk GET /readyz
     http-check expect status 200
     default-server inter 500ms fall 2 rise 2
-    http-response set-header X-Served-By %s
+    http-response set-header X-Served-By %[srv_name]
 {servers}
 """
 
