@@ -33,6 +33,7 @@ N_NODES = int(os.environ.get("CBT_SCALE_NODES", "3"))
 # One worker a node in CI (6 processes loading numpy and scipy on 2 cores is most of the
 # start-up); scripts/scale_run.sh runs more.
 N_WORKERS = int(os.environ.get("CBT_SCALE_WORKERS", "1"))
+READY = 300  # seconds a node may take to load on a busy machine
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
@@ -144,7 +145,9 @@ def nodes(replicated: Replicated) -> Iterator[Nodes]:
     haproxy = HAProxy(servers)
     try:
         for server in servers:
-            server.start()
+            server.launch()
+        for server in servers:
+            server.wait_ready()
         haproxy.start()
         yield Nodes(servers, haproxy, as_stack(replicated, haproxy.url, servers[0]))
     finally:
@@ -168,6 +171,7 @@ def bounced(replicated: Replicated) -> Iterator[Bounced]:
         node_env(replicated, pgbouncer.url, CBT_DATABASE_PGBOUNCER="true"),
         workers=N_WORKERS,
         threads=4,
+        ready_seconds=READY,
     )
     try:
         pgbouncer.start()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import requests
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from tests.faults.stack import Gunicorn, PostgresCluster, StackError, _wait, free_port
@@ -145,6 +146,8 @@ class PgBouncer:
             try:
                 with engine.connect() as connection:
                     return connection.scalar(text("SELECT 1")) == 1
+            except OperationalError:  # not listening yet
+                return False
             finally:
                 engine.dispose()
 

@@ -33,7 +33,8 @@ def served_by(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
 
     def recording(self: Device, *args, **kwargs):
         reply = request(self, *args, **kwargs)
-        node = reply.headers.get("X-Served-By")
+        # HAProxy sends header names in lower case; Reply keeps them as sent.
+        node = {k.lower(): v for k, v in reply.headers.items()}.get("x-served-by")
         if node:
             with lock:
                 seen[self.name].add(node)
