@@ -141,7 +141,10 @@ class Nodes:
 @pytest.fixture(scope="session")
 def nodes(replicated: Replicated) -> Iterator[Nodes]:
     """N_NODES gunicorn nodes on one database and one Redis, behind HAProxy."""
-    servers = [Gunicorn(node_env(replicated), workers=N_WORKERS, threads=4) for _ in range(N_NODES)]
+    servers = [
+        Gunicorn(node_env(replicated), workers=N_WORKERS, threads=4, ready_seconds=READY)
+        for _ in range(N_NODES)
+    ]
     haproxy = HAProxy(servers)
     try:
         for server in servers:
