@@ -7,12 +7,15 @@ outage falls back to the primary (and says so in the log).
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import event, select, text
 
 from cbt.app import create_app
@@ -21,6 +24,7 @@ from cbt.db import db, read_only
 from cbt.models import AuditEvent
 from cbt.service import enroll_teacher, find_classroom, find_user_by_email
 from tests.faults.conftest import N_ITEMS, N_STUDENTS, add_class
+from tests.faults.students import Device, Ledger, Reply, sit
 from tests.helpers import SECRET, TEACHER_PASSWORD, ApiClient
 from tests.scale.conftest import Replicated, as_stack
 
@@ -61,6 +65,24 @@ class ReplicaStatements:
         return taken
 
 
+class InProcessDevice(Device):
+    """The fault tests' simulated browser, talking to the app's test client instead of HTTP."""
+
+    def __init__(self, client: FlaskClient, ledger: Ledger) -> None:
+        super().__init__("", ledger)
+        self.client = client
+
+    def request(self, method: str, path: str, body: Any = None, label: str = "") -> Reply:
+        headers = {"Accept": "application/json", "X-Device-Token": self.device_token}
+        if method != "GET":
+            headers["X-CSRF-Token"] = self.csrf
+        response = self.client.open(path, method=method, json=body, headers=headers)
+        reply = Reply(response.status_code, response.get_json(silent=True), response.headers)
+        if reply.status == 200 and reply.body.get("csrf_token"):
+            self.csrf = reply.body["csrf_token"]
+        return reply
+
+
 def _teacher(app: Flask) -> ApiClient:
     api = ApiClient(app.test_client())
     assert api.login_staff("teacher@test.example", TEACHER_PASSWORD).status_code == 200
@@ -97,33 +119,15 @@ def test_read_only_reads_on_the_replica_and_writes_on_the_primary(
 def test_teacher_reports_come_from_the_replica_and_students_never_do(
     app: Flask, replicated: Replicated
 ) -> None:
-    from tests.faults.students import Device, Ledger, sit
-
-    # A class sits its test through a node-less in-process server: a gunicorn is not needed
-    # to see where the reads go, the app's own engines tell.
+    # A class sits its test in process: no gunicorn is needed to see where the reads go, the
+    # app's own engines tell.
     deployment = add_class(as_stack(replicated, "", None))  # type: ignore[arg-type]
     seen = ReplicaStatements(app)
     client = app.test_client()
-
-    class InProcess(Device):
-        def request(self, method, path, body=None, label=""):
-            from tests.faults.students import Reply
-
-            headers = {"Accept": "application/json", "X-Device-Token": self.device_token}
-            if method != "GET":
-                headers["X-CSRF-Token"] = self.csrf
-            response = client.open(path, method=method, json=body, headers=headers)
-            reply = Reply(response.status_code, response.get_json(silent=True), response.headers)
-            if reply.status == 200 and reply.body.get("csrf_token"):
-                self.csrf = reply.body["csrf_token"]
-            return reply
-
-    import random
-
     ledger = Ledger()
     for number, code in deployment.student_codes.items():
         client.delete_cookie("cbt_session")
-        device = InProcess("", ledger)
+        device = InProcessDevice(client, ledger)
         device.login(deployment.class_code, number, code)
         sit(device, deployment.administration_id, random.Random(number), think=(0, 0))
     tally = deployment.tally(ledger)
