@@ -13,7 +13,7 @@ from sqlalchemy import text
 import frontend
 from cbt.admission import init_admission
 from cbt.config import load_settings
-from cbt.db import db
+from cbt.db import db, init_replica
 from cbt.errors import ERROR_CODES, register_error_handlers
 from cbt.http import init_request_limits
 from cbt.i18n import init_i18n
@@ -23,6 +23,12 @@ from cbt.security import init_security
 from cbt.state import StateStore, make_state_store
 
 FRONTEND_DIR = Path(frontend.__file__).parent
+
+# Staff-only reads that may go to the read replica (CBT_DATABASE_REPLICA_URL): blueprints of
+# teacher and researcher reports and exports, and the live-progress monitor's endpoint.
+STAFF_READS = frozenset(
+    {"analytics_api", "research_api", "analytics_views", "delivery_api.monitor"}
+)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -44,7 +50,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings["SECRET_KEY"],
         SQLALCHEMY_DATABASE_URI=settings["DATABASE_URL"],
         SQLALCHEMY_ECHO=settings["SQL_ECHO"],
-        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings["DATABASE_URL"]),
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings["DATABASE_URL"], settings),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings["SESSION_COOKIE_SECURE"],
@@ -61,6 +67,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         configure_logging(settings["LOG_FORMAT"])
     # First, so its before-request hook (the route label) runs even when a later hook refuses.
     init_metrics(app, _count_active_sittings)
+    init_replica(
+        app, settings["DATABASE_REPLICA_URL"], _engine_options("postgresql", settings), STAFF_READS
+    )
     app.extensions["cbt.state"] = make_state_store(
         settings["REDIS_URL"], settings["REDIS_PREFIX"], settings["REDIS_CLUSTER_NODES"]
     )
@@ -88,13 +97,22 @@ def _count_active_sittings() -> int:
     return int(db.session.execute(query).scalar_one())
 
 
-def _engine_options(url: str) -> dict[str, Any]:
+def _engine_options(url: str, settings: Any) -> dict[str, Any]:
     if url.startswith("sqlite"):
         # The dev server is threaded; SQLite connections may cross threads under the pool.
         return {"connect_args": {"check_same_thread": False, "timeout": 15}}
     # No pre-ping: it costs a round trip on every request. Connections are recycled after 30
     # minutes instead, and a connection that died under us fails one request, not all.
-    return {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 10, "max_overflow": 20}
+    options: dict[str, Any] = {
+        "pool_pre_ping": False,
+        "pool_recycle": 1800,
+        "pool_size": settings["DATABASE_POOL_SIZE"],
+        "max_overflow": settings["DATABASE_MAX_OVERFLOW"],
+    }
+    if settings["DATABASE_PGBOUNCER"]:
+        # PgBouncer in transaction mode: psycopg must not prepare statements on the server.
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
 
 
 def state_store(app: Flask) -> StateStore:

@@ -106,6 +106,50 @@ SETTINGS: tuple[Setting, ...] = (
         "`postgresql://` URLs use psycopg 3.",
     ),
     Setting(
+        "DATABASE_REPLICA_URL",
+        None,
+        _parse_optional_str,
+        "PostgreSQL URL of a streaming replica for staff reads (reports, exports, research, the "
+        "monitor). Default: none, every read goes to the primary. Students always use the "
+        "primary. See docs/production.md.",
+    ),
+    Setting(
+        "REPLICA_MAX_LAG_SECONDS",
+        10,
+        _parse_int,
+        "A replica further behind than this is skipped (reads go to the primary) until it "
+        "catches up.",
+    ),
+    Setting(
+        "REPLICA_AFTER_WRITE_SECONDS",
+        30,
+        _parse_int,
+        "A staff user who changed something reads from the primary for this long after, so "
+        "they see their own change despite replica lag.",
+    ),
+    Setting(
+        "DATABASE_POOL_SIZE",
+        10,
+        _parse_int,
+        "Connections each app process keeps open to PostgreSQL (and as many again to the "
+        "replica, if any). Size it so workers x nodes x (pool + overflow) stays below "
+        "max_connections, or put PgBouncer in front (docs/production.md).",
+    ),
+    Setting(
+        "DATABASE_MAX_OVERFLOW",
+        20,
+        _parse_int,
+        "Extra connections a process may open in a burst above DATABASE_POOL_SIZE (closed again "
+        "when returned).",
+    ),
+    Setting(
+        "DATABASE_PGBOUNCER",
+        False,
+        _parse_bool,
+        "The database URL points at PgBouncer in transaction mode: no server-side prepared "
+        "statements (a pooled server connection may change between transactions).",
+    ),
+    Setting(
         "REDIS_URL",
         None,
         _parse_optional_str,
@@ -382,6 +426,13 @@ def load_settings(
     if settings["DATABASE_URL"] is None:
         settings["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "cbt.sqlite3")
     settings["DATABASE_URL"] = _normalise_database_url(settings["DATABASE_URL"])
+    if settings["DATABASE_REPLICA_URL"] is not None:
+        replica = _normalise_database_url(settings["DATABASE_REPLICA_URL"])
+        if not replica.startswith("postgresql"):
+            raise ConfigError("CBT_DATABASE_REPLICA_URL must be a PostgreSQL URL")
+        settings["DATABASE_REPLICA_URL"] = replica
+    if settings["DATABASE_POOL_SIZE"] < 1 or settings["DATABASE_MAX_OVERFLOW"] < 0:
+        raise ConfigError("CBT_DATABASE_POOL_SIZE must be >= 1 and CBT_DATABASE_MAX_OVERFLOW >= 0")
     if settings["SECRET_KEY"] is None:
         settings["SECRET_KEY"] = _instance_secret(instance_path)
     if settings["SESSION_COOKIE_SECURE"] is None:

@@ -185,17 +185,24 @@ class ItemResponse(db.Model):
 
     In a section with free navigation a changed answer is a new row with the next ``revision``
     (0 for the first answer); the latest revision of an item is the one that counts. Every
-    unique constraint starts with the session, so the table can be partitioned.
+    unique constraint names the session, so the table can be partitioned.
+
+    On PostgreSQL the table is partitioned by LIST (administration_id) (migration a9d4f2c6e8b1,
+    docs/production.md): every unique constraint carries the partition key in front, which
+    changes nothing since a session belongs to one administration, and the primary key there is
+    (id, administration_id). Ids still come from one sequence, so ``id`` alone identifies a row.
     """
 
     __tablename__ = "item_responses"
     __table_args__ = (
-        UniqueConstraint("exam_session_id", "sequence"),
-        UniqueConstraint("exam_session_id", "item_version_id", "revision"),
-        UniqueConstraint("exam_session_id", "idempotency_key"),
+        UniqueConstraint("administration_id", "exam_session_id", "sequence"),
+        UniqueConstraint("administration_id", "exam_session_id", "item_version_id", "revision"),
+        UniqueConstraint("administration_id", "exam_session_id", "idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # The partition key: the session's administration, written with the answer.
+    administration_id: Mapped[int] = mapped_column(ForeignKey("administrations.id"))
     exam_session_id: Mapped[str] = mapped_column(ForeignKey("exam_sessions.id"), index=True)
     sequence: Mapped[int]
     item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"), index=True)

@@ -10,6 +10,7 @@ import delivery.models  # noqa: F401
 import item_bank.models  # noqa: F401
 import lti.models  # noqa: F401
 from cbt.db import Base
+from cbt.migrate import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -47,6 +48,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

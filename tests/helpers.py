@@ -277,6 +277,7 @@ def sit_sessions(
             db.session.add(
                 ItemResponse(
                     exam_session_id=session.id,
+                    administration_id=session.administration_id,
                     sequence=k + 1,
                     item_version_id=version_id,
                     idempotency_key=uuid.uuid4().hex,

@@ -106,8 +106,11 @@ def _write_answer_alone(parameters: dict[str, Any]) -> int:
     with db.engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            with connection.connection.driver_connection.cursor() as cursor:
-                cursor.execute(_answer_sql(db.engine.dialect), parameters, prepare=True)
+            driver = connection.connection.driver_connection
+            # Prepared unless psycopg was told not to (PgBouncer in transaction mode).
+            prepare = driver.prepare_threshold is not None
+            with driver.cursor() as cursor:
+                cursor.execute(_answer_sql(db.engine.dialect), parameters, prepare=prepare)
                 return len(cursor.fetchall())
         except psycopg.OperationalError:
             connection.invalidate()

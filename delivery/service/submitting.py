@@ -126,6 +126,7 @@ class Submitting:
             now,
             response={
                 "exam_session_id": state.session_id,
+                "administration_id": state.administration_id,
                 "sequence": sequence,
                 "item_version_id": item_version_id,
                 "revision": 0,

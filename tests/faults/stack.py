@@ -180,7 +180,10 @@ class RedisServer:
 class Gunicorn:
     """``cbt.app:create_app()`` in production mode behind gunicorn, configured by CBT_* only."""
 
-    def __init__(self, env: dict[str, str], workers: int = 2, threads: int = 4) -> None:
+    def __init__(
+        self, env: dict[str, str], workers: int = 2, threads: int = 4, ready_seconds: float = 60
+    ) -> None:
+        self.ready_seconds = ready_seconds
         self.port = free_port()
         self.env = env
         self.workers = workers
@@ -193,6 +196,11 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start the master without waiting (several nodes then load side by side)."""
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [
@@ -206,9 +214,12 @@ class Gunicorn:
                 stdout=log,
                 stderr=log,
             )  # fmt: skip
+
+    def wait_ready(self) -> None:
+        seconds = self.ready_seconds
         try:
-            _wait(lambda: requests.get(f"{self.url}/readyz", timeout=2).ok, 60, "gunicorn")
-            _wait(lambda: len(self.worker_pids()) == self.workers, 60, "gunicorn workers")
+            _wait(lambda: requests.get(f"{self.url}/readyz", timeout=2).ok, seconds, "gunicorn")
+            _wait(lambda: len(self.worker_pids()) == self.workers, seconds, "gunicorn workers")
         except StackError as error:
             raise StackError(f"{error}; its log ends:\n{self.log_tail()}") from None
 
