@@ -39,6 +39,10 @@ def cli_gettext(message: str, /, **params: Any) -> str:
 
 def cli_error(error: Any) -> str:
     """A ``DomainError``'s message in the terminal's language, its values filled in."""
-    from cbt.errors import fill
-
-    return fill(_translated(error.template), error.params)
+    text = _translated(error.template)
+    if not error.params:
+        return text
+    try:
+        return text % error.params
+    except (KeyError, TypeError, ValueError):  # a translation that does not fit its values
+        return error.message
