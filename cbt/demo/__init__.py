@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from cbt.db import db
 from cbt.demo.content import CONTENT_AREAS, DEFAULT_LANGUAGE, DemoSchool, demo_items, demo_school
+from cbt.demo.essays import seed_essay_practice
 from cbt.models import Enrollment, Role
 from cbt.security import derived_login_code, login_code_hmac
 from cbt.service import (
@@ -177,6 +178,8 @@ def seed_demo(secret_key: str, language: str = DEFAULT_LANGUAGE) -> DemoLogins:
         )
         db.session.flush()
     logins.administration_id = administration.id
+    scale = reporting_scale(names.band_labels)
+    seed_essay_practice(names.language, classrooms[1], scale, definition.parameter_set_id)
     return logins
 
 
