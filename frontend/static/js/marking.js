@@ -225,7 +225,8 @@ async function administrationPage() {
     const body = document.querySelector("[data-assignments] tbody");
     body.replaceChildren();
     for (const row of rows) {
-      const remove = el("button", { type: "button", class: "small", text: _("Remove"), "aria-label": _("Remove %(name)s", { name: row.display_name }) });
+      // The visible word first, the person's name for screen readers after it.
+      const remove = el("button", { type: "button", class: "small" }, _("Remove"), el("span", { class: "visually-hidden", text: ` (${row.display_name})` }));
       remove.addEventListener("click", async () => {
         try {
           await api(`/api/v1/marking/assignments/${row.id}`, { method: "DELETE" });
