@@ -25,7 +25,7 @@ from werkzeug.serving import make_server
 from cbt.app import create_app
 from cbt.audit import SYSTEM
 from cbt.db import db
-from cbt.demo import SCHOOL_CODE
+from cbt.demo import SCHOOL_CODE, seed_marking_practice
 from cbt.demo.essays import ESSAY_KEY
 from cbt.migrate import upgrade
 from cbt.models import Classroom, Enrollment, Role, School
@@ -142,7 +142,7 @@ class Ids:
     essay_version: int
 
 
-def _prepare(server: LiveServer) -> Ids:
+def _prepare(server: LiveServer, language: str) -> Ids:
     """A linear test of every item type for DEMO-2B, a school administrator and a 2nd school."""
     with server.app.app_context():
         if not db.session.scalars(
@@ -175,6 +175,8 @@ def _prepare(server: LiveServer) -> Ids:
             select(Administration.id).where(Administration.name == "Types")
         ).one()
         item = db.session.scalars(select(Item.id).order_by(Item.id)).first()
+        seed_marking_practice(language)  # the essay test with answers to mark
+        db.session.commit()
         essay_version = find_item(ESSAY_KEY).versions[-1].id
         essay_administration = db.session.scalar(
             select(ExamSession.administration_id)
@@ -253,7 +255,7 @@ def test_every_page_has_no_serious_or_critical_violation(
 ) -> None:
     server = site.server
     audit = Audit(server, site.locale[:2])
-    ids = _prepare(server)
+    ids = _prepare(server, site.locale[:2])
 
     def _record(sender: object, template: object, context: dict, **extra: object) -> None:
         audit.rendered.add(template.name)

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from cbt.db import db
+from cbt.demo import seed_marking_practice
 from cbt.models import Role
 from cbt.service import create_staff_user
 from delivery.models import Administration, ExamSession, ItemResponse, Result, ResultRevision
@@ -64,6 +65,8 @@ def site(request: pytest.FixtureRequest) -> Site:
     fixture, locale = request.param
     server = request.getfixturevalue(fixture)
     with server.app.app_context():
+        seed_marking_practice(locale[:2])
+        db.session.commit()
         essay = find_item("demo-essay-triangle")
         assert essay is not None
         version = essay.versions[-1].id
