@@ -54,6 +54,7 @@ SOURCES: tuple[tuple[str, list[tuple[str, str]]], ...] = (
             "lti",
             "roster",
             "schools",
+            "marking",
         )
     ),
 )

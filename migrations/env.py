@@ -9,6 +9,7 @@ import cbt.models  # noqa: F401
 import delivery.models  # noqa: F401
 import item_bank.models  # noqa: F401
 import lti.models  # noqa: F401
+import marking.models  # noqa: F401
 from cbt.db import Base
 from cbt.migrate import include_name
 

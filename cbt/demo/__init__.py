@@ -22,6 +22,7 @@ from cbt.demo.content import (
     demo_items,
     demo_school,
 )
+from cbt.demo.essays import seed_essay_practice
 from cbt.models import Enrollment, Role
 from cbt.security import derived_login_code, login_code_hmac
 from cbt.service import (
@@ -115,10 +116,13 @@ def student_name(class_index: int, number: int, language: str = DEFAULT_LANGUAGE
     return demo_school(language).student_name(class_index, number)
 
 
-def seed_demo(secret_key: str, language: str = DEFAULT_LANGUAGE) -> DemoLogins:
+def seed_demo(
+    secret_key: str, language: str = DEFAULT_LANGUAGE, *, marking_practice: bool = True
+) -> DemoLogins:
     """Create (or find) every demo entity and return the logins. Flushes; the caller commits.
 
     ``language`` ("ja" or "en") chooses the bank and the names of what this run creates.
+    ``marking_practice`` adds the essay test with answers to mark (``seed_marking_practice``).
     """
     names = demo_school(language)
     logins = DemoLogins()
@@ -186,6 +190,8 @@ def seed_demo(secret_key: str, language: str = DEFAULT_LANGUAGE) -> DemoLogins:
         )
         db.session.flush()
     logins.administration_id = administration.id
+    if marking_practice:
+        seed_marking_practice(names.language)
     return logins
 
 
@@ -194,6 +200,19 @@ def _seed_guidance() -> None:
     for prefix, texts in demo_guidance().items():
         if db.session.get(CurriculumGuidance, prefix) is None:
             save_guidance(prefix, texts["ja"], texts["en"], None)
+
+
+def seed_marking_practice(language: str = DEFAULT_LANGUAGE) -> int | None:
+    """The demo's essay test for class 2 with six finished sittings whose essays wait for a
+    rater (cbt/demo/essays.py); None when it is there already. Needs the demo seeded."""
+    names = demo_school(language)
+    classroom = find_classroom(names.classes[1][1])
+    definition = db.session.execute(
+        select(TestDefinition).where(TestDefinition.key == TEST_KEY)
+    ).scalar_one()
+    assert classroom is not None
+    scale = reporting_scale(names.band_labels)
+    return seed_essay_practice(names.language, classroom, scale, definition.parameter_set_id)
 
 
 def _seed_bank_and_test(names: DemoSchool) -> TestDefinition:

@@ -21,12 +21,13 @@ import numpy as np
 from flask import Flask
 from sqlalchemy import select
 
-from cbt.db import db
+from cbt.db import db, utcnow
 from cbt.models import Classroom, Enrollment, Role, School, User
 from cbt.service import create_classroom, create_school, enroll_student, new_pseudonym
-from delivery.models import Administration, AdministrationClassroom, ExamSession
+from delivery.models import Administration, AdministrationClassroom, ExamSession, ItemResponse
 from item_bank.media import store_media
 from item_bank.models import ItemVersion
+from item_bank.service import create_item
 from tests.helpers import SECRET, ApiClient, seed_school, sit_sessions
 
 # Who sends the requests: one column of the matrix each, in this order.
@@ -250,6 +251,7 @@ def build_world(app: Flask) -> World:
         )
         assert answered.status_code == 200, answered.get_json()
         devices[role] = client.device
+    essay_version, essay_response = _essay_answer(only_a.id, student_a)
     session_a = db.session.scalar(
         select(ExamSession.id).where(
             ExamSession.student_id == student_a, ExamSession.administration_id == spring
@@ -295,6 +297,8 @@ def build_world(app: Flask) -> World:
         "curriculum_code": "83H1203111200000",
         "locale": "ja",
         "class_code_a": seeded.class_code,
+        "essay_version": essay_version,
+        "essay_response": essay_response,
         **{role: user.id for role, user in users.items()},
     }
     target = [seeded.class_code]
@@ -303,6 +307,43 @@ def build_world(app: Flask) -> World:
     identity = [text for user in students.values() for text in _identity(user)]
     own = {role: {*_identity(user), user.pseudonym} for role, user in users.items()}
     return World(ids, users, target, identity, own, devices)
+
+
+def _essay_answer(administration_id: int, student_id: int) -> tuple[int, int]:
+    """A finished sitting of student_a with a written answer waiting for a rater (marking)."""
+    version = create_item(
+        key="scope-essay",
+        item_type="extended_text",
+        content={"stem": "<p>Explain.</p>"},
+        scoring={"rubric": [{"points": 0, "description": "None."},
+                            {"points": 1, "description": "Some."}]},
+        status="operational",
+    )  # fmt: skip
+    administration = db.session.get(Administration, administration_id)
+    session_id = uuid.uuid4().hex
+    session = ExamSession(
+        id=session_id,
+        administration_id=administration_id,
+        student_id=student_id,
+        status="finished",
+        seed=1,
+        engine_settings={},
+        state={"session_id": session_id, "student_id": student_id, "seed": 1,
+               "administration_id": administration_id, "status": "finished",
+               "test_definition_id": administration.test_definition_id},
+    )  # fmt: skip
+    db.session.add(session)
+    db.session.flush()
+    moment = session.started_at or utcnow()
+    response = ItemResponse(
+        exam_session_id=session.id, sequence=1, item_version_id=version.id,
+        idempotency_key="scope-essay", response={"text": "Because."}, score=0.0,
+        is_operational=False, is_correct=False, presented_at=moment, answered_at=moment,
+        time_taken_ms=1000, theta_after=0.0, se_after=1.0,
+    )  # fmt: skip
+    db.session.add(response)
+    db.session.commit()
+    return version.id, response.id
 
 
 def _identity(user: User) -> list[str]:

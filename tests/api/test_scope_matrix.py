@@ -61,6 +61,7 @@ SCHOOL_1 = access("operator admin_s1")
 SCHOOL_1_WRITE = access(skip="operator admin_s1")
 OPERATOR_WRITE = access(skip="operator")
 STUDENT_OWN = access("student_a")
+MARKING_READ = access("teacher_a admin_s1 operator", scoped="teacher_b teacher_s2 admin_s2")
 ANSWER = {"item": "handle", "response": {"choice": "A"}, "idempotency_key": "scope-key-1"}
 REASON = {"reason": "scope matrix", "seconds": 60}
 UNLOCK_A = {"class_code": "TEST-1A", "student_number": 1}
@@ -327,6 +328,45 @@ MATRIX = [
     ),
     Row("GET /api/v1/audit-events", OPERATOR),
     Row("GET /api/v1/audit-events.csv", OPERATOR),
+    # marking (marking/): teachers mark their own classes' essays blind, school administrators
+    # their school's, operators everything; settings, raters and agreement are operators'
+    Row("GET /marking", access("teachers admins operator")),
+    Row(
+        "GET /marking/administrations/<int:administration_id>/items/<int:version_id>",
+        access("teachers admins operator"),
+        url="/marking/administrations/{only_a}/items/{essay_version}",
+    ),
+    Row("GET /marking/administrations/<int:administration_id>", OPERATOR_PAGE),
+    Row("GET /api/v1/marking/administrations", MARKING_READ),
+    Row(
+        "GET /api/v1/marking/administrations/<int:administration_id>/items/<int:version_id>/next",
+        MARKING_READ,
+        url="/api/v1/marking/administrations/{only_a}/items/{essay_version}/next",
+    ),
+    Row(
+        "POST /api/v1/marking/responses/<int:response_id>/marks",
+        CLASS_A_WRITE,
+        url="/api/v1/marking/responses/{essay_response}/marks",
+        body={"points": 1, "stage": "first"},
+    ),
+    Row("GET /api/v1/marking/administrations/<int:administration_id>/plan", OPERATOR),
+    Row(
+        "PUT /api/v1/marking/administrations/<int:administration_id>/plan",
+        OPERATOR_WRITE,
+        body={"double_marking_share": 1, "tolerance": 0},
+    ),
+    Row("GET /api/v1/marking/administrations/<int:administration_id>/assignments", OPERATOR),
+    Row(
+        "POST /api/v1/marking/administrations/<int:administration_id>/assignments",
+        OPERATOR_WRITE,
+        body={"email": "teacher@test.example"},
+    ),
+    Row(
+        "DELETE /api/v1/marking/assignments/<int:assignment_id>",
+        OPERATOR_WRITE,
+        url="/api/v1/marking/assignments/1",
+    ),
+    Row("GET /api/v1/marking/administrations/<int:administration_id>/agreement", OPERATOR),
 ]
 
 IGNORED_ENDPOINTS = {"static"}

@@ -70,7 +70,9 @@ def serve_demo(instance: Path, language: str) -> Iterator[LiveServer]:
     app = create_app({"INSTANCE_PATH": str(instance), "LOGIN_RATE_LIMIT": "1000 per minute"})
     with app.app_context():
         upgrade(db.engine)
-        logins = seed_demo(app.config["SECRET_KEY"], language)
+        # Without the marking practice's second administration (cbt/demo/essays.py), which the
+        # tests that need it seed themselves (seed_marking_practice).
+        logins = seed_demo(app.config["SECRET_KEY"], language, marking_practice=False)
         db.session.commit()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -25,11 +25,13 @@ from werkzeug.serving import make_server
 from cbt.app import create_app
 from cbt.audit import SYSTEM
 from cbt.db import db
-from cbt.demo import SCHOOL_CODE
+from cbt.demo import SCHOOL_CODE, seed_marking_practice
+from cbt.demo.essays import ESSAY_KEY
 from cbt.migrate import upgrade
 from cbt.models import Classroom, Enrollment, Role, School
-from delivery.models import Administration
+from delivery.models import Administration, ExamSession, ItemResponse
 from item_bank.models import Item
+from item_bank.service import find_item
 from lti import claims as c
 from lti.platforms import register_platform
 from schools import service
@@ -139,9 +141,11 @@ class Ids:
     administration: int
     types_administration: int
     free_administration: int
+    essay_administration: int
+    essay_version: int
 
 
-def _prepare(server: LiveServer) -> Ids:
+def _prepare(server: LiveServer, language: str) -> Ids:
     """A linear test of every item type for DEMO-2B, a school administrator and a 2nd school."""
     with server.app.app_context():
         if not db.session.scalars(
@@ -175,6 +179,15 @@ def _prepare(server: LiveServer) -> Ids:
             select(Administration.id).where(Administration.name == "Types")
         ).one()
         item = db.session.scalars(select(Item.id).order_by(Item.id)).first()
+        seed_marking_practice(language)  # the essay test with answers to mark
+        db.session.commit()
+        essay_version = find_item(ESSAY_KEY).versions[-1].id
+        essay_administration = db.session.scalar(
+            select(ExamSession.administration_id)
+            .join(ItemResponse, ItemResponse.exam_session_id == ExamSession.id)
+            .where(ItemResponse.item_version_id == essay_version)
+            .limit(1)
+        )
         return Ids(
             school=school.id,
             other_school=other.id,
@@ -186,6 +199,8 @@ def _prepare(server: LiveServer) -> Ids:
             free_administration=db.session.scalars(
                 select(Administration.id).where(Administration.name == "Navigation")
             ).one(),
+            essay_administration=essay_administration,
+            essay_version=essay_version,
         )
 
 
@@ -247,7 +262,7 @@ def test_every_page_has_no_serious_or_critical_violation(
 ) -> None:
     server = site.server
     audit = Audit(server, site.locale[:2])
-    ids = _prepare(server)
+    ids = _prepare(server, site.locale[:2])
 
     def _record(sender: object, template: object, context: dict, **extra: object) -> None:
         audit.rendered.add(template.name)
@@ -326,6 +341,7 @@ def _walk(audit: Audit, new_page: Callable[..., Page], ids: Ids) -> None:
     audit.visit(page, f"/teacher/students/{ids.student}/report", "student report (個人票)")
     audit.visit(page, f"/teacher/administrations/{ids.administration}", "monitor")
     audit.visit(page, "/staff/password", "password change (teacher)")
+    _marking(audit, page, ids)
     audit.visit(page, "/lti/deep-link/unknown", "LTI error page (deep link)", status=None)
 
     # A researcher.
@@ -355,6 +371,8 @@ def _walk(audit: Audit, new_page: Callable[..., Page], ids: Ids) -> None:
         (f"/school/classes/{ids.classroom}/cards", "login cards"),
         ("/staff/password", "password change"),
         ("/roster", "roster import"),
+        ("/marking", "marking (operator)"),
+        (f"/marking/administrations/{ids.essay_administration}", "marking settings, agreement"),
     ]:
         audit.visit(page, path, what)
         if what in OPERATOR_STATES:
@@ -366,6 +384,18 @@ def _walk(audit: Audit, new_page: Callable[..., Page], ids: Ids) -> None:
     audit.visit(page, "/school", "school home (school administrator)")
     audit.visit(page, f"/school/{ids.other_school}", "403 page (another school)", status=403)
     audit.visit(page, "/roster", "roster import (school administrator)", status=None)
+
+
+def _marking(audit: Audit, page: Page, ids: Ids) -> None:
+    """The teacher's marking overview and the blind rater page with an answer and its rubric
+    (nothing is marked: the walk leaves the demo as it found it)."""
+    audit.visit(page, "/marking", "marking overview")
+    expect(page.locator("[data-testid=marking-item]").first).to_be_visible()
+    audit.check(page, "marking overview, items listed")
+    path = f"/marking/administrations/{ids.essay_administration}/items/{ids.essay_version}"
+    audit.visit(page, path, "rater page")
+    expect(page.locator("[data-rubric] button").first).to_be_visible()
+    audit.check(page, "rater page, an answer with its rubric")
 
 
 def test_the_harness_runs_axe_under_the_csp(page: Page, live_server: LiveServer) -> None:

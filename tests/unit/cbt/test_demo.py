@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from cbt.cli import cli
 from cbt.db import db
 from cbt.models import Classroom, Enrollment, Role, School, User
-from delivery.models import Administration, TestDefinition
+from delivery.models import Administration, ItemResponse, TestDefinition
 from item_bank.models import Item, ItemParameter, ItemVersion, ParameterSet
 from tests.helpers import ApiClient, row_count
 
@@ -39,8 +39,19 @@ def test_demo_seeds_once_and_prints_logins(app: Flask, runner, api: ApiClient) -
     assert first["School"] == 1
     assert first["Classroom"] == 2
     assert first["Item"] >= 200
-    assert first["ItemParameter"] == first["Item"]
-    assert first["Administration"] == 1
+    # The marking practice's set holds its essay and three bank items again.
+    assert first["ItemParameter"] == first["Item"] + 3
+    assert first["Administration"] == 2  # the adaptive test and the marking practice
+    essay = db.session.scalars(
+        select(ItemVersion).where(ItemVersion.item_type == "extended_text")
+    ).one()
+    assert [level["points"] for level in essay.scoring["rubric"]] == [0, 1, 2]
+    answers = db.session.scalar(
+        select(func.count())
+        .select_from(ItemResponse)
+        .where(ItemResponse.item_version_id == essay.id)
+    )
+    assert answers == 6  # waiting for a rater
     students = db.session.scalar(
         select(func.count()).select_from(Enrollment).where(Enrollment.role == Role.STUDENT)
     )
