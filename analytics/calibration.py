@@ -213,6 +213,7 @@ def calibrate_administrations(
     seed: int | None = None,
     created_by_id: int | None = None,
     loaded: AdministrationResponses | None = None,
+    review: Any = None,
 ) -> tuple[ParameterSet, Any, AdministrationResponses]:
     """Calibrate the responses of ``administration_ids`` and store a draft ParameterSet.
 
@@ -230,6 +231,9 @@ def calibrate_administrations(
         Recorded in the provenance (the EM algorithm itself is deterministic).
     loaded : AdministrationResponses, optional
         Responses already loaded by :func:`load_administration_responses`.
+    review : callable, optional
+        ``review(calibrator, loaded) -> dict`` after the fit (fit statistics, anchor drift,
+        linking); stored in the provenance as ``"review"``, since a set is immutable once made.
 
     Returns
     -------
@@ -273,6 +277,8 @@ def calibrate_administrations(
         },
         item_keys=loaded.item_keys,
     )
+    if review is not None:
+        record["review"] = review(calibrator, loaded)
     fixed = set(document.get("fixed_items", []))
     parameters: dict[int, dict[str, Any]] = {}
     for rec in document["items"]:

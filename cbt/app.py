@@ -117,6 +117,7 @@ def _register_blueprints(app: Flask) -> None:
     # The wiring point: cbt.app is the one module of cbt allowed to import every package.
     from analytics.api import blueprint as analytics_api
     from analytics.research_api import blueprint as research_api
+    from analytics.research_loop_api import blueprint as research_loop_api
     from analytics.views import blueprint as analytics_views
     from cbt.api import blueprint as cbt_api
     from cbt.audit_api import blueprint as audit_api
@@ -152,6 +153,7 @@ def _register_blueprints(app: Flask) -> None:
         accommodations_api,
         analytics_api,
         research_api,
+        research_loop_api,
         analytics_views,
         sso_views,
         audit_api,

@@ -96,6 +96,14 @@ SETTINGS: tuple[Setting, ...] = (
         "meaning the in-process store (one process only).",
     ),
     Setting(
+        "JOBS_RUNNER",
+        "auto",
+        _parse_str,
+        "Who runs background jobs (calibration, rescoring): `rq` (RQ on Redis; run `cbt worker` "
+        "beside the app), `thread` (a worker thread in the app process, for the embedded "
+        "one-process set-up) or `auto` (`rq` when `CBT_REDIS_URL` is set, else `thread`).",
+    ),
+    Setting(
         "REDIS_PREFIX",
         "cbt",
         _parse_str,
@@ -314,6 +322,10 @@ def load_settings(
         ("redis://", "rediss://", "unix://")
     ):
         raise ConfigError("CBT_REDIS_URL must start with redis://, rediss:// or unix://")
+    if settings["JOBS_RUNNER"] not in {"auto", "thread", "rq"}:
+        raise ConfigError("CBT_JOBS_RUNNER must be 'auto', 'thread' or 'rq'")
+    if settings["JOBS_RUNNER"] == "rq" and not settings["REDIS_URL"]:
+        raise ConfigError("CBT_JOBS_RUNNER=rq needs CBT_REDIS_URL")
 
     if settings["DATABASE_URL"] is None:
         settings["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "cbt.sqlite3")
