@@ -59,7 +59,7 @@ CALIBRATE_JOB = "research.calibrate"
 RESCORE_JOB = "research.rescore"
 DEFAULT_DRIFT_THRESHOLD = 0.3
 SLOPE_DRIFT_RATIO = 0.3
-FIT_BOUNDS = (0.7, 1.3)  # infit/outfit mean squares outside are flagged
+FIT_BOUNDS = (0.7, 1.3)  # infit mean squares outside are flagged
 MODELS = ("rasch", "1pl", "2pl", "3pl", "grm", "gpcm")
 _NAME_LIMIT = 100
 _SESSION_ID = re.compile(r"[0-9a-f]{32}")
@@ -188,10 +188,10 @@ def _review(
             fit = rasch_item_fit(params, loaded.data, theta=calibrator.theta_)
             records = fit.to_records()
             for rec in records:
-                rec["flagged"] = any(
-                    rec[k] is not None and not FIT_BOUNDS[0] <= rec[k] <= FIT_BOUNDS[1]
-                    for k in ("infit", "outfit")
-                )
+                # Infit only: outfit, computed at EAP abilities (shrunk towards the mean),
+                # runs low for items far from the persons and would flag fitting items.
+                infit = rec["infit"]
+                rec["flagged"] = infit is not None and not FIT_BOUNDS[0] <= infit <= FIT_BOUNDS[1]
             out["fit"] = records
         except ValueError as error:
             out["fit"] = []
@@ -216,39 +216,54 @@ def _review(
             out["linking"] = None
             return out
         bank = anchors.take(anchors.index_of(common))
-        result = link(free.item_parameters_, bank, "stocking-lord", common_items=common)
-        linked = result.transform(free.item_parameters_)
+        bank_position = {i: k for k, i in enumerate(bank.item_ids)}
+        threshold = parameters["drift_threshold"]
+
+        def drift_of(linked: Any) -> list[dict[str, Any]]:
+            position = {i: k for k, i in enumerate(linked.item_ids)}
+            rows = []
+            for item_id in common:
+                k, b = position[item_id], bank_position[item_id]
+                a_bank, a_free = float(bank.discrimination[b]), float(linked.discrimination[k])
+                loc_bank, loc_free = float(bank.location[b]), float(linked.location[k])
+                rows.append(
+                    {
+                        "item_id": item_id,
+                        "item_key": loaded.item_keys.get(item_id, item_id),
+                        "bank_discrimination": _finite(a_bank),
+                        "free_discrimination": _finite(a_free),
+                        "bank_location": _finite(loc_bank),
+                        "free_location": _finite(loc_free),
+                        "location_shift": _finite(loc_free - loc_bank),
+                        "flagged": bool(
+                            abs(loc_free - loc_bank) > threshold
+                            or abs(a_free - a_bank) > SLOPE_DRIFT_RATIO * a_bank
+                        ),
+                    }
+                )
+            return rows
+
+        # Purification: a drifted anchor pulls the link towards itself, so the link is
+        # estimated again without the flagged anchors until the flags stop changing.
+        linking_items = list(common)
+        for _round in range(5):
+            result = link(free.item_parameters_, bank, "stocking-lord", common_items=linking_items)
+            linked = result.transform(free.item_parameters_)
+            drift = drift_of(linked)
+            kept = [d["item_id"] for d in drift if not d["flagged"]]
+            if kept == linking_items or len(kept) < 2:
+                break
+            linking_items = kept
+        position = {i: k for k, i in enumerate(linked.item_ids)}
         out["linking"] = {
             "method": result.method,
             "slope": _finite(result.slope, 6),
             "intercept": _finite(result.intercept, 6),
             "criterion": _finite(result.criterion, 8),
             "n_common_items": len(result.common_items),
+            "left_out_as_drifted": [i for i in common if i not in set(result.common_items)],
             "direction": "theta_bank = slope * theta_free + intercept",
         }
-        position = {i: k for k, i in enumerate(linked.item_ids)}
-        bank_position = {i: k for k, i in enumerate(bank.item_ids)}
-        drift = []
-        threshold = parameters["drift_threshold"]
-        for item_id in common:
-            k, b = position[item_id], bank_position[item_id]
-            a_bank, a_free = float(bank.discrimination[b]), float(linked.discrimination[k])
-            loc_bank, loc_free = float(bank.location[b]), float(linked.location[k])
-            drift.append(
-                {
-                    "item_id": item_id,
-                    "item_key": loaded.item_keys.get(item_id, item_id),
-                    "bank_discrimination": _finite(a_bank),
-                    "free_discrimination": _finite(a_free),
-                    "bank_location": _finite(loc_bank),
-                    "free_location": _finite(loc_free),
-                    "location_shift": _finite(loc_free - loc_bank),
-                    "flagged": bool(
-                        abs(loc_free - loc_bank) > threshold
-                        or abs(a_free - a_bank) > SLOPE_DRIFT_RATIO * a_bank
-                    ),
-                }
-            )
         out["drift"] = drift
         # The pretest items' fixed-anchor estimates against their linked free estimates.
         pretest_here = [i for i in pretest if i in position]
@@ -297,6 +312,8 @@ def calibrate_job(context: JobContext) -> dict[str, Any]:
             context, 0.10, 0.70, parameters["max_iter"], 1e-4, "Fixed-anchor calibration"
         ),
     )
+    # The set is written last, in one flush: progress (its own connection) is not written after
+    # it, since SQLite would make that wait for this transaction.
     parameter_set, calibrator, loaded = calibrate_administrations(
         parameters["administration_ids"],
         parameter_set_name=parameters["name"],
@@ -305,7 +322,6 @@ def calibrate_job(context: JobContext) -> dict[str, Any]:
         loaded=loaded,
         review=_review(context, parameters, anchors),
     )
-    context.progress(0.97, "Storing the draft parameter set", force=True)
     review = parameter_set.provenance.get("review", {})
     summary = {
         "parameter_set_id": parameter_set.id,

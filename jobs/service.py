@@ -68,7 +68,14 @@ class JobContext:
             values["message"] = message[:500]
         try:
             with db.engine.begin() as connection:
-                connection.execute(update(Job).where(Job.id == self.job_id).values(**values))
+                sqlite = connection.dialect.name == "sqlite"
+                if sqlite:  # do not wait long for a job that holds SQLite's write lock
+                    connection.exec_driver_sql("PRAGMA busy_timeout=200")
+                try:
+                    connection.execute(update(Job).where(Job.id == self.job_id).values(**values))
+                finally:
+                    if sqlite:
+                        connection.exec_driver_sql("PRAGMA busy_timeout=10000")
         except Exception:  # progress is best effort: never fail the job for it
             logger.warning("job %s: progress not recorded", self.job_id, exc_info=True)
 
