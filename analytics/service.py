@@ -21,6 +21,7 @@ from delivery.models import (
     SessionStatus,
     TestDefinition,
 )
+from delivery.service.rescoring import effective_scores
 from item_bank.models import Item, ItemCurriculumCode, ItemVersion
 from item_bank.rendering import sanitise_html
 from item_bank.types import get_item_type
@@ -185,10 +186,16 @@ def _answers_by_session(session_ids: list[str]) -> dict[str, list[dict[str, Any]
         .order_by(ItemResponse.exam_session_id, ItemResponse.sequence)
     ).all()
     codes = _curriculum_codes({version.id for _, version, _ in rows})
+    set_scores = effective_scores(session_ids)
     for response, version, key in rows:
-        answers[response.exam_session_id].append(
-            _answer_row(response, version, key, codes.get(version.id, []))
-        )
+        row = _answer_row(response, version, key, codes.get(version.id, []))
+        entry = set_scores.get((response.exam_session_id, version.id))
+        if entry is not None:  # a rater's mark (or a correction) overrides the automatic score
+            row["score"] = entry.score
+            row["is_correct"] = entry.score >= version.max_score
+        row["score_source"] = "automatic" if entry is None else entry.source
+        row["awaiting_marking"] = row["human_scored"] and entry is None
+        answers[response.exam_session_id].append(row)
     return answers
 
 

@@ -132,6 +132,8 @@ def _register_blueprints(app: Flask) -> None:
     from item_bank.api import blueprint as item_bank_api
     from item_bank.views import blueprint as item_bank_views
     from lti.views import blueprint as lti_views
+    from marking.api import blueprint as marking_api
+    from marking.views import blueprint as marking_views
     from roster.api import blueprint as roster_api
     from roster.views import blueprint as roster_views
     from schools.api import blueprint as schools_api
@@ -165,6 +167,8 @@ def _register_blueprints(app: Flask) -> None:
         schools_views,
         school_cards,
         device_check,
+        marking_api,
+        marking_views,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

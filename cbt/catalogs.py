@@ -56,6 +56,7 @@ SOURCES: tuple[tuple[str, list[tuple[str, str]]], ...] = (
             "roster",
             "schools",
             "jobs",
+            "marking",
         )
     ),
 )

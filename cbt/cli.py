@@ -34,6 +34,7 @@ _COMMANDS: dict[str, str] = {
     "items": "item_bank.cli",
     "audit": "cbt.audit_cli:audit_group",
     "lti": "lti.cli",
+    "marking": "marking.cli",
     "roster": "roster.cli",
     "schools": "schools.cli",
     "staff": "schools.cli",

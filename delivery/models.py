@@ -221,3 +221,55 @@ class Result(db.Model):
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("form_snapshots.id"))
     engine_version: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# ---------------------------------------------------------------------- rescoring (marking helper)
+
+
+class ItemScoreEntry(db.Model):
+    """A score for one answered item set by someone other than the automatic scorer (a rater's
+    final mark, an operator's correction). Append-only: the latest entry for a (session, item)
+    takes precedence over ``ItemResponse.score``, which is never updated."""
+
+    __tablename__ = "item_score_entries"
+    __table_args__ = (Index("ix_item_score_entries_target", "exam_session_id", "item_version_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    exam_session_id: Mapped[str] = mapped_column(ForeignKey("exam_sessions.id"))
+    item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"))
+    item_response_id: Mapped[int] = mapped_column(ForeignKey("item_responses.id"), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    # Where the score came from: "rater" (marking), "operator" (a correction), ...
+    source: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ResultRevision(db.Model):
+    """A result as it was before a rescore replaced its figures, with why, by whom and when.
+
+    ``Result`` always holds the current figures; its revisions, in order, are its history.
+    """
+
+    __tablename__ = "result_revisions"
+    __table_args__ = (UniqueConstraint("result_id", "revision"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    result_id: Mapped[int] = mapped_column(ForeignKey("results.id"), index=True)
+    exam_session_id: Mapped[str] = mapped_column(ForeignKey("exam_sessions.id"), index=True)
+    revision: Mapped[int]  # 1 for the first result replaced, then 2, ...
+    # The replaced figures and what produced them.
+    theta: Mapped[float] = mapped_column(Float)
+    se: Mapped[float] = mapped_column(Float)
+    scale_score: Mapped[float] = mapped_column(Float)
+    scale_se: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(50))
+    subscores: Mapped[list[dict[str, Any]]] = mapped_column(db.JSON, default=list)
+    parameter_set_id: Mapped[int] = mapped_column(ForeignKey("parameter_sets.id"))
+    engine_version: Mapped[str | None] = mapped_column(String(32))
+    scored_at: Mapped[datetime]  # when the replaced figures were computed
+    # The rescore that replaced them.
+    new_parameter_set_id: Mapped[int] = mapped_column(ForeignKey("parameter_sets.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

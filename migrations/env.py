@@ -10,6 +10,7 @@ import delivery.models  # noqa: F401
 import item_bank.models  # noqa: F401
 import jobs.models  # noqa: F401
 import lti.models  # noqa: F401
+import marking.models  # noqa: F401
 from cbt.db import Base
 
 config = context.config

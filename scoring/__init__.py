@@ -11,6 +11,7 @@ from scoring.adaptive import (
     NextStep,
     step_generator,
 )
+from scoring.agreement import RaterAgreement, quadratic_weighted_kappa, rater_agreement
 from scoring.estimation import (
     DEFAULT_BOUNDS,
     DEFAULT_N_NODES,
@@ -80,6 +81,7 @@ __all__ = [
     "MMLCalibrator",
     "NextStep",
     "PosteriorEAP",
+    "RaterAgreement",
     "ReportingScale",
     "ResponseData",
     "SelectionContext",
@@ -105,8 +107,10 @@ __all__ = [
     "make_selection_rule",
     "make_stopping_rule",
     "mantel_haenszel",
+    "quadratic_weighted_kappa",
     "quadrature_grid",
     "rasch_item_fit",
+    "rater_agreement",
     "register_selection_rule",
     "register_stopping_rule",
     "select_max_information",

@@ -292,3 +292,59 @@ def sit_sessions(
 
 def row_count(model: type) -> int:
     return db.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+#: The essay seed_essay_school adds: a 0-2 rubric in Japanese, GPCM parameters.
+ESSAY_RUBRIC = [
+    {"points": 0, "description": "関連する記述がない。"},
+    {"points": 1, "description": "理由の一部が書けている。"},
+    {"points": 2, "description": "理由が筋道立てて書けている。"},
+]
+
+
+def seed_essay_school(*, n_choice: int = 4, n_essays: int = 1, **options: Any) -> SeededSchool:
+    """seed_school with one linear form: its first ``n_choice`` items and then ``n_essays``
+    essays (``extended_text``, keys ``essay-1``, ...) that have GPCM parameters, so a rater's
+    mark can move theta once the session is rescored."""
+    from cbt.audit import SYSTEM
+    from item_bank.service import set_pool_members, set_pool_parameter_set
+
+    keys = [f"t-{i:03d}" for i in range(n_choice)] + [f"essay-{k + 1}" for k in range(n_essays)]
+    settings = {"sections": [{"key": "main", "kind": "linear", "forms": [keys]}]}
+    n_items = max(n_choice, 6)
+    school = seed_school(n_items=n_items, settings=settings, **options)
+    definition = db.session.get(TestDefinition, school.test_definition_id)
+    assert definition is not None
+    a, b = seed_school_parameters(n_items)
+    parameters: dict[int, dict[str, Any]] = {
+        version_id: {"model": "2pl", "discrimination": float(a[i]), "difficulty": float(b[i])}
+        for i, version_id in enumerate(school.item_version_ids)
+    }
+    essays = []
+    for k in range(n_essays):
+        version = create_item(
+            key=f"essay-{k + 1}",
+            item_type="extended_text",
+            content={"stem": f"<p>三角形の内角の和が180°になる理由を説明しなさい。({k + 1})</p>"},
+            scoring={"rubric": ESSAY_RUBRIC},
+            curriculum_codes=["83H1203111200000"],
+            content_area="geometry",
+            grade=7,
+            language="ja",
+            status=ItemStatus.OPERATIONAL,
+        )
+        essays.append(version.id)
+        parameters[version.id] = {"model": "gpcm", "discrimination": 1.2,
+                                  "thresholds": [-0.5, 0.5]}  # fmt: skip
+    parameter_set = create_parameter_set(
+        name="essay-set",
+        parameters=parameters,
+        provenance={"source": "test"},
+        status=ParameterSetStatus.PUBLISHED,
+    )
+    set_pool_members(definition.pool_id, [*school.item_version_ids, *essays], actor=SYSTEM)
+    set_pool_parameter_set(definition.pool_id, parameter_set.id, actor=SYSTEM)
+    definition.parameter_set_id = parameter_set.id
+    db.session.commit()
+    school.item_version_ids = [*school.item_version_ids, *essays]
+    return school

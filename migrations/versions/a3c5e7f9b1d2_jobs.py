@@ -1,7 +1,7 @@
 """jobs: background jobs (calibration, rescoring) with their progress and outcome
 
 Revision ID: a3c5e7f9b1d2
-Revises: e8a4c6f0b2d1
+Revises: a1f3c5e7d9b2
 Create Date: 2026-12-03 15:10:00
 """
 
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 import cbt.db
 
 revision = "a3c5e7f9b1d2"
-down_revision = "e8a4c6f0b2d1"
+down_revision = "a1f3c5e7d9b2"
 branch_labels = None
 depends_on = None
 

@@ -165,7 +165,8 @@ def test_the_loop_from_calibration_to_promotion(researcher: ApiClient, sat: Seed
         assert svg.status_code == 200
         assert svg.mimetype == "image/svg+xml"
         text = svg.get_data(as_text=True)
-        assert '<title id="chart-title">' in text and "<desc" in text
+        assert '<title id="chart-title">' in text
+        assert "<desc" in text
 
     # Promotion needs published values; then the pretest items become operational.
     refused = researcher.post(f"/api/v1/research/parameter-sets/{new_id}/promote")
