@@ -5,6 +5,7 @@ publish, and promote the pretest items. Pseudonyms only; every step audited."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from cbt.db import db
-from cbt.models import AuditEvent
+from cbt.models import AuditEvent, User
 from item_bank.models import ItemParameter, ItemStatus, ItemVersion, ParameterSet
 from item_bank.service import create_parameter_set
 from jobs.runners import stop_thread_worker
@@ -109,8 +110,30 @@ def _calibrate(api: ApiClient, school: SeededSchool, anchor_id: int, **extra: An
     return _wait(api, job["id"])
 
 
-def test_the_loop_from_calibration_to_promotion(researcher: ApiClient, sat: SeededSchool):
+def _sit(app: Flask, school: SeededSchool, number: int) -> str:
+    """Student ``number`` sits the CAT through the player's API (a session with a result)."""
+    client = ApiClient(app.test_client())
+    login = client.login_student(school.class_code, number, school.student_codes[number])
+    assert login.status_code == 200
+    view = client.post(f"/api/v1/administrations/{school.administration_id}/sessions").get_json()
+    session_id = view["session"]["id"]
+    while not view["finished"]:
+        view = client.post(
+            f"/api/v1/sessions/{session_id}/responses",
+            {
+                "item": view["item"]["handle"],
+                "response": {"choice": "A"},
+                "idempotency_key": uuid.uuid4().hex,
+            },
+        ).get_json()
+    return session_id
+
+
+def test_the_loop_from_calibration_to_promotion(
+    app: Flask, researcher: ApiClient, sat: SeededSchool
+) -> None:
     school = sat
+    sat_sessions = [_sit(app, school, number) for number in (1, 2, 3)]
     anchor_id = _anchor_set(school)
     job = _calibrate(researcher, school, anchor_id)
     assert job["status"] == "succeeded", job
@@ -168,10 +191,34 @@ def test_the_loop_from_calibration_to_promotion(researcher: ApiClient, sat: Seed
         assert '<title id="chart-title">' in text
         assert "<desc" in text
 
-    # Promotion needs published values; then the pretest items become operational.
-    refused = researcher.post(f"/api/v1/research/parameter-sets/{new_id}/promote")
-    assert refused.status_code == 409
+    # Rescore the past sessions with the new set (published first), with a report.
+    rescore = {"parameter_set_id": new_id, "session_ids": sat_sessions, "reason": "recalibrated"}
+    assert researcher.post("/api/v1/research/rescorings", rescore).status_code == 409
     assert researcher.post(f"/api/v1/parameter-sets/{new_id}/publish").status_code == 200
+    started = researcher.post("/api/v1/research/rescorings", rescore)
+    assert started.status_code == 202, started.get_json()
+    rescored = _wait(researcher, started.get_json()["id"])
+    assert rescored["status"] == "succeeded", rescored
+    report = rescored["result"]
+    assert report["summary"]["n_sessions"] == 3
+    assert {r["session_id"] for r in report["sessions"]} == set(sat_sessions)
+    pseudonyms = set(db.session.scalars(select(User.pseudonym)))
+    assert {r["pseudonym"] for r in report["sessions"]} <= pseudonyms
+    assert "student_id" not in report["sessions"][0]
+    for row in report["sessions"]:
+        assert set(row["old"]) == set(row["new"]) == {"theta", "se", "scale_score", "band"}
+    # The pretest items got new values, so sessions that met them changed.
+    assert report["summary"]["n_changed"] >= 1
+    by_administration = researcher.post(
+        "/api/v1/research/rescorings",
+        {"parameter_set_id": new_id, "administration_ids": [9999], "reason": "x"},
+    )
+    assert by_administration.status_code == 422
+
+    # Promotion needs published values; then the pretest items become operational.
+    draft = researcher.post(f"/api/v1/research/parameter-sets/{anchor_id}/promote")
+    assert draft.status_code == 200  # published, but its items hold no pretest version
+    assert draft.get_json()["promoted"] == []
     promoted = researcher.post(f"/api/v1/research/parameter-sets/{new_id}/promote").get_json()
     assert promoted["promoted"] == school.item_version_ids[N_ANCHORS:]
     db.session.expire_all()
@@ -185,6 +232,9 @@ def test_the_loop_from_calibration_to_promotion(researcher: ApiClient, sat: Seed
         "parameter_set_published",
         "item_status_changed",
         "research_pretest_items_promoted",
+        "research_rescoring_started",
+        "research_rescoring_finished",
+        "result.rescore",
     } <= actions
 
 
@@ -268,3 +318,8 @@ def test_bad_review_requests_are_4xx(researcher: ApiClient, school: SeededSchool
         {"parameter_set_id": draft.id, "session_ids": ["a" * 32], "reason": "x"},
     )
     assert rescoring.status_code == 409
+    assert researcher.post(f"/api/v1/research/parameter-sets/{draft.id}/promote").status_code == 409
+    bad_ids = {"parameter_set_id": anchor_id, "session_ids": ["no spaces"], "reason": "x"}
+    assert researcher.post("/api/v1/research/rescorings", bad_ids).status_code == 422
+    both = {"parameter_set_id": anchor_id, "reason": "x"}
+    assert researcher.post("/api/v1/research/rescorings", both).status_code == 422
