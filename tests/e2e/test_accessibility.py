@@ -29,7 +29,7 @@ from cbt.demo import SCHOOL_CODE
 from cbt.migrate import upgrade
 from cbt.models import Classroom, Enrollment, Role, School
 from delivery.models import Administration
-from item_bank.models import Item
+from item_bank.models import Item, ParameterSet
 from lti import claims as c
 from lti.platforms import register_platform
 from schools import service
@@ -136,6 +136,7 @@ class Ids:
     item: int
     administration: int
     types_administration: int
+    parameter_set: int
 
 
 def _prepare(server: LiveServer) -> Ids:
@@ -171,6 +172,9 @@ def _prepare(server: LiveServer) -> Ids:
             select(Administration.id).where(Administration.name == "Types")
         ).one()
         item = db.session.scalars(select(Item.id).order_by(Item.id)).first()
+        parameter_set = db.session.scalars(
+            select(ParameterSet.id).order_by(ParameterSet.id)
+        ).first()
         return Ids(
             school=school.id,
             other_school=other.id,
@@ -179,6 +183,7 @@ def _prepare(server: LiveServer) -> Ids:
             item=item,
             administration=server.logins.administration_id,
             types_administration=types,
+            parameter_set=parameter_set,
         )
 
 
@@ -325,6 +330,7 @@ def _walk(audit: Audit, new_page: Callable[..., Page], ids: Ids) -> None:
     page.locator("[data-administrations] tbody input[type=checkbox]:enabled").first.check()
     expect(page.locator("[data-downloads]")).to_be_visible()
     audit.check(page, "researcher home, an administration chosen")
+    audit.visit(page, f"/researcher/parameter-sets/{ids.parameter_set}", "parameter set review")
 
     # An operator: item bank, tests, administrations, LTI, audit, schools, rosters.
     page = new_page()
