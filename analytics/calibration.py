@@ -103,6 +103,8 @@ def _copy_postgresql(ids: list[int], progress: Any) -> tuple[np.ndarray, ...]:
     expected = int(cursor.fetchone()[0]) or 1
     parts: list[np.ndarray] = []
     pending = b""
+    chunks: list[bytes] = []
+    size = 0
     skipped_header = False
     done = 0
     query = (
@@ -111,32 +113,40 @@ def _copy_postgresql(ids: list[int], progress: Any) -> tuple[np.ndarray, ...]:
         "FROM item_responses r JOIN exam_sessions s ON s.id = r.exam_session_id "
         f"WHERE {where}) TO STDOUT (FORMAT BINARY)"
     )
+
+    def parse(final: bool) -> None:
+        nonlocal pending, chunks, size, skipped_header, done
+        pending = pending + b"".join(chunks)
+        chunks, size = [], 0
+        if not skipped_header:
+            if len(pending) < _COPY_HEADER:
+                return
+            pending = pending[_COPY_HEADER:]
+            skipped_header = True
+        whole = len(pending) // _COPY_ROW.itemsize * _COPY_ROW.itemsize
+        if final and len(pending) - whole == 2:  # the trailer
+            pending = pending[:whole] + pending[whole + 2 :]
+        rows = np.frombuffer(pending, dtype=_COPY_ROW, count=whole // _COPY_ROW.itemsize)
+        parts.append(
+            np.stack([rows["student"], rows["item"], rows["admin"]], axis=1).astype(np.int64)
+        )
+        parts.append(rows["score"].astype(np.float64))
+        parts.append(np.stack([rows["when"], rows["id"]], axis=1).astype(np.int64))
+        pending = pending[whole:]
+        done += rows.size
+        if progress is not None:
+            progress(done / expected)
+
     with cursor.copy(query) as copy:
         for chunk in copy:
-            pending += bytes(chunk)
-            if not skipped_header:
-                if len(pending) < _COPY_HEADER:
-                    continue
-                pending = pending[_COPY_HEADER:]
-                skipped_header = True
-            whole = len(pending) // _COPY_ROW.itemsize * _COPY_ROW.itemsize
-            if whole >= 1 << 22 or (whole and len(pending) - whole <= 2):
-                rows = np.frombuffer(pending[:whole], dtype=_COPY_ROW)
-                parts.append(
-                    np.stack([rows["student"], rows["item"], rows["admin"]], axis=1).astype(
-                        np.int64
-                    )
-                )
-                parts.append(rows["score"].astype(np.float64))
-                parts.append(np.stack([rows["when"], rows["id"]], axis=1).astype(np.int64))
-                pending = pending[whole:]
-                done += rows.size
-                if progress is not None:
-                    progress(done / expected)
-    # What remains is the trailer (-1 as int16), or nothing.
-    if len(pending) not in (0, 2):
+            chunks.append(bytes(chunk))
+            size += len(chunk)
+            if size >= 1 << 24:  # parse about 16 MB at a time
+                parse(final=False)
+    parse(final=True)
+    if pending:
         raise RuntimeError("unexpected end of the COPY stream")
-    if not parts:
+    if not any(part.size for part in parts[1::3]):
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, np.zeros(0), empty, empty, empty
     ints = np.concatenate(parts[0::3])

@@ -530,11 +530,13 @@ def rescore_job(context: JobContext) -> dict[str, Any]:
 
 
 def session_ids_of(administration_ids: Sequence[int]) -> list[str]:
-    """The sessions of chosen administrations that a rescoring may touch (reset ones left out)."""
-    from delivery.models import ExamSession, SessionStatus
+    """The sessions of chosen administrations that a rescoring may touch: finished ones with a
+    result (reset ones, and sittings never scored, left out)."""
+    from delivery.models import ExamSession, Result, SessionStatus
 
     return db.session.scalars(
         select(ExamSession.id)
+        .join(Result, Result.exam_session_id == ExamSession.id)
         .where(
             ExamSession.administration_id.in_(list(administration_ids)),
             ExamSession.status != SessionStatus.RESET,
