@@ -238,7 +238,10 @@ def load_administration_responses(
     students = np.asarray([int(p) for p in data.person_ids], dtype=np.int64)
     pseudonym_of = dict(
         db.session.execute(
-            select(User.id, User.pseudonym).where(User.id.in_(np.unique(students).tolist()))
+            select(User.id, User.pseudonym)
+            .join(ExamSession, ExamSession.student_id == User.id)
+            .where(ExamSession.administration_id.in_(ids))
+            .distinct()
         ).all()
     )
     data = dataclasses.replace(data, person_ids=tuple(pseudonym_of[s] for s in students.tolist()))

@@ -233,6 +233,9 @@ def main() -> None:
         seconds, row = run_job(app, ids)
         fit_only = baseline(data)
     finally:
+        from jobs.runners import stop_thread_worker
+
+        stop_thread_worker(app)
         if not args.keep:
             from cbt.app import create_app
             from cbt.db import db
