@@ -15,6 +15,7 @@ the item version ids (as text), which is what a ParameterSet is keyed by.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -32,7 +33,6 @@ from delivery.models import (
     ExamSession,
     ItemResponse,
     SessionStatus,
-    latest_revisions,
 )
 from item_bank.models import Item, ItemParameter, ItemVersion, ParameterSet, ParameterSetStatus
 from item_bank.service import create_parameter_set
@@ -75,8 +75,125 @@ class AdministrationResponses:
     n_duplicates: int
 
 
-def load_administration_responses(administration_ids: Sequence[int]) -> AdministrationResponses:
+# One row of the binary COPY below: a field count, then (length, value) per field, big-endian.
+_COPY_ROW = np.dtype(
+    [
+        ("n_fields", ">i2"),
+        ("l_student", ">i4"), ("student", ">i4"),
+        ("l_item", ">i4"), ("item", ">i4"),
+        ("l_score", ">i4"), ("score", ">f8"),
+        ("l_admin", ">i4"), ("admin", ">i4"),
+        ("l_when", ">i4"), ("when", ">i8"),
+        ("l_id", ">i4"), ("id", ">i8"),
+    ]
+)  # fmt: skip
+_COPY_HEADER = 19  # signature (11), flags (4), header extension length (4, zero)
+
+
+def _copy_postgresql(ids: list[int], progress: Any) -> tuple[np.ndarray, ...]:
+    """(student, item version, score, administration, answered_at in us, response id) of every
+    response of live sessions, by one binary ``COPY ... TO STDOUT`` parsed with numpy: no
+    Python per response, and memory for the arrays only (the stream is parsed as it comes)."""
+    chosen = ",".join(str(int(a)) for a in ids)  # checked integers
+    where = (
+        f"s.administration_id IN ({chosen}) AND s.status <> '{SessionStatus.RESET}' "
+        "AND r.score IS NOT NULL"
+    )
+    connection = db.session.connection().connection.dbapi_connection
+    cursor = connection.cursor()
+    cursor.execute(
+        "SELECT count(*) FROM item_responses r JOIN exam_sessions s ON s.id = r.exam_session_id "
+        f"WHERE {where}"
+    )
+    expected = int(cursor.fetchone()[0]) or 1
+    parts: list[np.ndarray] = []
+    pending = b""
+    chunks: list[bytes] = []
+    size = 0
+    skipped_header = False
+    done = 0
+    query = (
+        "COPY (SELECT s.student_id, r.item_version_id, r.score::float8, s.administration_id, "
+        "(extract(epoch FROM r.answered_at) * 1000000)::int8, r.id::int8 "
+        "FROM item_responses r JOIN exam_sessions s ON s.id = r.exam_session_id "
+        f"WHERE {where}) TO STDOUT (FORMAT BINARY)"
+    )
+
+    def parse(final: bool) -> None:
+        nonlocal pending, chunks, size, skipped_header, done
+        pending = pending + b"".join(chunks)
+        chunks, size = [], 0
+        if not skipped_header:
+            if len(pending) < _COPY_HEADER:
+                return
+            pending = pending[_COPY_HEADER:]
+            skipped_header = True
+        whole = len(pending) // _COPY_ROW.itemsize * _COPY_ROW.itemsize
+        if final and len(pending) - whole == 2:  # the trailer
+            pending = pending[:whole] + pending[whole + 2 :]
+        rows = np.frombuffer(pending, dtype=_COPY_ROW, count=whole // _COPY_ROW.itemsize)
+        parts.append(
+            np.stack([rows["student"], rows["item"], rows["admin"]], axis=1).astype(np.int64)
+        )
+        parts.append(rows["score"].astype(np.float64))
+        parts.append(np.stack([rows["when"], rows["id"]], axis=1).astype(np.int64))
+        pending = pending[whole:]
+        done += rows.size
+        if progress is not None:
+            progress(done / expected)
+
+    with cursor.copy(query) as copy:
+        for chunk in copy:
+            chunks.append(bytes(chunk))
+            size += len(chunk)
+            if size >= 1 << 24:  # parse about 16 MB at a time
+                parse(final=False)
+    parse(final=True)
+    if pending:
+        raise RuntimeError("unexpected end of the COPY stream")
+    if not any(part.size for part in parts[1::3]):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0), empty, empty, empty
+    ints = np.concatenate(parts[0::3])
+    scores = np.concatenate(parts[1::3])
+    order = np.concatenate(parts[2::3])
+    return ints[:, 0], ints[:, 1], scores, ints[:, 2], order[:, 0], order[:, 1]
+
+
+def _fetch_rows(ids: list[int]) -> tuple[np.ndarray, ...]:
+    """The same columns through the ORM (SQLite, the embedded default): batched rows."""
+    live = ExamSession.status != SessionStatus.RESET
+    query = (
+        select(
+            ExamSession.student_id,
+            ItemResponse.item_version_id,
+            ItemResponse.score,
+            ExamSession.administration_id,
+        )
+        .join(ExamSession, ExamSession.id == ItemResponse.exam_session_id)
+        .where(ExamSession.administration_id.in_(ids), live)
+        .order_by(ItemResponse.answered_at, ItemResponse.id)
+        .execution_options(yield_per=_BATCH)
+    )
+    parts = [
+        np.array([tuple(r) for r in batch], dtype=float).reshape(-1, 4)
+        for batch in db.session.execute(query).partitions(_BATCH)
+    ]
+    table = np.concatenate(parts) if parts else np.zeros((0, 4))
+    n = table.shape[0]
+    student, item, admin = (table[:, k].astype(np.int64) for k in (0, 1, 3))
+    # Rows come in answer order already: the position is the order key.
+    return student, item, table[:, 2], admin, np.arange(n, dtype=np.int64), np.zeros(n, np.int64)
+
+
+def load_administration_responses(
+    administration_ids: Sequence[int], *, progress: Any = None
+) -> AdministrationResponses:
     """Pseudonymised responses of the given administrations (see the module docstring).
+
+    On PostgreSQL the responses come by one binary COPY parsed with numpy (30 million responses
+    in well under a minute); elsewhere through batched ORM rows. ``progress(fraction)`` is called
+    as the rows arrive (PostgreSQL).
 
     Raises
     ------
@@ -98,61 +215,52 @@ def load_administration_responses(administration_ids: Sequence[int]) -> Administ
     missing = sorted(set(ids) - {row.id for row in found})
     if missing:
         raise NotFound("No such administration.", details={"administration_ids": missing})
-    query = (
-        select(
-            User.pseudonym,
-            ItemResponse.item_version_id,
-            ItemResponse.score,
-            ExamSession.administration_id,
-            ItemResponse.exam_session_id,
-        )
-        .join(ExamSession, ExamSession.id == ItemResponse.exam_session_id)
-        .join(User, User.id == ExamSession.student_id)
-        .where(
-            ExamSession.administration_id.in_(ids),
-            ExamSession.status != SessionStatus.RESET,
-            latest_revisions(),
-        )
-        .order_by(ItemResponse.answered_at, ItemResponse.id)
-        .execution_options(yield_per=_BATCH)
-    )
-    persons: dict[str, int] = {}
-    admin_index = {a: k for k, a in enumerate(ids)}
-    p_parts, i_parts, s_parts, a_parts = [], [], [], []
-    for batch in db.session.execute(query).partitions(_BATCH):
-        p_parts.append(np.fromiter((persons.setdefault(r[0], len(persons)) for r in batch), int))
-        i_parts.append(np.fromiter((r[1] for r in batch), np.int64))
-        s_parts.append(np.fromiter((r[2] for r in batch), float))
-        a_parts.append(np.fromiter((admin_index[r[3]] for r in batch), np.int64))
-        bad = ~np.isfinite(s_parts[-1]) | (s_parts[-1] != np.floor(s_parts[-1]))
-        if bad.any():
-            row = batch[int(np.flatnonzero(bad)[0])]
-            raise ValidationError(
-                "Session %(session)s, item version %(item_version)s: score %(score)s is "
-                "not a whole number; polytomous scores must be categories 0, 1, 2, ...",
-                params={"session": row[4], "item_version": row[1], "score": row[2]},
-                details={"exam_session_id": row[4], "item_version_id": row[1]},
-            )
-    if not p_parts:
+    if db.session.get_bind().dialect.name == "postgresql":
+        student, item, score, admin, when, response_id = _copy_postgresql(ids, progress)
+    else:
+        student, item, score, admin, when, response_id = _fetch_rows(ids)
+    if not student.size:
         raise ValidationError(
             "The chosen administrations have no responses.", details={"administration_ids": ids}
         )
-    person = np.concatenate(p_parts)
-    item = np.concatenate(i_parts)
-    score = np.concatenate(s_parts)
-    admin = np.concatenate(a_parts)
-    # Keep each person's latest answer to an item version (rows are in answer order).
-    key = person * (int(item.max()) + 1) + item
+    bad = ~np.isfinite(score) | (score != np.floor(score))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise ValidationError(
+            "Item version %(item_version)s: score %(score)s is not a whole number; "
+            "polytomous scores must be categories 0, 1, 2, ...",
+            params={"item_version": int(item[k]), "score": float(score[k])},
+            details={"item_version_id": int(item[k])},
+        )
+    # Answer order (answered_at, then id); each student keeps the latest answer to an item.
+    order = np.lexsort((response_id, when))
+    student, item, score, admin = student[order], item[order], score[order], admin[order]
+    key = student * (int(item.max()) + 1) + item
     _, last_rev = np.unique(key[::-1], return_index=True)
     keep = np.sort(key.size - 1 - last_rev)
     n_duplicates = int(key.size - keep.size)
-    pseudonyms = np.array(list(persons), dtype=object)
-    data = ResponseData.from_long(pseudonyms[person[keep]], item[keep].astype(str), score[keep])
+    data = ResponseData.from_long(student[keep], item[keep], score[keep])
+    # Persons by pseudonym (one query row per person, never per response).
+    students = np.asarray([int(p) for p in data.person_ids], dtype=np.int64)
+    pseudonym_of = dict(
+        db.session.execute(
+            select(User.id, User.pseudonym)
+            .join(ExamSession, ExamSession.student_id == User.id)
+            .where(ExamSession.administration_id.in_(ids))
+            .distinct()
+        ).all()
+    )
+    data = dataclasses.replace(data, person_ids=tuple(pseudonym_of[s] for s in students.tolist()))
     # Administration of each person: the one of their latest answer.
-    latest = np.zeros(len(persons), dtype=np.int64)
-    latest[person] = admin
-    order = {p: k for k, p in enumerate(pseudonyms.tolist())}
-    admin_of_person = latest[[order[p] for p in data.person_ids]]
+    person_of = np.repeat(np.arange(data.n_persons), np.diff(data.indptr))
+    first_of = {int(s): k for k, s in enumerate(students.tolist())}
+    position = np.fromiter((first_of[int(s)] for s in np.unique(student)), np.int64)
+    del person_of
+    uniques, inverse = np.unique(student, return_inverse=True)
+    latest = np.zeros(uniques.size, dtype=np.int64)
+    latest[inverse] = admin  # rows are in answer order: the last write wins
+    admin_of_person = np.empty(data.n_persons, dtype=np.int64)
+    admin_of_person[position] = latest
     version_ids = sorted({int(i) for i in data.item_ids})
     keys = {
         str(version_id): f"{key} v{number}"
@@ -168,7 +276,7 @@ def load_administration_responses(administration_ids: Sequence[int]) -> Administ
     ]
     return AdministrationResponses(
         data=data,
-        administration_of_person=np.asarray(ids)[admin_of_person],
+        administration_of_person=admin_of_person,
         administrations=administrations,
         item_keys=keys,
         n_duplicates=n_duplicates,
@@ -224,6 +332,7 @@ def calibrate_administrations(
     seed: int | None = None,
     created_by_id: int | None = None,
     loaded: AdministrationResponses | None = None,
+    review: Any = None,
 ) -> tuple[ParameterSet, Any, AdministrationResponses]:
     """Calibrate the responses of ``administration_ids`` and store a draft ParameterSet.
 
@@ -241,6 +350,9 @@ def calibrate_administrations(
         Recorded in the provenance (the EM algorithm itself is deterministic).
     loaded : AdministrationResponses, optional
         Responses already loaded by :func:`load_administration_responses`.
+    review : callable, optional
+        ``review(calibrator, loaded) -> dict`` after the fit (fit statistics, anchor drift,
+        linking); stored in the provenance as ``"review"``, since a set is immutable once made.
 
     Returns
     -------
@@ -284,6 +396,8 @@ def calibrate_administrations(
         },
         item_keys=loaded.item_keys,
     )
+    if review is not None:
+        record["review"] = review(calibrator, loaded)
     fixed = set(document.get("fixed_items", []))
     parameters: dict[int, dict[str, Any]] = {}
     for rec in document["items"]:

@@ -54,3 +54,10 @@ def teacher_monitor(administration_id: int) -> Response | str:
 @blueprint.get("/researcher")
 def researcher_home() -> Response | str:
     return page_guard(Role.RESEARCHER) or render_template("researcher_home.html")
+
+
+@blueprint.get("/researcher/parameter-sets/<int:parameter_set_id>")
+def researcher_parameter_set(parameter_set_id: int) -> Response | str:
+    return page_guard(Role.RESEARCHER) or render_template(
+        "researcher_set.html", parameter_set_id=parameter_set_id
+    )

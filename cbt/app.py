@@ -158,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
     from analytics.api import blueprint as analytics_api
     from analytics.report_api import blueprint as report_api
     from analytics.research_api import blueprint as research_api
+    from analytics.research_loop_api import blueprint as research_loop_api
     from analytics.views import blueprint as analytics_views
     from cbt.api import blueprint as cbt_api
     from cbt.audit_api import blueprint as audit_api
@@ -196,6 +197,7 @@ def _register_blueprints(app: Flask) -> None:
         analytics_api,
         report_api,
         research_api,
+        research_loop_api,
         analytics_views,
         sso_views,
         audit_api,

@@ -29,6 +29,7 @@ ERROR_KEYWORDS = (
     "_StaleState",
     "LaunchRefused",
     "TokenRefused",
+    "JobFailed",
 )
 KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "_": None,
@@ -54,6 +55,7 @@ SOURCES: tuple[tuple[str, list[tuple[str, str]]], ...] = (
             "lti",
             "roster",
             "schools",
+            "jobs",
             "marking",
         )
     ),

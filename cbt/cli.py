@@ -41,6 +41,7 @@ _COMMANDS: dict[str, str] = {
     "staff": "schools.cli",
     "classes": "schools.cards_cli",
     "students": "schools.cards_cli",
+    "worker": "jobs.cli:worker_command",
 }
 _NO_APP = frozenset({"score", "calibrate", "link", "fit", "dif", "analyse"})
 

@@ -178,6 +178,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Waiting room: how many logins or starts may pass at once before the rate applies.",
     ),
     Setting(
+        "JOBS_RUNNER",
+        "auto",
+        _parse_str,
+        "Who runs background jobs (calibration, rescoring): `rq` (RQ on Redis; run `cbt worker` "
+        "beside the app), `thread` (a worker thread in the app process, for the embedded "
+        "one-process set-up) or `auto` (`rq` when `CBT_REDIS_URL` is set, else `thread`).",
+    ),
+    Setting(
         "REDIS_PREFIX",
         "cbt",
         _parse_str,
@@ -422,6 +430,10 @@ def load_settings(
         settings["REDIS_CLUSTER_NODES"] = ",".join(f"{host}:{port}" for host, port in nodes)
     if not (0 <= settings["ADMISSION_RATE"] <= 1_000_000 and settings["ADMISSION_BURST"] >= 1):
         raise ConfigError("CBT_ADMISSION_RATE must be from 0 to 1000000, CBT_ADMISSION_BURST >= 1")
+    if settings["JOBS_RUNNER"] not in {"auto", "thread", "rq"}:
+        raise ConfigError("CBT_JOBS_RUNNER must be 'auto', 'thread' or 'rq'")
+    if settings["JOBS_RUNNER"] == "rq" and not settings["REDIS_URL"]:
+        raise ConfigError("CBT_JOBS_RUNNER=rq needs CBT_REDIS_URL")
 
     if settings["DATABASE_URL"] is None:
         settings["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "cbt.sqlite3")

@@ -8,6 +8,7 @@ from sqlalchemy import engine_from_config, pool
 import cbt.models  # noqa: F401
 import delivery.models  # noqa: F401
 import item_bank.models  # noqa: F401
+import jobs.models  # noqa: F401
 import lti.models  # noqa: F401
 import marking.models  # noqa: F401
 from cbt.db import Base

@@ -403,6 +403,7 @@ class MMLCalibrator:
         spec = self._model_spec(data.n_items, keep_items)
 
         problem = _Problem.build(work, spec, anchors, group_index, len(labels), settings)
+        problem.anchor_records = anchors
         try:
             self._start_values(work, problem, settings)
             if self.init is not None:
@@ -804,10 +805,17 @@ class MMLCalibrator:
         self.group_sds_ = sds
         self.fixed_ = fixed
         self.model_ = tuple(models)
+        discrimination = a / scaling
+        # Anchors are reported exactly as given (the working parameters, slope-intercept form,
+        # would round-trip them to within an ulp only).
+        for j, rec in problem.anchor_records.items():
+            discrimination[j] = rec["discrimination"]
+            thr[j, : rec["thresholds"].size] = rec["thresholds"]
+            c[j] = rec["guessing"]
         difficulty = np.where([m in DICHOTOMOUS_MODELS for m in models], thr[:, 0], np.nan)
         self.item_parameters_ = ItemParameters(
             model=tuple(models),
-            discrimination=a / scaling,
+            discrimination=discrimination,
             difficulty=difficulty,
             guessing=c,
             thresholds=thr,
@@ -877,6 +885,8 @@ class _Problem:
 
     def __init__(self) -> None:
         self.blocks: list[ItemBlock] = []
+        # The anchors' records (work item index -> record), reported verbatim by _store.
+        self.anchor_records: Mapping[int, Mapping[str, Any]] = {}
 
     @classmethod
     def build(

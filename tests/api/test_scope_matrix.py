@@ -199,6 +199,31 @@ MATRIX = [
     Row("GET /api/v1/research/administrations", RESEARCH),
     Row("GET /api/v1/research/responses.csv", RESEARCH, query="?administration={spring}"),
     Row("GET /api/v1/research/groups.csv", RESEARCH, query="?administration={spring}"),
+    # the researcher's loop: jobs (a researcher sees only their own), review, charts, promotion
+    Row("POST /api/v1/research/calibrations", access(skip="researcher")),
+    Row("POST /api/v1/research/rescorings", access(skip="researcher")),
+    Row("GET /api/v1/research/jobs", RESEARCH),
+    Row(
+        "GET /api/v1/research/jobs/<int:job_id>",
+        access(skip="researcher"),
+        url="/api/v1/research/jobs/1",
+    ),
+    Row("GET /api/v1/research/parameter-sets/<int:parameter_set_id>/review", RESEARCH),
+    Row(
+        "GET /api/v1/research/parameter-sets/<int:parameter_set_id>/comparison",
+        RESEARCH,
+        query="?against={parameter_set}",
+    ),
+    Row(
+        "GET /api/v1/research/parameter-sets/<int:parameter_set_id>/charts/<chart>.svg",
+        RESEARCH,
+        url="/api/v1/research/parameter-sets/{parameter_set}/charts/tcc.svg",
+        query="?against={parameter_set}",
+    ),
+    Row(
+        "POST /api/v1/research/parameter-sets/<int:parameter_set_id>/promote",
+        access(skip="researcher"),
+    ),
     # the item bank, parameter sets, pools and tests: operators (and researchers read)
     Row("GET /api/v1/item-types", BANK_READ),
     Row("GET /api/v1/items", BANK_READ),

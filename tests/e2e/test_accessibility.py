@@ -30,7 +30,7 @@ from cbt.demo.essays import ESSAY_KEY
 from cbt.migrate import upgrade
 from cbt.models import Classroom, Enrollment, Role, School
 from delivery.models import Administration, ExamSession, ItemResponse
-from item_bank.models import Item
+from item_bank.models import Item, ParameterSet
 from item_bank.service import find_item
 from lti import claims as c
 from lti.platforms import register_platform
@@ -143,6 +143,7 @@ class Ids:
     free_administration: int
     essay_administration: int
     essay_version: int
+    parameter_set: int
 
 
 def _prepare(server: LiveServer, language: str) -> Ids:
@@ -188,6 +189,9 @@ def _prepare(server: LiveServer, language: str) -> Ids:
             .where(ItemResponse.item_version_id == essay_version)
             .limit(1)
         )
+        parameter_set = db.session.scalars(
+            select(ParameterSet.id).order_by(ParameterSet.id)
+        ).first()
         return Ids(
             school=school.id,
             other_school=other.id,
@@ -201,6 +205,7 @@ def _prepare(server: LiveServer, language: str) -> Ids:
             ).one(),
             essay_administration=essay_administration,
             essay_version=essay_version,
+            parameter_set=parameter_set,
         )
 
 
@@ -351,6 +356,7 @@ def _walk(audit: Audit, new_page: Callable[..., Page], ids: Ids) -> None:
     page.locator("[data-administrations] tbody input[type=checkbox]:enabled").first.check()
     expect(page.locator("[data-downloads]")).to_be_visible()
     audit.check(page, "researcher home, an administration chosen")
+    audit.visit(page, f"/researcher/parameter-sets/{ids.parameter_set}", "parameter set review")
 
     # An operator: item bank, tests, administrations, LTI, audit, schools, rosters.
     page = new_page()

@@ -2,6 +2,7 @@
 // pseudonymised responses of chosen administrations, as the files the research commands read.
 import { api, ApiError, el, setStatus } from "./api.js";
 import { _, formatDateTime } from "./i18n.js";
+import { describeError, jobItem, jobWhat } from "./research_jobs.js";
 
 const statusLabel = {
   draft: _("draft"),
@@ -45,6 +46,14 @@ async function loadSets() {
         "aria-label": _("Download %(name)s version %(version)s as PARAMS.json", { name: set.name, version: set.version }),
       }),
     );
+    actions.append(
+      " ",
+      el("a", {
+        href: `/researcher/parameter-sets/${set.id}`,
+        text: _("Review"),
+        "aria-label": _("Review %(name)s version %(version)s", { name: set.name, version: set.version }),
+      }),
+    );
     if (set.status === "draft") {
       const button = el("button", {
         type: "button",
@@ -71,6 +80,74 @@ async function loadSets() {
   }
   table.hidden = false;
   setStatus(sets.length ? "" : _("No parameter sets yet."));
+  const select = document.querySelector("[data-anchor-select]");
+  const chosen = select.value;
+  for (const option of [...select.options].slice(1)) option.remove();
+  const published = sets.filter((set) => set.status === "published");
+  for (const set of published) {
+    select.append(el("option", { value: set.id, text: `${set.name} v${set.version}` }));
+  }
+  if (chosen) select.value = chosen;
+  else if (published.length) select.value = String(published[published.length - 1].id);
+}
+
+function chosenAdministrations() {
+  return [...document.querySelectorAll("[data-administrations] input:checked")].map((box) => Number(box.value));
+}
+
+function reviewLink(job) {
+  if (jobWhat(job) !== "calibrate" || !job.result) return null;
+  const anchor = job.parameters.anchor_parameter_set_id;
+  const query = anchor ? `?against=${anchor}` : "";
+  return {
+    href: `/researcher/parameter-sets/${job.result.parameter_set_id}${query}`,
+    text: _("Review %(name)s version %(version)s", { name: job.result.name, version: job.result.version }),
+  };
+}
+
+function showJob(job, { first = false } = {}) {
+  const list = document.querySelector("[data-jobs]");
+  const item = jobItem(job, { link: reviewLink, onDone: () => loadSets().catch(() => {}) });
+  if (first) list.prepend(item);
+  else list.append(item);
+  document.querySelector("[data-jobs-status]").textContent = "";
+}
+
+async function loadJobs() {
+  const { jobs } = await api("/api/v1/research/jobs", { retries: 3 });
+  document.querySelector("[data-jobs]").replaceChildren();
+  for (const job of jobs) showJob(job);
+  document.querySelector("[data-jobs-status]").textContent = jobs.length ? "" : _("No jobs yet.");
+}
+
+async function startCalibration(event) {
+  event.preventDefault();
+  const form = event.currentTarget;
+  const status = form.querySelector("[data-calibrate-status]");
+  status.dataset.kind = "";
+  const administrations = chosenAdministrations();
+  if (!administrations.length) {
+    status.textContent = _("Choose at least one administration.");
+    status.dataset.kind = "error";
+    return;
+  }
+  const data = new FormData(form);
+  const body = {
+    administration_ids: administrations,
+    name: data.get("name"),
+    model: data.get("model"),
+    drift_threshold: Number(data.get("drift_threshold")),
+  };
+  if (data.get("anchor_parameter_set_id")) body.anchor_parameter_set_id = Number(data.get("anchor_parameter_set_id"));
+  try {
+    const job = await api("/api/v1/research/calibrations", { method: "POST", body });
+    status.textContent = _("Calibration started (job %(id)s).", { id: job.id });
+    status.dataset.kind = "ok";
+    showJob(job, { first: true });
+  } catch (error) {
+    status.textContent = describeError(error);
+    status.dataset.kind = "error";
+  }
 }
 
 function updateDownloads() {
@@ -147,6 +224,8 @@ async function importParams(event) {
 }
 
 document.querySelector("[data-import-form]").addEventListener("submit", importParams);
+document.querySelector("[data-calibrate-form]").addEventListener("submit", startCalibration);
+loadJobs().catch((error) => (document.querySelector("[data-jobs-status]").textContent = describeError(error)));
 loadSets().catch((error) => setStatus(describe(error), "error"));
 loadAdministrations().catch(
   (error) => (document.querySelector("[data-admin-error]").textContent = describe(error)),

@@ -166,3 +166,24 @@ def test_block_and_full_cross_product_errors_are_close() -> None:
     assert block.se_method_ == "xpd-block"
     np.testing.assert_allclose(block.se_.difficulty, full.se_.difficulty, rtol=0.1)
     np.testing.assert_allclose(block.se_.discrimination, full.se_.discrimination, rtol=0.1)
+
+
+def test_fixed_anchors_stay_exactly_fixed_and_new_items_are_recovered() -> None:
+    """The anchors come out bit for bit as given (not merely close), in the fitted attributes and
+    in the PARAMS document; the new items are recovered on the anchors' scale."""
+    rng = np.random.default_rng(77)
+    base = random_items("2pl", 30, rng)
+    x = simulate(base, rng.normal(-0.4, 0.9, 4000), rng, per_person=20)
+    anchors = base.take(np.arange(20))
+    fpc = MMLCalibrator("2pl", anchors=anchors).fit(x, item_ids=base.item_ids)
+    np.testing.assert_array_equal(fpc.discrimination_[:20], base.discrimination[:20])
+    np.testing.assert_array_equal(fpc.difficulty_[:20], base.difficulty[:20])
+    document = {r["item_id"]: r for r in fpc.to_params_document()["items"]}
+    for k, item_id in enumerate(base.item_ids[:20]):
+        assert document[item_id]["discrimination"] == float(base.discrimination[k])
+        assert document[item_id]["difficulty"] == float(base.difficulty[k])
+        assert "se" not in document[item_id]
+    new = slice(20, 30)
+    assert rmse(fpc.difficulty_[new], base.difficulty[new]) < 0.12
+    assert rmse(fpc.discrimination_[new], base.discrimination[new]) < 0.12
+    assert fpc.group_means_[0] == pytest.approx(-0.4, abs=0.07)
