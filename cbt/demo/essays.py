@@ -103,7 +103,11 @@ def seed_essay_practice(
         mode="linear",
         pool_id=pool.id,
         parameter_set_id=parameter_set.id,
-        settings={"sections": [{"key": "main", "kind": "linear", "forms": [keys]}]},
+        settings={
+            "sections": [
+                {"key": "main", "kind": "linear", "navigation": "forward", "forms": [keys]}
+            ]
+        },
         scale=scale,
     )
     db.session.add(definition)

@@ -180,6 +180,7 @@ class Submitting:
             now,
             response={
                 "exam_session_id": state.session_id,
+                "administration_id": state.administration_id,
                 "sequence": sequence,
                 "item_version_id": int(test.item_version_ids[index]),
                 "revision": revision,

@@ -196,6 +196,11 @@ MATRIX = [
     Row("GET /teacher/administrations/<int:administration_id>", CLASS_A_PAGE),
     # researchers: pseudonymised responses only
     Row("GET /researcher", RESEARCH),
+    Row(
+        "GET /researcher/parameter-sets/<int:parameter_set_id>",
+        RESEARCH,
+        url="/researcher/parameter-sets/{parameter_set}",
+    ),
     Row("GET /api/v1/research/administrations", RESEARCH),
     Row("GET /api/v1/research/responses.csv", RESEARCH, query="?administration={spring}"),
     Row("GET /api/v1/research/groups.csv", RESEARCH, query="?administration={spring}"),

@@ -16,7 +16,11 @@ NODE = shutil.which("node")
 
 # A page as far as i18n.js sees one: <html lang>, the catalog <meta>, and fetch serving it.
 _HARNESS = """
-const [lang, catalog, module] = process.argv.slice(1);
+const [lang, module] = process.argv.slice(1);
+// The catalog comes on stdin: it is larger than one command-line argument may be.
+const chunks = [];
+for await (const chunk of process.stdin) chunks.push(chunk);
+const catalog = Buffer.concat(chunks).toString("utf8");
 globalThis.document = {
   documentElement: { lang },
   querySelector: () => ({ content: "/i18n/catalog.json" }),
@@ -51,9 +55,9 @@ def _run(locale: str) -> dict[str, str]:
             "-e",
             _HARNESS,
             locale,
-            catalog_json(locale)[0],
             I18N_JS.as_uri(),
         ],
+        input=catalog_json(locale)[0],
         capture_output=True,
         text=True,
         timeout=60,
