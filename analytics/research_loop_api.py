@@ -38,7 +38,12 @@ register_schemas(
                 "name": {"type": "string", "minLength": 1, "maxLength": 100},
                 "model": {"type": "string", "enum": list(loop.MODELS)},
                 "anchor_parameter_set_id": _ID,
-                "drift_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 5},
+                "drift_threshold": {
+                    "type": "number",
+                    "minimum": 0,
+                    "exclusiveMinimum": True,
+                    "maximum": 5,
+                },
                 "max_iter": {"type": "integer", "minimum": 1, "maximum": 5000},
             },
         },

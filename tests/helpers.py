@@ -315,7 +315,9 @@ def seed_essay_school(*, n_choice: int = 4, n_essays: int = 1, **options: Any) -
     from item_bank.service import set_pool_members, set_pool_parameter_set
 
     keys = [f"t-{i:03d}" for i in range(n_choice)] + [f"essay-{k + 1}" for k in range(n_essays)]
-    settings = {"sections": [{"key": "main", "kind": "linear", "forms": [keys]}]}
+    settings = {
+        "sections": [{"key": "main", "kind": "linear", "navigation": "forward", "forms": [keys]}]
+    }
     n_items = max(n_choice, 6)
     school = seed_school(n_items=n_items, settings=settings, **options)
     definition = db.session.get(TestDefinition, school.test_definition_id)
