@@ -331,7 +331,11 @@ def test_multiple_response_and_other_types_in_the_questions_table(
         parameter_set_version=None,
         settings={
             "sections": [
-                {"kind": "linear", "forms": [["mixed-multiple_response", "mixed-numeric"]]}
+                {
+                    "kind": "linear",
+                    "navigation": "forward",
+                    "forms": [["mixed-multiple_response", "mixed-numeric"]],
+                }
             ]
         },
         scale={"slope": 100, "intercept": 500},
