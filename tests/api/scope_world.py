@@ -337,7 +337,8 @@ def _essay_answer(administration_id: int, student_id: int) -> tuple[int, int]:
     moment = session.started_at or utcnow()
     response = ItemResponse(
         exam_session_id=session.id, administration_id=administration_id, sequence=1,
-        item_version_id=version.id, idempotency_key="scope-essay", response={"text": "Because."}, score=0.0,
+        item_version_id=version.id, idempotency_key="scope-essay",
+        response={"text": "Because."}, score=0.0,
         is_operational=False, is_correct=False, presented_at=moment, answered_at=moment,
         time_taken_ms=1000, theta_after=0.0, se_after=1.0,
     )  # fmt: skip
