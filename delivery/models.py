@@ -279,7 +279,7 @@ class ItemScoreEntry(db.Model):
     exam_session_id: Mapped[str] = mapped_column(ForeignKey("exam_sessions.id"))
     item_version_id: Mapped[int] = mapped_column(ForeignKey("item_versions.id"))
     # The answer (no foreign key: item_responses is partitioned on PostgreSQL).
-    item_response_id: Mapped[int] = mapped_column(index=True)
+    item_response_id: Mapped[int] = mapped_column(BigId, index=True)
     score: Mapped[float] = mapped_column(Float)
     # Where the score came from: "rater" (marking), "operator" (a correction), ...
     source: Mapped[str] = mapped_column(String(32))
