@@ -157,6 +157,9 @@ def rq_app(database_url: str, tmp_path) -> Iterator[Flask]:
     yield app
     queue = rq_queue(app)
     queue.delete(delete_jobs=True)
+    with app.app_context():  # close its pool, as the app fixture does for its app
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_the_rq_runner_hands_jobs_to_an_rq_worker(rq_app: Flask) -> None:
