@@ -53,6 +53,7 @@ NOT_PAGES = {
     "sso.start",  # a redirect to the identity provider
     "sso.callback",  # a redirect home (or sso_refused.html, listed below)
     "delivery_views.player_worker",  # the player's service worker script (/sw.js)
+    "metrics",  # Prometheus text for the scraper (/metrics), not a page
 }
 # Page templates this test cannot reach with the demo, and why.
 UNREACHED_TEMPLATES = {
