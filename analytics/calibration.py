@@ -306,18 +306,7 @@ def anchors_from_parameter_set(parameter_set_id: int, item_ids: Sequence[str]) -
     for row in rows:
         if row.item_version_id not in wanted:
             continue
-        record: dict[str, Any] = {
-            "item_id": str(row.item_version_id),
-            "model": row.model,
-            "discrimination": row.discrimination,
-        }
-        if row.thresholds and row.model in ("grm", "gpcm"):
-            record["thresholds"] = list(row.thresholds)
-        else:
-            record["difficulty"] = row.difficulty
-            if row.model == "3pl":
-                record["guessing"] = row.guessing
-        records.append(record)
+        records.append(parameter_record(row))
     if not records:
         return None
     return ItemParameters.from_records(records, scaling=parameter_set.scaling)
@@ -483,3 +472,19 @@ def research_administrations() -> list[dict[str, Any]]:
         }
         for administration, key, title, n_sessions, n_responses in rows
     ]
+
+
+def parameter_record(row: Any) -> dict[str, Any]:
+    """An ItemParameter row as the record ``ItemParameters.from_records`` reads."""
+    record: dict[str, Any] = {
+        "item_id": str(row.item_version_id),
+        "model": row.model,
+        "discrimination": row.discrimination,
+    }
+    if row.thresholds and row.model in ("grm", "gpcm"):
+        record["thresholds"] = list(row.thresholds)
+    else:
+        record["difficulty"] = row.difficulty
+        if row.model == "3pl":
+            record["guessing"] = row.guessing
+    return record

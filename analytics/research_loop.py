@@ -31,6 +31,7 @@ from analytics.calibration import (
     anchors_from_parameter_set,
     calibrate_administrations,
     load_administration_responses,
+    parameter_record,
 )
 from cbt.audit import Actor, record_audit
 from cbt.db import db
@@ -365,20 +366,7 @@ def parameter_set_items(parameter_set_id: int) -> tuple[ParameterSet, Any]:
         .where(ItemParameter.parameter_set_id == parameter_set.id)
         .order_by(ItemParameter.item_version_id)
     ).scalars()
-    records = []
-    for row in rows:
-        record: dict[str, Any] = {
-            "item_id": str(row.item_version_id),
-            "model": row.model,
-            "discrimination": row.discrimination,
-        }
-        if row.thresholds and row.model in ("grm", "gpcm"):
-            record["thresholds"] = list(row.thresholds)
-        else:
-            record["difficulty"] = row.difficulty
-            if row.model == "3pl":
-                record["guessing"] = row.guessing
-        records.append(record)
+    records = [parameter_record(row) for row in rows]
     return parameter_set, ItemParameters.from_records(records, scaling=parameter_set.scaling)
 
 
