@@ -70,6 +70,8 @@ class BankItem:
     max_score: float = 1.0
     stimulus_id: int | None = None  # items sharing a stimulus are a testlet
     human_scored: bool = False  # rated later by a person: never moves theta at delivery
+    # The item's own SCORE-to-category rule: lower bounds of categories 1..K (None: the default)
+    category_cuts: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class CompiledTest:
     # ``item_version_ids`` as Python ints: what the state maps positions through on every request
     # (indexing a numpy array one element at a time costs ten times more).
     version_of: tuple[int, ...] = ()
+    category_cuts: tuple[tuple[float, ...] | None, ...] = ()
 
     def __len__(self) -> int:
         return len(self.item_version_ids)
@@ -229,6 +232,7 @@ def compile_test(
         index_of_version=index_of_version,
         snapshot_id=snapshot_id,
         version_of=tuple(int(item.item_version_id) for item in ordered),
+        category_cuts=tuple(item.category_cuts for item in ordered),
     )
 
 
@@ -775,14 +779,30 @@ def record_answer(
 
 
 def irt_category(test: CompiledTest, index: int, raw_score: float) -> int:
-    """The IRT score category of a raw item score: full credit or not for dichotomous models,
-    the nearest category (clipped) for polytomous ones."""
+    """The IRT score category of a raw item score.
+
+    The item's own rule when it states one (the number of its category bounds the score
+    reaches); otherwise the default every item had before rules existed: full credit or not
+    for dichotomous models, the nearest category (clipped) for polytomous ones.
+    """
+    cuts = test.category_cuts[index] if test.category_cuts else None
+    if cuts is not None:
+        return sum(raw_score >= cut for cut in cuts)
     if index >= test.n_operational:
         return int(raw_score >= test.max_scores[index])
     n_categories = int(test.parameters.n_categories[index])
     if n_categories == 2:
         return int(raw_score >= test.max_scores[index])
     return int(min(max(round(raw_score), 0), n_categories - 1))
+
+
+def credited(test: CompiledTest, index: int, raw_score: float) -> bool:
+    """Whether a response counts as correct: the top category of the item's rule, or full
+    marks for an item without one."""
+    cuts = test.category_cuts[index] if test.category_cuts else None
+    if cuts is not None:
+        return irt_category(test, index, raw_score) == len(cuts)
+    return bool(raw_score >= test.max_scores[index])
 
 
 def expire_section(

@@ -42,7 +42,7 @@ from item_bank.models import (
     Stimulus,
 )
 from item_bank.rendering import plain_text, sanitise_html, sanitise_text
-from item_bank.types import get_item_type
+from item_bank.types import check_category_count, get_item_type
 from scoring import ItemParameters
 
 __all__ = [
@@ -1135,7 +1135,10 @@ def _validate_parameter_records(
             ) from None
         version = versions[version_id]
         kind = get_item_type(version.item_type)
-        if canonical["model"] in ("grm", "gpcm"):
+        if version.scoring.get("irt_category") is not None:  # the item's own rule decides
+            n_categories = len(canonical.get("thresholds") or [None]) + 1
+            check_category_count(str(version_id), version.scoring, n_categories)
+        elif canonical["model"] in ("grm", "gpcm"):
             if len(canonical["thresholds"]) != int(version.max_score):
                 raise ValidationError(
                     "Item version %(version_id)s scores 0 to %(max_score)s; a %(model)s "

@@ -31,6 +31,9 @@ from item_bank.rendering import plain_text, sanitise_html
 __all__ = [
     "ITEM_TYPES",
     "ItemType",
+    "category_cuts",
+    "check_category_count",
+    "clean_category_map",
     "get_item_type",
     "normalise_text",
     "parse_number",
@@ -157,8 +160,113 @@ def _mapping(
     return mapping
 
 
+def clean_category_map(raw: Any, max_score: float) -> dict[str, Any]:
+    """The item's SCORE-to-IRT-category rule, checked.
+
+    ``{"threshold": t}``: a dichotomous item, category 1 when SCORE >= t (0 < t <= max score).
+    ``{"table": [{"min_score": s, "category": k}, ...]}``: a polytomous item, category k for
+    SCORE >= s up to the next row; rows ascend in both, start at min_score 0 with category 0,
+    and number the categories 0..K without gaps.
+    """
+    if not isinstance(raw, dict) or len(raw) != 1 or not set(raw) <= {"threshold", "table"}:
+        raise ValidationError(
+            'The score-to-category rule needs either a "threshold" or a "table".',
+            details={"field": "scoring.irt_category"},
+        )
+    if "threshold" in raw:
+        threshold = raw["threshold"]
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not math.isfinite(threshold)
+            or not 0 < threshold <= max_score
+        ):
+            raise ValidationError(
+                "The category threshold must be more than 0 and at most the item's maximum "
+                "score %(max_score)s.",
+                params={"max_score": _number_text(max_score)},
+                details={"field": "scoring.irt_category.threshold"},
+            )
+        return {"threshold": float(threshold)}
+    rows = raw["table"]
+    if not isinstance(rows, list) or not 2 <= len(rows) <= MAX_OPTIONS:
+        raise ValidationError(
+            "The category table needs 2 to %(maximum)s rows.",
+            params={"maximum": MAX_OPTIONS},
+            details={"field": "scoring.irt_category.table"},
+        )
+    cleaned = []
+    for position, row in enumerate(rows):
+        low = row.get("min_score") if isinstance(row, dict) else None
+        category = row.get("category") if isinstance(row, dict) else None
+        ok = (
+            isinstance(low, int | float)
+            and not isinstance(low, bool)
+            and math.isfinite(low)
+            and 0 <= low <= max_score
+            and (position == 0) == (low == 0)
+            and (not cleaned or low > cleaned[-1]["min_score"])
+            and category == position
+            and not isinstance(category, bool)
+        )
+        if not ok:
+            raise ValidationError(
+                "Row %(row)s of the category table is wrong: rows start at min_score 0 with "
+                "category 0, rise in min_score up to the maximum score %(max_score)s, and "
+                "number the categories 0, 1, 2, ... in order.",
+                params={"row": position + 1, "max_score": _number_text(max_score)},
+                details={"field": "scoring.irt_category.table", "row": position},
+            )
+        cleaned.append({"min_score": float(low), "category": position})
+    return {"table": cleaned}
+
+
+def category_cuts(scoring: dict[str, Any]) -> tuple[float, ...] | None:
+    """The lower score bound of categories 1..K (category = how many bounds SCORE reaches),
+    or None when the item states no rule (delivery then keeps its default)."""
+    rule = scoring.get("irt_category")
+    if not rule:
+        return None
+    if "threshold" in rule:
+        return (float(rule["threshold"]),)
+    return tuple(float(row["min_score"]) for row in rule["table"][1:])
+
+
+def check_category_count(key: str, scoring: dict[str, Any], n_categories: int) -> None:
+    """At form time: the item's rule must give as many categories as its IRT model has."""
+    cuts = category_cuts(scoring)
+    if cuts is not None and len(cuts) + 1 != n_categories:
+        raise ValidationError(
+            "Item %(key)s maps its score to %(mapped)s categories, but its IRT model in this "
+            "parameter set has %(model)s.",
+            params={"key": key, "mapped": len(cuts) + 1, "model": n_categories},
+            details={"item": key, "mapped": len(cuts) + 1, "model": n_categories},
+        )
+
+
 class ItemType:
-    """Base class: one subclass per item type, registered by ``type_id``."""
+    """Base class: one subclass per item type, registered by ``type_id``.
+
+    Every type's ``validate_scoring`` also keeps a valid ``irt_category`` rule (see
+    :func:`clean_category_map`): it is wrapped once per subclass, so no type can drop it.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("validate_scoring")
+        if own is None:
+            return
+
+        def validate_scoring(self, content: dict[str, Any], scoring: dict[str, Any]) -> dict:
+            cleaned = own(self, content, scoring)
+            if scoring.get("irt_category") is not None:
+                cleaned["irt_category"] = clean_category_map(
+                    scoring["irt_category"], self.max_score(cleaned)
+                )
+            return cleaned
+
+        validate_scoring.__doc__ = own.__doc__
+        cls.validate_scoring = validate_scoring  # type: ignore[method-assign]
 
     type_id: ClassVar[str]
     label: ClassVar[str]

@@ -28,6 +28,8 @@ from item_bank.service import (
     pool_enemy_pairs,
     student_view,
 )
+from item_bank.types import category_cuts, check_category_count
+from scoring import ItemParameters
 
 
 def bank_items(pool_id: int, parameter_set_id: int) -> list[BankItem]:
@@ -36,6 +38,13 @@ def bank_items(pool_id: int, parameter_set_id: int) -> list[BankItem]:
 
 
 def _bank_items(items: list[PoolItem]) -> list[BankItem]:
+    for item in items:  # each item's score-to-category rule fits its model in this set
+        if item.parameters is not None and item.scoring.get("irt_category") is not None:
+            try:
+                n_categories = int(ItemParameters.from_records([item.parameters]).n_categories[0])
+            except ValueError:
+                continue  # compiling reports bad parameters with the rest
+            check_category_count(item.key, item.scoring, n_categories)
     return [
         BankItem(
             item_version_id=item.item_version_id,
@@ -55,6 +64,7 @@ def _bank_items(items: list[PoolItem]) -> list[BankItem]:
             max_score=item.max_score,
             stimulus_id=item.stimulus_id,
             human_scored=item.human_scored,
+            category_cuts=category_cuts(item.scoring),
         )
         for item in items
     ]

@@ -19,6 +19,7 @@ import lxml.html
 from lxml import etree
 
 from cbt.errors import ValidationError
+from item_bank.processing.rules import template_rules
 from item_bank.rendering import sanitise_html
 from item_bank.types import GAP
 
@@ -210,6 +211,62 @@ def _score_outcome(maximum: float, *, human: bool = False) -> etree._Element:
     outcome = _e("qti-outcome-declaration", attrib)
     _sub(_sub(outcome, "qti-default-value"), "qti-value", text="0")
     return outcome
+
+
+CATEGORY = "IRT_CATEGORY"
+
+
+def _category_outcome(rule: dict[str, Any]) -> etree._Element:
+    """The item's SCORE-to-IRT-category rule as an outcome with an interpolation table (QTI's
+    own way to map ranges of a number to values): entries from the highest bound down, the
+    first ``source-value <= SCORE`` wins, category 0 below them all."""
+    outcome = _e(
+        "qti-outcome-declaration",
+        {"identifier": CATEGORY, "cardinality": "single", "base-type": "integer"},
+    )
+    _sub(_sub(outcome, "qti-default-value"), "qti-value", text="0")
+    table = _sub(outcome, "qti-interpolation-table", {"default-value": "0"})
+    if "threshold" in rule:
+        bounds = [(rule["threshold"], 1)]
+    else:
+        bounds = [(row["min_score"], row["category"]) for row in rule["table"][1:]]
+    for bound, category in reversed(bounds):
+        _sub(
+            table,
+            "qti-interpolation-table-entry",
+            {"source-value": _num(bound), "target-value": str(category)},
+        )
+    return outcome
+
+
+def _category_lookup() -> etree._Element:
+    lookup = _e("qti-lookup-outcome-value", {"identifier": CATEGORY})
+    _sub(lookup, "qti-variable", {"identifier": "SCORE"})
+    return lookup
+
+
+def _read_category(root: etree._Element, name: str) -> dict[str, Any] | None:
+    """The IRT_CATEGORY outcome's table as our rule (None when the item declares none)."""
+    for outcome in root.findall(q("qti-outcome-declaration")):
+        if outcome.get("identifier") != CATEGORY:
+            continue
+        table = outcome.find(q("qti-interpolation-table"))
+        if table is None:
+            raise _fail(name, f"the {CATEGORY} outcome needs a qti-interpolation-table.")
+        try:
+            rows = sorted(
+                (float(entry.get("source-value") or ""), int(entry.get("target-value") or ""))
+                for entry in table.findall(q("qti-interpolation-table-entry"))
+            )
+        except ValueError:
+            raise _fail(name, f"the {CATEGORY} table needs numeric entries.") from None
+        if len(rows) == 1 and rows[0][1] == 1:
+            return {"threshold": rows[0][0]}
+        return {
+            "table": [{"min_score": 0, "category": 0}]
+            + [{"min_score": bound, "category": category} for bound, category in rows]
+        }
+    return None
 
 
 def _template(url: str) -> etree._Element:
@@ -512,6 +569,16 @@ def item_xml(
     for declaration in declarations:
         root.append(declaration)
     root.append(_score_outcome(max_score, human=human))
+    rule = scoring.get("irt_category")
+    if rule:
+        root.append(_category_outcome(rule))
+        if processing is not None:  # the lookup runs after SCORE is set: spell templates out
+            template = processing.get("template")
+            if template:
+                processing = _e("qti-response-processing")
+                for element in template_rules(template):
+                    processing.append(element)
+            processing.append(_category_lookup())
     if stimulus is not None:
         ref_id, href, ref_title = stimulus
         _sub(
@@ -795,7 +862,7 @@ def read_item(root: etree._Element, name: str, rewrite_src: SrcRewriter) -> Pars
     )
     if kinds == {"qti-inline-choice-interaction"}:
         _read_inline(parsed, body, declarations, processing, name, rewrite_src)
-        return parsed
+        return _with_category(parsed, root, name)
 
     interaction = interactions[0]
     kind = local_name(interaction.tag)
@@ -923,6 +990,13 @@ def read_item(root: etree._Element, name: str, rewrite_src: SrcRewriter) -> Pars
             parsed.warnings.append(f"{name}: no scoring rubric; made a 0-{top} point scale.")
         parsed.scoring = {"rubric": rubric_levels}
     parsed.content = content
+    return _with_category(parsed, root, name)
+
+
+def _with_category(parsed: ParsedItem, root: etree._Element, name: str) -> ParsedItem:
+    rule = _read_category(root, name)
+    if rule is not None:
+        parsed.scoring["irt_category"] = rule
     return parsed
 
 

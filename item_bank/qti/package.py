@@ -896,7 +896,10 @@ def _agreeing_fields(
     so an edit made in another QTI tool is not lost on re-import.
     """
     item_type = described["item_type"]
-    if isinstance(metadata_scoring, dict):
+    if isinstance(metadata_scoring, dict):  # the XML's IRT_CATEGORY table is the category rule
+        metadata_scoring = {k: v for k, v in metadata_scoring.items() if k != "irt_category"}
+        if "irt_category" in parsed.scoring:
+            metadata_scoring["irt_category"] = parsed.scoring["irt_category"]
         fields = ItemFields(**described, scoring=metadata_scoring).clean()
         problem = disagreement(scorer, item_type, fields.content, fields.scoring)
         if problem is None:

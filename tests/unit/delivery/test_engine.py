@@ -222,6 +222,27 @@ def test_irt_categories_follow_the_model() -> None:
     assert [engine.irt_category(test, 1, s) for s in (0, 1, 1.5, 2)] == [0, 0, 0, 1]
 
 
+def test_irt_categories_follow_the_items_own_rule() -> None:
+    items = bank()
+    # A 2-point item on a 2PL model that credits 1 point, and a 0..4-point GPCM item whose
+    # table folds five raw scores into three categories.
+    items[0] = replace(items[0], max_score=2.0, category_cuts=(1.0,))
+    items[1] = replace(
+        items[1],
+        max_score=4.0,
+        category_cuts=(1.0, 3.0),
+        parameters={"model": "gpcm", "discrimination": 1.0, "thresholds": [-0.5, 0.5]},
+    )
+    test = build(cat(), items)
+    assert [engine.irt_category(test, 0, s) for s in (0, 0.5, 1, 2)] == [0, 0, 1, 1]
+    assert [engine.credited(test, 0, s) for s in (0, 1, 2)] == [False, True, True]
+    assert [engine.irt_category(test, 1, s) for s in (0, 1, 2, 3, 4)] == [0, 1, 1, 2, 2]
+    assert [engine.credited(test, 1, s) for s in (2, 3)] == [False, True]
+    # Items without a rule keep the default: full marks only.
+    assert [engine.irt_category(test, 2, s) for s in (0, 0.5, 1)] == [0, 0, 1]
+    assert engine.credited(test, 2, 0.5) is False
+
+
 def test_loft_counts_the_pool_cannot_meet_are_refused() -> None:
     settings = {"sections": [{"kind": "loft", "counts": {"algebra": 41, "space": 1}}]}
     with pytest.raises(SpecError) as error:

@@ -564,3 +564,71 @@ def test_skip_unsupported_imports_the_rest_and_says_what_it_left(app: Flask) -> 
     only_bad = package({"imsmanifest.xml": manifest("items/hot.xml"), "items/hot.xml": hotspot})
     with pytest.raises(ValidationError):  # nothing importable is still an error
         import_package(only_bad, actor=SYSTEM, options=ImportOptions(skip_unsupported=True))
+
+
+# ------------------------------------------------------------------------- score -> category
+
+PC_TABLE = {
+    "table": [
+        {"min_score": 0, "category": 0},
+        {"min_score": 1, "category": 1},
+        {"min_score": 2, "category": 2},
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("type_id", "rule"),
+    [("single_choice", {"threshold": 1.0}), ("partial_credit", PC_TABLE)],
+)
+def test_the_category_rule_travels_as_an_interpolation_table(
+    app: Flask, type_id: str, rule: dict[str, Any]
+) -> None:
+    from item_bank.qti.package import version_scorer
+
+    base = make_item(type_id, key=f"cat-{type_id}")
+    version = make_item(
+        type_id, key=f"cat2-{type_id}", scoring={**base.scoring, "irt_category": rule}
+    )
+    db.session.commit()
+    data, _ = export_package([version.id])
+    xml = zipfile.ZipFile(io.BytesIO(data)).read(f"items/cat2-{type_id}.xml")
+    assert b'identifier="IRT_CATEGORY"' in xml
+    assert b"qti-interpolation-table-entry" in xml
+    # The XML's own processing computes the category, as delivery does.
+    scorer = version_scorer(version)
+    top = {"RESPONSE": version.scoring.get("correct", "A")}
+    assert scorer.score_json(top)["IRT_CATEGORY"] == (1 if type_id == "single_choice" else 2)
+    if type_id == "partial_credit":
+        assert scorer.score_json({"RESPONSE": "B"})["IRT_CATEGORY"] == 1
+    fresh_bank()
+    import_package(data, actor=SYSTEM)
+    imported = db.session.scalars(
+        select(ItemVersion).join(Item).where(Item.key == f"cat2-{type_id}")
+    ).one()
+    assert imported.scoring["irt_category"] == rule
+
+
+def test_an_edited_category_table_in_the_xml_wins_over_our_metadata(app: Flask) -> None:
+    version = make_item("single_choice", key="cat-edit")
+    version = make_item(
+        "single_choice", key="cat-edit-2",
+        scoring={**version.scoring, "irt_category": {"threshold": 1.0}},
+    )  # fmt: skip
+    db.session.commit()
+    data, _ = export_package([version.id])
+    archive = zipfile.ZipFile(io.BytesIO(data))
+    files = {name: archive.read(name) for name in archive.namelist()}
+    path = "items/cat-edit-2.xml"
+    start = files[path].index(b'<qti-outcome-declaration identifier="IRT_CATEGORY"')
+    end = files[path].index(b"</qti-outcome-declaration>", start) + len(
+        b"</qti-outcome-declaration>"
+    )
+    files[path] = files[path][:start] + files[path][end:]  # another tool dropped the rule
+    files[path] = re.sub(rb"<qti-lookup-outcome-value.*?</qti-lookup-outcome-value>", b"",
+                         files[path], flags=re.S)  # fmt: skip
+    import_package(package(files), actor=SYSTEM)
+    latest = db.session.scalars(
+        select(ItemVersion).where(ItemVersion.is_latest, ItemVersion.item_id == version.item_id)
+    ).one()
+    assert "irt_category" not in latest.scoring

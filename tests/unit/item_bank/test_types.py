@@ -272,3 +272,68 @@ def test_unknown_type_names_the_known_ones() -> None:
     with pytest.raises(ValidationError) as caught:
         get_item_type("essay")
     assert "single_choice" in caught.value.details["known"]
+
+
+# --------------------------------------------------------------------------- score -> category
+
+
+def test_every_type_keeps_a_valid_category_rule() -> None:
+    from item_bank.types import category_cuts
+
+    for type_id, kind in ITEM_TYPES.items():
+        content, scoring = example(type_id)
+        content = kind.clean_content(content)
+        top = kind.max_score(kind.validate_scoring(content, scoring))
+        kept = kind.validate_scoring(content, {**scoring, "irt_category": {"threshold": top}})
+        assert kept["irt_category"] == {"threshold": top}, type_id
+        assert category_cuts(kept) == (top,)
+        assert category_cuts(kind.validate_scoring(content, scoring)) is None
+
+
+def test_a_table_folds_scores_into_categories() -> None:
+    from item_bank.types import category_cuts, clean_category_map
+
+    table = clean_category_map(
+        {
+            "table": [
+                {"min_score": 0, "category": 0},
+                {"min_score": 1, "category": 1},
+                {"min_score": 3, "category": 2},
+            ]
+        },
+        4.0,
+    )
+    assert category_cuts({"irt_category": table}) == (1.0, 3.0)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"threshold": 0},
+        {"threshold": 2.5},
+        {"threshold": True},
+        {"threshold": 1, "table": []},
+        {"cuts": [1]},
+        {"table": [{"min_score": 0, "category": 0}]},
+        {"table": [{"min_score": 1, "category": 0}, {"min_score": 2, "category": 1}]},
+        {"table": [{"min_score": 0, "category": 0}, {"min_score": 0, "category": 1}]},
+        {"table": [{"min_score": 0, "category": 0}, {"min_score": 1, "category": 2}]},
+        {"table": [{"min_score": 0, "category": 0}, {"min_score": 3, "category": 1}]},
+    ],
+)
+def test_malformed_category_rules_are_refused(rule: Any) -> None:
+    from item_bank.types import clean_category_map
+
+    with pytest.raises(ValidationError):
+        clean_category_map(rule, 2.0)
+
+
+def test_the_category_count_must_match_the_model() -> None:
+    from item_bank.types import check_category_count
+
+    scoring = {"irt_category": {"threshold": 1.0}}
+    check_category_count("i-1", scoring, 2)
+    check_category_count("i-1", {}, 5)  # no rule: the default fits every model
+    with pytest.raises(ValidationError) as raised:
+        check_category_count("i-1", scoring, 4)
+    assert raised.value.params == {"key": "i-1", "mapped": 2, "model": 4}
