@@ -144,6 +144,8 @@ def _plain(fragment: str) -> str:
 
 
 def _result_text(answer: dict[str, Any], _: Callable[..., str]) -> str:
+    if answer.get("awaiting_marking"):
+        return _("Awaiting marking (out of %(max)s)", max=_number(answer["max_score"]))
     if answer["is_correct"] is None:
         return f"{_number(answer['score'], 1)} / {_number(answer['max_score'])}"
     return _("correct") if answer["is_correct"] else _("wrong")

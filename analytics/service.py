@@ -196,6 +196,9 @@ def _answers_by_session(session_ids: list[str]) -> dict[str, list[dict[str, Any]
             row["is_correct"] = entry.score >= version.max_score
         row["score_source"] = "automatic" if entry is None else entry.source
         row["awaiting_marking"] = row["human_scored"] and entry is None
+        if row["awaiting_marking"]:  # no score yet: not 0, which would read as a wrong answer
+            row["score"] = None
+            row["is_correct"] = None
         answers[response.exam_session_id].append(row)
     return answers
 

@@ -124,6 +124,8 @@ def _areas(answers: list[dict[str, Any]], locale: str) -> list[dict[str, Any]]:
         lambda: {"n_items": 0, "score": 0.0, "max_score": 0.0, "codes": set(), "missed": set()}
     )
     for answer in answers:
+        if answer.get("awaiting_marking"):
+            continue  # not marked yet: it says nothing about the area until a rater scores it
         for code in answer["curriculum_codes"]:
             area = grouped[code[:AREA_LENGTH]]
             area["n_items"] += 1

@@ -117,6 +117,9 @@ async function classPage() {
 
 // Right or wrong for a one-point item; the score out of the maximum otherwise.
 function resultText(answer) {
+  if (answer.awaiting_marking) {
+    return _("Awaiting marking (out of %(max)s)", { max: fmt(answer.max_score) });
+  }
   if (answer.human_scored) {
     return _("%(score)s / %(max)s (scored with a rubric)", { score: fmt(answer.score, 1), max: fmt(answer.max_score) });
   }
@@ -150,7 +153,7 @@ async function studentPage() {
     const rows = session.answers.map((answer) =>
       el(
         "tr",
-        { "data-testid": "answer-row", class: answer.is_correct ? "correct" : "wrong" },
+        { "data-testid": "answer-row", class: answer.awaiting_marking ? "awaiting" : answer.is_correct ? "correct" : "wrong" },
         el("td", { text: answer.sequence }),
         el("td", {}, el("div", { class: "stem-cell", html: answer.stem }), el("small", { text: answer.item_key })),
         el("td", { text: answer.curriculum_codes.join(", ") }),

@@ -17,6 +17,7 @@ function rows(name, list) {
 }
 
 function resultText(answer) {
+  if (answer.awaiting_marking) return _("Awaiting marking (out of %(max)s)", { max: num(answer.max_score) });
   if (answer.is_correct === null) return `${num(answer.score, 1)} / ${num(answer.max_score)}`;
   return answer.is_correct ? _("✓ correct") : _("✗ wrong");
 }
@@ -100,7 +101,7 @@ function draw(report) {
     session.answers.map((answer) =>
       el(
         "tr",
-        { "data-testid": "report-answer", class: answer.is_correct ? "correct" : "wrong" },
+        { "data-testid": "report-answer", class: answer.awaiting_marking ? "awaiting" : answer.is_correct ? "correct" : "wrong" },
         el("td", { class: "num", text: answer.sequence }),
         question(answer),
         el("td", { class: "answer-text", text: answer.response_text }),

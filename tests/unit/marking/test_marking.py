@@ -119,6 +119,31 @@ def test_a_single_mark_is_final_and_reaches_the_result_and_history(
     assert mark(teacher, task, 1).status_code == 409
 
 
+def test_an_unmarked_essay_is_awaiting_marking_not_wrong(app: Flask, school: SeededSchool) -> None:
+    teacher = staff(app, school.teacher_email)
+    task = teacher.get(next_url(school)).get_json()["task"]
+    session_id = db.session.get(ItemResponse, task["response_id"]).exam_session_id
+    student_id = db.session.get(ExamSession, session_id).student_id
+    history = teacher.get(f"/api/v1/students/{student_id}/history").get_json()
+    (essay_answer,) = [a for s in history["sessions"] for a in s["answers"] if a["human_scored"]]
+    assert essay_answer["awaiting_marking"] is True
+    assert essay_answer["score"] is None
+    assert essay_answer["is_correct"] is None
+    # The 個人票 leaves it out of the curriculum areas until a rater has scored it.
+    report = teacher.get(f"/api/v1/students/{student_id}/report").get_json()["session"]
+    scored = [a for a in report["answers"] if not a["awaiting_marking"]]
+    assert sum(area["n_items"] for area in report["areas"]) == sum(
+        len(a["curriculum_codes"]) for a in scored
+    )
+    assert teacher.get(f"/api/v1/students/{student_id}/report.pdf").status_code == 200
+    set_plan(app, school, 0.0)
+    assert mark(teacher, task, 1).status_code == 200
+    history = teacher.get(f"/api/v1/students/{student_id}/history").get_json()
+    (essay_answer,) = [a for s in history["sessions"] for a in s["answers"] if a["human_scored"]]
+    assert essay_answer["awaiting_marking"] is False
+    assert essay_answer["score"] == 1.0
+
+
 def test_double_marking_is_blind_and_a_disagreement_is_adjudicated(
     app: Flask, school: SeededSchool
 ) -> None:
