@@ -66,7 +66,8 @@ def wilson_interval(successes: float, n: float, z: float = Z95) -> tuple[float, 
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # It contains p in exact arithmetic; at p = 0 or 1 rounding can put an end a hair past it.
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def band_probabilities(

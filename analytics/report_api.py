@@ -75,9 +75,11 @@ def dashboard(classroom_id: int) -> Response:
         raise ValidationError("charts must be 0 or 1.", details={"field": "charts"})
     report: dict[str, Any] = class_dashboard(classroom_id, _administration_arg(), current_locale())
     if charts == "1":
-        from analytics.charts import dashboard_charts  # matplotlib only when charts are asked
+        from analytics.charts.cache import cached_dashboard_charts
 
-        report["charts"] = dashboard_charts(report, seed=classroom_id)
+        report["charts"] = cached_dashboard_charts(
+            report, seed=classroom_id, locale=current_locale()
+        )
     chosen = report["administration"]
     record_audit(
         request_actor(user),

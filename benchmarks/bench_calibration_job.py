@@ -146,12 +146,14 @@ def load(url: str, schema: str, n_persons: int):
             copy.write(b"\xff\xff")
         del stage, payload
         cursor.execute(
-            "INSERT INTO item_responses (exam_session_id, sequence, item_version_id, "
-            "idempotency_key, section_index, is_operational, response, presentation, selection, "
-            "score, presented_at, answered_at, time_taken_ms, theta_after, se_after) "
-            "SELECT lpad(to_hex(person), 32, '0'), seq, item, person || '-' || seq, 0, true, "
-            "'{\"choice\": \"A\"}', '{}', '{}', score, now(), now() + seq * interval '1 second', "
-            "1000, 0, 1 FROM stage"
+            "INSERT INTO item_responses (administration_id, exam_session_id, sequence, "
+            "item_version_id, revision, idempotency_key, section_index, is_operational, response, "
+            "presentation, selection, score, presented_at, answered_at, time_taken_ms, "
+            "theta_after, se_after) "
+            "SELECT %s, lpad(to_hex(person), 32, '0'), seq, item, 0, person || '-' || seq, 0, "
+            "true, '{\"choice\": \"A\"}', '{}', '{}', score, now(), "
+            "now() + seq * interval '1 second', 1000, 0, 1 FROM stage",
+            (ids["administration"],),
         )
         cursor.execute("DROP TABLE stage")
         connection.commit()

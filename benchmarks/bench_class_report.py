@@ -8,12 +8,15 @@ finish a ``--items``-question adaptive test through the student API, then times,
 
 - baseline: ``GET /api/v1/classes/<id>/results``, the plain class table that already existed;
 - ``GET /api/v1/classes/<id>/dashboard?charts=0``: the dashboard's numbers (the class report);
-- ``GET /api/v1/classes/<id>/dashboard``: the same with the five SVG charts drawn;
+- ``GET /api/v1/classes/<id>/dashboard``: the same with the five SVG charts, twice: drawn
+  (a cold chart cache: every call misses, as the first teacher to open a changed report does)
+  and cached (every later view of the same report, by any teacher of the class);
 - ``GET /api/v1/students/<id>/report``: one 個人票 (JSON);
 - ``GET /api/v1/classes/<id>/reports.pdf``: every 個人票 of the class in one PDF.
 
 Each figure is the median of ``--repeats`` runs after one warm-up, with its ratio to the
-baseline measured in the same run. Exits non-zero when the class report misses 200 ms.
+baseline measured in the same run. Exits non-zero when the class report (the numbers, and the
+page with its cached charts) misses 200 ms; the cold drawing is reported beside it.
 """
 
 from __future__ import annotations
@@ -99,25 +102,39 @@ def main() -> int:
         cases = [
             ("baseline: class results table", f"/api/v1/classes/{room}/results"),
             ("class report (dashboard numbers)", f"/api/v1/classes/{room}/dashboard?charts=0"),
-            ("dashboard with the five SVG charts", f"/api/v1/classes/{room}/dashboard"),
+            ("dashboard + charts, drawn (cold cache)", f"/api/v1/classes/{room}/dashboard"),
+            ("dashboard + charts, cached", f"/api/v1/classes/{room}/dashboard"),
             ("one 個人票 (JSON)", f"/api/v1/students/{school.student_ids[1]}/report"),
             (f"class PDF ({args.students} 個人票)", f"/api/v1/classes/{room}/reports.pdf"),
         ]
         figures = []
         for label, path in cases:
             repeats = args.repeats if "PDF" not in label else max(3, args.repeats // 5)
-            figures.append((label, _median_ms(lambda path=path: teacher.get(path), repeats)))
+            call = _cold(teacher, path) if "cold" in label else (lambda p=path: teacher.get(p))
+            figures.append((label, _median_ms(call, repeats)))
     baseline = figures[0][1]
     print(f"machine: {machine_line()}")
     print(f"{args.students} students x {args.items} answers each, seeded in {seeded:.1f} s")
     for label, ms in figures:
         print(f"{label:40s} {ms:8.1f} ms   {ms / baseline:5.2f}x baseline")
-    report_ms = figures[1][1]
+    report_ms = max(figures[1][1], figures[3][1])
     ok = report_ms <= BUDGET_MS
     print(
-        f"class report budget {BUDGET_MS:.0f} ms: {'met' if ok else 'MISSED'} ({report_ms:.1f} ms)"
+        f"class report budget {BUDGET_MS:.0f} ms (numbers, and the page with cached charts): "
+        f"{'met' if ok else 'MISSED'} ({report_ms:.1f} ms); first drawing {figures[2][1]:.1f} ms"
     )
     return 0 if ok else 1
+
+
+def _cold(teacher, path: str):
+    """A call that misses the chart cache every time (a new chart version for each call)."""
+    from analytics.charts import cache
+
+    def call():
+        cache.CHARTS_VERSION += 1
+        return teacher.get(path)
+
+    return call
 
 
 if __name__ == "__main__":

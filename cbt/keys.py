@@ -50,6 +50,10 @@ class KeyBuilder:
         """Hash of one waiting room's token bucket and ticket counters (one key, one slot)."""
         return f"{self.root}:{{admission:{queue}}}"
 
+    def chart_cache(self, digest: str) -> str:
+        """Rendered charts (JSON) of one report, keyed by a digest of everything they show."""
+        return f"{self.root}:charts:{digest}"
+
     def rate_limit_prefix(self) -> str:
         """Prefix handed to Flask-Limiter for its own keys."""
         return f"{self.root}:ratelimit"

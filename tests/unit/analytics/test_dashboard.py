@@ -9,6 +9,8 @@ import uuid
 import numpy as np
 import pytest
 from flask import Flask
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from analytics.dashboard import band_probabilities, wilson_interval
@@ -23,6 +25,14 @@ def test_wilson_interval_matches_the_textbook_values() -> None:
     assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
     assert wilson_interval(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
     assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+@given(st.integers(min_value=1, max_value=10_000), st.data())
+def test_wilson_interval_always_contains_the_rate(n: int, data: st.DataObject) -> None:
+    # All right or all wrong is common in a class; rounding once put 1.0 outside [low, high].
+    successes = data.draw(st.sampled_from([0, n, data.draw(st.integers(0, n))]))
+    low, high = wilson_interval(successes, n)
+    assert 0.0 <= low <= successes / n <= high <= 1.0
 
 
 def test_band_probabilities_sum_to_one_and_follow_the_normal_error() -> None:
@@ -135,6 +145,78 @@ def test_dashboard_charts_speak_japanese(teacher: ApiClient, school: SeededSchoo
     ).get_json()
     assert "人数：3人" in report["charts"][0]["summary"]
     assert "尺度得点" in report["charts"][0]["svg"]
+
+
+def sit_one(app: Flask, school: SeededSchool, number: int) -> None:
+    student = ApiClient(app.test_client())
+    student.login_student(school.class_code, number, school.student_codes[number])
+    view = student.post(f"/api/v1/administrations/{school.administration_id}/sessions").get_json()
+    while not view["finished"]:
+        view = student.post(
+            f"/api/v1/sessions/{view['session']['id']}/responses",
+            {
+                "item": view["item"]["handle"],
+                "response": {"choice": "A"},
+                "idempotency_key": uuid.uuid4().hex,
+            },
+        ).get_json()
+
+
+def test_charts_are_drawn_once_per_distinct_report_and_never_stale(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import analytics.charts.teacher as charts
+
+    school = seed_school(n_students=4)
+    for number in (1, 2, 3):
+        sit_one(app, school, number)
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    teacher = ApiClient(client)
+    assert teacher.login_staff(school.teacher_email, TEACHER_PASSWORD).status_code == 200
+    drawn = []
+    real = charts.dashboard_charts
+    monkeypatch.setattr(
+        charts, "dashboard_charts", lambda *a, **k: drawn.append(1) or real(*a, **k)
+    )
+    url = f"/api/v1/classes/{school.classroom_id}/dashboard"
+    first = teacher.get(url).get_json()["charts"]
+    again = teacher.get(url).get_json()["charts"]
+    assert again == first
+    assert len(drawn) == 1
+    # Another language is another drawing; a new result changes the report and the charts.
+    assert (
+        "人数"
+        in teacher.get(url, headers={"Accept-Language": "ja"}).get_json()["charts"][0]["summary"]
+    )
+    assert len(drawn) == 2
+    sit_one(app, school, 4)
+    fresh = teacher.get(url).get_json()["charts"]
+    assert len(drawn) == 3
+    assert "Students: 4." in fresh[0]["summary"]
+
+
+def test_charts_are_drawn_when_the_cache_is_unreachable(
+    app: Flask, teacher: ApiClient, school: SeededSchool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.exceptions import ConnectionError as RedisDown
+
+    store = app.extensions["cbt.state"]
+    charts_prefix = store.keys.chart_cache("")
+
+    def failing(real):
+        def call(key, *args, **kwargs):
+            if key.startswith(charts_prefix):
+                raise RedisDown("cache down")
+            return real(key, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(store, "get", failing(store.get))
+    monkeypatch.setattr(store, "set", failing(store.set))
+    reply = teacher.get(f"/api/v1/classes/{school.classroom_id}/dashboard")
+    assert reply.status_code == 200
+    assert "Students: 3." in reply.get_json()["charts"][0]["summary"]
 
 
 def test_dashboard_without_charts_and_bad_input(teacher: ApiClient, school: SeededSchool) -> None:
