@@ -46,15 +46,27 @@ function optionShares(item) {
   );
 }
 
-function draw(report) {
-  document.querySelector("[data-title]").textContent = _("Class %(name)s: dashboard", { name: report.classroom.name });
-  for (const chart of report.charts || []) {
+function drawCharts(charts) {
+  for (const chart of charts) {
     const figure = document.querySelector(`[data-chart="${chart.id}"]`);
     if (!figure) continue;
     // Server-drawn SVG (matplotlib; every label escaped there), with <title> and <desc>.
     figure.querySelector(".chart-box").innerHTML = chart.svg;
     figure.querySelector("figcaption").textContent = chart.summary;
+    figure.removeAttribute("aria-busy");
   }
+}
+
+function clearCharts() {
+  for (const figure of document.querySelectorAll("[data-chart]")) {
+    figure.setAttribute("aria-busy", "true");
+    figure.querySelector(".chart-box").replaceChildren();
+    figure.querySelector("figcaption").textContent = _("Drawing the chart…");
+  }
+}
+
+function draw(report) {
+  document.querySelector("[data-title]").textContent = _("Class %(name)s: dashboard", { name: report.classroom.name });
   fillTable(
     "distribution",
     report.distribution.map((bin) =>
@@ -135,15 +147,27 @@ function draw(report) {
   setStatus(report.students.length ? "" : _("No student of this class has a result in this test yet."));
 }
 
+let loading = 0; // the latest load wins: an older reply arriving late is dropped
+
 async function load(administrationId) {
+  const mine = ++loading;
   setStatus(_("Loading…"));
-  const query = administrationId ? `?administration=${administrationId}` : "";
-  const report = await api(`/api/v1/classes/${classroomId}/dashboard${query}`, { retries: 3 });
+  clearCharts();
+  const query = new URLSearchParams({ charts: "0" });
+  if (administrationId) query.set("administration", administrationId);
+  // The numbers first: the tables never wait for the charts, which the server draws once per
+  // report (the first view of a changed report takes a moment; later views come from its cache).
+  const report = await api(`/api/v1/classes/${classroomId}/dashboard?${query}`, { retries: 3 });
+  if (mine !== loading) return;
   if (!select.options.length) {
     for (const a of report.administrations) select.append(el("option", { value: a.id, text: `${a.title} – ${a.name}` }));
   }
   if (report.administration) select.value = String(report.administration.id);
   draw(report);
+  query.delete("charts");
+  if (report.administration) query.set("administration", report.administration.id);
+  const charted = await api(`/api/v1/classes/${classroomId}/dashboard?${query}`, { retries: 3 });
+  if (mine === loading) drawCharts(charted.charts || []);
 }
 
 select.addEventListener("change", () => load(select.value).catch((error) => setStatus(error.message, "error")));
