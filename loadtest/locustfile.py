@@ -10,8 +10,9 @@ Each simulated student logs in with a class-issued code, starts (or resumes) the
 (or the one ``--administration-id`` names: a CAT or a linear administration), answers with a
 think time (``--think-min`` to ``--think-max`` seconds, 20 to 40 by default, as in a real
 sitting), resends an answer with the same idempotency key when the network fails, and logs out
-at the end screen. Requests are named by route, so locust's table shows the submit path
-("POST /sessions/[id]/responses") on its own line.
+at the end screen. A 429 or 503 with Retry-After (the waiting room at login and start, a
+rate limit, an outage) is waited out as told, as the player does. Requests are named by route,
+so locust's table shows the submit path ("POST /sessions/[id]/responses") on its own line.
 
 The other scenarios are separate files to combine with this one (``-f a.py,b.py``):
 loadtest/storm.py (a login storm) and loadtest/teachers.py (teachers polling live progress);
@@ -33,6 +34,7 @@ from locust.exception import StopUser
 _logins: list[dict[str, str]] = []
 _next_login = itertools.count()
 _lock = threading.Lock()
+TICKET_HEADER = "X-Admission-Ticket"  # cbt.admission.TICKET_HEADER; locust imports no app code
 
 
 @events.init_command_line_parser.add_listener
@@ -59,6 +61,51 @@ def _load_logins(environment, **_) -> None:
         raise SystemExit("no logins in the file given with --logins")
 
 
+def send(user: HttpUser, method: str, path: str, name: str, body=None, headers=None):
+    """One request as the player sends it; the reply when it is 2xx, else the user stops.
+
+    A 429 or 503 with Retry-After (the waiting room, a rate limit, an outage) is waited out as
+    told and sent again with the waiting room's ticket, counted under "<name> (told to wait)"
+    and not as a failure. A lost connection or another 5xx counts as a failure and is resent
+    after a short pause: every write the player makes is idempotent (answers carry their
+    idempotency key).
+    """
+    headers = dict(headers or {})
+    for attempt in range(60):
+        with user.client.request(
+            method, path, json=body, headers=headers, name=name, catch_response=True
+        ) as reply:
+            if reply.status_code in (429, 503) and "Retry-After" in reply.headers:
+                reply.success()  # admission control doing its job
+                if TICKET_HEADER in reply.headers:  # keeps the place in line, as the player does
+                    headers[TICKET_HEADER] = reply.headers[TICKET_HEADER]
+                user.environment.events.request.fire(
+                    request_type="WAIT",
+                    name=f"{name} (told to wait)",
+                    response_time=0,
+                    response_length=0,
+                    exception=None,
+                    context={},
+                )
+                _pause(min(30.0, float(reply.headers["Retry-After"] or 1)))
+                continue
+            if reply.status_code == 0 or reply.status_code >= 500:
+                reply.failure(f"{reply.status_code}: resending")
+                _pause(min(8.0, 0.5 * 2**attempt))
+                continue
+            if not 200 <= reply.status_code < 300:
+                reply.failure(f"{reply.status_code}: {reply.text[:200]}")
+                raise StopUser()
+            return reply
+    raise StopUser()
+
+
+def _pause(seconds: float) -> None:
+    import gevent
+
+    gevent.sleep(seconds)
+
+
 class Student(HttpUser):
     """One student: log in, take the test to the end, log out."""
 
@@ -77,25 +124,26 @@ class Student(HttpUser):
             self.environment.parsed_options.think_min,
             self.environment.parsed_options.think_max,
         )
-        csrf = self.client.get("/api/v1/auth/csrf", name="GET /auth/csrf").json()["csrf_token"]
+        csrf = send(self, "GET", "/api/v1/auth/csrf", "GET /auth/csrf").json()["csrf_token"]
         self.headers = {"X-CSRF-Token": csrf}
-        response = self.client.post(
+        body = {
+            "class_code": login["class_code"],
+            "student_number": int(login["student_number"]),
+            "login_code": login["login_code"],
+        }
+        response = send(
+            self,
+            "POST",
             "/api/v1/auth/student-login",
-            json={
-                "class_code": login["class_code"],
-                "student_number": int(login["student_number"]),
-                "login_code": login["login_code"],
-            },
-            headers=self.headers,
-            name="POST /auth/student-login",
+            "POST /auth/student-login",
+            body,
+            self.headers,
         )
-        if response.status_code != 200:
-            raise StopUser()
         self.headers["X-CSRF-Token"] = response.json()["csrf_token"]
 
     @task
     def take_test(self) -> None:
-        tests = self.client.get("/api/v1/me/administrations", name="GET /me/administrations").json()
+        tests = send(self, "GET", "/api/v1/me/administrations", "GET /me/administrations").json()
         open_tests = [
             t for t in tests["administrations"] if t["session_status"] in (None, "active", "paused")
         ]
@@ -105,10 +153,13 @@ class Student(HttpUser):
         if not open_tests:
             raise StopUser()
         administration = open_tests[0]["administration_id"]
-        view = self.client.post(
+        view = send(
+            self,
+            "POST",
             f"/api/v1/administrations/{administration}/sessions",
-            headers=self.headers,
-            name="POST /administrations/[id]/sessions",
+            "POST /administrations/[id]/sessions",
+            None,
+            self.headers,
         ).json()
         headers = {**self.headers, "X-Device-Token": view["session"].get("device_token", "")}
         while not view["finished"] and view["item"]:
@@ -119,26 +170,16 @@ class Student(HttpUser):
                 "response": {"choice": random.choice(item["options"])["id"]},
                 "idempotency_key": uuid.uuid4().hex,
             }
-            for _attempt in range(5):  # resend, same key, on a lost connection
-                with self.client.post(
-                    f"/api/v1/sessions/{view['session']['id']}/responses",
-                    json=body,
-                    headers=headers,
-                    name="POST /sessions/[id]/responses",
-                    catch_response=True,
-                ) as response:
-                    if response.status_code == 200:
-                        view = response.json()
-                        break
-                    if response.status_code >= 500 or response.status_code == 0:
-                        response.failure(f"{response.status_code}: retrying")
-                        continue
-                    response.failure(response.text[:200])
-                    raise StopUser()
-        self.client.post("/api/v1/auth/logout", headers=self.headers, name="POST /auth/logout")
+            view = send(  # a lost answer is resent with the same idempotency key
+                self,
+                "POST",
+                f"/api/v1/sessions/{view['session']['id']}/responses",
+                "POST /sessions/[id]/responses",
+                body,
+                headers,
+            ).json()
+        send(self, "POST", "/api/v1/auth/logout", "POST /auth/logout", None, self.headers)
         raise StopUser()
 
     def _sleep(self, seconds: float) -> None:
-        import gevent
-
-        gevent.sleep(seconds)
+        _pause(seconds)

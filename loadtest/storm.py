@@ -16,7 +16,7 @@ import time
 
 from locust import HttpUser, constant, task
 from locust.exception import StopUser
-from locustfile import _lock, _logins, _next_login  # the --logins options and the CSV
+from locustfile import _lock, _logins, _next_login, send  # --logins, the CSV, waiting
 
 
 class StormStudent(HttpUser):
@@ -68,27 +68,7 @@ class StormStudent(HttpUser):
         )
 
     def _send(self, method: str, path: str, name: str, body=None, headers=None):
-        for _attempt in range(30):
-            with self.client.request(
-                method, path, json=body, headers=headers, name=name, catch_response=True
-            ) as reply:
-                if reply.status_code in (429, 503) and "Retry-After" in reply.headers:
-                    reply.success()  # admission control doing its job: wait as told
-                    self.environment.events.request.fire(
-                        request_type="WAIT",
-                        name=f"{name} (told to wait)",
-                        response_time=0,
-                        response_length=0,
-                        exception=None,
-                        context={},
-                    )
-                    time.sleep(min(30.0, float(reply.headers["Retry-After"] or 1)))
-                    continue
-                if not 200 <= reply.status_code < 300:
-                    reply.failure(f"{reply.status_code}: {reply.text[:200]}")
-                    raise StopUser()
-                return reply
-        raise StopUser()
+        return send(self, method, path, name, body, headers)
 
     @task
     def stay(self) -> None:

@@ -59,6 +59,48 @@ def test_locust_students_finish_their_tests(live_server: LiveServer, tmp_path: P
     assert int(rows["Aggregated"]["Failure Count"]) == 0
 
 
+def test_locust_students_wait_their_turn_in_the_waiting_room(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    """With logins and starts let through at 2 a second, every student still finishes, and
+    the 429 waiting_room replies are waited out (counted as waits, not failures)."""
+    from cbt.admission import WaitingRoom
+
+    app = live_server.app
+    open_door = app.extensions["cbt.waiting_room"]
+    app.extensions["cbt.waiting_room"] = WaitingRoom(
+        app.extensions["cbt.state"], 2.0, 1, app.config["SECRET_KEY"]
+    )
+    try:
+        logins = tmp_path / "logins.csv"
+        with logins.open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["class_code", "student_number", "name", "login_code"])
+            writer.writerows(live_server.logins.students[26:32])  # students no other test uses
+        stats = tmp_path / "stats"
+        command = [
+            sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", live_server.url,
+            "--logins", str(logins), "--think-min", "0", "--think-max", "0.05",
+            "--headless", "-u", "6", "-r", "6", "-t", "20s", "--only-summary", "--csv", str(stats),
+        ]  # fmt: skip
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    finally:
+        app.extensions["cbt.waiting_room"] = open_door
+    assert result.returncode == 0, result.stderr[-2000:]
+    with (tmp_path / "stats_stats.csv").open(newline="") as handle:
+        rows = {row["Name"]: row for row in csv.DictReader(handle)}
+    waits = [row for name, row in rows.items() if name.endswith("(told to wait)")]
+    assert sum(int(row["Request Count"]) for row in waits) >= 1
+    assert int(rows["POST /sessions/[id]/responses"]["Request Count"]) >= 6 * 10
+    assert int(rows["POST /auth/logout"]["Request Count"]) == 6  # every student finished
+    assert int(rows["Aggregated"]["Failure Count"]) == 0
+
+
 def test_distributed_headless_storm_writes_its_reports(
     live_server: LiveServer, tmp_path: Path
 ) -> None:
