@@ -66,6 +66,9 @@ def load(url: str, schema: str, n_persons: int):
     base = create_app({"DATABASE_URL": url, "SECRET_KEY": "b" * 32})
     with base.app_context(), db.engine.begin() as connection:
         connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        # In public, not in the scratch schema (first on the search path): dropping the schema
+        # would drop the extension with it, and the test database's own search index after.
+        connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
     scoped = f"{url}?options=-csearch_path%3D{schema},public"
     app = create_app({"DATABASE_URL": scoped, "SECRET_KEY": "b" * 32, "JOBS_RUNNER": "thread"})
     started = time.perf_counter()
@@ -230,23 +233,25 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch schema")
     args = parser.parse_args()
     schema = f"bench_caljob_{uuid.uuid4().hex[:8]}"
-    app, ids, data, timings = load(URL, schema, args.persons)
+    app = None
     try:
+        app, ids, data, timings = load(URL, schema, args.persons)
         seconds, row = run_job(app, ids)
         fit_only = baseline(data)
     finally:
-        from jobs.runners import stop_thread_worker
+        from cbt.app import create_app
+        from cbt.db import db
 
-        stop_thread_worker(app)
-        if not args.keep:
-            from cbt.app import create_app
-            from cbt.db import db
+        if app is not None:
+            from jobs.runners import stop_thread_worker
 
+            stop_thread_worker(app)
             with app.app_context():
                 db.engine.dispose()
+        if not args.keep:  # also after a failure: no scratch schema is left behind
             base = create_app({"DATABASE_URL": URL, "SECRET_KEY": "b" * 32})
             with base.app_context(), db.engine.begin() as connection:
-                connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+                connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     result = {
         "persons": args.persons,
         "items": N_ITEMS,
