@@ -7,6 +7,7 @@ lifecycle table in ``item_bank.service.TRANSITIONS`` decides who moves an item w
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
@@ -14,7 +15,7 @@ from cbt.audit import record_audit
 from cbt.auth import require_user
 from cbt.db import db
 from cbt.errors import DomainError, ErrorCode, Forbidden, ValidationError
-from cbt.http import get_field, json_body, request_actor
+from cbt.http import INT32_MAX, get_field, json_body, request_actor
 from cbt.i18n import current_locale
 from cbt.models import Role
 from cbt.openapi import openapi, register_schemas
@@ -22,7 +23,15 @@ from item_bank import guidance, service
 from item_bank.curriculum import code_table, code_texts, describe_curriculum_code
 from item_bank.media import get_media, store_media
 from item_bank.models import ItemStatus
-from item_bank.qti import ImportOptions, export_package, import_package
+from item_bank.processing import ProcessingError
+from item_bank.qti import (
+    ImportOptions,
+    content_scorer,
+    export_package,
+    import_package,
+    version_scorer,
+)
+from item_bank.qti.agreement import qti_responses
 from item_bank.schemas import SCHEMAS, item_fields, item_filters, query_float, query_int
 from item_bank.types import ITEM_TYPES, get_item_type
 
@@ -255,12 +264,49 @@ def preview() -> Response:
     return jsonify({"item": {"handle": "preview", "sequence": 1, **view}})
 
 
+_RESPONSES = {
+    "type": "object",
+    "description": 'Responses keyed by QTI response identifier: {"RESPONSE": "ChoiceA"}; a '
+    'multiple or ordered response is a list, a pair "A B", a record an object.',
+    "additionalProperties": True,
+}
+_OUTCOMES = {
+    "type": "object",
+    "description": 'The outcome variables after response processing: {"SCORE": 1.0, ...}.',
+    "additionalProperties": True,
+}
+
+
+def _outcomes(scorer: Any, responses: dict[str, Any]) -> dict[str, Any]:
+    """Run the item's compiled response processing; a response it cannot take is a 422."""
+    try:
+        return scorer.score_json(responses)
+    except ProcessingError as error:
+        raise ValidationError(
+            "The responses do not fit the item: %(reason)s",
+            params={"reason": str(error)},
+            details={"field": "responses"},
+        ) from None
+
+
 @blueprint.post("/items/score")
 @openapi(
-    summary="Try a response against an unsaved key: the score it would get.",
+    summary="Try a response against an unsaved key: the score it would get, and the outcome "
+    "variables of the item's response processing (as delivery and `cbt items score` run it). "
+    "Give `response` in the player's shape or `responses` keyed by response identifier.",
     tags=[ITEMS],
     roles=AUTHORS,
-    body={"type": "object", "required": ["item_type", "content", "scoring", "response"]},
+    body={
+        "type": "object",
+        "required": ["item_type", "content", "scoring"],
+        "properties": {
+            "item_type": {"type": "string", "maxLength": 32},
+            "content": {"type": "object"},
+            "scoring": {"type": "object"},
+            "response": {"description": 'The player\'s shape, e.g. {"choice": "A"}.'},
+            "responses": _RESPONSES,
+        },
+    },
 )
 def try_score() -> Response:
     require_user(*AUTHORS)
@@ -269,12 +315,72 @@ def try_score() -> Response:
     kind = get_item_type(item_type)
     content = kind.clean_content(get_field(data, "content", dict))
     scoring = kind.validate_scoring(content, get_field(data, "scoring", dict))
-    score = service.score_response(item_type, content, scoring, data.get("response"))
+    responses = get_field(data, "responses", dict, default=None)
+    if responses is None and data.get("response") is None:
+        raise ValidationError(
+            "Give 'response' (as the player sends it) or 'responses' (keyed by response "
+            "identifier).",
+            details={"field": "responses"},
+        )
+    result: dict[str, Any] = {
+        "score": None,
+        "max_score": kind.max_score(scoring),
+        "human_scored": kind.human_scored,
+    }
+    if responses is None:  # validated by the type, then put in the QTI shape
+        result["score"] = service.score_response(item_type, content, scoring, data["response"])
+        try:
+            responses = qti_responses(item_type, data["response"])
+        except ProcessingError as error:
+            raise ValidationError(str(error), details={"field": "response"}) from None
+    scorer = content_scorer(
+        key="preview",
+        title=None,
+        language=get_field(data, "language", str, default="ja", max_length=16),
+        item_type=item_type,
+        content=content,
+        scoring=scoring,
+    )
+    result["outcomes"] = _outcomes(scorer, responses)
+    if result["score"] is None and not kind.human_scored:  # a rater's score is not SCORE's
+        score = result["outcomes"].get("SCORE")
+        result["score"] = None if score is None else float(score)
+    return jsonify(result)
+
+
+@blueprint.post("/items/<int:item_id>/score")
+@openapi(
+    summary="Score responses keyed by response identifier against a stored item version (the "
+    "latest unless `version` is given): the outcome variables, exactly as `cbt items score "
+    "ITEM_ID --response JSON` prints them.",
+    tags=[ITEMS],
+    roles=AUTHORS,
+    body={
+        "type": "object",
+        "required": ["responses"],
+        "properties": {
+            "responses": _RESPONSES,
+            "version": {"type": "integer", "minimum": 1, "maximum": INT32_MAX},
+        },
+    },
+)
+def score_stored_item(item_id: int) -> Response:
+    require_user(*AUTHORS)
+    data = json_body()
+    responses = get_field(data, "responses", dict)
+    number = get_field(data, "version", int, default=None, minimum=1)
+    item = service.get_item(item_id)
+    if number is None:
+        version = next(v for v in item.versions if v.is_latest)
+    else:
+        version = service.get_version_by_number(item.id, number)
     return jsonify(
         {
-            "score": score,
-            "max_score": kind.max_score(scoring),
-            "human_scored": kind.human_scored,
+            "item_id": item.id,
+            "key": item.key,
+            "version": version.version_number,
+            "human_scored": get_item_type(version.item_type).human_scored,
+            "outcomes": _outcomes(version_scorer(version), responses),
         }
     )
 

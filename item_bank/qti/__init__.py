@@ -4,6 +4,7 @@ from item_bank.qti.items import QTI_NS, ParsedItem, item_xml, read_item
 from item_bank.qti.package import (
     CBT_NS,
     ImportOptions,
+    content_scorer,
     export_package,
     import_package,
     package_item_scorer,
@@ -18,6 +19,7 @@ __all__ = [
     "PackageLimits",
     "ParsedItem",
     "SafePackage",
+    "content_scorer",
     "export_package",
     "import_package",
     "item_xml",

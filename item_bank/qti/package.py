@@ -1009,13 +1009,33 @@ def package_item_scorer(
 
 def version_scorer(version: ItemVersion) -> Scorer:
     """The compiled response processing of a bank item version, from its QTI export."""
-    xml = item_xml(
-        identifier=_identifier(version.item.key),
-        title=version.title or version.item.key,
+    return content_scorer(
+        key=version.item.key,
+        title=version.title,
         language=version.language,
         item_type=version.item_type,
         content=version.content,
         scoring=version.scoring,
-        max_score=get_item_type(version.item_type).max_score(version.scoring),
+    )
+
+
+def content_scorer(
+    *,
+    key: str,
+    title: str | None,
+    language: str,
+    item_type: str,
+    content: dict[str, Any],
+    scoring: dict[str, Any],
+) -> Scorer:
+    """The compiled response processing of item content (saved or not), from its QTI form."""
+    xml = item_xml(
+        identifier=_identifier(key),
+        title=title or key,
+        language=language,
+        item_type=item_type,
+        content=content,
+        scoring=scoring,
+        max_score=get_item_type(item_type).max_score(scoring),
     )
     return compile_item_xml(xml)

@@ -241,6 +241,7 @@ MATRIX = [
     Row("POST /api/v1/item-versions/<int:version_id>/transitions", BANK_READER_WRITE),
     Row("POST /api/v1/items/preview", BANK_WRITE),
     Row("POST /api/v1/items/score", BANK_WRITE),
+    Row("POST /api/v1/items/<int:item_id>/score", BANK_WRITE),
     Row("GET /api/v1/items/export.zip", OPERATOR),
     Row("POST /api/v1/items/import", BANK_WRITE),
     Row("GET /api/v1/stimuli", BANK_READ),

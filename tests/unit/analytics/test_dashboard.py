@@ -9,7 +9,7 @@ import uuid
 import numpy as np
 import pytest
 from flask import Flask
-from hypothesis import given
+from hypothesis import given as for_all
 from hypothesis import strategies as st
 from sqlalchemy import select
 
@@ -27,7 +27,7 @@ def test_wilson_interval_matches_the_textbook_values() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
-@given(st.integers(min_value=1, max_value=10_000), st.data())
+@for_all(st.integers(min_value=1, max_value=10_000), st.data())
 def test_wilson_interval_always_contains_the_rate(n: int, data: st.DataObject) -> None:
     # All right or all wrong is common in a class; rounding once put 1.0 outside [low, high].
     successes = data.draw(st.sampled_from([0, n, data.draw(st.integers(0, n))]))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 
 import pytest
 from flask import Flask
 
 from cbt.audit import Actor
+from cbt.cli import cli
 from cbt.db import db
 from cbt.models import AuditEvent
 from item_bank.models import Item, ItemVersion
@@ -214,12 +216,72 @@ def test_preview_is_the_student_view_and_score_tries_a_key(operator: ApiClient, 
         {"item_type": "ordering", "content": content, "scoring": scoring,
          "response": {"order": ["A", "B", "C"]}},
     )  # fmt: skip
-    assert tried.get_json() == {"score": 1.0, "max_score": 1.0, "human_scored": False}
+    assert tried.get_json() == {
+        "score": 1.0,
+        "max_score": 1.0,
+        "human_scored": False,
+        "outcomes": {"SCORE": 1.0},
+    }
     malformed = operator.post(
         "/api/v1/items/score",
         {"item_type": "ordering", "content": content, "scoring": scoring, "response": {"order": 1}},
     )
     assert malformed.status_code == 422
+    # The same try in the shape of `cbt items score`: keyed by response identifier.
+    keyed = operator.post(
+        "/api/v1/items/score",
+        {"item_type": "ordering", "content": content, "scoring": scoring,
+         "responses": {"RESPONSE": ["B", "A", "C"]}},
+    )  # fmt: skip
+    assert keyed.status_code == 200, keyed.get_json()
+    assert keyed.get_json()["score"] == 0.0
+    assert keyed.get_json()["outcomes"]["SCORE"] == 0.0
+    for body, field in [
+        ({"responses": {"NOPE": "A"}}, "responses"),
+        ({"responses": "A"}, "responses"),
+        ({}, "responses"),
+    ]:
+        refused = operator.post(
+            "/api/v1/items/score",
+            {"item_type": "ordering", "content": content, "scoring": scoring, **body},
+        )
+        assert refused.status_code == 422, body
+        assert refused.get_json()["error"]["details"]["field"] == field
+
+
+def test_a_stored_item_scores_responses_as_the_command_line_does(
+    app: Flask, operator: ApiClient, runner, every_type
+) -> None:
+    from item_bank.models import ItemVersion
+    from item_bank.qti.agreement import qti_responses
+    from tests.unit.item_bank.test_types import CASES
+
+    for type_id, version_id in every_type.items():
+        version = db.session.get(ItemVersion, version_id)
+        if type_id == "extended_text":
+            continue
+        response = json.dumps(qti_responses(type_id, CASES[type_id][0]))
+        printed = runner.invoke(cli, ["items", "score", version.item.key, "--response", response])
+        assert printed.exit_code == 0, printed.output
+        reply = operator.post(
+            f"/api/v1/items/{version.item_id}/score", {"responses": json.loads(response)}
+        )
+        assert reply.status_code == 200, reply.get_json()
+        body = reply.get_json()
+        assert body["outcomes"] == json.loads(printed.output), type_id
+        assert (body["key"], body["version"]) == (version.item.key, version.version_number)
+    some = next(iter(every_type.values()))
+    item_id = db.session.get(ItemVersion, some).item_id
+    for body, status in [
+        ({"responses": {"NOPE": "A"}}, 422),
+        ({"responses": {}, "version": 99}, 404),
+        ({"responses": {}, "version": 0}, 422),
+        ({}, 422),
+    ]:
+        reply = operator.post(f"/api/v1/items/{item_id}/score", body)
+        assert reply.status_code == status, (body, reply.get_json())
+        assert set(reply.get_json()["error"]) == {"code", "message", "details"}
+    assert operator.post("/api/v1/items/999999/score", {"responses": {}}).status_code == 404
 
 
 def test_export_and_import_over_http(operator: ApiClient, bank: dict[str, int]) -> None:
