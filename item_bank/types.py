@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 from cbt.errors import ValidationError
 from item_bank.rendering import plain_text, sanitise_html
+from scoring.registry import Registry
 
 __all__ = [
     "ITEM_TYPES",
@@ -328,12 +329,11 @@ class ItemType:
         raise NotImplementedError
 
 
-ITEM_TYPES: dict[str, ItemType] = {}
-
-
-def register_item_type(cls: type[ItemType]) -> type[ItemType]:
-    ITEM_TYPES[cls.type_id] = cls()
-    return cls
+#: Type id -> the type (one instance each). Content, forms and the editor name types by id.
+ITEM_TYPES: Registry[ItemType] = Registry(
+    "item type", name_of=lambda cls: cls.type_id, instantiate=True
+)
+register_item_type = ITEM_TYPES.register
 
 
 def get_item_type(type_id: str) -> ItemType:

@@ -53,6 +53,7 @@ from scoring.irt import _check_params, _information_at, _log_prob_at
 from scoring.parameters import ItemParameters
 from scoring.pool import ItemPool
 from scoring.posterior import PosteriorEAP
+from scoring.registry import Registry
 
 __all__ = [
     "SELECTION_RULES",
@@ -207,42 +208,27 @@ class SelectionRule:
         return f"{type(self).__name__}({args})"
 
 
-#: Name -> selection rule class. Configuration refers to rules by these names.
-SELECTION_RULES: dict[str, type[SelectionRule]] = {}
-
 _KINDS = ("filter", "criterion", "weight", "order")
 
 
-def register_selection_rule(cls: type[SelectionRule]) -> type[SelectionRule]:
-    """Class decorator adding a rule to :data:`SELECTION_RULES` under ``cls.name``."""
-    if not cls.name or cls.kind not in _KINDS:
-        raise ValueError(f"{cls.__name__} needs a name and a kind in {_KINDS}")
-    if cls.name in SELECTION_RULES and SELECTION_RULES[cls.name] is not cls:
-        raise ValueError(f"a selection rule named {cls.name!r} is already registered")
-    SELECTION_RULES[cls.name] = cls
-    return cls
+def _check_kind(cls: type) -> None:
+    if cls.kind not in _KINDS:
+        raise ValueError(f"{cls.__name__} needs a kind in {_KINDS}")
+
+
+#: Name -> selection rule class. Configuration refers to rules by these names.
+SELECTION_RULES: Registry[type[SelectionRule]] = Registry(
+    "selection rule", name_of=lambda cls: cls.name, check=_check_kind
+)
+#: Class decorator adding a rule to :data:`SELECTION_RULES` under ``cls.name``.
+register_selection_rule = SELECTION_RULES.register
 
 
 def make_selection_rule(config: str | Mapping[str, Any] | SelectionRule) -> SelectionRule:
     """Build a rule from its name or a mapping ``{"rule": name, **settings}``."""
     if isinstance(config, SelectionRule):
         return config
-    if isinstance(config, str):
-        config = {"rule": config}
-    if not isinstance(config, Mapping) or "rule" not in config:
-        raise ValueError(f"a selection rule is a name or a mapping with 'rule', got {config!r}")
-    settings = dict(config)
-    name = settings.pop("rule")
-    try:
-        cls = SELECTION_RULES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown selection rule {name!r}; expected one of {sorted(SELECTION_RULES)}"
-        ) from None
-    try:
-        return cls(**settings)
-    except TypeError as exc:
-        raise ValueError(f"bad settings for selection rule {name!r}: {exc}") from None
+    return SELECTION_RULES.build(config)
 
 
 def _positive_int(value: Any, name: str, minimum: int = 1) -> int:

@@ -34,6 +34,7 @@ import numpy as np
 
 from scoring.irt import _subset_information, _subset_log_likelihood
 from scoring.parameters import ItemParameters
+from scoring.registry import Registry
 
 __all__ = [
     "STOPPING_RULES",
@@ -121,39 +122,18 @@ class StoppingRule:
 
 
 #: Name -> stopping rule class. Configuration refers to rules by these names.
-STOPPING_RULES: dict[str, type[StoppingRule]] = {}
-
-
-def register_stopping_rule(cls: type[StoppingRule]) -> type[StoppingRule]:
-    """Class decorator adding a rule to :data:`STOPPING_RULES` under ``cls.name``."""
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} needs a name")
-    if cls.name in STOPPING_RULES and STOPPING_RULES[cls.name] is not cls:
-        raise ValueError(f"a stopping rule named {cls.name!r} is already registered")
-    STOPPING_RULES[cls.name] = cls
-    return cls
+STOPPING_RULES: Registry[type[StoppingRule]] = Registry(
+    "stopping rule", name_of=lambda cls: cls.name
+)
+#: Class decorator adding a rule to :data:`STOPPING_RULES` under ``cls.name``.
+register_stopping_rule = STOPPING_RULES.register
 
 
 def make_stopping_rule(config: str | Mapping[str, Any] | StoppingRule) -> StoppingRule:
-    """Build a rule from a mapping ``{"rule": name, **settings}`` (or an instance)."""
+    """Build a rule from its name or a mapping ``{"rule": name, **settings}`` (or an instance)."""
     if isinstance(config, StoppingRule):
         return config
-    if isinstance(config, str):
-        config = {"rule": config}
-    if not isinstance(config, Mapping) or "rule" not in config:
-        raise ValueError(f"a stopping rule is a mapping with 'rule', got {config!r}")
-    settings = dict(config)
-    name = settings.pop("rule")
-    try:
-        cls = STOPPING_RULES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown stopping rule {name!r}; expected one of {sorted(STOPPING_RULES)}"
-        ) from None
-    try:
-        return cls(**settings)
-    except TypeError as exc:
-        raise ValueError(f"bad settings for stopping rule {name!r}: {exc}") from None
+    return STOPPING_RULES.build(config)
 
 
 def _count(value: Any, name: str) -> int:
