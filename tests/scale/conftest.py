@@ -1,11 +1,13 @@
 """Fixtures of the scale tests: this run's own PostgreSQL primary with a streaming replica,
-Redis, a migrated and seeded database, and on demand PgBouncer and three gunicorn nodes behind
-HAProxy. Like the fault tests, each test adds its own class and administration
-(tests.faults.conftest.add_class), so the tests share the servers and never each other's answers.
+Redis, a migrated and seeded database, and on demand PgBouncer, Redis Clusters (3 masters and 3
+replicas) and three gunicorn nodes behind HAProxy on a cluster of their own. Like the fault
+tests, each test adds its own class and administration (tests.faults.conftest.add_class), so the
+tests share the servers and never each other's answers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -20,6 +22,7 @@ from sqlalchemy.pool import NullPool
 from tests.faults.conftest import N_ITEMS, Stack
 from tests.faults.stack import Gunicorn, RedisServer, missing_tools
 from tests.helpers import SECRET, SeededSchool, cat_settings, seed_school
+from tests.scale.redis_cluster import RedisClusterServers, missing_cluster_tools
 from tests.scale.stack import (
     HAProxy,
     PgBouncer,
@@ -131,32 +134,58 @@ def as_stack(replicated: Replicated, url: str, server: Gunicorn) -> Stack:
     )  # fmt: skip
 
 
+@contextlib.contextmanager
+def running_cluster() -> Iterator[RedisClusterServers]:
+    """A Redis Cluster of 3 masters and 3 replicas on free loopback ports, stopped after."""
+    missing = missing_cluster_tools()
+    if missing:
+        pytest.fail(f"the Redis Cluster tests need {', '.join(missing)}", pytrace=False)
+    servers = RedisClusterServers()
+    try:
+        servers.start()
+        yield servers
+    finally:
+        servers.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_cluster() -> Iterator[RedisClusterServers]:
+    """The module's own Redis Cluster."""
+    with running_cluster() as servers:
+        yield servers
+
+
 @dataclass
 class Nodes:
     nodes: list[Gunicorn]
     haproxy: HAProxy
     stack: Stack
+    cluster: RedisClusterServers
 
 
 @pytest.fixture(scope="session")
 def nodes(replicated: Replicated) -> Iterator[Nodes]:
-    """N_NODES gunicorn nodes on one database and one Redis, behind HAProxy."""
-    servers = [
-        Gunicorn(node_env(replicated), workers=N_WORKERS, threads=4, ready_seconds=READY)
-        for _ in range(N_NODES)
-    ]
-    haproxy = HAProxy(servers)
-    try:
-        for server in servers:
-            server.launch()
-        for server in servers:
-            server.wait_ready()
-        haproxy.start()
-        yield Nodes(servers, haproxy, as_stack(replicated, haproxy.url, servers[0]))
-    finally:
-        haproxy.stop()
-        for server in servers:
-            server.stop()
+    """N_NODES gunicorn nodes behind HAProxy, as in production at national scale: on the
+    primary with its streaming replica, and on a Redis Cluster of their own."""
+    with running_cluster() as cluster:
+        env = node_env(replicated, CBT_REDIS_CLUSTER_NODES=cluster.nodes)
+        del env["CBT_REDIS_URL"]  # the cluster holds session state, exposure and limits
+        servers = [
+            Gunicorn(env, workers=N_WORKERS, threads=4, ready_seconds=READY) for _ in range(N_NODES)
+        ]
+        haproxy = HAProxy(servers)
+        try:
+            for server in servers:
+                server.launch()
+            for server in servers:
+                server.wait_ready()
+            haproxy.start()
+            stack = as_stack(replicated, haproxy.url, servers[0])
+            yield Nodes(servers, haproxy, stack, cluster)
+        finally:
+            haproxy.stop()
+            for server in servers:
+                server.stop()
 
 
 @dataclass

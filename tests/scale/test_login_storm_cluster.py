@@ -3,7 +3,6 @@ on one slot, shared by every client; no 5xx, everyone let in, in ticket order.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,25 +10,12 @@ from flask import Flask
 
 from cbt.state import RedisClusterStateStore
 from tests.helpers import SeededSchool, seed_school
-from tests.scale.redis_cluster import RedisClusterServers, missing_cluster_tools
+from tests.scale.redis_cluster import RedisClusterServers
 from tests.storm import storm_in_app
 
 pytestmark = pytest.mark.scale
 
 N_STUDENTS = 24
-
-
-@pytest.fixture(scope="module")
-def redis_cluster() -> Iterator[RedisClusterServers]:
-    missing = missing_cluster_tools()
-    if missing:
-        pytest.fail(f"the Redis Cluster tests need {', '.join(missing)}", pytrace=False)
-    servers = RedisClusterServers()
-    try:
-        servers.start()
-        yield servers
-    finally:
-        servers.stop()
 
 
 @pytest.fixture

@@ -25,25 +25,12 @@ from tests.faults.stack import Gunicorn
 from tests.faults.students import Device, Ledger, sit
 from tests.helpers import SECRET, ApiClient, cat_settings, seed_school
 from tests.scale.ledger_check import ledger_problems, truncate_all
-from tests.scale.redis_cluster import RedisClusterServers, missing_cluster_tools
+from tests.scale.redis_cluster import RedisClusterServers
 from tests.unit.delivery.test_exposure import SETTINGS as EXPOSURE_SETTINGS
 from tests.unit.delivery.test_exposure import database_rates
 from tests.unit.delivery.test_exposure import sit as sit_in_process
 
 pytestmark = pytest.mark.scale
-
-
-@pytest.fixture(scope="module")
-def redis_cluster() -> Iterator[RedisClusterServers]:
-    missing = missing_cluster_tools()
-    if missing:
-        pytest.fail(f"the Redis Cluster tests need {', '.join(missing)}", pytrace=False)
-    servers = RedisClusterServers()
-    try:
-        servers.start()
-        yield servers
-    finally:
-        servers.stop()
 
 
 @pytest.fixture
