@@ -30,7 +30,13 @@ from item_bank.types import get_item_type
 
 @dataclass(frozen=True)
 class PoolItem:
-    """One pool item as the delivery engine compiles it (parameters None: not calibrated yet)."""
+    """One pool item as the delivery engine compiles it (parameters None: not calibrated yet).
+
+    Its twin is ``delivery.engine.BankItem``: the same item with the student view rendered (from
+    ``stimulus_html`` and ``accessibility``) and the category cuts derived. The layer contracts
+    keep them two (the item bank may not import delivery, nor the pure engine the item bank);
+    tests/unit/delivery/test_bank_items.py keeps their shared fields identical.
+    """
 
     item_version_id: int
     key: str
