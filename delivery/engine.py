@@ -56,7 +56,13 @@ SEED_RULE = "numpy.default_rng([session_seed, step, stream]) over form positions
 
 @dataclass(frozen=True)
 class BankItem:
-    """One pool item as the item bank hands it to the engine."""
+    """One pool item as the item bank hands it to the engine.
+
+    The twin of ``item_bank.service.PoolItem``, with the student view rendered once and the
+    category cuts derived (``delivery.service.bank_items`` converts). The engine may not import
+    the item bank, so the type is defined here too; tests/unit/delivery/test_bank_items.py keeps
+    the shared fields identical.
+    """
 
     item_version_id: int
     key: str

@@ -77,13 +77,13 @@ from item_bank.qti.usagedata import (
 )
 from item_bank.service import (
     ItemFields,
-    _check_key,
     add_item,
     create_parameter_set,
     create_stimulus,
     enemy_keys_for,
     revise_item,
 )
+from item_bank.service.common import _check_key
 from item_bank.types import get_item_type
 
 __all__ = ["CBT_NS", "ImportOptions", "export_package", "import_package"]
