@@ -7,7 +7,8 @@ Two engines, chosen by :func:`simulate` (``engine="auto"``):
   length, SE and classification stopping rules, any final estimator): all simulees of a batch
   advance together, one vectorised step per item position, with the section's own
   ``AdaptiveEngine`` rules and exposure counters per worker updated after every position
-  (see the ``scoring.lockstep`` docstring for the exact rule). About ten times faster.
+  (see the ``scoring.lockstep`` docstring for the exact rule). More than ten times faster on
+  the bench test (docs/performance.md, "Scale (issue 12)").
 - **per examinee**, for everything else (several sections, linear or LOFT sections, free
   navigation, pretest items, testlets, enemy sets, Sympson-Hetter, other selection or stopping
   rules): each simulee runs ``engine.start`` / ``record_answer`` / ``choose_next`` exactly as

@@ -3,6 +3,8 @@
 :func:`simulate_adaptive_tests` drives :class:`~scoring.adaptive.AdaptiveEngine` examinee by
 examinee with exactly the calls the delivery server makes (``next`` then ``record``), so its
 exposure rates, test lengths and conditional bias describe the test that will go live.
+:func:`simulate_lockstep` runs the same rules for a batch of examinees at once
+(:mod:`scoring.lockstep`), for the settings that path honours.
 :func:`sympson_hetter_parameters` calibrates Sympson-Hetter exposure parameters by the usual
 iterated simulations.
 """
