@@ -17,6 +17,16 @@ Anything else (other criteria, weights, Sympson-Hetter, enemy sets, testlets, ot
 rules) makes :func:`plan_lockstep` raise :class:`LockstepUnsupported`, naming the setting;
 callers then use the per-examinee engine.
 
+**Maximum information, exactly.** For a dichotomous pool of more than 1,024 items the
+information of every item is ranked once on a grid of spacing :data:`GRID_STEP` over the
+posterior bounds. A simulee's candidates are the best 32 (then 256) items at the two grid nodes
+around its theta, scored exactly at theta; the pick is taken from them only when no item outside
+them can beat the ``k``-th eligible candidate (a bound from the shortlist's edge information and
+the largest slope of any item's information, :func:`_information_slope`). Otherwise, and for
+polytomous pools, the whole pool is scored at theta and the engine's own shortlist
+(``scoring.selection._shortlist``, ties to the lower index) picks. Either way the candidates are
+the ones the per-examinee engine would rank first.
+
 **Exposure control.** The per-examinee delivery simulation keeps counters as the server does:
 before each session the session count ``S`` goes up by one, and item ``j`` is blocked while
 ``count_j / S >= r``. In lock-step the simulees are taken in batches of ``batch_size``: a batch

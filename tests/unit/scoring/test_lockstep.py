@@ -197,6 +197,19 @@ def test_deterministic_for_a_seed_and_independent_of_batches(big_pool, thetas) -
     np.testing.assert_array_equal(a.theta[300:], c.theta)
 
 
+def test_worker_processes_split_the_simulees_deterministically(big_pool, thetas) -> None:
+    capped = AdaptiveEngine(spec(exposure=0.25), big_pool)
+    two = simulate_lockstep(capped, thetas[:120], seed=8, n_jobs=2)
+    again = simulate_lockstep(capped, thetas[:120], seed=8, n_jobs=2)
+    np.testing.assert_array_equal(two.theta, again.theta)
+    assert two.exposure.max() <= 0.25 + 2 / 120  # each worker's counters: 1/60 each
+    free = AdaptiveEngine(spec(), big_pool)
+    one = simulate_lockstep(free, thetas[:120], seed=8)
+    split = simulate_lockstep(free, thetas[:120], seed=8, n_jobs=2)
+    np.testing.assert_array_equal(one.theta, split.theta)
+    assert one.administered[77].tolist() == split.administered[77].tolist()
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
