@@ -3,16 +3,17 @@
 Two engines, chosen by :func:`simulate` (``engine="auto"``):
 
 - **lock-step** (``scoring.lockstep``), for a test that is one adaptive section whose rules it
-  honours (content limits, maximum information, randomesque, a maximum exposure rate, the
-  length, SE and classification stopping rules, any final estimator): all simulees of a batch
-  advance together, one vectorised step per item position, with the section's own
+  honours (content limits, enemy sets, maximum information, randomesque, a maximum exposure
+  rate, the length, SE and classification stopping rules, any final estimator): all simulees
+  of a batch advance together, one vectorised step per item position, with the section's own
   ``AdaptiveEngine`` rules and exposure counters per worker updated after every position
   (see the ``scoring.lockstep`` docstring for the exact rule). More than ten times faster on
   the bench test (docs/performance.md, "Scale (issue 12)").
 - **per examinee**, for everything else (several sections, linear or LOFT sections, free
-  navigation, pretest items, testlets, enemy sets, Sympson-Hetter, other selection or stopping
-  rules): each simulee runs ``engine.start`` / ``record_answer`` / ``choose_next`` exactly as
-  the server does, with exposure counters kept in memory the way the server keeps them in Redis.
+  navigation, pretest items, testlets, Sympson-Hetter, other selection or stopping rules),
+  which need per-session state the lock-step arrays do not model, or rules not vectorised
+  there: each simulee runs ``engine.start`` / ``record_answer`` / ``choose_next`` exactly as the
+  server does, with exposure counters kept in memory the way the server keeps them in Redis.
 
 The report says what a test will do before it goes live: conditional bias and RMSE by theta,
 exposure rates, pool use, blueprint conformance and test lengths, and which engine ran

@@ -9,11 +9,11 @@ simulee and one Python call at a time; here the Python overhead is paid once per
 position.
 
 **What it honours.** The selection filters ``max_exposure_rate``, ``content_limits`` and
-``enemies`` (the last only for a pool without enemy sets, where it does nothing), the criterion
+``enemies``, the criterion
 ``max_information``, the order rule ``randomesque``, the stopping rules ``max_length``,
 ``min_length``, ``se_target`` and ``ci_classification`` (with ``content_limits`` holding a
 variable-length test open as the engine does), any final estimator, and any mix of item models.
-Anything else (other criteria, weights, Sympson-Hetter, enemy sets, testlets, other stopping
+Anything else (other criteria, weights, Sympson-Hetter, testlets, other stopping
 rules) makes :func:`plan_lockstep` raise :class:`LockstepUnsupported`, naming the setting;
 callers then use the per-examinee engine.
 
@@ -87,7 +87,10 @@ class LockstepPlan:
         The ``max_exposure_rate`` filter's rate.
     content : ContentLimits or None
     filter_order : tuple of str
-        ``"exposure"`` and ``"content"`` in the engine's filter order.
+        ``"exposure"``, ``"enemies"`` and ``"content"`` in the engine's filter order
+        (``"enemies"`` only when the pool has enemy sets).
+    enemies : dict of int to ndarray
+        Each item's enemies (only with the ``enemies`` rule and enemy sets).
     area : ndarray of int, shape (n_pool,)
         Content-area column of each item (``n_areas`` for items without an area).
     area_size : ndarray of int, shape (n_areas + 1,)
@@ -105,6 +108,7 @@ class LockstepPlan:
     exposure_rate: float | None
     content: ContentLimits | None
     filter_order: tuple[str, ...]
+    enemies: dict[int, np.ndarray]
     area: np.ndarray
     area_size: np.ndarray
     log_prob: np.ndarray
@@ -143,10 +147,8 @@ def plan_lockstep(engine: AdaptiveEngine) -> LockstepPlan:
             content = rule
             order.append("content")
         elif rule.name == "enemies":
-            if pool.enemy_sets:
-                raise LockstepUnsupported(
-                    "enemy sets are not supported by the lock-step simulation"
-                )
+            if pool.enemy_sets and "enemies" not in order:
+                order.append("enemies")
         else:
             raise LockstepUnsupported(f"selection rule {rule.name!r} is not supported in lock-step")
     if engine._criterion.name != "max_information":
@@ -185,6 +187,11 @@ def plan_lockstep(engine: AdaptiveEngine) -> LockstepPlan:
         exposure_rate=exposure_rate,
         content=content,
         filter_order=tuple(order),
+        enemies=(
+            {j: pool.enemies_of(j) for j in range(n_pool) if pool.enemies_of(j).size}
+            if "enemies" in order
+            else {}
+        ),
         area=area,
         area_size=area_size,
         log_prob=log_prob,
@@ -403,7 +410,10 @@ class _Batch:
         posterior = engine.new_posterior()
         self.nodes = posterior.nodes
         self.log_post = np.tile(posterior.log_posterior, (b, 1))
-        self.given = np.zeros((b, len(engine.pool)), dtype=bool)
+        # Items a simulee may no longer have: given, or (with the enemies rule) an enemy of one
+        # given; ``area_counts`` and ``barred_area`` count the two kinds per area column.
+        self.taken = np.zeros((b, len(engine.pool)), dtype=bool)
+        self.barred_area = np.zeros((b, plan.area_size.shape[0]), dtype=np.int64)
         self.items = np.full((b, self.max_items), -1, dtype=np.intp)
         self.scores = np.full((b, self.max_items), -1, dtype=np.intp)
         self.area_counts = np.zeros((b, plan.area_size.shape[0]), dtype=np.int64)
@@ -476,8 +486,10 @@ class _Batch:
         """One pick per row (-1: nothing eligible); second value: the exposure filter gave way."""
         plan = self.plan
         n_cols = plan.area_size.shape[0]
-        given_area = self.area_counts[rows]
-        avail = plan.area_size[None, :] - given_area  # (R, A+1) eligible before filters
+        # Eligible items per (simulee, area column), without and with the enemies rule, and
+        # without and with the exposure filter: avail[enemies][exposure], shape (R, A+1).
+        avail = [[plan.area_size[None, :] - self.area_counts[rows]] * 2]
+        avail.append([avail[0][0] - self.barred_area[rows]] * 2)
         blocked = self._blocked() if self.exposure else None
         if blocked is not None:
             blocked_area = np.bincount(plan.area[blocked], minlength=n_cols)
@@ -485,22 +497,33 @@ class _Batch:
             width = int(self.n[rows].max())
             adm = np.maximum(self.items[rows, :width], 0)
             hit = (self.items[rows, :width] >= 0) & blocked[adm]
-            both = np.zeros(avail.shape, dtype=np.int64)
+            both = np.zeros((rows.size, n_cols), dtype=np.int64)
             where = (np.repeat(np.arange(rows.size), width), plan.area[adm].ravel())
             np.add.at(both, where, hit.ravel().astype(np.int64))
-            avail_open = avail - (blocked_area[None, :] - both)
-        else:
-            avail_open = avail
+            avail[0][1] = avail[0][0] - (blocked_area[None, :] - both)
+            if plan.enemies:
+                # ... and less the blocked ones barred as enemies.
+                index = np.flatnonzero(blocked)
+                onehot = plan.area[index][:, None] == np.arange(n_cols)[None, :]
+                taken = self.taken[rows[:, None], index[None, :]].astype(np.int64)
+                barred = taken @ onehot.astype(np.int64)
+                avail[1][1] = avail[1][0] - (blocked_area[None, :] - barred)
+            else:
+                avail[1][1] = avail[1][0] - (blocked_area[None, :] - both)
         allowed = np.ones((rows.size, n_cols), dtype=bool)
         expo = np.zeros(rows.size, dtype=bool)
+        state = {"enemies": 0}
 
         def count(allowed: np.ndarray, expo: np.ndarray) -> np.ndarray:
-            return (np.where(expo[:, None], avail_open, avail) * allowed).sum(axis=1)
+            closed, open_ = avail[state["enemies"]]
+            return (np.where(expo[:, None], open_, closed) * allowed).sum(axis=1)
 
         for name in plan.filter_order:
             if name == "exposure":
                 if blocked is not None:
                     expo = count(allowed, np.ones_like(expo)) > 0
+            elif name == "enemies":
+                state["enemies"] = 1
             else:
                 allowed = self._content_filter(rows, allowed, expo, count)
         n_eligible = count(allowed, expo)
@@ -564,7 +587,7 @@ class _Batch:
         dup = np.zeros(cand.shape, dtype=bool)
         dup[:, 1:] = cand[:, 1:] == cand[:, :-1]
         r_idx = rows[todo][:, None]
-        ok = ~dup & ~self.given[r_idx, cand] & allowed[todo[:, None], plan.area[cand]]
+        ok = ~dup & ~self.taken[r_idx, cand] & allowed[todo[:, None], plan.area[cand]]
         if blocked is not None:
             ok &= ~(expo[todo][:, None] & blocked[cand])
         found = ok.sum(axis=1) >= need[todo]
@@ -592,7 +615,7 @@ class _Batch:
     def _pick_pool(self, row: int, allowed: np.ndarray, expo: bool, blocked, need: int) -> int:
         """Score the whole pool at this simulee's theta (any model): the engine's own shortlist."""
         plan = self.plan
-        eligible = ~self.given[row] & allowed[plan.area]
+        eligible = ~self.taken[row] & allowed[plan.area]
         if blocked is not None and expo:
             eligible &= ~blocked
         info = _information_at(plan.engine.params, np.array([[self.theta[row]]]))[0]
@@ -623,9 +646,19 @@ class _Batch:
             return
         pos = self.n[rows]
         self.items[rows, pos] = items
-        self.given[rows, items] = True
-        np.add.at(self.area_counts, (rows, self.plan.area[items]), 1)
+        self.taken[rows, items] = True
+        area = self.plan.area
+        np.add.at(self.area_counts, (rows, area[items]), 1)
         np.add.at(self.counts, items, 1)
+        enemies = self.plan.enemies
+        if enemies:
+            for row, item in zip(rows.tolist(), items.tolist(), strict=True):
+                others = enemies.get(item)
+                if others is None:
+                    continue
+                new = others[~self.taken[row, others]]
+                self.taken[row, new] = True
+                np.add.at(self.barred_area[row], area[new], 1)
 
     # ------------------------------------------------------------------ responses and EAP
     def _respond(self, rows: np.ndarray) -> None:

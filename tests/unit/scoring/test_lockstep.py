@@ -247,12 +247,41 @@ def test_refuses_settings_it_cannot_honour(big_pool, change, message) -> None:
         simulate_lockstep(engine, [0.0])
 
 
-def test_refuses_enemy_sets_and_testlets(big_pool) -> None:
-    params = big_pool.params
-    with pytest.raises(LockstepUnsupported, match="enemy sets"):
-        plan_lockstep(AdaptiveEngine({"selection": ["enemies", "max_information"]},
-                                     ItemPool(params, enemy_sets=[(0, 1)])))  # fmt: skip
+def test_refuses_testlets(big_pool) -> None:
     with pytest.raises(LockstepUnsupported, match="testlets"):
-        plan_lockstep(AdaptiveEngine({}, ItemPool(params, testlets=[(0, 1)])))
-    # Without enemy sets the enemies rule does nothing, and the plan accepts it.
-    assert plan_lockstep(AdaptiveEngine({"selection": ["enemies", "max_information"]}, big_pool))
+        plan_lockstep(AdaptiveEngine({}, ItemPool(big_pool.params, testlets=[(0, 1)])))
+
+
+def test_enemy_sets_are_honoured(big_pool, thetas) -> None:
+    params = big_pool.params
+    # Enemy sets among the most informative items near theta 0, where every test starts.
+    info = item_information(params, np.array([0.0]))[0]
+    best = np.argsort(-info)[:60]
+    sets = [tuple(best[i : i + 3].tolist()) for i in range(0, 60, 3)]
+    pool = ItemPool(params, content_areas=big_pool.content_areas, enemy_sets=sets)
+    selection = [{"rule": "enemies"}, *spec(k=1)["selection"]]
+    engine = AdaptiveEngine({**spec(k=1), "selection": selection}, pool)
+    result = run_lockstep(plan_lockstep(engine), thetas[:60], seed=1)
+    for r in range(60):
+        items = result.items[r].tolist()
+        assert all(len(set(group) & set(items)) <= 1 for group in sets)
+        # Maximum information (k = 1): each item is the engine's own next choice.
+        state = engine.new_state()
+        for item, score in zip(items, result.scores[r].tolist(), strict=True):
+            assert engine.next(state, seed=0).item == item
+            engine.record(state, item, score)
+    free = run_lockstep(plan_lockstep(AdaptiveEngine(spec(k=1), pool)), thetas[:60], seed=1)
+    assert any(len(set(g) & set(row.tolist())) > 1 for row in free.items for g in sets)
+    capped = AdaptiveEngine(
+        {
+            **spec(exposure=0.25),
+            "selection": [{"rule": "enemies"}, *spec(exposure=0.25)["selection"]],
+        },
+        pool,
+    )
+    sim = simulate_lockstep(capped, thetas, seed=2)
+    for items in sim.administered:
+        assert all(len(set(group) & set(items.tolist())) <= 1 for group in sets)
+        counts = area_counts(pool, items)
+        assert np.all((counts >= 4) & (counts <= 6))
+    assert sim.exposure.max() <= 0.25 + 1 / thetas.shape[0]
