@@ -1,14 +1,16 @@
 """`cbt simulate`'s engine against PyPI mirt's batch CAT simulator, in the same run.
 
     python benchmarks/bench_simulate.py [--examinees 10000] [--jobs 2] [--rounds 1] [--no-mirt]
+        [--engine auto|lockstep|per_examinee]
 
 Ours: ``delivery.simulation.simulate`` on the 10,000-item pool of bench_delivery.py, a 30-item
 CAT with a six-area blueprint (content_limits), maximum information, randomesque (k = 5) and a
-maximum exposure rate of 0.25, on ``--jobs`` processes. mirt (if installed):
-``CATEngine.run_batch_simulation`` on the same 2PL parameters and the same true thetas,
-maximum information, EAP with 41 nodes, 30 items, no blueprint and no exposure control (it
-has no batch path with them), one process. Rounds alternate which runs first; the target is
-ours <= 40 s for 10,000 examinees and faster than mirt.
+maximum exposure rate of 0.25, on ``--jobs`` processes, by the engine ``--engine`` names
+(``auto``, the default, is what ``cbt simulate`` runs: the lock-step engine for this test).
+mirt (if installed): ``CATEngine.run_batch_simulation`` on the same 2PL parameters and the
+same true thetas, maximum information, EAP with 41 nodes, 30 items, no blueprint and no
+exposure control (it has no batch path with them), one process. Rounds alternate which runs
+first; the target is ours <= 40 s for 10,000 examinees and faster than mirt.
 """
 
 from __future__ import annotations
@@ -55,11 +57,11 @@ def build_test(n_items: int, length: int):
     return test, records
 
 
-def run_ours(test, examinees: int, jobs: int, seed: int) -> tuple[float, dict]:
+def run_ours(test, examinees: int, jobs: int, seed: int, engine: str) -> tuple[float, dict]:
     from delivery.simulation import simulate
 
     started = time.perf_counter()
-    report = simulate(test, examinees, seed=seed, jobs=jobs)
+    report = simulate(test, examinees, seed=seed, jobs=jobs, engine=engine)
     return time.perf_counter() - started, report
 
 
@@ -108,6 +110,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-mirt", action="store_true")
+    parser.add_argument("--engine", choices=("auto", "lockstep", "per_examinee"), default="auto")
     args = parser.parse_args()
 
     test, records = build_test(args.items, args.length)
@@ -124,7 +127,9 @@ def main() -> None:
         figures: dict[str, float | str] = {}
         for who in order:
             if who == "ours":
-                figures["ours"], report = run_ours(test, args.examinees, args.jobs, args.seed)
+                figures["ours"], report = run_ours(
+                    test, args.examinees, args.jobs, args.seed, args.engine
+                )
             elif not args.no_mirt:
                 figures["mirt"] = run_mirt(records, thetas, args.length, args.seed)
         ours = figures["ours"]
@@ -133,10 +138,12 @@ def main() -> None:
         per_item = ours / args.examinees / args.length * 1e6 * args.jobs
         peer_text = f"{peer:.1f} s" if isinstance(peer, float) else peer
         print(
-            f"round {round_ + 1}: ours {ours:.1f} s ({per_item:.0f} "
+            f"round {round_ + 1}: ours ({report['engine']}) {ours:.1f} s ({per_item:.0f} "
             f"us per item per process), mirt {peer_text}{ratio}, load {os.getloadavg()[0]:.1f}; "
-            f"RMSE {report['accuracy']['rmse']:.3f}, max exposure "
-            f"{report['exposure']['max_rate']:.3f}, blueprint met "
+            f"RMSE {report['accuracy']['rmse']:.3f}, bias {report['accuracy']['bias']:+.3f}, "
+            f"mean SE {report['accuracy']['mean_se']:.3f}, max exposure "
+            f"{report['exposure']['max_rate']:.3f}, pool used "
+            f"{report['exposure']['pool_used_fraction']:.1%}, blueprint met "
             f"{report['blueprint'][0]['fraction']:.1%}"
         )
         scaled = ours * 10_000 / args.examinees

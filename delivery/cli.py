@@ -267,9 +267,23 @@ def list_administrations() -> None:
     show_default=True,
     help="Worker processes (each keeps its own exposure counters, like each server process).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "per_examinee"]),
+    default="auto",
+    show_default=True,
+    help="auto: the lock-step engine when it honours every setting of the test (the report's "
+    "'engine' says which ran); per_examinee: every simulee through the server's own calls.",
+)
 @with_appcontext
 def simulate(
-    test_key: str, examinees: int, seed: int, theta_distribution: str, out: Path, jobs: int
+    test_key: str,
+    examinees: int,
+    seed: int,
+    theta_distribution: str,
+    out: Path,
+    jobs: int,
+    engine: str,
 ) -> None:
     """Run simulated examinees through the real engine and report accuracy, exposure and lengths."""
     from tqdm import tqdm
@@ -288,6 +302,7 @@ def simulate(
             theta_distribution=theta_distribution,
             jobs=jobs,
             progress=lambda n: bar.update(n - bar.n) if n % 100 == 0 or n == examinees else None,
+            engine=engine,
         )
     report["test"] = test_key
     out.write_text(json.dumps(report, indent=2))

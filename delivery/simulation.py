@@ -1,9 +1,23 @@
 """Simulated administrations through the real delivery engine (no HTTP, no database).
 
-Each simulee runs ``engine.start`` / ``record_answer`` / ``choose_next`` exactly as the server
-does, with exposure counters kept in memory the way the server keeps them in Redis. The report
-says what a test will do before it goes live: conditional bias and RMSE by theta, exposure rates,
-pool use, blueprint conformance and test lengths.
+Two engines, chosen by :func:`simulate` (``engine="auto"``):
+
+- **lock-step** (``scoring.lockstep``), for a test that is one adaptive section whose rules it
+  honours (content limits, enemy sets, maximum information, randomesque, a maximum exposure
+  rate, the length, SE and classification stopping rules, any final estimator): all simulees
+  of a batch advance together, one vectorised step per item position, with the section's own
+  ``AdaptiveEngine`` rules and exposure counters per worker updated after every position
+  (see the ``scoring.lockstep`` docstring for the exact rule). More than ten times faster on
+  the bench test (docs/performance.md, "Scale (issue 12)").
+- **per examinee**, for everything else (several sections, linear or LOFT sections, free
+  navigation, pretest items, testlets, Sympson-Hetter, other selection or stopping rules),
+  which need per-session state the lock-step arrays do not model, or rules not vectorised
+  there: each simulee runs ``engine.start`` / ``record_answer`` / ``choose_next`` exactly as the
+  server does, with exposure counters kept in memory the way the server keeps them in Redis.
+
+The report says what a test will do before it goes live: conditional bias and RMSE by theta,
+exposure rates, pool use, blueprint conformance and test lengths, and which engine ran
+(``engine``; ``engine_note`` says why the lock-step one could not).
 """
 
 from __future__ import annotations
@@ -22,7 +36,10 @@ import numpy as np
 from delivery import engine
 from delivery.engine import CompiledTest, SessionState
 from delivery.schemas import CatSectionSpec, LoftSectionSpec
-from scoring import category_probabilities
+from scoring import LockstepPlan, LockstepUnsupported, category_probabilities, plan_lockstep
+from scoring import run_lockstep as _run_lockstep
+
+ENGINES = ("auto", "lockstep", "per_examinee")
 
 THETA_BINS = np.arange(-3.0, 3.01, 0.5)
 
@@ -130,7 +147,66 @@ class _Block:
     sessions: int
 
 
-_SHARED: dict[str, Any] = {}  # the compiled test, inherited by forked workers
+_SHARED: dict[str, Any] = {}  # the compiled test (and lock-step plan), inherited by workers
+
+
+def lockstep_plan(test: CompiledTest) -> LockstepPlan:
+    """The lock-step plan of ``test``; raises ``LockstepUnsupported`` saying what it lacks."""
+    if len(test.sections) != 1:
+        raise LockstepUnsupported("the test has more than one section")
+    section = test.sections[0]
+    spec = section.spec
+    if not isinstance(spec, CatSectionSpec) or section.engine is None:
+        raise LockstepUnsupported("the test is not one adaptive section")
+    if spec.navigation == "free":
+        raise LockstepUnsupported("the section has free navigation")
+    if section.pretest:
+        raise LockstepUnsupported("the section has pretest items")
+    if test.testlets:
+        raise LockstepUnsupported("the pool has testlets")
+    if section.available is not None and not section.available.all():
+        raise LockstepUnsupported("some operational items are not available to the section")
+    return plan_lockstep(section.engine)
+
+
+def _run_lockstep_block(
+    start: int,
+    thetas: np.ndarray,
+    seeds: np.ndarray,
+    base_seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> _Block:
+    """The lock-step twin of ``_run_block``: the same report figures for the same simulees
+    (``seeds``, the per-examinee engine's session seeds, are not used: simulee ``i`` draws
+    from ``default_rng([base_seed, i, 2])``)."""
+    test: CompiledTest = _SHARED["test"]
+    plan: LockstepPlan = _SHARED["plan"]
+    spec = test.sections[0].spec
+    assert isinstance(spec, CatSectionSpec)
+    result = _run_lockstep(
+        plan,
+        thetas,
+        seed=base_seed,
+        first=start,
+        exposure=spec.max_exposure_rate is not None,
+        final_method=test.final_method,
+        progress=progress,
+    )
+    reasons: dict[str, int] = {}
+    for reason in result.reasons:
+        reasons[reason or "completed"] = reasons.get(reason or "completed", 0) + 1
+    conformance = _Conformance(test)
+    conformance.add_items(0, result.items)
+    return _Block(
+        start,
+        result.theta,
+        result.se,
+        result.n_items,
+        reasons,
+        conformance.met,
+        result.counts.astype(float),
+        result.sessions,
+    )
 
 
 def _run_block(
@@ -173,17 +249,34 @@ def simulate(
     theta_distribution: str = "normal",
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
+    engine: str = "auto",
 ) -> dict[str, Any]:
     """Simulate ``n_examinees`` sittings and return the report (plain JSON).
 
     ``jobs`` > 1 splits the simulees over worker processes. Each worker keeps its own exposure
     counters, as each server process reads a snapshot of the shared ones: rates are estimated
     from each worker's share of sessions, which is what exposure control sees in production.
+
+    ``engine``: ``"auto"`` runs the lock-step engine when it honours every setting of the test
+    and the per-examinee one otherwise; ``"lockstep"`` raises ``LockstepUnsupported`` (a
+    ``ValueError``) naming the setting it cannot honour; ``"per_examinee"`` always runs each
+    simulee through the delivery engine's own calls.
     """
     if n_examinees < 1:
         raise ValueError("n_examinees must be at least 1")
     if jobs < 1:
         raise ValueError("jobs must be at least 1")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}")
+    plan: LockstepPlan | None = None
+    note: str | None = None
+    if engine != "per_examinee":
+        try:
+            plan = lockstep_plan(test)
+        except LockstepUnsupported as error:
+            if engine == "lockstep":
+                raise
+            note = str(error)
     rng = np.random.default_rng(seed)
     if theta_distribution == "normal":
         thetas = rng.normal(0.0, 1.0, n_examinees)
@@ -194,15 +287,17 @@ def simulate(
     seeds = rng.integers(0, 2**62, n_examinees)
     started = time.perf_counter()
     _SHARED["test"] = test
+    _SHARED["plan"] = plan
+    run_block = _run_block if plan is None else _run_lockstep_block
     try:
         if jobs == 1 or n_examinees < 2 * jobs:
-            blocks = [_run_block(0, thetas, seeds, seed, progress)]
+            blocks = [run_block(0, thetas, seeds, seed, progress)]
         else:
             bounds = np.linspace(0, n_examinees, jobs + 1).astype(int)
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
                 futures = [
-                    pool.submit(_run_block, int(a), thetas[a:b], seeds[a:b], seed)
+                    pool.submit(run_block, int(a), thetas[a:b], seeds[a:b], seed)
                     for a, b in itertools.pairwise(bounds)
                 ]
                 blocks = [future.result() for future in futures]
@@ -230,6 +325,8 @@ def simulate(
         "theta_distribution": theta_distribution,
         "seconds": round(elapsed, 3),
         "jobs": jobs,
+        "engine": "lockstep" if plan is not None else "per_examinee",
+        "engine_note": note,
         "accuracy": _accuracy(thetas, estimates, ses),
         "exposure": _exposure(tally, test),
         "length": {
@@ -321,6 +418,24 @@ class _Conformance:
                 bounds = {section.area_names.index(a): (c, c) for a, c in spec.counts.items()}
                 self.checks.append((index, spec.key, bounds, section.area_index))
         self.met = [0] * len(self.checks)
+
+    def add_items(self, section: int, items: np.ndarray) -> None:
+        """Count the sessions of an (n_sessions, max_items) array of items (-1 past the end),
+        all given in section ``section``."""
+        for position, (index, _, bounds, area_index) in enumerate(self.checks):
+            if index != section:
+                continue
+            width = int(area_index.max()) + 1
+            counts = np.zeros((items.shape[0], width + 1), dtype=np.int64)
+            rows = np.repeat(np.arange(items.shape[0]), items.shape[1])
+            columns = np.where(items >= 0, area_index[np.maximum(items, 0)], width).ravel()
+            np.add.at(counts, (rows, columns), 1)
+            ok = np.ones(items.shape[0], dtype=bool)
+            for a, (lo, hi) in bounds.items():
+                ok &= counts[:, a] >= lo
+                if hi is not None:
+                    ok &= counts[:, a] <= hi
+            self.met[position] += int(ok.sum())
 
     def add(self, state: SessionState) -> None:
         answers = list(zip(state.items, state.sections, state.operational, strict=True))

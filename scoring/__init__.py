@@ -33,6 +33,13 @@ from scoring.irt import (
     test_information,
 )
 from scoring.item_analysis import ChoiceAnalysis, analyse_choices
+from scoring.lockstep import (
+    LockstepPlan,
+    LockstepResult,
+    LockstepUnsupported,
+    plan_lockstep,
+    run_lockstep,
+)
 from scoring.parameters import MODEL_NAMES, ItemParameters
 from scoring.pool import ItemPool
 from scoring.posterior import PosteriorEAP
@@ -48,6 +55,7 @@ from scoring.selection import (
 from scoring.simulation import (
     AdaptiveSimulation,
     simulate_adaptive_tests,
+    simulate_lockstep,
     simulate_responses,
     sympson_hetter_parameters,
 )
@@ -78,6 +86,9 @@ __all__ = [
     "ItemParameters",
     "ItemPool",
     "LinkingResult",
+    "LockstepPlan",
+    "LockstepResult",
+    "LockstepUnsupported",
     "MMLCalibrator",
     "NextStep",
     "PosteriorEAP",
@@ -107,14 +118,17 @@ __all__ = [
     "make_selection_rule",
     "make_stopping_rule",
     "mantel_haenszel",
+    "plan_lockstep",
     "quadratic_weighted_kappa",
     "quadrature_grid",
     "rasch_item_fit",
     "rater_agreement",
     "register_selection_rule",
     "register_stopping_rule",
+    "run_lockstep",
     "select_max_information",
     "simulate_adaptive_tests",
+    "simulate_lockstep",
     "simulate_responses",
     "step_generator",
     "sx2_item_fit",
