@@ -555,6 +555,28 @@ def test_simulation_splits_over_processes_with_the_same_simulees() -> None:
     assert two["jobs"] == 2
 
 
+def test_simulation_picks_the_lockstep_engine_only_where_it_honours_the_test() -> None:
+    from scoring import LockstepUnsupported
+
+    test = build(cat(exposure={"max_rate": 0.3}))
+    fast = simulate(test, 300, seed=4)
+    assert fast["engine"] == "lockstep"
+    slow = simulate(test, 300, seed=4, engine="per_examinee")
+    assert slow["engine"] == "per_examinee"
+    # Statistically the same simulation: both honour the exposure limit, similar accuracy.
+    for report in (fast, slow):
+        assert report["exposure"]["max_rate"] <= 0.3 + 0.02
+    assert abs(fast["accuracy"]["rmse"] - slow["accuracy"]["rmse"]) < 0.1
+    linear = build({"sections": [{"kind": "linear", "forms": [[f"i-{i:03d}" for i in range(4)]]}]})
+    fallback = simulate(linear, 20, seed=4)
+    assert fallback["engine"] == "per_examinee"
+    assert fallback["engine_note"]
+    with pytest.raises(LockstepUnsupported):
+        simulate(linear, 20, seed=4, engine="lockstep")
+    with pytest.raises(ValueError, match="engine"):
+        simulate(test, 20, engine="fastest")
+
+
 def test_free_section_revisions_count_their_latest_answer_and_replay() -> None:
     settings = {"sections": [{"kind": "linear", "forms": [[f"i-{i:03d}" for i in range(4)]]}]}
     test = build(settings)
