@@ -10,7 +10,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from analytics.dashboard import administration_summaries, band_counts, latest_results
+from analytics.dashboard import (
+    administration_summaries,
+    band_counts,
+    class_dashboard,
+    class_trend,
+    latest_results,
+)
 from analytics.research_loop import session_ids_of
 from cbt.db import db
 from delivery.models import ExamSession, Result, SessionStatus
@@ -121,6 +127,16 @@ def test_reset_retake_and_rescore_leave_one_current_result(
         Result.student_id == pair[0], latest_results()))  # fmt: skip
     assert current == retake
     assert_flag_matches_the_old_definition()
+    # The teacher's page counts the retake once, with its score.
+    (point,) = class_trend(school.classroom_id)
+    assert point["n"] == 2
+    dashboard = class_dashboard(school.classroom_id, None, "en")
+    retake_score = db.session.scalar(
+        select(Result.scale_score).where(Result.exam_session_id == retake)
+    )
+    assert len(dashboard["students"]) == 2
+    assert retake_score in [s["scale_score"] for s in dashboard["students"]]
+    assert sum(band["n_observed"] for band in dashboard["bands"]) == 2
 
     report = rescore_sessions([retake], actor_id=None, reason="key check")
     assert report["sessions"][0]["session_id"] == retake
