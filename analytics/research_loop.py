@@ -518,16 +518,14 @@ def rescore_job(context: JobContext) -> dict[str, Any]:
 
 
 def session_ids_of(administration_ids: Sequence[int]) -> list[str]:
-    """The sessions of chosen administrations that a rescoring may touch: finished ones with a
-    result (reset ones, and sittings never scored, left out)."""
-    from delivery.models import ExamSession, Result, SessionStatus
+    """The sessions of chosen administrations that a rescoring may touch: those of each
+    student's current result (``NOT superseded``: reset sittings, replaced results and sittings
+    never scored left out)."""
+    from delivery.models import Result
+    from delivery.service import current_results
 
     return db.session.scalars(
-        select(ExamSession.id)
-        .join(Result, Result.exam_session_id == ExamSession.id)
-        .where(
-            ExamSession.administration_id.in_(list(administration_ids)),
-            ExamSession.status != SessionStatus.RESET,
-        )
-        .order_by(ExamSession.id)
+        select(Result.exam_session_id)
+        .where(Result.administration_id.in_(list(administration_ids)), current_results())
+        .order_by(Result.exam_session_id)
     ).all()

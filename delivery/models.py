@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     exists,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, aliased, mapped_column
@@ -236,10 +237,32 @@ def latest_revisions() -> ColumnElement[bool]:
     )
 
 
+#: The results the dashboard's aggregates read: the current ones (``NOT superseded``).
+_CURRENT = "NOT superseded"
+
+
 class Result(db.Model):
-    """A finished session's score, with everything needed to replay it (invariant 5)."""
+    """A finished session's score, with everything needed to replay it (invariant 5).
+
+    ``superseded`` is false for exactly one result per (student, administration) that has any
+    result of a sitting not reset: the latest such result (highest id). It is kept so by
+    ``delivery.service.current.refresh_superseded``, called in the same transaction by every
+    path that writes a result or resets a sitting, so reports filter ``NOT superseded`` instead
+    of joining sittings and de-duplicating.
+    """
 
     __tablename__ = "results"
+    __table_args__ = (
+        # The national aggregates (analytics.dashboard) read only these columns of the
+        # current results: an index-only scan on PostgreSQL.
+        Index(
+            "ix_results_current",
+            "administration_id",
+            sqlite_where=text(_CURRENT),
+            postgresql_where=text(_CURRENT),
+            postgresql_include=["band", "scale_score", "scale_se"],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     exam_session_id: Mapped[str] = mapped_column(ForeignKey("exam_sessions.id"), unique=True)
@@ -262,6 +285,9 @@ class Result(db.Model):
     snapshot_id: Mapped[int | None] = mapped_column(ForeignKey("form_snapshots.id"))
     engine_version: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # True once another result is the student's current one for the administration, or the
+    # sitting was reset (see the class docstring).
+    superseded: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 # ---------------------------------------------------------------------- rescoring (marking helper)

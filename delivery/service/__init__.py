@@ -21,6 +21,7 @@ from cbt.state import StateStore
 from delivery.engine import CompiledTest
 from delivery.service.common import MAX_EXTRA_SECONDS, MAX_IDEMPOTENCY_KEY
 from delivery.service.compiled import CompiledTests
+from delivery.service.current import current_results, refresh_superseded, superseded_now
 from delivery.service.exposure import ExposureCounters, exposure_from_database
 from delivery.service.forms import (
     bank_items,
@@ -78,12 +79,15 @@ __all__ = [
     "checked_spec",
     "compile_definition",
     "compile_snapshot",
+    "current_results",
     "current_snapshot",
     "ensure_snapshot",
     "exposure_from_database",
     "publish_snapshot",
+    "refresh_superseded",
     "snapshot_dict",
     "store_after_commit",
+    "superseded_now",
     "test_mode",
     "unpublished_parameters",
 ]

@@ -24,6 +24,7 @@ from delivery.models import (
 )
 from delivery.schemas import TestSpec
 from delivery.service.common import _LIVE, MAX_EXTRA_SECONDS
+from delivery.service.current import refresh_superseded
 from delivery.service.forms import (
     current_snapshot,
     ensure_snapshot,
@@ -173,6 +174,8 @@ class ProctorControls:
         state.current = None
         state.presented_at = None
         self._persist(test, state, now)
+        # The sitting's result, if it had one, is no longer the student's current one.
+        refresh_superseded([state.student_id], [state.administration_id])
         record_audit(
             actor, "reset_session", "exam_session", session_id, {"reason": reason, "from": previous}
         )

@@ -44,6 +44,7 @@ from delivery.models import (
     SessionStatus,
     TestDefinition,
 )
+from delivery.service.current import refresh_superseded
 from delivery.service.forms import _bank_items, checked_spec, unpublished_parameters
 from item_bank.models import ItemVersion, ParameterSet
 from item_bank.service import is_published, load_items, load_pool_items, pool_enemy_pairs
@@ -245,7 +246,11 @@ def rescore_sessions(
                 "new": new,
             }
         )
-    db.session.flush()
+    # A rescore replaces a result's figures in place: which result is current stays, and the
+    # one definition says so (it would also repair a flag left wrong by hand).
+    refresh_superseded(
+        [r.student_id for r, *_ in outcomes], [r.administration_id for r, *_ in outcomes]
+    )
     return {
         "parameter_set_id": parameter_set_id,
         "reason": reason.strip(),

@@ -29,6 +29,7 @@ from delivery.models import (
 )
 from delivery.schemas import TestSpec
 from delivery.service.common import _LIVE
+from delivery.service.current import refresh_superseded
 from delivery.service.forms import ensure_snapshot
 from delivery.service.persistence import _StaleState
 
@@ -299,6 +300,8 @@ class Sittings:
                 created_at=now,
             )
         )
+        # A retake after a reset: the earlier result stops being the current one.
+        refresh_superseded([state.student_id], [state.administration_id])
         session_finished.send(
             self,
             session_id=state.session_id,
