@@ -30,9 +30,11 @@ from delivery.models import (
     TestDefinition,
 )
 from delivery.service import current_results
+from delivery.service.rescoring import effective_scores
 from item_bank.curriculum import code_texts
 from item_bank.models import Item, ItemCurriculumCode, ItemVersion
 from item_bank.rendering import plain_text
+from item_bank.types import get_item_type
 from scoring import ReportingScale
 
 __all__ = [
@@ -402,7 +404,9 @@ def _items(answers: Any) -> list[dict[str, Any]]:
                 picked = [response["choice"]]
             for option_id in picked or []:
                 chosen[version_id][str(option_id)] += n
-    others = [v for v in version_ids if v not in with_options]
+    rated = [v for v in version_ids if get_item_type(versions[v][0].item_type).human_scored]
+    marks = _rater_marks(answers, rated)
+    others = [v for v in version_ids if v not in with_options and v not in marks]
     scored: dict[int, dict[float, int]] = defaultdict(dict)
     if others:
         for version_id, score, n in db.session.execute(score_tallies(answers, others)):
@@ -413,8 +417,15 @@ def _items(answers: Any) -> list[dict[str, Any]]:
     ):
         version, key = versions[row.item_version_id]
         max_score = float(version.max_score or 1.0)
-        n = int(row.n)
-        rate = float(row.score or 0) / (n * max_score) if n else 0.0
+        n, total, n_correct = int(row.n), float(row.score or 0), int(row.n_correct or 0)
+        awaiting = 0
+        if version.id in marks:  # a rater's marks, not the 0 stored before marking
+            given, awaiting = marks[version.id]
+            n, total = len(given), sum(given)
+            n_correct = sum(1 for score in given if score >= max_score)
+            for score in given:
+                scored[version.id][score] = scored[version.id].get(score, 0) + 1
+        rate = total / (n * max_score) if n else 0.0
         low, high = wilson_interval(rate * n, n)
         item: dict[str, Any] = {
             "position": order + 1,
@@ -426,7 +437,8 @@ def _items(answers: Any) -> list[dict[str, Any]]:
             "rate": rate,
             "low": low,
             "high": high,
-            "n_correct": int(row.n_correct or 0),
+            "n_correct": n_correct,
+            "n_awaiting_marking": awaiting,
             "mean_time_s": round(float(row.time_ms or 0) / 1000, 1),
             "few": n < FEW_ANSWERS,
             "options": [],
@@ -452,6 +464,28 @@ def _items(answers: Any) -> list[dict[str, Any]]:
             ]
         items.append(item)
     return items
+
+
+def _rater_marks(answers: Any, version_ids: list[int]) -> dict[int, tuple[list[float], int]]:
+    """Per human-scored item version: the scores raters gave, and how many answers await a
+    mark (those are left out of the item's rate, not counted as 0)."""
+    if not version_ids:
+        return {}
+    rows = db.session.execute(
+        select(ItemResponse.exam_session_id, ItemResponse.item_version_id).where(
+            ItemResponse.id.in_(answers), ItemResponse.item_version_id.in_(version_ids)
+        )
+    ).all()
+    entries = effective_scores(sorted({session for session, _ in rows}))
+    marks: dict[int, tuple[list[float], int]] = {v: ([], 0) for v in version_ids}
+    for session_id, version_id in rows:
+        given, awaiting = marks[version_id]
+        entry = entries.get((session_id, version_id))
+        if entry is None:
+            marks[version_id] = (given, awaiting + 1)
+        else:
+            given.append(float(entry.score))
+    return marks
 
 
 def _key_ids(scoring: dict[str, Any]) -> set[str]:

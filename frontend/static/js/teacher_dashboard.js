@@ -108,6 +108,9 @@ function draw(report) {
           { class: "num" },
           el("span", { text: `${pct(item.rate)} (${interval(item.low, item.high, pct)})` }),
           item.few ? el("span", { class: "flag", text: ` ${_("few answers")}` }) : "",
+          item.n_awaiting_marking
+            ? el("span", { class: "flag", text: " " + _("%(n)s awaiting marking", { n: num(item.n_awaiting_marking) }) })
+            : "",
         ),
         el("td", {}, optionShares(item)),
         cell(_("%(seconds)s s", { seconds: num(item.mean_time_s, 1) }), true),

@@ -144,6 +144,29 @@ def test_an_unmarked_essay_is_awaiting_marking_not_wrong(app: Flask, school: See
     assert essay_answer["score"] == 1.0
 
 
+def test_the_dashboard_rates_an_essay_by_its_marks_and_counts_what_awaits(
+    app: Flask, school: SeededSchool
+) -> None:
+    teacher = staff(app, school.teacher_email)
+    url = f"/api/v1/classes/{school.classroom_id}/dashboard?charts=0"
+
+    def essay_row() -> dict:
+        items = teacher.get(url).get_json()["items"]
+        (row,) = [i for i in items if i["item_version_id"] == essay(school)]
+        return row
+
+    before = essay_row()
+    assert (before["n"], before["n_awaiting_marking"]) == (0, 3)  # not three zeros
+    set_plan(app, school, 0.0)
+    task = teacher.get(next_url(school)).get_json()["task"]
+    assert mark(teacher, task, 2).status_code == 200
+    after = essay_row()
+    assert (after["n"], after["n_awaiting_marking"]) == (1, 2)
+    assert after["rate"] == 1.0
+    assert after["n_correct"] == 1
+    assert after["scores"] == [{"score": 2.0, "n": 1, "share": 1.0}]
+
+
 def test_double_marking_is_blind_and_a_disagreement_is_adjudicated(
     app: Flask, school: SeededSchool
 ) -> None:
