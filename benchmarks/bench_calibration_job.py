@@ -10,6 +10,8 @@ so the ratio shows what the database path and the review add.
 
     python benchmarks/bench_calibration_job.py                     # 100,000 persons (reduced)
     python benchmarks/bench_calibration_job.py --persons 1000000   # the budget: <= 5 minutes
+    python benchmarks/bench_calibration_job.py --persons 1000000 --keep         # load, keep it
+    python benchmarks/bench_calibration_job.py --persons 1000000 --reuse SCHEMA # job only
 
 Needs PostgreSQL at CBT_BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/test).
 """
@@ -165,6 +167,29 @@ def load(url: str, schema: str, n_persons: int):
     return app, ids, (a, b, items, scores), {"simulate_s": simulated, "load_s": loaded}
 
 
+def reuse(url: str, schema: str, n_persons: int):
+    """A schema kept by an earlier ``--keep`` run: the app on it, its ids, the same arrays."""
+    from sqlalchemy import text
+
+    from cbt.app import create_app
+    from cbt.db import db
+
+    scoped = f"{url}?options=-csearch_path%3D{schema},public"
+    app = create_app({"DATABASE_URL": scoped, "SECRET_KEY": "b" * 32, "JOBS_RUNNER": "thread"})
+    with app.app_context():
+        found = db.session.execute(
+            text(
+                "SELECT (SELECT id FROM administrations WHERE name = 'bench'), "
+                "(SELECT id FROM parameter_sets WHERE name = 'bench-operational'), "
+                "(SELECT count(*) FROM exam_sessions)"
+            )
+        ).one()
+        db.session.remove()
+    if found[0] is None or found[2] != n_persons:
+        raise SystemExit(f"{schema} holds no kept data set of {n_persons} persons")
+    return app, {"administration": found[0], "anchor": found[1]}, simulate(n_persons)
+
+
 def run_job(app, ids) -> tuple[float, dict]:
     from tqdm import tqdm
 
@@ -231,11 +256,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=100_000)
     parser.add_argument("--keep", action="store_true", help="keep the scratch schema")
+    parser.add_argument(
+        "--reuse", metavar="SCHEMA", help="time the job on a schema kept by --keep (no load)"
+    )
     args = parser.parse_args()
-    schema = f"bench_caljob_{uuid.uuid4().hex[:8]}"
+    schema = args.reuse or f"bench_caljob_{uuid.uuid4().hex[:8]}"
+    if args.keep or args.reuse:
+        print(f"scratch schema: {schema}", flush=True)
     app = None
+    timings = {"load_s": 0.0}
     try:
-        app, ids, data, timings = load(URL, schema, args.persons)
+        if args.reuse:
+            app, ids, data = reuse(URL, schema, args.persons)
+        else:
+            app, ids, data, timings = load(URL, schema, args.persons)
         seconds, row = run_job(app, ids)
         fit_only = baseline(data)
     finally:
@@ -248,7 +282,7 @@ def main() -> None:
             stop_thread_worker(app)
             with app.app_context():
                 db.engine.dispose()
-        if not args.keep:  # also after a failure: no scratch schema is left behind
+        if not args.keep:  # also after a failure (and after --reuse): nothing left behind
             base = create_app({"DATABASE_URL": URL, "SECRET_KEY": "b" * 32})
             with base.app_context(), db.engine.begin() as connection:
                 connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
