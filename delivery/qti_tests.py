@@ -10,16 +10,21 @@ are immutable). Anything else that does not fit refuses the whole import.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+from lxml import etree
 
 from cbt.audit import Actor
 from cbt.db import db
 from cbt.errors import DomainError, NotFound, ValidationError
 from delivery.definitions import create_test_definition, find_test_definition
+from delivery.models import TestDefinition
 from item_bank.models import ParameterSet
+from item_bank.qti.items import QTI_NS
 from item_bank.service import create_pool, find_pool
 
-__all__ = ["create_linear_definition_from_qti", "on_qti_tests_imported"]
+__all__ = ["create_linear_definition_from_qti", "definition_test_xml", "on_qti_tests_imported"]
 
 
 def _(message: str) -> str:
@@ -99,3 +104,71 @@ def on_qti_tests_imported(
         )
         for test in tests
     }
+
+
+_NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def _ncname(key: str, prefix: str) -> str:
+    return key if _NCNAME.match(key) else prefix + re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+
+
+def definition_test_xml(definition: TestDefinition) -> bytes:
+    """A linear definition as a QTI 3.0 ``qti-assessment-test`` (the inverse of the import).
+
+    Consecutive sections with the same navigation share a test part (``free`` is nonlinear,
+    ``forward`` linear). Item references name the item by its key, with ``href`` as our own
+    package export writes it (``../items/<key>.xml`` from ``tests/``). Only linear sections with
+    one form export: LOFT, adaptive and multi-form sections have no exact QTI form here.
+    """
+    sections = definition.settings.get("sections", [])
+    for section in sections:
+        if section.get("kind") != "linear" or len(section.get("forms", [])) != 1:
+            raise ValidationError(
+                "Only linear test definitions with one form per section export as a QTI "
+                "assessment test; section %(section)s does not.",
+                params={"section": section.get("key")},
+                details={"test": definition.key, "section": section.get("key")},
+            )
+    q = f"{{{QTI_NS}}}"
+    root = etree.Element(
+        q + "qti-assessment-test",
+        {"identifier": _ncname(definition.key, "T_"), "title": definition.title},
+        nsmap={None: QTI_NS},
+    )
+    part = None
+    for section in sections:
+        mode = "nonlinear" if section.get("navigation", "free") == "free" else "linear"
+        if part is None or part.get("navigation-mode") != mode:
+            part = etree.SubElement(
+                root,
+                q + "qti-test-part",
+                {
+                    "identifier": f"P{len(root) + 1}",
+                    "navigation-mode": mode,
+                    "submission-mode": "individual",
+                },
+            )
+        element = etree.SubElement(
+            part,
+            q + "qti-assessment-section",
+            {
+                "identifier": _ncname(section["key"], "S_"),
+                "title": section.get("title") or section["key"],
+                "visible": "true",
+            },
+        )
+        if section.get("time_limit_seconds"):
+            etree.SubElement(
+                element, q + "qti-time-limits", {"max-time": str(section["time_limit_seconds"])}
+            )
+        if section.get("shuffle_items"):
+            etree.SubElement(element, q + "qti-ordering", {"shuffle": "true"})
+        for key in section["forms"][0]:
+            stem = re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+            etree.SubElement(
+                element,
+                q + "qti-assessment-item-ref",
+                {"identifier": _ncname(key, "I_"), "href": f"../items/{stem}.xml"},
+            )
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)

@@ -281,8 +281,9 @@ def _spread_time(
     limit = _max_time(element)
     if limit is None:
         return
-    if len(sections) == 1 and sections[0].time_limit_seconds is None:
-        sections[0].time_limit_seconds = limit
+    if len(sections) == 1:  # both limits hold: the shorter one
+        current = sections[0].time_limit_seconds
+        sections[0].time_limit_seconds = limit if current is None else min(current, limit)
         return
     test.note(
         "time_limit",

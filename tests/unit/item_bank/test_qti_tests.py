@@ -424,3 +424,30 @@ def test_cli_import_with_a_parameter_set_creates_the_definition(
     assert result.exit_code == 0, result.output
     assert "T1" in result.output
     assert find_test_definition("T1") is not None
+
+
+def test_a_definition_exports_as_an_assessment_test_and_maps_back_the_same(
+    app: Flask, runner, tmp_path: Path
+) -> None:
+    import_package(with_items(None), actor=SYSTEM)
+    db.session.commit()
+    parameter_set_id = published_set()
+    xml = assessment_test(
+        part(section("S1", '<qti-time-limits max-time="600"/>' + ref("q1") + ref("q2")))
+        + part(section("S2", '<qti-ordering shuffle="true"/>' + ref("q3") + ref("q4")),
+               mode="nonlinear")
+    )  # fmt: skip
+    report = import_package(
+        only_tests(xml), actor=SYSTEM, options=ImportOptions(parameter_set_id=parameter_set_id)
+    )
+    db.session.commit()
+    before = the_test(report)["settings"]
+    out = tmp_path / "T1.xml"
+    result = runner.invoke(cli, ["tests", "export-qti", "T1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    exported = out.read_text(encoding="utf-8")
+    assert "qti-assessment-test" in exported
+    again = the_test(import_package(only_tests(exported.replace("T1", "T1b")), actor=SYSTEM))
+    assert again["settings"] == before
+    assert again["notes"] == []
+    assert find_test_definition("T1").settings["sections"][1]["shuffle_items"] is True
