@@ -451,3 +451,24 @@ def test_a_definition_exports_as_an_assessment_test_and_maps_back_the_same(
     assert again["settings"] == before
     assert again["notes"] == []
     assert find_test_definition("T1").settings["sections"][1]["shuffle_items"] is True
+
+
+def test_a_selection_with_too_many_choices_does_not_map(app: Flask) -> None:
+    keys = tuple(f"q{n}" for n in range(1, 13))
+    xml = assessment_test(
+        part(section("S1", '<qti-selection select="6"/>' + "".join(ref(k) for k in keys)))
+    )
+    test = the_test(import_package(with_items(xml, keys), actor=SYSTEM))
+    assert test["status"] == "not_mapped"
+    assert test["reason"]["params"]["count"] == 924
+
+
+def test_cli_refuses_a_test_with_a_missing_item_and_writes_nothing(
+    app: Flask, runner, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(with_items(assessment_test(part(section("S1", ref("ghost")))), ("q1",)))
+    result = runner.invoke(cli, ["items", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "ghost" in result.output
+    assert row_count(Item) == 0
