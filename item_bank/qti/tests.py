@@ -327,8 +327,24 @@ def _section(
         seen: set[str] = set()
         refs = [r for r in refs if not (r[0] in seen or seen.add(r[0]))]
     shuffle = False
+    nested = _kids(section, "qti-assessment-section")
+    # A visible sub-section, or an invisible one kept together, moves as one block when its
+    # parent shuffles, and always counts as one unit of a selection (QTI 3.0, qti-ordering).
+    blocks = [
+        child
+        for child in nested
+        if (child.get("visible") or "true").strip().lower() != "false"
+        or _true(child, "keep-together")
+    ]
     ordering = _kids(section, "qti-ordering")
-    if ordering and _true(ordering[0], "shuffle"):
+    if ordering and _true(ordering[0], "shuffle") and blocks:
+        test.note(
+            "shuffle_blocks",
+            _("%(where)s: shuffling was left out: its sub-sections move as blocks, which the "
+              "engine does not do; the items keep their order."),
+            where=where,
+        )  # fmt: skip
+    elif ordering and _true(ordering[0], "shuffle"):
         shuffle = True
         if any(fixed for _k, _r, fixed in refs):
             test.note(
@@ -338,6 +354,14 @@ def _section(
             )
     forms = [[k for k, _r, _f in refs]]
     selection = _kids(section, "qti-selection")
+    if selection and nested:
+        test.problem = Note(
+            "selection",
+            _("%(where)s: a selection among sub-sections (each one unit) does not map to a "
+              "linear test."),
+            {"where": where},
+        )  # fmt: skip
+        return None
     if selection:
         forms = _select(test, selection[0], refs, where)
         if forms is None:

@@ -472,3 +472,25 @@ def test_cli_refuses_a_test_with_a_missing_item_and_writes_nothing(
     assert result.exit_code == 1
     assert "ghost" in result.output
     assert row_count(Item) == 0
+
+
+def test_sub_sections_are_blocks_for_shuffling_and_units_for_selection(app: Flask) -> None:
+    block = section("B", ref("q3") + ref("q4"))  # visible: one block
+    shuffled = assessment_test(
+        part(section("S1", '<qti-ordering shuffle="true"/>' + ref("q1") + ref("q2") + block))
+    )
+    test = the_test(import_package(with_items(shuffled), actor=SYSTEM))
+    (mapped,) = test["settings"]["sections"]
+    assert "shuffle_items" not in mapped
+    assert mapped["forms"] == [["q1", "q2", "q3", "q4"]]
+    assert "shuffle_blocks" in codes(test)
+    db.session.rollback()
+    loose = block.replace('visible="true"', 'visible="false"')
+    shuffled = shuffled.replace(block, loose)
+    test = the_test(import_package(with_items(shuffled), actor=SYSTEM))
+    assert test["settings"]["sections"][0]["shuffle_items"] is True
+    db.session.rollback()
+    selected = shuffled.replace('<qti-ordering shuffle="true"/>', '<qti-selection select="2"/>')
+    test = the_test(import_package(with_items(selected), actor=SYSTEM))
+    assert test["status"] == "not_mapped"
+    assert "sub-sections" in test["reason"]["message"]
