@@ -165,9 +165,11 @@ def _register_blueprints(app: Flask) -> None:
     from cbt.audit_views import blueprint as audit_views
     from cbt.device_check import blueprint as device_check
     from cbt.openapi import blueprint as openapi_api
+    from cbt.signals import qti_tests_imported
     from cbt.views import blueprint as cbt_views
     from delivery.accommodations_api import blueprint as accommodations_api
     from delivery.api import blueprint as delivery_api
+    from delivery.qti_tests import on_qti_tests_imported
     from delivery.service import DeliveryService
     from delivery.views import blueprint as delivery_views
     from item_bank.api import blueprint as item_bank_api
@@ -185,6 +187,8 @@ def _register_blueprints(app: Flask) -> None:
     app.extensions["cbt.delivery"] = DeliveryService(
         state_store(app), app.config["SECRET_KEY"], app.config["STATE_TTL_SECONDS"]
     )
+    # QTI assessment tests mapped by the item bank become delivery's test definitions.
+    qti_tests_imported.connect(on_qti_tests_imported)
     blueprints = (
         cbt_api,
         cbt_views,

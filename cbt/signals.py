@@ -24,3 +24,9 @@ session_finished = _signals.signal("session-finished")
 #: sent when a student's identity is deleted, inside that transaction (a receiver removes what it
 #: keeps of the person, e.g. an LTI platform's user id); kwargs: user_id
 identity_deleted = _signals.signal("identity-deleted")
+
+#: sent by the item bank, inside the import's transaction, when a QTI package's assessment tests
+#: were mapped and the caller chose a parameter set; kwargs: tests (a list of {identifier, title,
+#: settings, item_version_ids}), parameter_set_id. A receiver (delivery) makes the test
+#: definitions and returns {identifier: {status, definition, pool}}; raising refuses the import.
+qti_tests_imported = _signals.signal("qti-tests-imported")

@@ -116,6 +116,22 @@ def create_test(definition_file: Path) -> None:
     )
 
 
+@tests_group.command("export-qti")
+@click.argument("key")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@with_appcontext
+def export_test_qti(key: str, out: Path) -> None:
+    """Write a linear test definition as a QTI 3.0 qti-assessment-test XML file."""
+    from delivery.qti_tests import definition_test_xml
+
+    try:
+        xml = definition_test_xml(definitions.get_test_definition(key))
+    except DomainError as error:
+        raise _fail(error) from error
+    out.write_bytes(xml)
+    click.echo(_("wrote test %(key)s to %(out)s", key=key, out=out))
+
+
 @tests_group.command("list")
 @with_appcontext
 def list_tests() -> None:

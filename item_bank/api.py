@@ -16,7 +16,7 @@ from cbt.auth import require_user
 from cbt.db import db
 from cbt.errors import DomainError, ErrorCode, Forbidden, ValidationError
 from cbt.http import INT32_MAX, get_field, json_body, request_actor
-from cbt.i18n import current_locale
+from cbt.i18n import current_locale, translate
 from cbt.models import Role
 from cbt.openapi import openapi, register_schemas
 from item_bank import guidance, service
@@ -458,6 +458,12 @@ def _flag(name: str) -> bool:
         ("status", "string", "Status of imported versions: draft, review or pretest."),
         ("skip_unsupported", "boolean", "Import what can be; list the rest in not_imported."),
         ("usage_scaling", "number", "The constant D of the usage data's IRT parameters (1)."),
+        (
+            "parameter_set_id",
+            "integer",
+            "A published parameter set: the package's assessment tests become linear test "
+            "definitions scored with it. Without it they are mapped and reported only.",
+        ),
     ],
 )
 def import_items() -> Response:
@@ -474,6 +480,7 @@ def import_items() -> Response:
         on_existing=request.args.get("on_existing", "new_version"),
         skip_unsupported=_flag("skip_unsupported"),
         usage_scaling=query_float(request.args, "usage_scaling") or 1.0,
+        parameter_set_id=query_int(request.args, "parameter_set_id"),
     )
     dry_run = _flag("dry_run")
     savepoint = db.session.begin_nested()
@@ -487,7 +494,27 @@ def import_items() -> Response:
     else:
         savepoint.commit()
     report["dry_run"] = dry_run
-    return jsonify(report)
+    return jsonify(_translated_report(report))
+
+
+def _translated_note(note: dict[str, Any]) -> dict[str, Any]:
+    """A report note's message in the request's language, its values filled in."""
+    text = translate(note["template"])
+    try:
+        message = text % note["params"] if note["params"] else text
+    except (KeyError, TypeError, ValueError):  # a translation that does not fit its values
+        message = note["message"]
+    return {"code": note["code"], "message": message, "params": note["params"]}
+
+
+def _translated_report(report: dict[str, Any]) -> dict[str, Any]:
+    if report.get("message"):
+        report["message"] = _translated_note(report["message"])
+    for test in report.get("tests", []):
+        test["notes"] = [_translated_note(note) for note in test["notes"]]
+        if test.get("reason"):
+            test["reason"] = _translated_note(test["reason"])
+    return report
 
 
 # --------------------------------------------------------------------------- stimuli, media, codes

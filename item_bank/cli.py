@@ -72,6 +72,38 @@ def _summary(report: dict[str, Any]) -> str:
     return summary
 
 
+def _note(note: dict[str, Any]) -> str:
+    try:
+        return _(note["template"], **note["params"])
+    except (KeyError, TypeError, ValueError):  # a translation that does not fit its values
+        return note["message"]
+
+
+def _echo_tests(report: dict[str, Any]) -> None:
+    """What the package's assessment tests became, and what of them did not map."""
+    if report.get("message"):
+        click.echo(_note(report["message"]))
+    statuses = {
+        "created": _("test definition created"),
+        "exists": _("test definition already exists"),
+        "mapped": _("mapped, not created"),
+        "not_mapped": _("does not map"),
+    }
+    for test in report.get("tests", []):
+        click.echo(
+            _(
+                "Test %(test)s (%(n_items)s items): %(status)s",
+                test=test["identifier"],
+                n_items=test["n_items"],
+                status=statuses.get(test["status"], test["status"]),
+            )
+        )
+        if test.get("reason"):
+            click.echo(f"    {_note(test['reason'])}")
+        for note in test["notes"][:50]:
+            click.echo(_("  note: %(note)s", note=_note(note)))
+
+
 def _scorer(source: str, identifier: str | None, number: int | None):
     """The compiled processing of a package's item, or of a bank item's version."""
     from cbt.errors import DomainError
@@ -135,9 +167,22 @@ def register_commands(group: click.Group) -> None:
         show_default=True,
         help="The constant D of the IRT parameters in the package's usage data.",
     )
+    @click.option(
+        "--parameter-set",
+        "parameter_set_id",
+        type=int,
+        default=None,
+        help="A published parameter set's id: the package's assessment tests become linear "
+        "test definitions scored with it (without it they are only mapped and reported).",
+    )
     @with_appcontext
     def import_command(
-        package: Path, status: str, on_existing: str, skip_unsupported, usage_scaling
+        package: Path,
+        status: str,
+        on_existing: str,
+        skip_unsupported,
+        usage_scaling,
+        parameter_set_id: int | None,
     ) -> None:
         """Import a QTI 3.0 (or 2.x) package: all of it, or nothing (see --skip-unsupported)."""
         from cbt.audit import SYSTEM
@@ -155,6 +200,7 @@ def register_commands(group: click.Group) -> None:
                     on_existing=on_existing,
                     skip_unsupported=skip_unsupported,
                     usage_scaling=usage_scaling,
+                    parameter_set_id=parameter_set_id,
                 ),
             )
             db.session.commit()
@@ -162,6 +208,7 @@ def register_commands(group: click.Group) -> None:
             db.session.rollback()
             raise _fail(error) from None
         click.echo(_("Imported %(package)s: %(report)s.", package=package, report=_summary(report)))
+        _echo_tests(report)
         for warning in report["warnings"][:20]:
             click.echo(_("  warning: %(warning)s", warning=warning))
         if report["not_imported"]:
@@ -195,6 +242,7 @@ def register_commands(group: click.Group) -> None:
                 report=_summary(report),
             )
         )
+        _echo_tests(report)
         for warning in report["warnings"][:20]:
             click.echo(_("  warning: %(warning)s", warning=warning))
 

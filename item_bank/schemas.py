@@ -242,7 +242,54 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                     },
                 },
             },
+            "tests": {
+                "type": "array",
+                "description": "What each assessment test of the package became.",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "identifier": {"type": "string"},
+                        "title": {"type": "string"},
+                        "file": {"type": "string"},
+                        "n_items": {"type": "integer"},
+                        "status": {
+                            "type": "string",
+                            "enum": ["created", "exists", "mapped", "not_mapped"],
+                        },
+                        "settings": {
+                            "type": "object",
+                            "description": "The linear test definition it maps to.",
+                        },
+                        "reason": {"$ref": "#/components/schemas/ImportNote"},
+                        "notes": {
+                            "type": "array",
+                            "description": "What of the test did not map.",
+                            "items": {"$ref": "#/components/schemas/ImportNote"},
+                        },
+                        "definition": {"type": "object"},
+                        "pool": {"type": "object"},
+                    },
+                },
+            },
+            "holds": {
+                "type": "object",
+                "description": "The manifest's resources by kind.",
+                "properties": {
+                    name: {"type": "integer"}
+                    for name in ("items", "tests", "usage_data", "stimuli", "links")
+                }
+                | {"other": {"type": "object"}},
+            },
+            "message": {"$ref": "#/components/schemas/ImportNote"},
             "dry_run": {"type": "boolean"},
+        },
+    },
+    "ImportNote": {
+        "type": "object",
+        "properties": {
+            "code": {"type": "string"},
+            "message": {"type": "string"},
+            "params": {"type": "object"},
         },
     },
     "ParameterSetCreate": {

@@ -35,6 +35,7 @@ from sqlalchemy.orm import selectinload
 from cbt.audit import Actor, record_audit
 from cbt.db import db
 from cbt.errors import NotFound, ValidationError
+from cbt.signals import qti_tests_imported
 from item_bank.curriculum import CURRICULUM_CODE
 from item_bank.media import MEDIA_EXTENSIONS, MEDIA_REF, MEDIA_URL, _check, store_media
 from item_bank.models import (
@@ -66,6 +67,7 @@ from item_bank.qti.items import (
     stimulus_xml,
 )
 from item_bank.qti.safety import PackageLimits, SafePackage, resolve_href
+from item_bank.qti.tests import TEST_RESOURCES, MappedTest, Note, read_test
 from item_bank.qti.upgrade import upgrade
 from item_bank.qti.usagedata import (
     USAGE_RESOURCE,
@@ -412,6 +414,9 @@ class ImportOptions:
     # The constant D of the IRT parameters in the package's usage data: the glossary does not
     # say, so 1.0 (the logistic metric) unless the caller knows they are on the normal metric.
     usage_scaling: float = 1.0
+    # The published parameter set that test definitions made from the package's assessment
+    # tests score with. Without one the tests are mapped and reported, not created.
+    parameter_set_id: int | None = None
 
 
 @dataclass
@@ -434,6 +439,7 @@ class _Prepared:
     enemies: list[str]
     # What usage data may call the item by: its QTI identifier and its manifest resource.
     identifiers: tuple[str, ...] = ()
+    path: str = ""
 
 
 def _child(element: etree._Element, name: str) -> etree._Element | None:
@@ -515,13 +521,15 @@ def import_package(
     resources = _resources(package.read_xml("imsmanifest.xml"))
     items = [r for r in resources if r.kind.startswith(ITEM_RESOURCES)]
     usage = [r for r in resources if r.kind.startswith(USAGE_RESOURCES)]
-    if not items and not usage:
-        raise ValidationError(
-            "The package holds nothing this engine imports: no QTI items (imsqti_item_xmlv3p0, "
-            "or 2.x: imsqti_item_xmlv2p2, imsqti_item_xmlv2p1) and no usage data "
-            "(imsqti_usagedata_xmlv3p0).",
-            details={"resource_types": sorted({r.kind for r in resources})[:20]},
-        )
+    tests = [r for r in resources if r.kind.startswith(TEST_RESOURCES)]
+    if not items and not usage and not tests:
+        if not resources:
+            raise ValidationError(
+                "The package holds nothing this engine imports: its manifest lists no "
+                "resources (QTI items imsqti_item_xmlv3p0 or 2.x, assessment tests "
+                "imsqti_test_xmlv3p0 or 2.x, usage data imsqti_usagedata_xmlv3p0)."
+            )
+        return _nothing_to_import(resources)
     if not isinstance(options.usage_scaling, int | float) or not options.usage_scaling > 0:
         raise ValidationError("'usage_scaling' (D) must be a positive number.")
 
@@ -616,6 +624,7 @@ def import_package(
                     else None,
                     enemies=[str(k) for k in ours.get("enemies") or []],
                     identifiers=(parsed.identifier, resource.identifier),
+                    path=path,
                 )
             )
         except ValidationError as error:
@@ -629,11 +638,12 @@ def import_package(
             )
             if len(errors) >= MAX_ERRORS and not options.skip_unsupported:
                 break
-    not_imported = errors if options.skip_unsupported else []
     statistics = _read_usage(package, usage, warnings)
-    if errors and not (options.skip_unsupported and (prepared or statistics)):
+    mapped = _read_tests(package, tests, prepared, options, errors)
+    not_imported = errors if options.skip_unsupported else []
+    if errors and not (options.skip_unsupported and (prepared or statistics or mapped)):
         raise ValidationError(
-            "The package was not imported: %(n_errors)s item(s) have problems "
+            "The package was not imported: %(n_errors)s item(s) or test(s) have problems "
             "(first: %(message)s).",
             params={"n_errors": len(errors), "message": errors[0]["message"]},
             details={"errors": errors},
@@ -690,6 +700,7 @@ def import_package(
     db.session.flush()
     n_enemies = _import_enemies(prepared, warnings)
     usage_report = _import_usage(statistics, prepared, outcomes, options, actor, warnings)
+    tests_report = _import_tests(mapped, outcomes, options, actor)
     record_audit(
         actor,
         "items_imported",
@@ -702,6 +713,7 @@ def import_package(
             "stimuli": len(stimulus_ids),
             "statistics": usage_report["statistics"],
             "parameter_sets": [p["id"] for p in usage_report["parameter_sets"]],
+            "tests": [{"identifier": t["identifier"], "status": t["status"]} for t in tests_report],
         },
     )
     report.update(
@@ -711,6 +723,8 @@ def import_package(
             "stimuli": len(stimulus_ids),
             "enemy_pairs": n_enemies,
             "usage_data": usage_report,
+            "tests": tests_report,
+            "holds": _holds(resources),
             "warnings": warnings,
             "not_imported": not_imported,
             "items": [
@@ -731,6 +745,231 @@ def import_package(
         }
     )
     return report
+
+
+def _(message: str) -> str:
+    """Marks a report message for the catalog; the API and the CLI translate it."""
+    return message
+
+
+def _holds(resources: list[_Resource]) -> dict[str, Any]:
+    """What the manifest lists, by kind: items, tests, usage data, stimuli, links, other."""
+    holds: dict[str, Any] = {
+        "items": 0,
+        "tests": 0,
+        "usage_data": 0,
+        "stimuli": 0,
+        "links": 0,
+        "other": {},
+    }
+    for resource in resources:
+        if resource.kind.startswith(ITEM_RESOURCES):
+            holds["items"] += 1
+        elif resource.kind.startswith(TEST_RESOURCES):
+            holds["tests"] += 1
+        elif resource.kind.startswith(USAGE_RESOURCES):
+            holds["usage_data"] += 1
+        elif resource.kind.startswith(STIMULUS_RESOURCES):
+            holds["stimuli"] += 1
+        elif not resource.href or "://" in resource.href or resource.kind == "webcontent":
+            holds["links"] += 1
+        else:
+            holds["other"][resource.kind or "-"] = holds["other"].get(resource.kind or "-", 0) + 1
+    return holds
+
+
+def _nothing_to_import(resources: list[_Resource]) -> dict[str, Any]:
+    """The report of a package that holds only links or other resources: nothing is written."""
+    holds = _holds(resources)
+    message = Note(
+        "nothing_to_import",
+        _(
+            "The package holds %(n_resources)s resource(s) (%(links)s link(s) or "
+            "dependency-only resources, %(stimuli)s stimuli, %(other)s other) and no items, "
+            "assessment tests or usage data; nothing was imported."
+        ),
+        {
+            "n_resources": len(resources),
+            "links": holds["links"],
+            "stimuli": holds["stimuli"],
+            "other": sum(holds["other"].values()),
+        },
+    )
+    return {
+        "created": 0,
+        "revised": 0,
+        "unchanged": 0,
+        "skipped": 0,
+        "n_items": 0,
+        "media": 0,
+        "stimuli": 0,
+        "enemy_pairs": 0,
+        "usage_data": {"statistics": 0, "items": 0, "parameter_sets": [], "left_out": []},
+        "tests": [],
+        "holds": holds,
+        "message": message.to_dict(),
+        "warnings": [],
+        "not_imported": [],
+        "items": [],
+    }
+
+
+def _read_tests(
+    package: SafePackage,
+    tests: list[_Resource],
+    prepared: list[_Prepared],
+    options: ImportOptions,
+    errors: list[dict[str, Any]],
+) -> list[MappedTest]:
+    """Every assessment test of the package, mapped (read before anything is written).
+
+    An item reference resolves to an item of this package (by its file, or its QTI or resource
+    identifier), else to a bank item whose key is the reference's identifier; one that resolves
+    to neither is the test's error.
+    """
+    if not tests:
+        return []
+    by_path = {entry.path: entry.key for entry in prepared}
+    by_identifier: dict[str, str] = {}
+    for entry in prepared:
+        for identifier in entry.identifiers:
+            by_identifier.setdefault(identifier, entry.key)
+    roots = []
+    for resource in tests:
+        path = None
+        try:
+            path = resolve_href("imsmanifest.xml", resource.href)
+            if path not in package:
+                raise ValidationError(
+                    "The assessment test %(path)s is not in the package.", params={"path": path}
+                )
+            roots.append((resource, path, upgrade(package.read_xml(path))))
+        except ValidationError as error:
+            errors.append(_test_error(resource, path, error))
+    wanted = sorted(
+        {
+            element.get("identifier") or ""
+            for _, _, root in roots
+            for element in root.iter()
+            if isinstance(element.tag, str) and local_name(element.tag) == "qti-assessment-item-ref"
+        }
+        - set(by_identifier)
+    )
+    in_bank = set(_existing_items(wanted))
+    mapped: list[MappedTest] = []
+    seen: dict[str, str] = {}
+    for resource, path, root in roots:
+
+        def resolve(href: str | None, identifier: str, base: str = path) -> str | None:
+            if href:
+                try:
+                    target = resolve_href(base, href)
+                except ValidationError:
+                    target = None
+                if target in by_path:
+                    return by_path[target]
+            if identifier in by_identifier:
+                return by_identifier[identifier]
+            return identifier if identifier in in_bank else None
+
+        try:
+            test = read_test(root, path, resolve)
+            if test.identifier in seen:
+                raise ValidationError(
+                    "%(path)s: test identifier %(test)r also used by %(other)s.",
+                    params={"path": path, "test": test.identifier, "other": seen[test.identifier]},
+                )
+            seen[test.identifier] = path
+            mapped.append(test)
+        except ValidationError as error:
+            errors.append(_test_error(resource, path, error))
+    return mapped
+
+
+def _test_error(resource: _Resource, path: str | None, error: ValidationError) -> dict[str, Any]:
+    return {
+        "resource": resource.identifier,
+        "file": path,
+        "message": error.message,
+        **({"details": error.details} if error.details else {}),
+    }
+
+
+def _import_tests(
+    mapped: list[MappedTest],
+    outcomes: list[dict[str, Any]],
+    options: ImportOptions,
+    actor: Actor,
+) -> list[dict[str, Any]]:
+    """The report of each test; with a parameter set, the test definitions made from them.
+
+    Definitions are made by whoever listens to ``cbt.signals.qti_tests_imported`` (delivery,
+    wired by the app): the item bank does not know what a test definition is.
+    """
+    if not mapped:
+        return []
+    keys = sorted({key for test in mapped for key in test.item_keys})
+    written = {o["key"]: o["version"].id for o in outcomes if "version" in o}
+    latest: dict[str, int] = {}
+    for start in range(0, len(keys), 1000):
+        latest.update(
+            db.session.execute(
+                select(Item.key, ItemVersion.id)
+                .join(ItemVersion, ItemVersion.item_id == Item.id)
+                .where(Item.key.in_(keys[start : start + 1000]), ItemVersion.is_latest)
+            ).all()
+        )
+    entries = []
+    payload = []
+    for test in mapped:
+        entry: dict[str, Any] = {
+            "identifier": test.identifier,
+            "title": test.title,
+            "file": test.file,
+            "n_items": len(test.item_keys),
+            "notes": [note.to_dict() for note in test.notes],
+        }
+        if test.problem is not None:
+            entry["status"] = "not_mapped"
+            entry["reason"] = test.problem.to_dict()
+        else:
+            entry["settings"] = test.settings()
+            entry["status"] = "mapped"
+            if options.parameter_set_id is None:
+                entry["reason"] = Note(
+                    "no_parameter_set",
+                    _(
+                        "Mapped, not created: choose a published parameter set (--parameter-set "
+                        "or parameter_set_id) to create its test definition with these settings."
+                    ),
+                ).to_dict()
+            else:
+                payload.append(
+                    {
+                        "identifier": test.identifier,
+                        "title": test.title[:200],
+                        "settings": entry["settings"],
+                        "item_version_ids": [
+                            written.get(key) or latest[key] for key in test.item_keys
+                        ],
+                    }
+                )
+        entries.append(entry)
+    if payload:
+        replies = qti_tests_imported.send(
+            actor, tests=payload, parameter_set_id=options.parameter_set_id
+        )
+        results: dict[str, dict[str, Any]] = {}
+        for _receiver, reply in replies:
+            results.update(reply or {})
+        if not replies:
+            raise ValidationError(
+                "Test definitions cannot be made here: nothing that makes them is wired in."
+            )
+        for entry in entries:
+            if entry["identifier"] in results:
+                entry.update(results[entry["identifier"]])
+    return entries
 
 
 def _read_usage(

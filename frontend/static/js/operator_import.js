@@ -15,6 +15,7 @@ importForm.addEventListener("submit", async (event) => {
     on_existing: data.get("on_existing"),
     dry_run: data.get("dry_run") ? "1" : "0",
   });
+  if (data.get("parameter_set_id")) params.set("parameter_set_id", data.get("parameter_set_id"));
   const upload = new FormData();
   upload.append("package", data.get("package"));
   setStatus(_("Reading the package…"));
@@ -40,7 +41,8 @@ importForm.addEventListener("submit", async (event) => {
           body.n_items,
           counts,
         );
-    setStatus(summary, "ok");
+    setStatus(body.message ? `${summary} ${body.message.message}` : summary, "ok");
+    for (const test of body.tests || []) showTest(test);
     for (const warning of body.warnings) problems.append(el("li", { text: warning }));
   } catch (error) {
     setStatus(error.message, "error");
@@ -49,6 +51,26 @@ importForm.addEventListener("submit", async (event) => {
     }
   }
 });
+
+const TEST_STATUS = {
+  created: () => _("test definition created"),
+  exists: () => _("test definition already exists"),
+  mapped: () => _("mapped, not created"),
+  not_mapped: () => _("does not map"),
+};
+
+// One assessment test of the package: what it became, why, and what of it did not map.
+function showTest(test) {
+  const label = (TEST_STATUS[test.status] || (() => test.status))();
+  const reason = test.reason ? ` ${test.reason.message}` : "";
+  const item = el("li", { text: `${test.identifier} (${test.title}): ${label}.${reason}` });
+  if (test.notes.length) {
+    const notes = el("ul");
+    for (const note of test.notes) notes.append(el("li", { text: note.message }));
+    item.append(notes);
+  }
+  problems.append(item);
+}
 
 const exportForm = document.querySelector("[data-export-form]");
 exportForm.addEventListener("submit", (event) => {

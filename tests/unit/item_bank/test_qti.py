@@ -298,7 +298,7 @@ def _expect_refusal(data: bytes, fragment: str, limits: PackageLimits | None = N
           "items/x.xml": choice_item().replace(QTI, "http://www.imsglobal.org/xsd/imsqti_v2p1")},
          "QTI 3.0"),
         ({"imsmanifest.xml": manifest("items/x.xml").replace("item_xmlv3p0", "test_xmlv3p0")},
-         "holds nothing this engine imports"),
+         "assessment test items/x.xml is not in the package"),
         ({"imsmanifest.xml": manifest("items/x.xml"),
           "items/x.xml": choice_item().replace("<p>", '<p><img src="../media/missing.png"/>')},
          "not in the package"),
