@@ -510,6 +510,194 @@ class MultipleResponse(ItemType):
         )
 
 
+MAX_HOTTEXTS = 50
+
+
+@register_item_type
+class Hottext(ItemType):
+    """Choose words or phrases inside a text (QTI's hottext). Response: ``{"choices": ["h2"]}``.
+
+    ``text`` marks each choosable span as ``{{hottext id}}``; ``hottexts`` gives each span's
+    text. ``max_choices`` (QTI's default 1; 0 = no limit) and ``min_choices`` bound how many a
+    student may choose. Scoring is that of ``multiple_response``: ``all_or_nothing`` (the exact
+    set) or ``partial`` (the sum of ``mapping`` points, default +1/k right, -1/k wrong, clamped
+    to [0, 1]).
+    """
+
+    type_id = "hottext"
+    label = "Hottext (choose in the text)"
+    response_example: ClassVar[dict[str, Any]] = {"choices": ["h2"]}
+
+    def clean_content(self, content: dict[str, Any]) -> dict[str, Any]:
+        text = _html(content.get("text"), "text")
+        spans = content.get("hottexts")
+        if not isinstance(spans, list) or not 1 <= len(spans) <= MAX_HOTTEXTS:
+            raise ValidationError(
+                "'hottexts' must list 1 to %(maximum)s choosable spans of the text.",
+                params={"maximum": MAX_HOTTEXTS},
+                details={"field": "hottexts"},
+            )
+        hottexts = []
+        for position, span in enumerate(spans):
+            if not isinstance(span, dict):
+                raise ValidationError(
+                    "Each hottext needs an id and a text.",
+                    details={"field": "hottexts", "hottext": position},
+                )
+            hottexts.append(
+                {
+                    "id": _identifier(span.get("id"), f"hottexts[{position}].id"),
+                    "text": _html(span.get("text"), f"hottexts[{position}].text"),
+                }
+            )
+        ids = [span["id"] for span in hottexts]
+        found = GAP.findall(text)
+        if len(set(ids)) != len(ids) or sorted(found) != sorted(ids):
+            raise ValidationError(
+                "Each hottext must appear exactly once in 'text' as {{id}}, and 'text' may mark "
+                "no other span (hottexts: %(ids)s; marked in the text: %(found)s).",
+                params={"ids": ", ".join(ids), "found": ", ".join(found) or "-"},
+                details={"field": "text", "hottexts": ids, "found": found},
+            )
+        most = content.get("max_choices", 1)
+        if isinstance(most, bool) or not isinstance(most, int) or not 0 <= most <= len(ids):
+            raise ValidationError(
+                "'max_choices' must be 0 (no limit) up to the number of hottexts, %(count)s.",
+                params={"count": len(ids)},
+                details={"field": "max_choices"},
+            )
+        least = content.get("min_choices", 0)
+        if (
+            isinstance(least, bool)
+            or not isinstance(least, int)
+            or not 0 <= least <= (most or len(ids))
+        ):
+            raise ValidationError(
+                "'min_choices' must be 0 up to 'max_choices' (or the number of hottexts).",
+                details={"field": "min_choices"},
+            )
+        return {
+            "stem": _html(content.get("stem"), "stem", required=False),
+            "text": text,
+            "hottexts": hottexts,
+            "max_choices": most,
+            "min_choices": least,
+        }
+
+    def validate_scoring(self, content: dict[str, Any], scoring: dict[str, Any]) -> dict:
+        ids = {span["id"] for span in content["hottexts"]}
+        correct = scoring.get("correct")
+        if (
+            not isinstance(correct, list)
+            or not correct
+            or not all(isinstance(c, str) for c in correct)
+            or not set(correct) <= ids
+            or len(set(correct)) != len(correct)
+        ):
+            raise ValidationError(
+                "The key must list one or more distinct hottext ids of this item.",
+                details={"field": "scoring.correct", "allowed": sorted(ids)},
+            )
+        most = content.get("max_choices", 1)
+        if most and len(correct) > most:
+            raise ValidationError(
+                "The key lists %(count)s hottexts, but a student may choose at most %(max)s.",
+                params={"count": len(correct), "max": most},
+                details={"field": "scoring.correct"},
+            )
+        cleaned: dict[str, Any] = {"correct": list(correct), "method": _method(scoring)}
+        if cleaned["method"] == "partial" and scoring.get("mapping") is not None:
+            cleaned["mapping"] = _mapping(scoring["mapping"], ids, "scoring.mapping")
+        return cleaned
+
+    def validate_response(self, content: dict[str, Any], response: Any) -> None:
+        if not isinstance(response, dict) or set(response) != {"choices"}:
+            raise ValidationError(
+                'A hottext response is {"choices": ["<hottext id>", ...]}.',
+                details={"field": "response"},
+            )
+        choices = response["choices"]
+        ids = {span["id"] for span in content["hottexts"]}
+        if (
+            not isinstance(choices, list)
+            or not all(isinstance(c, str) for c in choices)
+            or len(set(choices)) != len(choices)
+            or not set(choices) <= ids
+        ):
+            raise ValidationError(
+                "'choices' must list distinct hottext ids of this item.",
+                details={"field": "response.choices", "allowed": sorted(ids)},
+            )
+        most, least = content.get("max_choices", 1), content.get("min_choices", 0)
+        if most and len(choices) > most:
+            raise ValidationError(
+                "Choose at most %(max)s.", params={"max": most}, details={"field": "choices"}
+            )
+        if len(choices) < least:
+            raise ValidationError(
+                "Choose at least %(min)s.", params={"min": least}, details={"field": "choices"}
+            )
+
+    mapping = MultipleResponse.mapping
+    score = MultipleResponse.score
+
+    def _marked(self, content: dict[str, Any], chosen: list[str]) -> str:
+        """The text as plain text, each chosen hottext in brackets."""
+        spans = content["hottexts"]
+
+        def mark(match: re.Match[str]) -> str:
+            label = _label(spans, match.group(1))
+            return f"[{label}]" if match.group(1) in chosen else label
+
+        # Text first, markers after: a hottext's text is never read as markup or as a marker.
+        return GAP.sub(mark, plain_text(content["text"]))
+
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return self._marked(content, list(response["choices"]))
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        return self._marked(content, list(scoring["correct"]))
+
+    def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
+        spans = [s for s in content.get("hottexts") or [] if isinstance(s, dict)]
+        known = {s.get("id") for s in spans}
+        # Markers go in after sanitising: our own markup around a checked identifier.
+        html = GAP.sub(
+            lambda m: (
+                f'<span class="hottext" data-hottext="{m.group(1)}"></span>'
+                if m.group(1) in known
+                else ""
+            ),
+            sanitise_html(content.get("text") or ""),
+        )
+        return {
+            "stem": sanitise_html(content.get("stem") or ""),
+            "html": html,
+            "hottexts": _view_options(
+                [{"id": str(s.get("id")), "text": str(s.get("text") or "")} for s in spans]
+            ),
+            "max_choices": int(content.get("max_choices", 1) or 0),
+            "min_choices": int(content.get("min_choices", 0) or 0),
+        }
+
+    def example(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return (
+            {
+                "stem": "<p>Choose the two verbs in the sentence.</p>",
+                "text": "<p>The {{h1}} {{h2}} across the road and {{h3}} over the {{h4}}.</p>",
+                "hottexts": [
+                    {"id": "h1", "text": "dog"},
+                    {"id": "h2", "text": "ran"},
+                    {"id": "h3", "text": "jumped"},
+                    {"id": "h4", "text": "fence"},
+                ],
+                "max_choices": 2,
+                "min_choices": 0,
+            },
+            {"correct": ["h2", "h3"], "method": "partial"},
+        )
+
+
 # --------------------------------------------------------------------------- text and numbers
 
 _HIRAGANA = {code: code + 0x60 for code in range(0x3041, 0x3097)} | {0x309D: 0x30FD, 0x309E: 0x30FE}

@@ -13,7 +13,8 @@ from delivery.definitions import create_administration, create_test_definition
 from delivery.models import ItemResponse
 from item_bank.models import ItemStatus, ParameterSetStatus
 from item_bank.service import create_item, create_parameter_set, create_pool
-from item_bank.types import ITEM_TYPES
+from item_bank.types import ITEM_TYPES, get_item_type
+from tests.e2e.axe import assert_accessible
 from tests.e2e.conftest import LiveServer, start_test
 
 
@@ -71,6 +72,9 @@ def give_all_types_to_class_2b(server: LiveServer) -> list[str]:
 
 def answer_whatever_is_shown(page: Page) -> None:
     item = page.locator("[data-item]")
+    hottexts = item.locator("button.hottext")
+    if hottexts.count():
+        hottexts.nth(1).click()
     options = item.locator("label.option")
     if options.count():
         options.first.click()
@@ -112,3 +116,130 @@ def test_every_item_type_can_be_answered(page: Page, live_server: LiveServer) ->
     assert ("choice",) in shapes
     assert ("choices",) in shapes
     assert ("text",) in shapes
+
+
+def give_hottext_items_to_class_2b(server: LiveServer) -> None:
+    """Two hottext items, one taking up to two choices (the type's example), one taking one."""
+    with server.app.app_context():
+        content, scoring = get_item_type("hottext").example()
+        one = {
+            "stem": "<p>Choose the word that is spelt wrongly.</p>",
+            "text": "<p>I {{a}} a {{b}} at the {{c}}.</p>",
+            "hottexts": [
+                {"id": "a", "text": "saw"},
+                {"id": "b", "text": "kat"},
+                {"id": "c", "text": "park"},
+            ],
+            "max_choices": 1,
+        }
+        versions = [
+            create_item(
+                key=key,
+                item_type="hottext",
+                content=item_content,
+                scoring=item_scoring,
+                curriculum_codes=["8350213111200000"],
+                status=ItemStatus.OPERATIONAL,
+            )
+            for key, item_content, item_scoring in (
+                ("hottext-two", content, scoring),
+                ("hottext-one", one, {"correct": ["b"]}),
+            )
+        ]
+        parameters = create_parameter_set(
+            name="hottext",
+            parameters={versions[0].id: {"model": "2pl", "discrimination": 1.0, "difficulty": 0.0}},
+            provenance={"source": "test"},
+            status=ParameterSetStatus.PUBLISHED,
+        )
+        create_pool(
+            name="hottext",
+            item_version_ids=[v.id for v in versions],
+            active_parameter_set_id=parameters.id,
+        )
+        definition = create_test_definition(
+            key="hottext",
+            title="Hottext items",
+            pool="hottext",
+            parameter_set="hottext",
+            parameter_set_version=None,
+            settings={
+                "sections": [
+                    {
+                        "kind": "linear",
+                        "forms": [["hottext-two", "hottext-one"]],
+                        "navigation": "forward",
+                    }
+                ]
+            },
+            scale={"slope": 100, "intercept": 500},
+        )
+        classroom = db.session.scalars(
+            select(Classroom).where(Classroom.class_code == "DEMO-2B")
+        ).one()
+        create_administration(
+            test_definition_id=definition.id,
+            name="Hottext",
+            classroom_ids=[classroom.id],
+            status="open",
+        )
+        db.session.commit()
+
+
+def test_hottext_answered_by_mouse_and_by_keyboard(page: Page, live_server: LiveServer) -> None:
+    give_hottext_items_to_class_2b(live_server)
+    class_code, number, _, code = next(
+        s for s in reversed(live_server.logins.students) if s[0] == "DEMO-2B"
+    )
+    page.goto(f"{live_server.url}/login")
+    page.get_by_label("Class code").fill(class_code)
+    page.get_by_label("Student number").fill(str(number))
+    page.get_by_label("Login code").fill(code)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_test_id("test").filter(has_text="Hottext items").get_by_role("link").click()
+    start_test(page)
+    item = page.locator("[data-item]")
+    next_button = page.get_by_role("button", name="Next")
+
+    # By mouse: up to two of the four words; a third press is refused, politely.
+    expect(item.get_by_text("Choose up to 2 of the underlined parts of the text.")).to_be_visible()
+    words = {w: item.get_by_role("button", name=w, exact=True) for w in ("dog", "ran", "jumped")}
+    for word in words.values():
+        expect(word).to_have_attribute("aria-pressed", "false")
+    expect(next_button).to_be_disabled()
+    words["ran"].click()
+    words["jumped"].click()
+    words["dog"].click()
+    expect(words["dog"]).to_have_attribute("aria-pressed", "false")
+    expect(item.get_by_role("status")).to_have_text(re.compile("at most 2"))
+    assert_accessible(page, where="hottext, two chosen and a third refused")
+    words["dog"].click()  # refused again; "ran" pressed again unchooses it
+    words["ran"].click()
+    expect(words["ran"]).to_have_attribute("aria-pressed", "false")
+    words["ran"].click()
+    expect(words["ran"]).to_have_attribute("aria-pressed", "true")
+    next_button.click()
+
+    # By keyboard: the first span has the focus; Space chooses, Tab moves, Enter moves the choice.
+    expect(page.locator("[data-progress]")).to_have_text(re.compile("Question 2"))
+    saw = item.get_by_role("button", name="saw", exact=True)
+    kat = item.get_by_role("button", name="kat", exact=True)
+    saw.focus()
+    expect(saw).to_be_focused()
+    page.keyboard.press("Space")
+    expect(saw).to_have_attribute("aria-pressed", "true")
+    page.keyboard.press("Tab")
+    expect(kat).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(kat).to_have_attribute("aria-pressed", "true")
+    expect(saw).to_have_attribute("aria-pressed", "false")  # one choice: the press moved it
+    assert_accessible(page, where="hottext, one chosen by keyboard")
+    next_button.click()
+    expect(page.get_by_role("heading", name="You have finished the test")).to_be_visible()
+
+    with live_server.app.app_context():
+        responses = db.session.scalars(
+            select(ItemResponse).order_by(ItemResponse.id.desc()).limit(2)
+        ).all()
+        got = sorted((sorted(r.response["choices"]), r.score) for r in responses)
+    assert got == [(["b"], 1.0), (["h2", "h3"], 1.0)]

@@ -32,6 +32,11 @@ CASES: dict[str, tuple[Any, Any, tuple[Any, float] | None]] = {
         {"gaps": {"g1": "b", "g2": "d"}},
         ({"gaps": {"g1": "a", "g2": "d"}}, 0.5),
     ),
+    "hottext": (
+        {"choices": ["h2", "h3"]},
+        {"choices": ["h1", "h4"]},
+        ({"choices": ["h2"]}, 0.5),
+    ),
     "extended_text": ({"text": "Alternate angles..."}, {"text": ""}, None),
     "partial_credit": ({"choice": "A"}, {"choice": "C"}, ({"choice": "B"}, 1.0)),
 }
@@ -97,6 +102,10 @@ def test_malformed_response_is_a_422(type_id: str, response: Any) -> None:
         ("inline_choice", {"gaps": {"g1": "c"}}),
         ("extended_text", {"text": "x" * 20_001}),
         ("partial_credit", {"choice": "Q"}),
+        ("hottext", {"choices": ["h2", "h2"]}),
+        ("hottext", {"choices": ["h9"]}),
+        ("hottext", {"choices": ["h1", "h2", "h3"]}),  # more than max_choices 2
+        ("hottext", {"choices": "h2"}),
     ],
 )
 def test_wrong_shaped_answers_are_rejected(type_id: str, response: Any) -> None:
@@ -118,6 +127,78 @@ def test_multiple_response_all_or_nothing_and_custom_mapping() -> None:
     assert kind.score(mapped, {"choices": ["A", "C"]}) == 1.0  # clamped to the upper bound
     assert kind.score(mapped, {"choices": ["A", "B"]}) == 0.0  # clamped to the lower bound
     assert kind.score(mapped, {"choices": ["A"]}) == pytest.approx(0.7)
+
+
+def _hottext(**changes: Any) -> dict[str, Any]:
+    content, _ = example("hottext")
+    return {**content, **changes}
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (_hottext(text="<p>{{h1}} {{h2}} {{h3}}</p>"), "exactly once"),  # h4 not in the text
+        (_hottext(text="<p>{{h1}} {{h1}} {{h2}} {{h3}} {{h4}}</p>"), "exactly once"),
+        (_hottext(text="<p>{{h1}} {{h2}} {{h3}} {{h4}} {{h5}}</p>"), "exactly once"),
+        (_hottext(hottexts=[]), "1 to 50"),
+        (_hottext(hottexts=["dog"]), "an id and a text"),
+        (_hottext(max_choices=5), "max_choices"),
+        (_hottext(max_choices=-1), "max_choices"),
+        (_hottext(min_choices=3), "min_choices"),
+        (_hottext(text=""), "text"),
+    ],
+)
+def test_hottext_content_is_checked(content: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        get_item_type("hottext").clean_content(content)
+    assert fragment in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "scoring",
+    [
+        {"correct": []},
+        {"correct": ["h9"]},
+        {"correct": ["h2", "h2"]},
+        {"correct": ["h1", "h2", "h3"]},  # more than a student may choose
+        {"correct": ["h2"], "method": "some"},
+        {"correct": ["h2"], "method": "partial", "mapping": {"h9": 1}},
+    ],
+)
+def test_hottext_key_is_checked(scoring: dict[str, Any]) -> None:
+    kind = get_item_type("hottext")
+    with pytest.raises(ValidationError):
+        kind.validate_scoring(kind.clean_content(_hottext()), scoring)
+
+
+def test_hottext_scores_like_choosing_several() -> None:
+    kind = get_item_type("hottext")
+    content = kind.clean_content(_hottext(max_choices=0, min_choices=1))
+    strict = kind.validate_scoring(content, {"correct": ["h2", "h3"]})
+    assert kind.score(strict, {"choices": ["h3", "h2"]}) == 1.0
+    assert kind.score(strict, {"choices": ["h2"]}) == 0.0
+    partial = kind.validate_scoring(content, {"correct": ["h2", "h3"], "method": "partial"})
+    # +1/2 per verb, -1/2 per other word, clamped to [0, 1]
+    assert kind.score(partial, {"choices": ["h2", "h3", "h1"]}) == 0.5
+    assert kind.score(partial, {"choices": ["h1", "h2", "h3", "h4"]}) == 0.0
+    mapped = kind.validate_scoring(
+        content,
+        {"correct": ["h2", "h3"], "method": "partial", "mapping": {"h2": 0.6, "h3": 0.6}},
+    )
+    assert kind.score(mapped, {"choices": ["h2"]}) == pytest.approx(0.6)
+    assert kind.score(mapped, {"choices": ["h2", "h3"]}) == 1.0
+    with pytest.raises(ValidationError, match="at least 1"):
+        kind.validate_response(content, {"choices": []})
+    kind.validate_response(content, {"choices": ["h1", "h2", "h3", "h4"]})  # 0: no limit
+
+
+def test_hottext_view_marks_each_span_and_holds_no_key() -> None:
+    kind = get_item_type("hottext")
+    view = kind.student_view(kind.clean_content(_hottext()))
+    assert view["html"].count('<span class="hottext" data-hottext="') == 4
+    assert [h["id"] for h in view["hottexts"]] == ["h1", "h2", "h3", "h4"]
+    assert (view["max_choices"], view["min_choices"]) == (2, 0)
+    assert "{{" not in view["html"]
 
 
 def test_selecting_everything_earns_nothing_under_partial_credit() -> None:
