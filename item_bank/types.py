@@ -112,6 +112,11 @@ def _set_order(options: list[dict[str, str]]) -> list[dict[str, str]]:
     return sorted(options, key=lambda o: hashlib.sha256(seed + o["id"].encode()).digest())
 
 
+def _whole(value: Any, default: int) -> int:
+    """A whole number from content that may never have been cleaned, else ``default``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 def _label(options: list[dict[str, str]], option_id: Any) -> str:
     """An option as a teacher reads it: its text, or its id in brackets when it has no text."""
     for option in options:
@@ -1273,6 +1278,184 @@ class InlineChoice(ItemType):
                 ],
             },
             {"correct": {"g1": "a", "g2": "c"}, "method": "partial"},
+        )
+
+
+@register_item_type
+class GapMatch(ItemType):
+    """Fill gaps in a text from one shared list of words (QTI's gap match).
+
+    Response: ``{"gaps": {"G1": "W2", ...}}`` (a gap left out is empty). ``text`` marks each gap
+    as ``{{gap id}}``; ``gap_texts[{id, text, match_max}]`` are the words, each usable in up to
+    ``match_max`` gaps (default 1; 0 = any number). ``all_or_nothing`` needs every gap right;
+    ``partial`` scores the share of gaps right, or the points in ``mapping`` (keyed
+    ``"W2 G1"``, word then gap, as QTI's directed pairs), clamped to [0, 1].
+    """
+
+    type_id = "gap_match"
+    label = "Gap match (fill gaps from a list)"
+    response_example: ClassVar[dict[str, Any]] = {"gaps": {"G1": "W2"}}
+
+    def clean_content(self, content: dict[str, Any]) -> dict[str, Any]:
+        text = _html(content.get("text"), "text")
+        words = content.get("gap_texts")
+        if not isinstance(words, list) or not 1 <= len(words) <= MAX_OPTIONS:
+            raise ValidationError(
+                "'gap_texts' must list 1 to %(maximum)s words to fill the gaps with.",
+                params={"maximum": MAX_OPTIONS},
+                details={"field": "gap_texts"},
+            )
+        gap_texts = []
+        for position, word in enumerate(words):
+            if not isinstance(word, dict):
+                raise ValidationError(
+                    "Each gap text needs an id and a text.",
+                    details={"field": "gap_texts", "gap_text": position},
+                )
+            most = word.get("match_max", 1)
+            if isinstance(most, bool) or not isinstance(most, int) or not 0 <= most <= 20:
+                raise ValidationError(
+                    "A gap text's 'match_max' must be 0 (any number of gaps) to 20.",
+                    details={"field": f"gap_texts[{position}].match_max"},
+                )
+            gap_texts.append(
+                {
+                    "id": _identifier(word.get("id"), f"gap_texts[{position}].id"),
+                    "text": _html(word.get("text"), f"gap_texts[{position}].text"),
+                    "match_max": most,
+                }
+            )
+        gaps = GAP.findall(text)
+        word_ids = [word["id"] for word in gap_texts]
+        if (
+            not 1 <= len(gaps) <= 20
+            or len(set(gaps)) != len(gaps)
+            or len(set(word_ids)) != len(word_ids)
+            or set(gaps) & set(word_ids)
+        ):
+            raise ValidationError(
+                "'text' must mark 1 to 20 gaps as {{id}}, each once, and gap ids and gap text "
+                "ids must all differ (gaps: %(gaps)s).",
+                params={"gaps": ", ".join(gaps) or "-"},
+                details={"field": "text", "gaps": gaps},
+            )
+        return {
+            "stem": _html(content.get("stem"), "stem", required=False),
+            "text": text,
+            "gap_texts": gap_texts,
+        }
+
+    def _check_filling(self, content: dict[str, Any], filling: Any, field: str) -> None:
+        gaps = set(GAP.findall(content["text"]))
+        words = {word["id"]: word.get("match_max", 1) for word in content["gap_texts"]}
+        if (
+            not isinstance(filling, dict)
+            or not set(filling) <= gaps
+            or not all(word in words for word in filling.values())
+        ):
+            raise ValidationError(
+                "'gaps' must map this item's gap ids to its gap text ids.",
+                details={"field": field, "gaps": sorted(gaps), "gap_texts": sorted(words)},
+            )
+        for word, most in words.items():
+            used = sum(chosen == word for chosen in filling.values())
+            if most and used > most:
+                raise ValidationError(
+                    "Gap text %(word)s fills %(used)s gaps, but may fill at most %(max)s.",
+                    params={"word": word, "used": used, "max": most},
+                    details={"field": field, "gap_text": word},
+                )
+
+    def validate_scoring(self, content: dict[str, Any], scoring: dict[str, Any]) -> dict:
+        correct = scoring.get("correct")
+        gaps = set(GAP.findall(content["text"]))
+        if not isinstance(correct, dict) or set(correct) != gaps:
+            raise ValidationError(
+                "The key must give a gap text for every gap.",
+                details={"field": "scoring.correct", "gaps": sorted(gaps)},
+            )
+        self._check_filling(content, correct, "scoring.correct")
+        cleaned: dict[str, Any] = {"correct": dict(correct), "method": _method(scoring)}
+        if cleaned["method"] == "partial" and scoring.get("mapping") is not None:
+            ids = gaps | {word["id"] for word in content["gap_texts"]}
+            cleaned["mapping"] = _mapping(
+                scoring["mapping"], ids, "scoring.mapping", pair_keys=True
+            )
+        return cleaned
+
+    def validate_response(self, content: dict[str, Any], response: Any) -> None:
+        if not isinstance(response, dict) or set(response) != {"gaps"}:
+            raise ValidationError(
+                'A gap match response is {"gaps": {"<gap id>": "<gap text id>", ...}}.',
+                details={"field": "response"},
+            )
+        self._check_filling(content, response["gaps"], "response.gaps")
+
+    def score(self, scoring: dict[str, Any], response: Any) -> float:
+        key = scoring["correct"]
+        chosen = response["gaps"]
+        if scoring.get("method") != "partial":
+            return 1.0 if all(chosen.get(gap) == word for gap, word in key.items()) else 0.0
+        mapping = scoring.get("mapping")
+        if not mapping:
+            right = sum(chosen.get(gap) == word for gap, word in key.items())
+            return round(right / len(key), 10)
+        points = sum(mapping.get(f"{word} {gap}", 0.0) for gap, word in chosen.items())
+        return min(1.0, max(0.0, round(points, 10)))
+
+    def _filled(self, content: dict[str, Any], chosen: dict[str, Any]) -> str:
+        words = content["gap_texts"]
+
+        def fill(match: re.Match[str]) -> str:
+            word = chosen.get(match.group(1))
+            return "[ ]" if word is None else f"[{_label(words, word)}]"
+
+        return GAP.sub(fill, plain_text(content["text"]))
+
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return self._filled(content, dict(response["gaps"]))
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        return self._filled(content, scoring["correct"])
+
+    def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
+        words = [w for w in content.get("gap_texts") or [] if isinstance(w, dict)]
+        html = GAP.sub(
+            lambda m: f'<span class="gap" data-gap="{m.group(1)}"></span>',
+            sanitise_html(content.get("text") or ""),
+        )
+        return {
+            "stem": sanitise_html(content.get("stem") or ""),
+            "html": html,
+            "gaps": GAP.findall(content.get("text") or ""),
+            # In an order that depends only on the set of words, never on the key's order.
+            "gap_texts": [
+                {"id": w["id"], "html": sanitise_html(w["text"]), "match_max": w["match_max"]}
+                for w in _set_order(
+                    [
+                        {
+                            "id": str(w.get("id")),
+                            "text": str(w.get("text") or ""),
+                            "match_max": _whole(w.get("match_max", 1), 1),
+                        }
+                        for w in words
+                    ]
+                )
+            ],
+        }
+
+    def example(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return (
+            {
+                "stem": "<p>Fill each gap with a word from the list.</p>",
+                "text": "<p>Water freezes at {{G1}} °C and boils at {{G2}} °C.</p>",
+                "gap_texts": [
+                    {"id": "W0", "text": "0", "match_max": 1},
+                    {"id": "W50", "text": "50", "match_max": 1},
+                    {"id": "W100", "text": "100", "match_max": 1},
+                ],
+            },
+            {"correct": {"G1": "W0", "G2": "W100"}, "method": "partial"},
         )
 
 

@@ -54,6 +54,8 @@ def qti_responses(
         return {RESPONSE: [f"{s} {t}" for s, t in response.get("pairs") or []]}
     if item_type == "inline_choice":
         return dict(response.get("gaps") or {})
+    if item_type == "gap_match":
+        return {RESPONSE: [f"{word} {gap}" for gap, word in (response.get("gaps") or {}).items()]}
     raise ProcessingError(f"no QTI response shape is known for {item_type!r}")
 
 
@@ -95,6 +97,13 @@ def probes(item_type: str, content: dict[str, Any], scoring: dict[str, Any]) -> 
         for gap in content["gaps"]:
             for option in _ids(gap["options"]):
                 yield {"gaps": {**key, gap["id"]: option}}
+    elif item_type == "gap_match":
+        key = dict(scoring.get("correct") or {})
+        yield {"gaps": key}
+        for gap in key:
+            for word in _ids(content["gap_texts"]):
+                yield {"gaps": {**key, gap: word}}
+            yield {"gaps": {g: w for g, w in key.items() if g != gap}}
     elif item_type == "text_entry":
         for answer in scoring.get("answers") or []:
             if scoring.get("match") != "regex":

@@ -436,6 +436,40 @@ def item_xml(
         )
         processing = _template(MAP_RESPONSE if partial else MATCH_CORRECT)
 
+    elif item_type == "gap_match":
+        # The words first, then the text whose {{gap}} markers become qti-gap elements.
+        interaction = _sub(
+            body, "qti-gap-match-interaction", {"response-identifier": RESPONSE, "shuffle": "false"}
+        )
+        for word in content["gap_texts"]:
+            node = _sub(
+                interaction,
+                "qti-gap-text",
+                {"identifier": word["id"], "match-max": str(word.get("match_max", 1))},
+            )
+            html_into(node, word["text"], rewrite_src)
+        html_into(interaction, content["text"], rewrite_src)
+        _insert_markers(
+            interaction, lambda gap_id: _e("qti-gap", {"identifier": gap_id}), "qti-gap"
+        )
+        pairs = [f"{word} {gap}" for gap, word in scoring["correct"].items()]
+        partial = scoring.get("method") == "partial"
+        mapping = None
+        if partial:
+            mapping = scoring.get("mapping") or {pair: 1.0 / len(pairs) for pair in pairs}
+        declarations.append(
+            _response_declaration(
+                RESPONSE,
+                "multiple",
+                "directedPair",
+                pairs,
+                mapping,
+                lower=0.0 if partial else None,
+                upper=1.0 if partial else None,
+            )
+        )
+        processing = _template(MAP_RESPONSE if partial else MATCH_CORRECT)
+
     elif item_type == "text_entry":
         _sub(
             body,
@@ -748,6 +782,7 @@ INTERACTIONS = {
     "qti-inline-choice-interaction",
     "qti-extended-text-interaction",
     "qti-hottext-interaction",
+    "qti-gap-match-interaction",
 }
 
 
@@ -950,11 +985,28 @@ def read_item(root: etree._Element, name: str, rewrite_src: SrcRewriter) -> Pars
         else:
             parsed.item_type = "multiple_response"
             content["max_choices"] = int(detached.get("max-choices", "0") or 0)
-            parsed.scoring = _chosen_key(declaration, processing, _ids(options))
+            parsed.scoring = _chosen_key(declaration, processing, _ids(options), maximum)
+    elif kind == "qti-gap-match-interaction":
+        parsed.item_type = "gap_match"
+        content.update(_read_gap_match(detached, name, rewrite_src))
+        correct: dict[str, str] = {}
+        for value in declaration.correct:
+            word, _, gap = value.partition(" ")
+            if gap in correct:
+                raise _fail(name, f"gap {gap!r} has more than one correct gap text.")
+            correct[gap] = word
+        partial = processing.template == "map_response" or (
+            bool(declaration.mapping) and processing.template != "match_correct"
+        )
+        parsed.scoring = {"correct": correct, "method": "partial" if partial else "all_or_nothing"}
+        mapping = _scaled(declaration, maximum)
+        default = {f"{w} {g}": 1.0 / max(1, len(correct)) for g, w in correct.items()}
+        if partial and mapping and not _same_mapping(mapping, default):
+            parsed.scoring["mapping"] = mapping
     elif kind == "qti-hottext-interaction":
         parsed.item_type = "hottext"
         content.update(_read_hottext(detached, name, rewrite_src))
-        parsed.scoring = _chosen_key(declaration, processing, _ids(content["hottexts"]))
+        parsed.scoring = _chosen_key(declaration, processing, _ids(content["hottexts"]), maximum)
     elif kind == "qti-text-entry-interaction":
         if declaration.base_type in ("float", "integer"):
             parsed.item_type = "numeric"
@@ -1038,12 +1090,24 @@ def _ids(options: list[dict[str, str]]) -> list[str]:
     return [option["id"] for option in options]
 
 
+def _scaled(declaration: _Declaration, maximum: float | None) -> dict[str, float]:
+    """The mapping's points on the item model's 0-to-1 scale: divided by the mapping's upper
+    bound, or else by SCORE's normal-maximum, when that is not 1."""
+    top = declaration.upper or maximum
+    if not top or top <= 0 or abs(top - 1) < 1e-9:
+        return dict(declaration.mapping)
+    return {k: round(v / top, 10) for k, v in declaration.mapping.items()}
+
+
 def _chosen_key(
-    declaration: _Declaration, processing: ResponseProcessing, ids: list[str]
+    declaration: _Declaration,
+    processing: ResponseProcessing,
+    ids: list[str],
+    maximum: float | None = None,
 ) -> dict[str, Any]:
     """A choose-several key (multiple response, hottext): the correct set, and the mapping
-    when the processing maps and its points differ from our default (+1/k right, -1/k wrong).
-    A mapping whose upper bound is not 1 is read on our 0-to-1 scale."""
+    when the processing maps and its points differ from our default (+1/k right, -1/k wrong),
+    read on the 0-to-1 scale (:func:`_scaled`)."""
     correct = declaration.correct or [k for k, v in declaration.mapping.items() if v > 0]
     partial = processing.template == "map_response" or (
         bool(declaration.mapping) and processing.template != "match_correct"
@@ -1052,14 +1116,41 @@ def _chosen_key(
         "correct": correct,
         "method": "partial" if partial else "all_or_nothing",
     }
-    mapping = dict(declaration.mapping)
-    if declaration.upper and declaration.upper > 0 and abs(declaration.upper - 1) > 1e-9:
-        mapping = {k: round(v / declaration.upper, 10) for k, v in mapping.items()}
+    mapping = _scaled(declaration, maximum)
     share = 1.0 / max(1, len(correct))
     default = {i: share if i in correct else -share for i in ids}
     if partial and mapping and not _same_mapping(mapping, default):
         scoring["mapping"] = mapping
     return scoring
+
+
+def _read_gap_match(interaction: etree._Element, name: str, rewrite) -> dict[str, Any]:
+    """A gap match interaction's words (qti-gap-text) and text (each qti-gap its marker)."""
+    words = []
+    for word in interaction.findall(q("qti-gap-text")):
+        try:
+            most = int(word.get("match-max") or 1)
+        except ValueError:
+            raise _fail(name, "a qti-gap-text's match-max must be a whole number.") from None
+        words.append(
+            {
+                "id": word.get("identifier", ""),
+                "text": _inner_html(word, rewrite),
+                "match_max": most,
+            }
+        )
+        _remove_keep_tail(word)
+    if interaction.find(f".//{q('qti-gap-img')}") is not None:
+        raise _fail(name, "image gap texts (qti-gap-img) are not supported.")
+    for gap in list(interaction.iter(q("qti-gap"))):
+        parent, previous = gap.getparent(), gap.getprevious()
+        text = "{{" + gap.get("identifier", "") + "}}" + (gap.tail or "")
+        parent.remove(gap)
+        if previous is not None:
+            previous.tail = (previous.tail or "") + text
+        else:
+            parent.text = (parent.text or "") + text
+    return {"text": _inner_html(interaction, rewrite), "gap_texts": words}
 
 
 def _read_hottext(interaction: etree._Element, name: str, rewrite) -> dict[str, Any]:

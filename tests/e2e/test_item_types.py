@@ -119,8 +119,10 @@ def test_every_item_type_can_be_answered(page: Page, live_server: LiveServer) ->
 
 
 def give_hottext_items_to_class_2b(server: LiveServer) -> None:
-    """Two hottext items, one taking up to two choices (the type's example), one taking one."""
+    """Two hottext items, one taking up to two choices (the type's example), one taking one;
+    and the gap match example."""
     with server.app.app_context():
+        gap_content, gap_scoring = get_item_type("gap_match").example()
         content, scoring = get_item_type("hottext").example()
         one = {
             "stem": "<p>Choose the word that is spelt wrongly.</p>",
@@ -135,7 +137,7 @@ def give_hottext_items_to_class_2b(server: LiveServer) -> None:
         versions = [
             create_item(
                 key=key,
-                item_type="hottext",
+                item_type="gap_match" if key == "gap-match" else "hottext",
                 content=item_content,
                 scoring=item_scoring,
                 curriculum_codes=["8350213111200000"],
@@ -144,6 +146,7 @@ def give_hottext_items_to_class_2b(server: LiveServer) -> None:
             for key, item_content, item_scoring in (
                 ("hottext-two", content, scoring),
                 ("hottext-one", one, {"correct": ["b"]}),
+                ("gap-match", gap_content, gap_scoring),
             )
         ]
         parameters = create_parameter_set(
@@ -167,7 +170,7 @@ def give_hottext_items_to_class_2b(server: LiveServer) -> None:
                 "sections": [
                     {
                         "kind": "linear",
-                        "forms": [["hottext-two", "hottext-one"]],
+                        "forms": [["hottext-two", "hottext-one", "gap-match"]],
                         "navigation": "forward",
                     }
                 ]
@@ -186,7 +189,9 @@ def give_hottext_items_to_class_2b(server: LiveServer) -> None:
         db.session.commit()
 
 
-def test_hottext_answered_by_mouse_and_by_keyboard(page: Page, live_server: LiveServer) -> None:
+def test_hottext_and_gap_match_answered_by_mouse_and_by_keyboard(
+    page: Page, live_server: LiveServer
+) -> None:
     give_hottext_items_to_class_2b(live_server)
     class_code, number, _, code = next(
         s for s in reversed(live_server.logins.students) if s[0] == "DEMO-2B"
@@ -235,11 +240,34 @@ def test_hottext_answered_by_mouse_and_by_keyboard(page: Page, live_server: Live
     expect(saw).to_have_attribute("aria-pressed", "false")  # one choice: the press moved it
     assert_accessible(page, where="hottext, one chosen by keyboard")
     next_button.click()
+
+    # Gap match: each gap a list of the words; by mouse for the first, keyboard for the second.
+    expect(page.locator("[data-progress]")).to_have_text(re.compile("Question 3"))
+    first, second = item.get_by_label("Gap 1"), item.get_by_label("Gap 2")
+    first.select_option(label="0")
+    # "0" fills one gap only: the other gap no longer offers it, so the arrow keys pass it by.
+    expect(second.locator("option", has_text=re.compile("^0$"))).to_be_disabled()
+    assert_accessible(page, where="gap match, one gap filled")
+    second.focus()
+    values = []
+    for _ in range(3):
+        page.keyboard.press("ArrowDown")  # a closed select changes with the arrow keys
+        values.append(second.input_value())
+    assert "W0" not in values
+    expect(second).to_have_value("W100")
+    expect(first).to_have_value("W0")  # nothing was taken from gap 1
+    next_button.click()
     expect(page.get_by_role("heading", name="You have finished the test")).to_be_visible()
 
     with live_server.app.app_context():
         responses = db.session.scalars(
-            select(ItemResponse).order_by(ItemResponse.id.desc()).limit(2)
+            select(ItemResponse).order_by(ItemResponse.id.desc()).limit(3)
         ).all()
-        got = sorted((sorted(r.response["choices"]), r.score) for r in responses)
-    assert got == [(["b"], 1.0), (["h2", "h3"], 1.0)]
+        got = sorted((str(r.response), r.score) for r in responses)
+    assert got == sorted(
+        [
+            (str({"choices": ["b"]}), 1.0),
+            (str({"choices": ["h2", "h3"]}), 1.0),
+            (str({"gaps": {"G1": "W0", "G2": "W100"}}), 1.0),
+        ]
+    )

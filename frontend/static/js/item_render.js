@@ -94,6 +94,41 @@ function inlineChoice(view) {
   };
 }
 
+// Gap match: each gap a drop-down of the shared words (keyboard and mouse alike, no dragging).
+// A word that already fills as many gaps as its match_max allows is disabled in the other gaps,
+// so arrowing through a list never takes a word away from another gap.
+function gapMatch(view) {
+  const node = el("div", { class: "inline-text", html: view.html });
+  const selects = [];
+  const limit = Object.fromEntries(view.gap_texts.map((word) => [word.id, word.match_max]));
+  view.gaps.forEach((gapId, position) => {
+    const slot = node.querySelector(`span[data-gap="${CSS.escape(gapId)}"]`);
+    const select = targetSelect(view.gap_texts);
+    select.setAttribute("aria-label", _("Gap %(id)s", { id: position + 1 }));
+    select.dataset.gap = gapId;
+    selects.push(select);
+    if (slot) slot.replaceWith(select);
+  });
+  const refresh = () => {
+    for (const select of selects) {
+      for (const option of select.options) {
+        const most = limit[option.value] || 0;
+        const used = selects.filter((other) => other !== select && other.value === option.value).length;
+        option.disabled = Boolean(option.value) && most > 0 && used >= most;
+      }
+    }
+  };
+  const hint = el("p", { class: "hint", text: _("Each word fills a limited number of gaps; a word used up is not offered in the other gaps.") });
+  const box = el("div", {}, node, hint);
+  box.addEventListener("change", refresh); // a draft put back after a reload changes it too
+  return {
+    node: box,
+    read: () => ({
+      gaps: Object.fromEntries(selects.filter((s) => s.value).map((s) => [s.dataset.gap, s.value])),
+    }),
+  };
+}
+
 // Hottext: each choosable span a toggle button inside the text (Tab reaches it, Space or Enter
 // toggles it, aria-pressed says whether it is chosen). Past max_choices the press is refused
 // with a polite message; with max_choices 1 a new press moves the choice.
@@ -171,6 +206,7 @@ const RENDERERS = {
   matching,
   inline_choice: inlineChoice,
   hottext,
+  gap_match: gapMatch,
   text_entry: (view) => textInput(view, false),
   numeric: (view) => textInput(view, true),
   extended_text: essay,

@@ -42,6 +42,12 @@ ANSWERS: dict[str, tuple[dict[str, Any], str, str, float]] = {
         "3 × 4 is [12], and 12 is [even].",
         0.5,
     ),
+    "gap_match": (
+        {"gaps": {"G1": "W0", "G2": "W50"}},
+        "Water freezes at [0] °C and boils at [50] °C.",
+        "Water freezes at [0] °C and boils at [100] °C.",
+        0.5,
+    ),
     "hottext": (
         {"choices": ["h2"]},
         "The dog [ran] across the road and jumped over the fence.",

@@ -90,6 +90,16 @@ def items(draw: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
             "method": "partial",
             "mapping": {s["id"]: 0.5 for s in spans},
         }
+    elif type_id == "gap_match":
+        gap_ids = draw(st.lists(ids, min_size=1, max_size=3, unique=True))
+        content["text"] = " and ".join("{{g" + gap + "}}" for gap in gap_ids)
+        words = _options(draw, 2, 6)
+        content["gap_texts"] = [{**w, "match_max": 0} for w in words]
+        scoring = {
+            "correct": {"g" + gap: words[0]["id"] for gap in gap_ids},
+            "method": "partial",
+            "mapping": {f"{words[0]['id']} g{gap}": 0.5 for gap in gap_ids},
+        }
     elif type_id == "extended_text":
         scoring = {"rubric": [{"points": p, "description": draw(secrets)} for p in range(3)]}
     else:  # a new type must be added here, or this test fails
