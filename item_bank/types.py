@@ -681,8 +681,8 @@ class Hottext(ItemType):
             "hottexts": _view_options(
                 [{"id": str(s.get("id")), "text": str(s.get("text") or "")} for s in spans]
             ),
-            "max_choices": int(content.get("max_choices", 1) or 0),
-            "min_choices": int(content.get("min_choices", 0) or 0),
+            "max_choices": _whole(content.get("max_choices", 1), 1),
+            "min_choices": _whole(content.get("min_choices", 0), 0),
         }
 
     def example(self) -> tuple[dict[str, Any], dict[str, Any]]:

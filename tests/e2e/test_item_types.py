@@ -81,7 +81,10 @@ def answer_whatever_is_shown(page: Page) -> None:
         if item.locator("input[type=checkbox]").count() > 1:
             options.nth(1).click()
     for index in range(item.locator("select").count()):
-        item.locator("select").nth(index).select_option(index=1)
+        select = item.locator("select").nth(index)
+        # The first word still offered (a gap match word used up elsewhere is disabled).
+        offered = select.locator("option:not([disabled]):not([value=''])").first
+        select.select_option(offered.get_attribute("value"))
     for index in range(item.locator("input.answer").count()):
         item.locator("input.answer").nth(index).fill("12")
     if item.locator("textarea").count():

@@ -187,3 +187,24 @@ def test_operator_authors_a_hottext_item_in_the_json_editor(
     page.get_by_label("Curriculum codes").fill("8350213111200000")
     page.get_by_role("button", name="Save draft").click()
     expect(page.get_by_role("heading", name="Edit e2e-hottext")).to_be_visible()
+
+
+def test_operator_authors_a_gap_match_item_in_the_json_editor(
+    page: Page, live_server: LiveServer
+) -> None:
+    operator_login(page, live_server)
+    page.get_by_role("link", name="New item").click()
+    page.get_by_label("Type").select_option("gap_match")
+    preview = page.locator("[data-preview]")
+    expect(preview.locator("select")).to_have_count(2)  # the type's example: two gaps
+    preview.get_by_label("Gap 1").select_option(label="0")
+    preview.get_by_label("Gap 2").select_option(label="100")
+    page.get_by_role("button", name="Score this answer").click()
+    expect(page.locator("[data-score]")).to_have_text("Score 1 of 1")
+    preview.get_by_label("Gap 2").select_option(label="50")
+    page.get_by_role("button", name="Score this answer").click()
+    expect(page.locator("[data-score]")).to_have_text("Score 0.5 of 1")
+    page.get_by_label("Key", exact=True).fill("e2e-gap-match")
+    page.get_by_label("Curriculum codes").fill("8350213111200000")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("heading", name="Edit e2e-gap-match")).to_be_visible()

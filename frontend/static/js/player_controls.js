@@ -119,7 +119,7 @@ const draftKey = (sessionId) => `cbt-draft/${sessionId}`;
 // Form controls, and the toggle buttons (aria-pressed) of a hottext item.
 const controlsOf = (box) =>
   [...box.querySelectorAll("input, select, textarea, button")].filter(
-    (control) => control.localName !== "button" || control.matches("button.hottext[aria-pressed]"),
+    (control) => control.localName !== "button" || control.matches(".hottext[aria-pressed]"),
   );
 
 export function saveDraft(sessionId, handle, box) {
