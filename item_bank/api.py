@@ -330,7 +330,7 @@ def try_score() -> Response:
     if responses is None:  # validated by the type, then put in the QTI shape
         result["score"] = service.score_response(item_type, content, scoring, data["response"])
         try:
-            responses = qti_responses(item_type, data["response"])
+            responses = qti_responses(item_type, data["response"], content)
         except ProcessingError as error:
             raise ValidationError(str(error), details={"field": "response"}) from None
     scorer = content_scorer(

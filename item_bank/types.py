@@ -112,6 +112,11 @@ def _set_order(options: list[dict[str, str]]) -> list[dict[str, str]]:
     return sorted(options, key=lambda o: hashlib.sha256(seed + o["id"].encode()).digest())
 
 
+def _whole(value: Any, default: int) -> int:
+    """A whole number from content that may never have been cleaned, else ``default``."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
 def _label(options: list[dict[str, str]], option_id: Any) -> str:
     """An option as a teacher reads it: its text, or its id in brackets when it has no text."""
     for option in options:
@@ -507,6 +512,194 @@ class MultipleResponse(ItemType):
                 "max_choices": 0,
             },
             {"correct": ["A", "C"], "method": "partial"},
+        )
+
+
+MAX_HOTTEXTS = 50
+
+
+@register_item_type
+class Hottext(ItemType):
+    """Choose words or phrases inside a text (QTI's hottext). Response: ``{"choices": ["h2"]}``.
+
+    ``text`` marks each choosable span as ``{{hottext id}}``; ``hottexts`` gives each span's
+    text. ``max_choices`` (QTI's default 1; 0 = no limit) and ``min_choices`` bound how many a
+    student may choose. Scoring is that of ``multiple_response``: ``all_or_nothing`` (the exact
+    set) or ``partial`` (the sum of ``mapping`` points, default +1/k right, -1/k wrong, clamped
+    to [0, 1]).
+    """
+
+    type_id = "hottext"
+    label = "Hottext (choose in the text)"
+    response_example: ClassVar[dict[str, Any]] = {"choices": ["h2"]}
+
+    def clean_content(self, content: dict[str, Any]) -> dict[str, Any]:
+        text = _html(content.get("text"), "text")
+        spans = content.get("hottexts")
+        if not isinstance(spans, list) or not 1 <= len(spans) <= MAX_HOTTEXTS:
+            raise ValidationError(
+                "'hottexts' must list 1 to %(maximum)s choosable spans of the text.",
+                params={"maximum": MAX_HOTTEXTS},
+                details={"field": "hottexts"},
+            )
+        hottexts = []
+        for position, span in enumerate(spans):
+            if not isinstance(span, dict):
+                raise ValidationError(
+                    "Each hottext needs an id and a text.",
+                    details={"field": "hottexts", "hottext": position},
+                )
+            hottexts.append(
+                {
+                    "id": _identifier(span.get("id"), f"hottexts[{position}].id"),
+                    "text": _html(span.get("text"), f"hottexts[{position}].text"),
+                }
+            )
+        ids = [span["id"] for span in hottexts]
+        found = GAP.findall(text)
+        if len(set(ids)) != len(ids) or sorted(found) != sorted(ids):
+            raise ValidationError(
+                "Each hottext must appear exactly once in 'text' as {{id}}, and 'text' may mark "
+                "no other span (hottexts: %(ids)s; marked in the text: %(found)s).",
+                params={"ids": ", ".join(ids), "found": ", ".join(found) or "-"},
+                details={"field": "text", "hottexts": ids, "found": found},
+            )
+        most = content.get("max_choices", 1)
+        if isinstance(most, bool) or not isinstance(most, int) or not 0 <= most <= len(ids):
+            raise ValidationError(
+                "'max_choices' must be 0 (no limit) up to the number of hottexts, %(count)s.",
+                params={"count": len(ids)},
+                details={"field": "max_choices"},
+            )
+        least = content.get("min_choices", 0)
+        if (
+            isinstance(least, bool)
+            or not isinstance(least, int)
+            or not 0 <= least <= (most or len(ids))
+        ):
+            raise ValidationError(
+                "'min_choices' must be 0 up to 'max_choices' (or the number of hottexts).",
+                details={"field": "min_choices"},
+            )
+        return {
+            "stem": _html(content.get("stem"), "stem", required=False),
+            "text": text,
+            "hottexts": hottexts,
+            "max_choices": most,
+            "min_choices": least,
+        }
+
+    def validate_scoring(self, content: dict[str, Any], scoring: dict[str, Any]) -> dict:
+        ids = {span["id"] for span in content["hottexts"]}
+        correct = scoring.get("correct")
+        if (
+            not isinstance(correct, list)
+            or not correct
+            or not all(isinstance(c, str) for c in correct)
+            or not set(correct) <= ids
+            or len(set(correct)) != len(correct)
+        ):
+            raise ValidationError(
+                "The key must list one or more distinct hottext ids of this item.",
+                details={"field": "scoring.correct", "allowed": sorted(ids)},
+            )
+        most = content.get("max_choices", 1)
+        if most and len(correct) > most:
+            raise ValidationError(
+                "The key lists %(count)s hottexts, but a student may choose at most %(max)s.",
+                params={"count": len(correct), "max": most},
+                details={"field": "scoring.correct"},
+            )
+        cleaned: dict[str, Any] = {"correct": list(correct), "method": _method(scoring)}
+        if cleaned["method"] == "partial" and scoring.get("mapping") is not None:
+            cleaned["mapping"] = _mapping(scoring["mapping"], ids, "scoring.mapping")
+        return cleaned
+
+    def validate_response(self, content: dict[str, Any], response: Any) -> None:
+        if not isinstance(response, dict) or set(response) != {"choices"}:
+            raise ValidationError(
+                'A hottext response is {"choices": ["<hottext id>", ...]}.',
+                details={"field": "response"},
+            )
+        choices = response["choices"]
+        ids = {span["id"] for span in content["hottexts"]}
+        if (
+            not isinstance(choices, list)
+            or not all(isinstance(c, str) for c in choices)
+            or len(set(choices)) != len(choices)
+            or not set(choices) <= ids
+        ):
+            raise ValidationError(
+                "'choices' must list distinct hottext ids of this item.",
+                details={"field": "response.choices", "allowed": sorted(ids)},
+            )
+        most, least = content.get("max_choices", 1), content.get("min_choices", 0)
+        if most and len(choices) > most:
+            raise ValidationError(
+                "Choose at most %(max)s.", params={"max": most}, details={"field": "choices"}
+            )
+        if len(choices) < least:
+            raise ValidationError(
+                "Choose at least %(min)s.", params={"min": least}, details={"field": "choices"}
+            )
+
+    mapping = MultipleResponse.mapping
+    score = MultipleResponse.score
+
+    def _marked(self, content: dict[str, Any], chosen: list[str]) -> str:
+        """The text as plain text, each chosen hottext in brackets."""
+        spans = content["hottexts"]
+
+        def mark(match: re.Match[str]) -> str:
+            label = _label(spans, match.group(1))
+            return f"[{label}]" if match.group(1) in chosen else label
+
+        # Text first, markers after: a hottext's text is never read as markup or as a marker.
+        return GAP.sub(mark, plain_text(content["text"]))
+
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return self._marked(content, list(response["choices"]))
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        return self._marked(content, list(scoring["correct"]))
+
+    def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
+        spans = [s for s in content.get("hottexts") or [] if isinstance(s, dict)]
+        known = {s.get("id") for s in spans}
+        # Markers go in after sanitising: our own markup around a checked identifier.
+        html = GAP.sub(
+            lambda m: (
+                f'<span class="hottext" data-hottext="{m.group(1)}"></span>'
+                if m.group(1) in known
+                else ""
+            ),
+            sanitise_html(content.get("text") or ""),
+        )
+        return {
+            "stem": sanitise_html(content.get("stem") or ""),
+            "html": html,
+            "hottexts": _view_options(
+                [{"id": str(s.get("id")), "text": str(s.get("text") or "")} for s in spans]
+            ),
+            "max_choices": _whole(content.get("max_choices", 1), 1),
+            "min_choices": _whole(content.get("min_choices", 0), 0),
+        }
+
+    def example(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return (
+            {
+                "stem": "<p>Choose the two verbs in the sentence.</p>",
+                "text": "<p>The {{h1}} {{h2}} across the road and {{h3}} over the {{h4}}.</p>",
+                "hottexts": [
+                    {"id": "h1", "text": "dog"},
+                    {"id": "h2", "text": "ran"},
+                    {"id": "h3", "text": "jumped"},
+                    {"id": "h4", "text": "fence"},
+                ],
+                "max_choices": 2,
+                "min_choices": 0,
+            },
+            {"correct": ["h2", "h3"], "method": "partial"},
         )
 
 
@@ -1085,6 +1278,184 @@ class InlineChoice(ItemType):
                 ],
             },
             {"correct": {"g1": "a", "g2": "c"}, "method": "partial"},
+        )
+
+
+@register_item_type
+class GapMatch(ItemType):
+    """Fill gaps in a text from one shared list of words (QTI's gap match).
+
+    Response: ``{"gaps": {"G1": "W2", ...}}`` (a gap left out is empty). ``text`` marks each gap
+    as ``{{gap id}}``; ``gap_texts[{id, text, match_max}]`` are the words, each usable in up to
+    ``match_max`` gaps (default 1; 0 = any number). ``all_or_nothing`` needs every gap right;
+    ``partial`` scores the share of gaps right, or the points in ``mapping`` (keyed
+    ``"W2 G1"``, word then gap, as QTI's directed pairs), clamped to [0, 1].
+    """
+
+    type_id = "gap_match"
+    label = "Gap match (fill gaps from a list)"
+    response_example: ClassVar[dict[str, Any]] = {"gaps": {"G1": "W2"}}
+
+    def clean_content(self, content: dict[str, Any]) -> dict[str, Any]:
+        text = _html(content.get("text"), "text")
+        words = content.get("gap_texts")
+        if not isinstance(words, list) or not 1 <= len(words) <= MAX_OPTIONS:
+            raise ValidationError(
+                "'gap_texts' must list 1 to %(maximum)s words to fill the gaps with.",
+                params={"maximum": MAX_OPTIONS},
+                details={"field": "gap_texts"},
+            )
+        gap_texts = []
+        for position, word in enumerate(words):
+            if not isinstance(word, dict):
+                raise ValidationError(
+                    "Each gap text needs an id and a text.",
+                    details={"field": "gap_texts", "gap_text": position},
+                )
+            most = word.get("match_max", 1)
+            if isinstance(most, bool) or not isinstance(most, int) or not 0 <= most <= 20:
+                raise ValidationError(
+                    "A gap text's 'match_max' must be 0 (any number of gaps) to 20.",
+                    details={"field": f"gap_texts[{position}].match_max"},
+                )
+            gap_texts.append(
+                {
+                    "id": _identifier(word.get("id"), f"gap_texts[{position}].id"),
+                    "text": _html(word.get("text"), f"gap_texts[{position}].text"),
+                    "match_max": most,
+                }
+            )
+        gaps = GAP.findall(text)
+        word_ids = [word["id"] for word in gap_texts]
+        if (
+            not 1 <= len(gaps) <= 20
+            or len(set(gaps)) != len(gaps)
+            or len(set(word_ids)) != len(word_ids)
+            or set(gaps) & set(word_ids)
+        ):
+            raise ValidationError(
+                "'text' must mark 1 to 20 gaps as {{id}}, each once, and gap ids and gap text "
+                "ids must all differ (gaps: %(gaps)s).",
+                params={"gaps": ", ".join(gaps) or "-"},
+                details={"field": "text", "gaps": gaps},
+            )
+        return {
+            "stem": _html(content.get("stem"), "stem", required=False),
+            "text": text,
+            "gap_texts": gap_texts,
+        }
+
+    def _check_filling(self, content: dict[str, Any], filling: Any, field: str) -> None:
+        gaps = set(GAP.findall(content["text"]))
+        words = {word["id"]: word.get("match_max", 1) for word in content["gap_texts"]}
+        if (
+            not isinstance(filling, dict)
+            or not set(filling) <= gaps
+            or not all(word in words for word in filling.values())
+        ):
+            raise ValidationError(
+                "'gaps' must map this item's gap ids to its gap text ids.",
+                details={"field": field, "gaps": sorted(gaps), "gap_texts": sorted(words)},
+            )
+        for word, most in words.items():
+            used = sum(chosen == word for chosen in filling.values())
+            if most and used > most:
+                raise ValidationError(
+                    "Gap text %(word)s fills %(used)s gaps, but may fill at most %(max)s.",
+                    params={"word": word, "used": used, "max": most},
+                    details={"field": field, "gap_text": word},
+                )
+
+    def validate_scoring(self, content: dict[str, Any], scoring: dict[str, Any]) -> dict:
+        correct = scoring.get("correct")
+        gaps = set(GAP.findall(content["text"]))
+        if not isinstance(correct, dict) or set(correct) != gaps:
+            raise ValidationError(
+                "The key must give a gap text for every gap.",
+                details={"field": "scoring.correct", "gaps": sorted(gaps)},
+            )
+        self._check_filling(content, correct, "scoring.correct")
+        cleaned: dict[str, Any] = {"correct": dict(correct), "method": _method(scoring)}
+        if cleaned["method"] == "partial" and scoring.get("mapping") is not None:
+            ids = gaps | {word["id"] for word in content["gap_texts"]}
+            cleaned["mapping"] = _mapping(
+                scoring["mapping"], ids, "scoring.mapping", pair_keys=True
+            )
+        return cleaned
+
+    def validate_response(self, content: dict[str, Any], response: Any) -> None:
+        if not isinstance(response, dict) or set(response) != {"gaps"}:
+            raise ValidationError(
+                'A gap match response is {"gaps": {"<gap id>": "<gap text id>", ...}}.',
+                details={"field": "response"},
+            )
+        self._check_filling(content, response["gaps"], "response.gaps")
+
+    def score(self, scoring: dict[str, Any], response: Any) -> float:
+        key = scoring["correct"]
+        chosen = response["gaps"]
+        if scoring.get("method") != "partial":
+            return 1.0 if all(chosen.get(gap) == word for gap, word in key.items()) else 0.0
+        mapping = scoring.get("mapping")
+        if not mapping:
+            right = sum(chosen.get(gap) == word for gap, word in key.items())
+            return round(right / len(key), 10)
+        points = sum(mapping.get(f"{word} {gap}", 0.0) for gap, word in chosen.items())
+        return min(1.0, max(0.0, round(points, 10)))
+
+    def _filled(self, content: dict[str, Any], chosen: dict[str, Any]) -> str:
+        words = content["gap_texts"]
+
+        def fill(match: re.Match[str]) -> str:
+            word = chosen.get(match.group(1))
+            return "[ ]" if word is None else f"[{_label(words, word)}]"
+
+        return GAP.sub(fill, plain_text(content["text"]))
+
+    def response_text(self, content: dict[str, Any], response: Any) -> str:
+        return self._filled(content, dict(response["gaps"]))
+
+    def key_text(self, content: dict[str, Any], scoring: dict[str, Any]) -> str:
+        return self._filled(content, scoring["correct"])
+
+    def student_view(self, content: dict[str, Any]) -> dict[str, Any]:
+        words = [w for w in content.get("gap_texts") or [] if isinstance(w, dict)]
+        html = GAP.sub(
+            lambda m: f'<span class="gap" data-gap="{m.group(1)}"></span>',
+            sanitise_html(content.get("text") or ""),
+        )
+        return {
+            "stem": sanitise_html(content.get("stem") or ""),
+            "html": html,
+            "gaps": GAP.findall(content.get("text") or ""),
+            # In an order that depends only on the set of words, never on the key's order.
+            "gap_texts": [
+                {"id": w["id"], "html": sanitise_html(w["text"]), "match_max": w["match_max"]}
+                for w in _set_order(
+                    [
+                        {
+                            "id": str(w.get("id")),
+                            "text": str(w.get("text") or ""),
+                            "match_max": _whole(w.get("match_max", 1), 1),
+                        }
+                        for w in words
+                    ]
+                )
+            ],
+        }
+
+    def example(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        return (
+            {
+                "stem": "<p>Fill each gap with a word from the list.</p>",
+                "text": "<p>Water freezes at {{G1}} °C and boils at {{G2}} °C.</p>",
+                "gap_texts": [
+                    {"id": "W0", "text": "0", "match_max": 1},
+                    {"id": "W50", "text": "50", "match_max": 1},
+                    {"id": "W100", "text": "100", "match_max": 1},
+                ],
+            },
+            {"correct": {"G1": "W0", "G2": "W100"}, "method": "partial"},
         )
 
 

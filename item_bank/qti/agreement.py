@@ -27,12 +27,23 @@ class Disagreement(ProcessingError):
     """The inferred rule and the item's response processing score a response differently."""
 
 
-def qti_responses(item_type: str, response: dict[str, Any]) -> dict[str, Any]:
-    """A response in the item model's shape (``{"choice": "B"}``) keyed by QTI identifier."""
+def qti_responses(
+    item_type: str, response: dict[str, Any], content: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A response in the item model's shape (``{"choice": "B"}``) keyed by QTI identifier.
+
+    ``content`` tells a hottext item that takes one choice (a single-cardinality response in
+    QTI, one identifier rather than a list) from one that takes several.
+    """
     if item_type in ("single_choice", "partial_credit"):
         return {RESPONSE: response.get("choice")}
     if item_type == "multiple_response":
         return {RESPONSE: list(response.get("choices") or [])}
+    if item_type == "hottext":
+        chosen = list(response.get("choices") or [])
+        if content is not None and content.get("max_choices", 1) == 1:
+            return {RESPONSE: chosen[0] if chosen else None}
+        return {RESPONSE: chosen}
     if item_type in ("text_entry", "extended_text"):
         return {RESPONSE: response.get("text")}
     if item_type == "numeric":
@@ -43,6 +54,8 @@ def qti_responses(item_type: str, response: dict[str, Any]) -> dict[str, Any]:
         return {RESPONSE: [f"{s} {t}" for s, t in response.get("pairs") or []]}
     if item_type == "inline_choice":
         return dict(response.get("gaps") or {})
+    if item_type == "gap_match":
+        return {RESPONSE: [f"{word} {gap}" for gap, word in (response.get("gaps") or {}).items()]}
     raise ProcessingError(f"no QTI response shape is known for {item_type!r}")
 
 
@@ -55,8 +68,8 @@ def probes(item_type: str, content: dict[str, Any], scoring: dict[str, Any]) -> 
     if item_type in ("single_choice", "partial_credit"):
         for option in _ids(content["options"]):
             yield {"choice": option}
-    elif item_type == "multiple_response":
-        options = _ids(content["options"])
+    elif item_type in ("multiple_response", "hottext"):
+        options = _ids(content["options" if item_type == "multiple_response" else "hottexts"])
         key = list(scoring.get("correct") or [])
         yield {"choices": key}
         for option in options:
@@ -84,6 +97,13 @@ def probes(item_type: str, content: dict[str, Any], scoring: dict[str, Any]) -> 
         for gap in content["gaps"]:
             for option in _ids(gap["options"]):
                 yield {"gaps": {**key, gap["id"]: option}}
+    elif item_type == "gap_match":
+        key = dict(scoring.get("correct") or {})
+        yield {"gaps": key}
+        for gap in key:
+            for word in _ids(content["gap_texts"]):
+                yield {"gaps": {**key, gap: word}}
+            yield {"gaps": {g: w for g, w in key.items() if g != gap}}
     elif item_type == "text_entry":
         for answer in scoring.get("answers") or []:
             if scoring.get("match") != "regex":
@@ -108,14 +128,14 @@ def disagreement(
     maximum = kind.max_score(scoring) or 1.0
     scored = []  # each probe scored once by the XML: (response, as QTI, SCORE)
     for response in probes(item_type, content, scoring):
-        as_qti = qti_responses(item_type, response)
-        scored.append((response, as_qti, scorer.score_json(as_qti).get("SCORE")))
-    qti_maximum = _qti_maximum(scorer, [outcome for _, _, outcome in scored])
-    for response, as_qti, outcome in scored:
         try:
             kind.validate_response(content, response)
         except Exception:  # a probe the type itself refuses says nothing about the rule
             continue
+        as_qti = qti_responses(item_type, response, content)
+        scored.append((response, as_qti, scorer.score_json(as_qti).get("SCORE")))
+    qti_maximum = _qti_maximum(scorer, [outcome for _, _, outcome in scored])
+    for response, as_qti, outcome in scored:
         ours = kind.score(scoring, response) / maximum
         theirs = 0.0 if outcome is None else float(outcome) / qti_maximum
         if abs(ours - theirs) > TOLERANCE:

@@ -395,6 +395,81 @@ def item_xml(
             )
             processing = _template(MAP_RESPONSE if partial else MATCH_CORRECT)
 
+    elif item_type == "hottext":
+        # The text goes inside the interaction, each {{id}} marker becoming a qti-hottext.
+        most = content.get("max_choices", 1)
+        interaction = _sub(
+            body,
+            "qti-hottext-interaction",
+            {
+                "response-identifier": RESPONSE,
+                "max-choices": str(most),
+                "min-choices": str(content.get("min_choices", 0)),
+            },
+        )
+        html_into(interaction, content["text"], rewrite_src)
+        spans = {span["id"]: span for span in content["hottexts"]}
+
+        def hottext(span_id: str) -> etree._Element:
+            node = _e("qti-hottext", {"identifier": span_id})
+            html_into(node, spans[span_id]["text"], rewrite_src)
+            return node
+
+        _insert_markers(interaction, hottext, "qti-hottext")
+        partial = scoring.get("method") == "partial"
+        mapping = None
+        if partial:
+            share = 1.0 / len(scoring["correct"])
+            mapping = scoring.get("mapping") or {
+                span_id: share if span_id in scoring["correct"] else -share for span_id in spans
+            }
+        declarations.append(
+            _response_declaration(
+                RESPONSE,
+                "single" if most == 1 else "multiple",
+                "identifier",
+                list(scoring["correct"]),
+                mapping,
+                lower=0.0 if partial else None,
+                upper=1.0 if partial else None,
+            )
+        )
+        processing = _template(MAP_RESPONSE if partial else MATCH_CORRECT)
+
+    elif item_type == "gap_match":
+        # The words first, then the text whose {{gap}} markers become qti-gap elements.
+        interaction = _sub(
+            body, "qti-gap-match-interaction", {"response-identifier": RESPONSE, "shuffle": "false"}
+        )
+        for word in content["gap_texts"]:
+            node = _sub(
+                interaction,
+                "qti-gap-text",
+                {"identifier": word["id"], "match-max": str(word.get("match_max", 1))},
+            )
+            html_into(node, word["text"], rewrite_src)
+        html_into(interaction, content["text"], rewrite_src)
+        _insert_markers(
+            interaction, lambda gap_id: _e("qti-gap", {"identifier": gap_id}), "qti-gap"
+        )
+        pairs = [f"{word} {gap}" for gap, word in scoring["correct"].items()]
+        partial = scoring.get("method") == "partial"
+        mapping = None
+        if partial:
+            mapping = scoring.get("mapping") or {pair: 1.0 / len(pairs) for pair in pairs}
+        declarations.append(
+            _response_declaration(
+                RESPONSE,
+                "multiple",
+                "directedPair",
+                pairs,
+                mapping,
+                lower=0.0 if partial else None,
+                upper=1.0 if partial else None,
+            )
+        )
+        processing = _template(MAP_RESPONSE if partial else MATCH_CORRECT)
+
     elif item_type == "text_entry":
         _sub(
             body,
@@ -605,23 +680,29 @@ def _insert_gaps(element: etree._Element, gaps: dict[str, dict], rewrite) -> Non
         _choices(node, "qti-inline-choice", gaps[gap_id]["options"], rewrite)
         return node
 
+    _insert_markers(element, interaction, "qti-inline-choice-interaction")
+
+
+def _insert_markers(
+    element: etree._Element, make: Callable[[str], etree._Element], made: str
+) -> None:
+    """Replace each ``{{id}}`` in text and tails with ``make(id)`` (elements named ``made``)."""
+
     def split(text: str | None) -> tuple[str | None, list[tuple[etree._Element, str]]]:
         if not text or not GAP.search(text):
             return text, []
         pieces = GAP.split(text)  # text, id, text, id, ..., text
-        return pieces[0], [
-            (interaction(pieces[i]), pieces[i + 1]) for i in range(1, len(pieces), 2)
-        ]
+        return pieces[0], [(make(pieces[i]), pieces[i + 1]) for i in range(1, len(pieces), 2)]
 
     for child in list(element):
-        _insert_gaps(child, gaps, rewrite)
+        _insert_markers(child, make, made)
     head, inserted = split(element.text)
     element.text = head
     for offset, (node, tail) in enumerate(inserted):
         node.tail = tail
         element.insert(offset, node)
     for child in list(element):
-        if local_name(child.tag) == "qti-inline-choice-interaction":
+        if local_name(child.tag) == made:
             continue
         tail, inserted = split(child.tail)
         child.tail = tail
@@ -700,6 +781,8 @@ INTERACTIONS = {
     "qti-match-interaction",
     "qti-inline-choice-interaction",
     "qti-extended-text-interaction",
+    "qti-hottext-interaction",
+    "qti-gap-match-interaction",
 }
 
 
@@ -902,18 +985,28 @@ def read_item(root: etree._Element, name: str, rewrite_src: SrcRewriter) -> Pars
         else:
             parsed.item_type = "multiple_response"
             content["max_choices"] = int(detached.get("max-choices", "0") or 0)
-            correct = declaration.correct or [k for k, v in declaration.mapping.items() if v > 0]
-            partial = processing.template == "map_response" or (
-                declaration.mapping and processing.template != "match_correct"
-            )
-            parsed.scoring = {
-                "correct": correct,
-                "method": "partial" if partial else "all_or_nothing",
-            }
-            share = 1.0 / max(1, len(correct))
-            default = {o["id"]: share if o["id"] in correct else -share for o in options}
-            if partial and declaration.mapping and not _same_mapping(declaration.mapping, default):
-                parsed.scoring["mapping"] = declaration.mapping
+            parsed.scoring = _chosen_key(declaration, processing, _ids(options), maximum)
+    elif kind == "qti-gap-match-interaction":
+        parsed.item_type = "gap_match"
+        content.update(_read_gap_match(detached, name, rewrite_src))
+        correct: dict[str, str] = {}
+        for value in declaration.correct:
+            word, _, gap = value.partition(" ")
+            if gap in correct:
+                raise _fail(name, f"gap {gap!r} has more than one correct gap text.")
+            correct[gap] = word
+        partial = processing.template == "map_response" or (
+            bool(declaration.mapping) and processing.template != "match_correct"
+        )
+        parsed.scoring = {"correct": correct, "method": "partial" if partial else "all_or_nothing"}
+        mapping = _scaled(declaration, maximum)
+        default = {f"{w} {g}": 1.0 / max(1, len(correct)) for g, w in correct.items()}
+        if partial and mapping and not _same_mapping(mapping, default):
+            parsed.scoring["mapping"] = mapping
+    elif kind == "qti-hottext-interaction":
+        parsed.item_type = "hottext"
+        content.update(_read_hottext(detached, name, rewrite_src))
+        parsed.scoring = _chosen_key(declaration, processing, _ids(content["hottexts"]), maximum)
     elif kind == "qti-text-entry-interaction":
         if declaration.base_type in ("float", "integer"):
             parsed.item_type = "numeric"
@@ -991,6 +1084,102 @@ def read_item(root: etree._Element, name: str, rewrite_src: SrcRewriter) -> Pars
         parsed.scoring = {"rubric": rubric_levels}
     parsed.content = content
     return _with_category(parsed, root, name)
+
+
+def _ids(options: list[dict[str, str]]) -> list[str]:
+    return [option["id"] for option in options]
+
+
+def _scaled(declaration: _Declaration, maximum: float | None) -> dict[str, float]:
+    """The mapping's points on the item model's 0-to-1 scale: divided by the mapping's upper
+    bound, or else by SCORE's normal-maximum, when that is not 1."""
+    top = declaration.upper or maximum
+    if not top or top <= 0 or abs(top - 1) < 1e-9:
+        return dict(declaration.mapping)
+    return {k: round(v / top, 10) for k, v in declaration.mapping.items()}
+
+
+def _chosen_key(
+    declaration: _Declaration,
+    processing: ResponseProcessing,
+    ids: list[str],
+    maximum: float | None = None,
+) -> dict[str, Any]:
+    """A choose-several key (multiple response, hottext): the correct set, and the mapping
+    when the processing maps and its points differ from our default (+1/k right, -1/k wrong),
+    read on the 0-to-1 scale (:func:`_scaled`)."""
+    correct = declaration.correct or [k for k, v in declaration.mapping.items() if v > 0]
+    partial = processing.template == "map_response" or (
+        bool(declaration.mapping) and processing.template != "match_correct"
+    )
+    scoring: dict[str, Any] = {
+        "correct": correct,
+        "method": "partial" if partial else "all_or_nothing",
+    }
+    mapping = _scaled(declaration, maximum)
+    share = 1.0 / max(1, len(correct))
+    default = {i: share if i in correct else -share for i in ids}
+    if partial and mapping and not _same_mapping(mapping, default):
+        scoring["mapping"] = mapping
+    return scoring
+
+
+def _read_gap_match(interaction: etree._Element, name: str, rewrite) -> dict[str, Any]:
+    """A gap match interaction's words (qti-gap-text) and text (each qti-gap its marker)."""
+    words = []
+    for word in interaction.findall(q("qti-gap-text")):
+        try:
+            most = int(word.get("match-max") or 1)
+        except ValueError:
+            raise _fail(name, "a qti-gap-text's match-max must be a whole number.") from None
+        words.append(
+            {
+                "id": word.get("identifier", ""),
+                "text": _inner_html(word, rewrite),
+                "match_max": most,
+            }
+        )
+        _remove_keep_tail(word)
+    if interaction.find(f".//{q('qti-gap-img')}") is not None:
+        raise _fail(name, "image gap texts (qti-gap-img) are not supported.")
+    for gap in list(interaction.iter(q("qti-gap"))):
+        parent, previous = gap.getparent(), gap.getprevious()
+        text = "{{" + gap.get("identifier", "") + "}}" + (gap.tail or "")
+        parent.remove(gap)
+        if previous is not None:
+            previous.tail = (previous.tail or "") + text
+        else:
+            parent.text = (parent.text or "") + text
+    return {"text": _inner_html(interaction, rewrite), "gap_texts": words}
+
+
+def _read_hottext(interaction: etree._Element, name: str, rewrite) -> dict[str, Any]:
+    """A hottext interaction's text (each qti-hottext become its ``{{id}}`` marker), spans and
+    choice limits."""
+    hottexts = []
+    for span in list(interaction.iter(q("qti-hottext"))):
+        span_id = span.get("identifier", "")
+        hottexts.append({"id": span_id, "text": _inner_html(span, rewrite)})
+        parent, previous = span.getparent(), span.getprevious()
+        text = "{{" + span_id + "}}" + (span.tail or "")
+        parent.remove(span)
+        if previous is not None:
+            previous.tail = (previous.tail or "") + text
+        else:
+            parent.text = (parent.text or "") + text
+    if not hottexts:
+        raise _fail(name, "the hottext interaction has no qti-hottext.")
+    try:
+        most = int(interaction.get("max-choices") or 1)
+        least = int(interaction.get("min-choices") or 0)
+    except ValueError:
+        raise _fail(name, "max-choices and min-choices must be whole numbers.") from None
+    return {
+        "text": _inner_html(interaction, rewrite),
+        "hottexts": hottexts,
+        "max_choices": most,
+        "min_choices": least,
+    }
 
 
 def _with_category(parsed: ParsedItem, root: etree._Element, name: str) -> ParsedItem:

@@ -152,3 +152,59 @@ def test_operator_exports_a_package_and_checks_it_on_import(
     )
     page.get_by_role("button", name="Import").click()
     expect(page.locator("[data-status]")).to_have_attribute("data-kind", "error")
+
+
+def test_operator_authors_a_hottext_item_in_the_json_editor(
+    page: Page, live_server: LiveServer
+) -> None:
+    operator_login(page, live_server)
+    page.get_by_role("link", name="New item").click()
+    page.get_by_label("Type").select_option("hottext")
+    preview = page.locator("[data-preview]")
+    expect(preview.locator("button.hottext")).to_have_count(4)  # the type's example
+    # Change the text and its spans in the JSON: three spans, one to choose.
+    content = {
+        "text": "<p>Tokyo is the {{a}} of {{b}}, not of {{c}}.</p>",
+        "hottexts": [
+            {"id": "a", "text": "capital"},
+            {"id": "b", "text": "Japan"},
+            {"id": "c", "text": "China"},
+        ],
+        "max_choices": 1,
+        "min_choices": 0,
+    }
+    page.get_by_label("Other content (JSON: options, gaps, …)").fill(json.dumps(content))
+    page.get_by_label("Key and scoring rule (JSON)").fill(json.dumps({"correct": ["b"]}))
+    expect(preview.locator("button.hottext")).to_have_count(3)
+    preview.get_by_role("button", name="Japan").click()
+    page.get_by_role("button", name="Score this answer").click()
+    expect(page.locator("[data-score]")).to_have_text("Score 1 of 1")
+    preview.get_by_role("button", name="China").click()  # one choice: the press moves it
+    expect(preview.get_by_role("button", name="Japan")).to_have_attribute("aria-pressed", "false")
+    page.get_by_role("button", name="Score this answer").click()
+    expect(page.locator("[data-score]")).to_have_text("Score 0 of 1")
+    page.get_by_label("Key", exact=True).fill("e2e-hottext")
+    page.get_by_label("Curriculum codes").fill("8350213111200000")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("heading", name="Edit e2e-hottext")).to_be_visible()
+
+
+def test_operator_authors_a_gap_match_item_in_the_json_editor(
+    page: Page, live_server: LiveServer
+) -> None:
+    operator_login(page, live_server)
+    page.get_by_role("link", name="New item").click()
+    page.get_by_label("Type").select_option("gap_match")
+    preview = page.locator("[data-preview]")
+    expect(preview.locator("select")).to_have_count(2)  # the type's example: two gaps
+    preview.get_by_label("Gap 1").select_option(label="0")
+    preview.get_by_label("Gap 2").select_option(label="100")
+    page.get_by_role("button", name="Score this answer").click()
+    expect(page.locator("[data-score]")).to_have_text("Score 1 of 1")
+    preview.get_by_label("Gap 2").select_option(label="50")
+    page.get_by_role("button", name="Score this answer").click()
+    expect(page.locator("[data-score]")).to_have_text("Score 0.5 of 1")
+    page.get_by_label("Key", exact=True).fill("e2e-gap-match")
+    page.get_by_label("Curriculum codes").fill("8350213111200000")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.get_by_role("heading", name="Edit e2e-gap-match")).to_be_visible()

@@ -94,6 +94,89 @@ function inlineChoice(view) {
   };
 }
 
+// Gap match: each gap a drop-down of the shared words (keyboard and mouse alike, no dragging).
+// A word that already fills as many gaps as its match_max allows is disabled in the other gaps,
+// so arrowing through a list never takes a word away from another gap.
+function gapMatch(view) {
+  const node = el("div", { class: "inline-text", html: view.html });
+  const selects = [];
+  const limit = Object.fromEntries(view.gap_texts.map((word) => [word.id, word.match_max]));
+  view.gaps.forEach((gapId, position) => {
+    const slot = node.querySelector(`span[data-gap="${CSS.escape(gapId)}"]`);
+    const select = targetSelect(view.gap_texts);
+    select.setAttribute("aria-label", _("Gap %(id)s", { id: position + 1 }));
+    select.dataset.gap = gapId;
+    selects.push(select);
+    if (slot) slot.replaceWith(select);
+  });
+  const refresh = () => {
+    for (const select of selects) {
+      for (const option of select.options) {
+        const most = limit[option.value] || 0;
+        const used = selects.filter((other) => other !== select && other.value === option.value).length;
+        option.disabled = Boolean(option.value) && most > 0 && used >= most;
+      }
+    }
+  };
+  const hint = el("p", { class: "hint", text: _("Each word fills a limited number of gaps; a word used up is not offered in the other gaps.") });
+  const box = el("div", {}, node, hint);
+  box.addEventListener("change", refresh); // a draft put back after a reload changes it too
+  return {
+    node: box,
+    read: () => ({
+      gaps: Object.fromEntries(selects.filter((s) => s.value).map((s) => [s.dataset.gap, s.value])),
+    }),
+  };
+}
+
+// Hottext: each choosable span a toggle button inside the text (Tab reaches it, Space or Enter
+// toggles it, aria-pressed says whether it is chosen). Past max_choices the press is refused
+// with a polite message; with max_choices 1 a new press moves the choice.
+function hottext(view) {
+  const most = view.max_choices || 0;
+  const least = view.min_choices || 0;
+  const text = el("div", { class: "hottext-text", html: view.html });
+  const buttons = [];
+  for (const span of view.hottexts) {
+    const slot = text.querySelector(`span[data-hottext="${CSS.escape(span.id)}"]`);
+    if (!slot) continue;
+    const button = el("button", { type: "button", class: "hottext", "aria-pressed": "false", "data-id": span.id, html: span.html });
+    buttons.push(button);
+    slot.replaceWith(button);
+  }
+  let rule = _("Choose any number of the underlined parts of the text.");
+  if (most === 1) rule = _("Choose one of the underlined parts of the text.");
+  else if (most && least) rule = _("Choose %(min)s to %(max)s of the underlined parts of the text.", { min: least, max: most });
+  else if (most) rule = _("Choose up to %(max)s of the underlined parts of the text.", { max: most });
+  else if (least) rule = _("Choose at least %(min)s of the underlined parts of the text.", { min: least });
+  const hint = el("p", { class: "hint", id: uid("hottext-rule"), text: rule });
+  const status = el("p", { class: "hint", role: "status", "aria-live": "polite" });
+  const group = el("div", { role: "group", "aria-labelledby": hint.id }, hint, text, status);
+  const pressed = () => buttons.filter((b) => b.getAttribute("aria-pressed") === "true");
+  for (const button of buttons) {
+    button.addEventListener("click", () => {
+      status.textContent = "";
+      if (button.getAttribute("aria-pressed") === "true") {
+        button.setAttribute("aria-pressed", "false");
+        return;
+      }
+      if (most === 1) for (const other of pressed()) other.setAttribute("aria-pressed", "false");
+      else if (most && pressed().length >= most) {
+        status.textContent = _("You can choose at most %(max)s. Press a chosen part again to unchoose it.", { max: most });
+        return;
+      }
+      button.setAttribute("aria-pressed", "true");
+    });
+  }
+  return {
+    node: group,
+    read: () => {
+      const chosen = pressed().map((b) => b.dataset.id);
+      return chosen.length < least ? null : { choices: chosen };
+    },
+  };
+}
+
 function textInput(view, numeric) {
   const input = el("input", {
     type: "text",
@@ -122,6 +205,8 @@ const RENDERERS = {
   ordering,
   matching,
   inline_choice: inlineChoice,
+  hottext,
+  gap_match: gapMatch,
   text_entry: (view) => textInput(view, false),
   numeric: (view) => textInput(view, true),
   extended_text: essay,

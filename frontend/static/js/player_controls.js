@@ -116,13 +116,17 @@ export function endedOnTime(previous, current) {
 // -- the answer being chosen ---------------------------------------------------------------------
 
 const draftKey = (sessionId) => `cbt-draft/${sessionId}`;
+// Form controls, and the toggle buttons (aria-pressed) of a hottext item.
 const controlsOf = (box) =>
-  [...box.querySelectorAll("input, select, textarea, button")].filter((control) => control.localName !== "button");
+  [...box.querySelectorAll("input, select, textarea, button")].filter(
+    (control) => control.localName !== "button" || control.matches(".hottext[aria-pressed]"),
+  );
 
 export function saveDraft(sessionId, handle, box) {
-  const controls = controlsOf(box).map((control) =>
-    control.type === "checkbox" || control.type === "radio" ? { checked: control.checked } : { value: control.value },
-  );
+  const controls = controlsOf(box).map((control) => {
+    if (control.localName === "button") return { pressed: control.getAttribute("aria-pressed") === "true" };
+    return control.type === "checkbox" || control.type === "radio" ? { checked: control.checked } : { value: control.value };
+  });
   writeStored(draftKey(sessionId), { handle, controls });
 }
 
@@ -133,7 +137,8 @@ export function restoreDraft(sessionId, handle, box) {
   if (!draft || draft.handle !== handle || draft.controls.length !== controls.length) return false;
   controls.forEach((control, index) => {
     const saved = draft.controls[index];
-    if ("checked" in saved) control.checked = saved.checked;
+    if ("pressed" in saved) control.setAttribute("aria-pressed", String(Boolean(saved.pressed)));
+    else if ("checked" in saved) control.checked = saved.checked;
     else control.value = saved.value;
   });
   box.dispatchEvent(new Event("change", { bubbles: true }));

@@ -42,6 +42,18 @@ ANSWERS: dict[str, tuple[dict[str, Any], str, str, float]] = {
         "3 × 4 is [12], and 12 is [even].",
         0.5,
     ),
+    "gap_match": (
+        {"gaps": {"G1": "W0", "G2": "W50"}},
+        "Water freezes at [0] °C and boils at [50] °C.",
+        "Water freezes at [0] °C and boils at [100] °C.",
+        0.5,
+    ),
+    "hottext": (
+        {"choices": ["h2"]},
+        "The dog [ran] across the road and jumped over the fence.",
+        "The dog [ran] across the road and [jumped] over the fence.",
+        0.5,
+    ),
     "extended_text": (
         {"text": IMAGE},
         IMAGE,
@@ -166,7 +178,7 @@ def _give_every_type(school: SeededSchool) -> int:
 
 @pytest.fixture
 def answered(app: Flask, school: SeededSchool) -> None:
-    """Student 1 answers the nine items of every type with ANSWERS' responses, in order."""
+    """Student 1 answers the items of every type with ANSWERS' responses, in order."""
     administration_id = _give_every_type(school)
     student = ApiClient(app.test_client())
     student.login_student(school.class_code, 1, school.student_codes[1])

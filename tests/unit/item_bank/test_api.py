@@ -15,6 +15,7 @@ from cbt.db import db
 from cbt.models import AuditEvent
 from item_bank.models import Item, ItemVersion
 from item_bank.service import create_parameter_set, transition_item
+from item_bank.types import ITEM_TYPES
 from tests.helpers import ApiClient, row_count
 from tests.unit.item_bank.conftest import CODE, OTHER_CODE, example, make_item
 from tests.unit.item_bank.test_service import png
@@ -454,7 +455,7 @@ def test_openapi_document_covers_every_api_route(app: Flask, client) -> None:
 
 def test_item_types_and_curriculum_codes(operator: ApiClient, bank) -> None:
     types = operator.get("/api/v1/item-types").get_json()
-    assert len(types["item_types"]) == 9
+    assert len(types["item_types"]) == len(ITEM_TYPES)
     assert {"from": "pretest", "to": "operational", "roles": ["researcher"]} in types["transitions"]
     codes = operator.get("/api/v1/curriculum-codes?prefix=835021").get_json()["codes"]
     assert codes == [{"code": CODE, "n_items": 6}]

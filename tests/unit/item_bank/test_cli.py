@@ -10,6 +10,7 @@ from flask import Flask
 
 from cbt.cli import cli
 from item_bank.models import Item
+from item_bank.types import ITEM_TYPES
 from tests.helpers import row_count
 from tests.unit.item_bank.test_qti import choice_item, manifest, package
 
@@ -18,12 +19,13 @@ def test_export_validate_import_and_list(app: Flask, runner, every_type, tmp_pat
     out = tmp_path / "bank.zip"
     result = runner.invoke(cli, ["items", "export", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "Exported 9 items" in result.output
+    assert f"Exported {len(ITEM_TYPES)} items" in result.output
     assert "imsmanifest.xml" in zipfile.ZipFile(out).namelist()
 
     result = runner.invoke(cli, ["items", "validate", str(out)])
     assert result.exit_code == 0, result.output
-    assert "is valid: 9 items: 0 created, 0 revised, 9 unchanged" in result.output
+    n = len(ITEM_TYPES)
+    assert f"is valid: {n} items: 0 created, 0 revised, {n} unchanged" in result.output
 
     result = runner.invoke(cli, ["items", "list", "--type", "numeric"])
     assert result.exit_code == 0, result.output
@@ -32,7 +34,7 @@ def test_export_validate_import_and_list(app: Flask, runner, every_type, tmp_pat
 
     result = runner.invoke(cli, ["items", "list", "--code-prefix", "835", "--json", "--limit", "2"])
     page = json.loads(result.output)
-    assert page["total"] == 9
+    assert page["total"] == len(ITEM_TYPES)
     assert len(page["items"]) == 2
 
     new = tmp_path / "new.zip"
@@ -186,9 +188,9 @@ def test_the_item_commands_speak_the_terminal_language(
     out = tmp_path / "bank.zip"
     result = runner.invoke(cli, ["items", "export", "--out", str(out)], env={"CBT_LOCALE": "ja"})
     assert result.exit_code == 0, result.output
-    assert "9 問を" in result.output
+    assert f"{len(ITEM_TYPES)} 問を" in result.output
     result = runner.invoke(cli, ["items", "validate", str(out)], env={"CBT_LOCALE": "ja"})
-    assert "新規 0、改版 0、変更なし 9" in result.output
+    assert f"新規 0、改版 0、変更なし {len(ITEM_TYPES)}" in result.output
     result = runner.invoke(
         cli, ["items", "export", "--out", str(out), "--usage-data", "999"], env={"CBT_LOCALE": "ja"}
     )

@@ -151,7 +151,7 @@ def test_reimporting_an_edited_item_adds_a_version(app: Flask) -> None:
 
 # Types whose rule QTI itself states completely survive without our metadata.
 PURE_QTI_EXACT = {"single_choice", "multiple_response", "ordering", "matching", "inline_choice",
-                  "extended_text", "partial_credit"}  # fmt: skip
+                  "extended_text", "partial_credit", "hottext", "gap_match"}  # fmt: skip
 
 
 def test_plain_qti_without_our_metadata_keeps_content_and_scores(
@@ -632,3 +632,221 @@ def test_an_edited_category_table_in_the_xml_wins_over_our_metadata(app: Flask) 
         select(ItemVersion).where(ItemVersion.is_latest, ItemVersion.item_id == version.item_id)
     ).one()
     assert "irt_category" not in latest.scoring
+
+
+# --------------------------------------------------------------------------- hottext
+
+# Written from the QTI 3.0 specification's hottext interaction: qti-hottext spans inside the
+# interaction's block content, max-choices (default 1), min-choices, and a response declaration
+# of base type identifier, single for one choice, multiple (with a mapping) for several.
+HOTTEXT_SINGLE = f"""<?xml version="1.0" encoding="UTF-8"?>
+<qti-assessment-item xmlns="{QTI}" identifier="hottext-error" title="Find the error"
+    adaptive="false" time-dependent="false" xml:lang="en">
+  <qti-response-declaration identifier="RESPONSE" cardinality="single" base-type="identifier">
+    <qti-correct-response><qti-value>B</qti-value></qti-correct-response>
+  </qti-response-declaration>
+  <qti-outcome-declaration identifier="SCORE" cardinality="single" base-type="float"/>
+  <qti-item-body>
+    <qti-hottext-interaction response-identifier="RESPONSE" max-choices="1">
+      <qti-prompt>Select the error in the following passage of text.</qti-prompt>
+      <p>Sponsors of the Olympic Games <qti-hottext identifier="A">who bought</qti-hottext>
+      advertising time on United States television <qti-hottext identifier="B">includes
+      </qti-hottext> <qti-hottext identifier="C">at least</qti-hottext> a dozen international
+      firms <qti-hottext identifier="D">whose</qti-hottext> names are familiar to American
+      consumers. <qti-hottext identifier="E">No error.</qti-hottext></p>
+    </qti-hottext-interaction>
+  </qti-item-body>
+  <qti-response-processing
+      template="https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/match_correct.xml"/>
+</qti-assessment-item>"""
+
+# Two points: 1 for each of the two nouns, -1 for each verb, between 0 and 2.
+HOTTEXT_MAPPED = f"""<?xml version="1.0" encoding="UTF-8"?>
+<qti-assessment-item xmlns="{QTI}" identifier="hottext-nouns" title="Nouns"
+    adaptive="false" time-dependent="false" xml:lang="ja">
+  <qti-response-declaration identifier="RESPONSE" cardinality="multiple" base-type="identifier">
+    <qti-correct-response><qti-value>N1</qti-value><qti-value>N2</qti-value></qti-correct-response>
+    <qti-mapping lower-bound="0" upper-bound="2" default-value="0">
+      <qti-map-entry map-key="N1" mapped-value="1"/>
+      <qti-map-entry map-key="N2" mapped-value="1"/>
+      <qti-map-entry map-key="V1" mapped-value="-1"/>
+      <qti-map-entry map-key="V2" mapped-value="-1"/>
+    </qti-mapping>
+  </qti-response-declaration>
+  <qti-outcome-declaration identifier="SCORE" cardinality="single" base-type="float"
+      normal-maximum="2"/>
+  <qti-item-body>
+    <p>名詞を二つ選びなさい。</p>
+    <qti-hottext-interaction response-identifier="RESPONSE" max-choices="0" min-choices="1">
+      <p><qti-hottext identifier="N1">ねこ</qti-hottext>が<qti-hottext identifier="V1">走る
+      </qti-hottext>。<qti-hottext identifier="N2">いぬ</qti-hottext>が<qti-hottext
+      identifier="V2">ねる</qti-hottext>。</p>
+    </qti-hottext-interaction>
+  </qti-item-body>
+  <qti-response-processing
+      template="https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/map_response"/>
+</qti-assessment-item>"""
+
+# response (QTI shape) -> SCORE, computed by hand from the declarations above
+HOTTEXT_OUTCOMES = {
+    "hottext-error": [("B", 1.0), ("A", 0.0), ("E", 0.0), (None, 0.0)],
+    "hottext-nouns": [
+        (["N1", "N2"], 2.0),
+        (["N1"], 1.0),
+        (["N1", "V1"], 0.0),
+        (["N1", "N2", "V2"], 1.0),
+        (["V1", "V2"], 0.0),  # -2, clamped to the lower bound
+    ],
+}
+
+
+def _hottext_package() -> bytes:
+    return package(
+        {
+            "imsmanifest.xml": manifest("items/error.xml", "items/nouns.xml"),
+            "items/error.xml": HOTTEXT_SINGLE,
+            "items/nouns.xml": HOTTEXT_MAPPED,
+        }
+    )
+
+
+def test_hottext_items_from_the_specification_score_as_computed_by_hand(app: Flask) -> None:
+    from item_bank.qti.package import package_item_scorer
+
+    data = _hottext_package()
+    for identifier, outcomes in HOTTEXT_OUTCOMES.items():
+        scorer = package_item_scorer(data, identifier)
+        for response, expected in outcomes:
+            assert scorer.score_json({"RESPONSE": response})["SCORE"] == expected, response
+
+
+def test_hottext_items_import_and_the_model_scores_as_the_xml(app: Flask) -> None:
+    report = import_package(_hottext_package(), actor=SYSTEM)
+    assert report["created"] == 2, report
+    items = fields_by_key()
+    error, nouns = items["hottext-error"], items["hottext-nouns"]
+    assert error.item_type == nouns.item_type == "hottext"
+    assert error.content["stem"] == "Select the error in the following passage of text."
+    assert [h["id"] for h in error.content["hottexts"]] == ["A", "B", "C", "D", "E"]
+    assert error.content["hottexts"][1]["text"].strip() == "includes"
+    assert "{{B}} {{C}} a dozen" in error.content["text"]
+    assert (error.content["max_choices"], error.content["min_choices"]) == (1, 0)
+    assert error.scoring == {"correct": ["B"], "method": "all_or_nothing"}
+    assert (nouns.content["max_choices"], nouns.content["min_choices"]) == (0, 1)
+    assert nouns.scoring["method"] == "partial"
+    # The 0-to-2 mapping read on the model's 0-to-1 scale is its default, +1/2 and -1/2.
+    assert nouns.scoring == {"correct": ["N1", "N2"], "method": "partial"}
+    for key, fields in (("hottext-error", error), ("hottext-nouns", nouns)):
+        for response, expected in HOTTEXT_OUTCOMES[key]:
+            if response is None:
+                continue
+            chosen = [response] if isinstance(response, str) else response
+            got = score_response("hottext", fields.content, fields.scoring, {"choices": chosen})
+            assert got == expected / (2.0 if key == "hottext-nouns" else 1.0), response
+
+
+def test_hottext_items_survive_export_and_reimport(app: Flask) -> None:
+    import_package(_hottext_package(), actor=SYSTEM)
+    db.session.commit()
+    before = fields_by_key()
+    versions = db.session.scalars(select(ItemVersion).where(ItemVersion.is_latest)).all()
+    data, _ = export_package([version.id for version in versions])
+    xml = zipfile.ZipFile(io.BytesIO(data)).read("items/hottext-error.xml").decode()
+    assert 'cardinality="single"' in xml
+    assert "<qti-hottext " in xml
+    assert 'max-choices="1"' in xml
+    fresh_bank()
+    import_package(data, actor=SYSTEM)
+    after = fields_by_key()
+    for key, fields in before.items():
+        assert after[key].content == fields.content, key
+        assert after[key].scoring == fields.scoring, key
+
+
+# --------------------------------------------------------------------------- gap match
+
+# After the QTI 3.0 specification's gap match example: four seasons for two gaps of Richard
+# III's opening lines, gap texts that may each fill one gap, directed pairs "gap-text gap",
+# and a mapping worth 1 and 2 points (no upper bound; SCORE's normal-maximum 3).
+GAP_MATCH = f"""<?xml version="1.0" encoding="UTF-8"?>
+<qti-assessment-item xmlns="{QTI}" identifier="gap-match" title="Richard III"
+    adaptive="false" time-dependent="false" xml:lang="en">
+  <qti-response-declaration identifier="RESPONSE" cardinality="multiple" base-type="directedPair">
+    <qti-correct-response><qti-value>W G1</qti-value><qti-value>Su G2</qti-value>
+    </qti-correct-response>
+    <qti-mapping default-value="-1" lower-bound="0">
+      <qti-map-entry map-key="W G1" mapped-value="1"/>
+      <qti-map-entry map-key="Su G2" mapped-value="2"/>
+    </qti-mapping>
+  </qti-response-declaration>
+  <qti-outcome-declaration identifier="SCORE" cardinality="single" base-type="float"
+      normal-maximum="3"/>
+  <qti-item-body>
+    <qti-gap-match-interaction response-identifier="RESPONSE" shuffle="false">
+      <qti-prompt>Identify the missing words in this famous quote from Shakespeare's Richard III.
+      </qti-prompt>
+      <qti-gap-text identifier="W" match-max="1">winter</qti-gap-text>
+      <qti-gap-text identifier="Sp" match-max="1">spring</qti-gap-text>
+      <qti-gap-text identifier="Su" match-max="1">summer</qti-gap-text>
+      <qti-gap-text identifier="A" match-max="1">autumn</qti-gap-text>
+      <blockquote><p>Now is the <qti-gap identifier="G1"/> of our discontent<br/>
+      Made glorious <qti-gap identifier="G2"/> by this sun of York;</p></blockquote>
+    </qti-gap-match-interaction>
+  </qti-item-body>
+  <qti-response-processing
+      template="https://purl.imsglobal.org/spec/qti/v3p0/rptemplates/map_response"/>
+</qti-assessment-item>"""
+
+# gaps -> SCORE by hand: 1 for winter in G1, 2 for summer in G2, -1 for any other pair, >= 0
+GAP_MATCH_OUTCOMES = [
+    ({"G1": "W", "G2": "Su"}, 3.0),
+    ({"G1": "W"}, 1.0),
+    ({"G2": "Su"}, 2.0),
+    ({"G1": "Sp", "G2": "Su"}, 1.0),
+    ({"G1": "Su", "G2": "W"}, 0.0),
+]
+
+
+def test_a_gap_match_item_from_the_specification_scores_and_round_trips(app: Flask) -> None:
+    from item_bank.qti.agreement import qti_responses
+    from item_bank.qti.package import package_item_scorer
+
+    data = package({"imsmanifest.xml": manifest("items/gap.xml"), "items/gap.xml": GAP_MATCH})
+    scorer = package_item_scorer(data, "gap-match")
+    for gaps, expected in GAP_MATCH_OUTCOMES:
+        as_qti = qti_responses("gap_match", {"gaps": gaps})
+        assert scorer.score_json(as_qti)["SCORE"] == expected, gaps
+    # The default of -1 for a wrong pair is beyond the item model: the import says so.
+    with pytest.raises(ValidationError, match="gap_match item cannot score"):
+        import_package(data, actor=SYSTEM)
+    db.session.rollback()
+    plain = package(
+        {
+            "imsmanifest.xml": manifest("items/gap.xml"),
+            "items/gap.xml": GAP_MATCH.replace('default-value="-1"', 'default-value="0"'),
+        }
+    )
+    report = import_package(plain, actor=SYSTEM)
+    assert report["created"] == 1, report
+    fields = fields_by_key()["gap-match"]
+    assert fields.item_type == "gap_match"
+    assert [w["id"] for w in fields.content["gap_texts"]] == ["W", "Sp", "Su", "A"]
+    assert "Now is the {{G1}} of our discontent" in fields.content["text"]
+    assert fields.content["stem"].startswith("Identify the missing words")
+    assert fields.scoring["correct"] == {"G1": "W", "G2": "Su"}
+    assert fields.scoring["mapping"] == {
+        "W G1": pytest.approx(1 / 3),
+        "Su G2": pytest.approx(2 / 3),
+    }
+    scorer = package_item_scorer(plain, "gap-match")
+    for gaps, _ in GAP_MATCH_OUTCOMES:
+        theirs = scorer.score_json(qti_responses("gap_match", {"gaps": gaps}))["SCORE"] / 3
+        ours = score_response("gap_match", fields.content, fields.scoring, {"gaps": gaps})
+        assert ours == pytest.approx(theirs), gaps
+    db.session.commit()
+    version = db.session.scalars(select(ItemVersion)).one()
+    exported, _ = export_package([version.id])
+    fresh_bank()
+    import_package(exported, actor=SYSTEM)
+    after = fields_by_key()["gap-match"]
+    assert (after.content, after.scoring) == (fields.content, fields.scoring)

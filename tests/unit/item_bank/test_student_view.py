@@ -79,6 +79,27 @@ def items(draw: Any) -> tuple[str, dict[str, Any], dict[str, Any]]:
         content["gaps"] = [{"id": gap, "options": _options(draw), "correct": draw(secrets)}
                            for gap in gap_ids]  # fmt: skip
         scoring = {"correct": {g["id"]: g["options"][0]["id"] for g in content["gaps"]}}
+    elif type_id == "hottext":
+        spans = _options(draw, 1, 6)
+        # Key-like junk in the text too: a marker the item does not declare is dropped.
+        content["text"] = " and ".join("{{" + s["id"] + "}}" for s in spans)
+        content["hottexts"] = spans
+        content["max_choices"] = 0
+        scoring = {
+            "correct": [spans[0]["id"]],
+            "method": "partial",
+            "mapping": {s["id"]: 0.5 for s in spans},
+        }
+    elif type_id == "gap_match":
+        gap_ids = draw(st.lists(ids, min_size=1, max_size=3, unique=True))
+        content["text"] = " and ".join("{{g" + gap + "}}" for gap in gap_ids)
+        words = _options(draw, 2, 6)
+        content["gap_texts"] = [{**w, "match_max": 0} for w in words]
+        scoring = {
+            "correct": {"g" + gap: words[0]["id"] for gap in gap_ids},
+            "method": "partial",
+            "mapping": {f"{words[0]['id']} g{gap}": 0.5 for gap in gap_ids},
+        }
     elif type_id == "extended_text":
         scoring = {"rubric": [{"points": p, "description": draw(secrets)} for p in range(3)]}
     else:  # a new type must be added here, or this test fails

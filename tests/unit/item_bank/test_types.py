@@ -32,6 +32,16 @@ CASES: dict[str, tuple[Any, Any, tuple[Any, float] | None]] = {
         {"gaps": {"g1": "b", "g2": "d"}},
         ({"gaps": {"g1": "a", "g2": "d"}}, 0.5),
     ),
+    "gap_match": (
+        {"gaps": {"G1": "W0", "G2": "W100"}},
+        {"gaps": {"G1": "W100", "G2": "W50"}},
+        ({"gaps": {"G1": "W0"}}, 0.5),
+    ),
+    "hottext": (
+        {"choices": ["h2", "h3"]},
+        {"choices": ["h1", "h4"]},
+        ({"choices": ["h2"]}, 0.5),
+    ),
     "extended_text": ({"text": "Alternate angles..."}, {"text": ""}, None),
     "partial_credit": ({"choice": "A"}, {"choice": "C"}, ({"choice": "B"}, 1.0)),
 }
@@ -97,6 +107,14 @@ def test_malformed_response_is_a_422(type_id: str, response: Any) -> None:
         ("inline_choice", {"gaps": {"g1": "c"}}),
         ("extended_text", {"text": "x" * 20_001}),
         ("partial_credit", {"choice": "Q"}),
+        ("hottext", {"choices": ["h2", "h2"]}),
+        ("hottext", {"choices": ["h9"]}),
+        ("hottext", {"choices": ["h1", "h2", "h3"]}),  # more than max_choices 2
+        ("hottext", {"choices": "h2"}),
+        ("gap_match", {"gaps": {"G9": "W0"}}),
+        ("gap_match", {"gaps": {"G1": "W7"}}),
+        ("gap_match", {"gaps": {"G1": "W0", "G2": "W0"}}),  # W0 fills one gap at most
+        ("gap_match", {"gaps": ["W0"]}),
     ],
 )
 def test_wrong_shaped_answers_are_rejected(type_id: str, response: Any) -> None:
@@ -118,6 +136,132 @@ def test_multiple_response_all_or_nothing_and_custom_mapping() -> None:
     assert kind.score(mapped, {"choices": ["A", "C"]}) == 1.0  # clamped to the upper bound
     assert kind.score(mapped, {"choices": ["A", "B"]}) == 0.0  # clamped to the lower bound
     assert kind.score(mapped, {"choices": ["A"]}) == pytest.approx(0.7)
+
+
+def _hottext(**changes: Any) -> dict[str, Any]:
+    content, _ = example("hottext")
+    return {**content, **changes}
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (_hottext(text="<p>{{h1}} {{h2}} {{h3}}</p>"), "exactly once"),  # h4 not in the text
+        (_hottext(text="<p>{{h1}} {{h1}} {{h2}} {{h3}} {{h4}}</p>"), "exactly once"),
+        (_hottext(text="<p>{{h1}} {{h2}} {{h3}} {{h4}} {{h5}}</p>"), "exactly once"),
+        (_hottext(hottexts=[]), "1 to 50"),
+        (_hottext(hottexts=["dog"]), "an id and a text"),
+        (_hottext(max_choices=5), "max_choices"),
+        (_hottext(max_choices=-1), "max_choices"),
+        (_hottext(min_choices=3), "min_choices"),
+        (_hottext(text=""), "text"),
+    ],
+)
+def test_hottext_content_is_checked(content: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        get_item_type("hottext").clean_content(content)
+    assert fragment in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "scoring",
+    [
+        {"correct": []},
+        {"correct": ["h9"]},
+        {"correct": ["h2", "h2"]},
+        {"correct": ["h1", "h2", "h3"]},  # more than a student may choose
+        {"correct": ["h2"], "method": "some"},
+        {"correct": ["h2"], "method": "partial", "mapping": {"h9": 1}},
+    ],
+)
+def test_hottext_key_is_checked(scoring: dict[str, Any]) -> None:
+    kind = get_item_type("hottext")
+    with pytest.raises(ValidationError):
+        kind.validate_scoring(kind.clean_content(_hottext()), scoring)
+
+
+def test_hottext_scores_like_choosing_several() -> None:
+    kind = get_item_type("hottext")
+    content = kind.clean_content(_hottext(max_choices=0, min_choices=1))
+    strict = kind.validate_scoring(content, {"correct": ["h2", "h3"]})
+    assert kind.score(strict, {"choices": ["h3", "h2"]}) == 1.0
+    assert kind.score(strict, {"choices": ["h2"]}) == 0.0
+    partial = kind.validate_scoring(content, {"correct": ["h2", "h3"], "method": "partial"})
+    # +1/2 per verb, -1/2 per other word, clamped to [0, 1]
+    assert kind.score(partial, {"choices": ["h2", "h3", "h1"]}) == 0.5
+    assert kind.score(partial, {"choices": ["h1", "h2", "h3", "h4"]}) == 0.0
+    mapped = kind.validate_scoring(
+        content,
+        {"correct": ["h2", "h3"], "method": "partial", "mapping": {"h2": 0.6, "h3": 0.6}},
+    )
+    assert kind.score(mapped, {"choices": ["h2"]}) == pytest.approx(0.6)
+    assert kind.score(mapped, {"choices": ["h2", "h3"]}) == 1.0
+    with pytest.raises(ValidationError, match="at least 1"):
+        kind.validate_response(content, {"choices": []})
+    kind.validate_response(content, {"choices": ["h1", "h2", "h3", "h4"]})  # 0: no limit
+
+
+def test_hottext_view_marks_each_span_and_holds_no_key() -> None:
+    kind = get_item_type("hottext")
+    view = kind.student_view(kind.clean_content(_hottext()))
+    assert view["html"].count('<span class="hottext" data-hottext="') == 4
+    assert [h["id"] for h in view["hottexts"]] == ["h1", "h2", "h3", "h4"]
+    assert (view["max_choices"], view["min_choices"]) == (2, 0)
+    assert "{{" not in view["html"]
+
+
+def _gap_match(**changes: Any) -> dict[str, Any]:
+    content, _ = example("gap_match")
+    return {**content, **changes}
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (_gap_match(text="<p>no gaps</p>"), "1 to 20 gaps"),
+        (_gap_match(text="<p>{{G1}} {{G1}}</p>"), "each once"),
+        (_gap_match(text="<p>{{W0}} {{G2}}</p>"), "must all differ"),
+        (_gap_match(gap_texts=[]), "1 to 26"),
+        (_gap_match(gap_texts=["0"]), "an id and a text"),
+        (_gap_match(gap_texts=[{"id": "W0", "text": "0", "match_max": -1}]), "match_max"),
+    ],
+)
+def test_gap_match_content_is_checked(content: dict[str, Any], fragment: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        get_item_type("gap_match").clean_content(content)
+    assert fragment in caught.value.message
+
+
+def test_gap_match_key_mapping_and_reuse() -> None:
+    kind = get_item_type("gap_match")
+    content = kind.clean_content(_gap_match())
+    with pytest.raises(ValidationError):
+        kind.validate_scoring(content, {"correct": {"G1": "W0"}})  # G2 has no key
+    with pytest.raises(ValidationError, match="at most 1"):
+        kind.validate_scoring(content, {"correct": {"G1": "W0", "G2": "W0"}})
+    strict = kind.validate_scoring(content, {"correct": {"G1": "W0", "G2": "W100"}})
+    assert kind.score(strict, {"gaps": {"G1": "W0"}}) == 0.0
+    mapped = kind.validate_scoring(
+        content,
+        {
+            "correct": {"G1": "W0", "G2": "W100"},
+            "method": "partial",
+            "mapping": {"W0 G1": 0.75, "W100 G2": 0.25, "W50 G2": 0.1},
+        },
+    )
+    assert kind.score(mapped, {"gaps": {"G1": "W0", "G2": "W50"}}) == pytest.approx(0.85)
+    reusable = kind.clean_content(
+        _gap_match(gap_texts=[{"id": "W0", "text": "0", "match_max": 0}, {"id": "W1", "text": "1"}])
+    )
+    kind.validate_response(reusable, {"gaps": {"G1": "W0", "G2": "W0"}})  # 0: any number
+
+
+def test_gap_match_view_order_does_not_follow_the_key() -> None:
+    kind = get_item_type("gap_match")
+    content = kind.clean_content(_gap_match())
+    shuffled = {**content, "gap_texts": list(reversed(content["gap_texts"]))}
+    assert kind.student_view(content) == kind.student_view(shuffled)
+    assert kind.student_view(content)["gaps"] == ["G1", "G2"]
 
 
 def test_selecting_everything_earns_nothing_under_partial_credit() -> None:
