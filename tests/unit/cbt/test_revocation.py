@@ -1,0 +1,144 @@
+"""Logout on one worker ends the login on every worker within the refresh interval, and a
+student's answers do not pay a state-store lookup each for it (cbt.security).
+
+Two workers are two ``VerifiedCookieSessions`` over one app and one state store (Redis with
+``CBT_TEST_REDIS_URL``, else the in-process twin); the clock is moved by hand.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from flask import Flask
+
+from cbt import security
+from cbt.db import db
+from cbt.models import Role
+from cbt.security import VerifiedCookieSessions
+from cbt.service import create_staff_user
+from tests.helpers import ApiClient
+
+PASSWORD = "staff-password-1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(security, "time", clock)
+    return clock
+
+
+class Counting:
+    """The app's store, counting the calls the revocation check makes."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+    def get(self, key: str):
+        self.calls.append("get")
+        return self.store.get(key)
+
+    def log_read(self, key: str, after):
+        self.calls.append("log_read")
+        return self.store.log_read(key, after)
+
+
+def _login(app: Flask, email: str = "t@revoke.example") -> tuple[ApiClient, str]:
+    create_staff_user(email, "Teacher", Role.TEACHER, PASSWORD)
+    db.session.commit()
+    api = ApiClient(app.test_client())
+    assert api.login_staff(email, PASSWORD).status_code == 200
+    return api, api.client.get_cookie("cbt_session").value
+
+
+def _me(app: Flask, worker: VerifiedCookieSessions, cookie: str) -> int:
+    app.session_interface = worker
+    client = app.test_client()
+    client.set_cookie("cbt_session", cookie)
+    return client.get("/api/v1/me").status_code
+
+
+def test_logout_on_one_worker_ends_the_login_on_another_within_the_interval(
+    app: Flask, clock: Clock
+) -> None:
+    worker_a = app.session_interface
+    worker_b = VerifiedCookieSessions()
+    api, cookie = _login(app)
+    assert _me(app, worker_b, cookie) == 200  # worker B now holds the login as live
+    app.session_interface = worker_a
+    assert api.post("/api/v1/auth/logout").status_code == 200
+    assert _me(app, worker_a, cookie) == 401  # the worker that logged out: at once
+    clock.offset += VerifiedCookieSessions.refresh_seconds + 0.1
+    assert _me(app, worker_b, cookie) == 401  # the other: by its next refresh
+    # and a worker that never saw the login refuses it on its first look
+    assert _me(app, VerifiedCookieSessions(), cookie) == 401
+
+
+def test_ending_all_of_a_persons_logins_reaches_other_workers(app: Flask, clock: Clock) -> None:
+    from cbt.auth import revoke_user_logins
+
+    worker_b = VerifiedCookieSessions()
+    _, cookie = _login(app)
+    assert _me(app, worker_b, cookie) == 200
+    with app.test_request_context():
+        user_id = db.session.execute(db.text("SELECT id FROM users")).scalar_one()
+        assert revoke_user_logins(user_id) == 1
+    clock.offset += VerifiedCookieSessions.refresh_seconds + 0.1
+    assert _me(app, worker_b, cookie) == 401
+
+
+def test_answers_pay_one_log_read_per_interval_not_a_lookup_per_login(
+    app: Flask, clock: Clock
+) -> None:
+    counting = Counting(app.extensions["cbt.state"])
+    app.extensions["cbt.state"] = counting
+    worker = VerifiedCookieSessions()
+    cookies = [_login(app, f"t{i}@revoke.example")[1] for i in range(3)]
+    for cookie in cookies:
+        assert _me(app, worker, cookie) == 200
+    assert counting.calls == ["log_read", "get", "get", "get"]  # each login looked up once
+    counting.calls.clear()
+    for _ in range(4):  # think time longer than the interval: still no lookup per login
+        clock.offset += VerifiedCookieSessions.refresh_seconds + 0.1
+        for cookie in cookies:
+            assert _me(app, worker, cookie) == 200
+    assert counting.calls == ["log_read"] * 4
+
+
+def test_a_worker_that_missed_the_log_for_long_looks_every_login_up_again(
+    app: Flask, clock: Clock
+) -> None:
+    counting = Counting(app.extensions["cbt.state"])
+    app.extensions["cbt.state"] = counting
+    worker = VerifiedCookieSessions()
+    _, cookie = _login(app)
+    assert _me(app, worker, cookie) == 200
+    counting.calls.clear()
+    clock.offset += VerifiedCookieSessions.log_keep_seconds  # the log may have been trimmed
+    assert _me(app, worker, cookie) == 200
+    assert counting.calls == ["log_read", "get"]
+
+
+def test_the_log_reads_only_what_is_new(app: Flask) -> None:
+    store = app.extensions["cbt.state"]
+    key = store.keys.revocations()
+    store.log_append(key, ["old"], 60)
+    position, entries = store.log_read(key, None)
+    assert entries == []
+    store.log_append(key, ["a", "b"], 60)
+    position, entries = store.log_read(key, position)
+    assert entries == ["a", "b"]
+    assert store.log_read(key, position) == (position, [])
