@@ -11,6 +11,7 @@ import time
 
 import pytest
 from flask import Flask
+from itsdangerous import BadSignature
 
 from cbt import security
 from cbt.db import db
@@ -142,3 +143,20 @@ def test_the_log_reads_only_what_is_new(app: Flask) -> None:
     position, entries = store.log_read(key, position)
     assert entries == ["a", "b"]
     assert store.log_read(key, position) == (position, [])
+
+
+def test_the_signing_serializer_is_built_once_per_secret(app: Flask) -> None:
+    worker = VerifiedCookieSessions()
+    first = worker.get_signing_serializer(app)
+    assert worker.get_signing_serializer(app) is first
+    old_secret = app.secret_key
+    app.config["SECRET_KEY"] = "another-secret-key-0123456789abcdef"
+    try:
+        other = worker.get_signing_serializer(app)
+        assert other is not first
+        # a cookie signed under the old secret is not accepted under the new one
+        assert other.loads(other.dumps({"a": 1})) == {"a": 1}
+        with pytest.raises(BadSignature):
+            other.loads(first.dumps({"a": 1}))
+    finally:
+        app.config["SECRET_KEY"] = old_secret
