@@ -142,6 +142,7 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
         self._log_position: str | None = None
         self._next_refresh = 0.0
         self._last_read = 0.0
+        self._generation = 0  # counts the refreshes that found logins ended (or forgot all)
         self._serializers: dict[tuple[Any, ...], Any] = {}
 
     def get_signing_serializer(self, app: Flask) -> Any:
@@ -200,14 +201,18 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
             if login_id in self._live_logins:
                 self._live_logins.move_to_end(login_id)
                 return False
+            generation = self._generation
         # The log position was taken before this lookup: an end recorded after it is in the
         # log past that position, so the next refresh sees it.
         if store.get(store.keys.revoked_login(login_id)) is not None:
             return True
         with self._lock:
-            self._live_logins[login_id] = None
-            if len(self._live_logins) > self.max_entries:
-                self._live_logins.popitem(last=False)
+            # A refresh that ran during the lookup may have read this login's end already
+            # (and found nothing to forget): then it is not cached, and is looked up again.
+            if generation == self._generation:
+                self._live_logins[login_id] = None
+                if len(self._live_logins) > self.max_entries:
+                    self._live_logins.popitem(last=False)
         return False
 
     def _refresh(self, store: Any, now: float) -> None:
@@ -227,11 +232,14 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
                 position, ended = store.log_read(key, None)
                 with self._lock:
                     self._live_logins.clear()
+                    self._generation += 1
             else:
                 position, ended = store.log_read(key, self._log_position)
-                with self._lock:
-                    for login_id in ended:
-                        self._live_logins.pop(login_id, None)
+                if ended:
+                    with self._lock:
+                        for login_id in ended:
+                            self._live_logins.pop(login_id, None)
+                        self._generation += 1
             self._log_position = position
             self._last_read = now
             self._next_refresh = now + self.refresh_seconds

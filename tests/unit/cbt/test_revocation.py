@@ -160,3 +160,35 @@ def test_the_signing_serializer_is_built_once_per_secret(app: Flask) -> None:
             other.loads(first.dumps({"a": 1}))
     finally:
         app.config["SECRET_KEY"] = old_secret
+
+
+def test_a_logout_read_from_the_log_during_a_first_lookup_is_not_lost(
+    app: Flask, clock: Clock
+) -> None:
+    """The lookup of a login this worker has not seen races a logout and a refresh of the log
+    by another thread: the refresh finds nothing to forget, so the lookup must not cache the
+    login as live afterwards."""
+    worker = VerifiedCookieSessions()
+    _, cookie = _login(app)
+    store = app.extensions["cbt.state"]
+    racing = Counting(store)
+    assert _me(app, VerifiedCookieSessions(), cookie) == 200  # log position known to the store
+    worker._refresh(store, security.time.time())  # this worker's log position: before the end
+
+    def get_then_race(key: str):
+        value = store.get(key)  # not ended yet at this moment
+        with app.test_request_context():
+            from flask import session
+
+            app.session_interface = worker
+            session.update({"sid": key.rsplit(":", 1)[1], "exp": int(clock.time()) + 600})
+            security.revoke_login_session()
+        clock.offset += VerifiedCookieSessions.refresh_seconds + 0.1
+        worker._refresh(store, clock.time())  # another thread reads the end from the log
+        return value
+
+    racing.get = get_then_race  # type: ignore[method-assign]
+    app.extensions["cbt.state"] = racing
+    assert _me(app, worker, cookie) == 200  # the lookup itself answered "live"...
+    app.extensions["cbt.state"] = store
+    assert _me(app, worker, cookie) == 401  # ...but did not cache it: refused from now on
