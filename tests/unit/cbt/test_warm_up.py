@@ -43,6 +43,9 @@ def test_post_worker_init_returns_before_the_warm_up_ends(
     gunicorn_conf.post_worker_init(SimpleNamespace(wsgi=app, log=logging.getLogger("test")))
     assert started.wait(timeout=10)  # running, and the worker is already free to serve
     release.set()
+    for thread in threading.enumerate():
+        if thread.name == "cbt-warm-up":
+            thread.join(timeout=30)  # done before the app is torn down
 
 
 def test_a_failing_warm_up_is_logged_not_raised(
