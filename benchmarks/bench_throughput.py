@@ -194,7 +194,7 @@ def start_sessions(app, administration_id: int, codes: dict[int, str]) -> list[d
     return students
 
 
-def profile(app, students: list[dict], n: int) -> None:
+def profile(app, students: list[dict], n: int, dump: str = "") -> None:
     import cProfile
     import pstats
 
@@ -248,6 +248,8 @@ def profile(app, students: list[dict], n: int) -> None:
     )
     for statement in statements[-per_request[-1] :] if per_request[-1] else []:
         print("   ", " ".join(statement.split())[:160])
+    if dump:
+        profiler.dump_stats(dump)  # for pstats or snakeviz: every entry, not only the largest
     stats = pstats.Stats(profiler)
     stats.sort_stats("cumulative").print_stats(35)
     stats.sort_stats("tottime").print_stats(25)
@@ -265,6 +267,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, default=400)
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--profile", type=int, default=0, help="in process, N submits")
+    parser.add_argument("--profile-out", default="", help="with --profile: write the pstats here")
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
@@ -307,7 +310,7 @@ def main() -> None:
                 f"setup: {len(students)} sittings started in {time.perf_counter() - started:.0f} s"
             )
         if args.profile:
-            profile(app, students, args.profile)
+            profile(app, students, args.profile, args.profile_out)
             return
         (instance / "hello_app.py").write_text(HELLO)
         env = {**os.environ, **{f"CBT_{k}": str(v) for k, v in config.items()}}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from cbt.security import init_security
 from cbt.state import StateStore, make_state_store
 
 FRONTEND_DIR = Path(frontend.__file__).parent
+_log = logging.getLogger(__name__)
 
 # Staff-only reads that may go to the read replica (CBT_DATABASE_REPLICA_URL): blueprints of
 # teacher and researcher reports and exports, and the live-progress monitor's endpoint.
@@ -85,6 +88,30 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # Outermost: every log line of the request, the metrics middleware included, has the id.
     app.wsgi_app = RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     return app
+
+
+def start_warm_up(app: Any) -> threading.Thread | None:
+    """Compile the open administrations' forms in a background thread of this worker
+    (gunicorn's ``post_worker_init``): the worker serves at once, and its first students'
+    answers do not each wait seconds for a 10,000-item form. A failure is logged and costs
+    nothing but the warm-up: the form is then compiled on first use, as without it."""
+    if not isinstance(app, Flask) or "cbt.delivery" not in app.extensions:
+        return None
+
+    def warm() -> None:
+        try:
+            with app.app_context():
+                try:
+                    compiled = app.extensions["cbt.delivery"].warm_open_forms()
+                finally:
+                    db.session.remove()
+            _log.info("Worker warm-up compiled %d published form(s).", len(compiled))
+        except Exception:  # the warm-up is an optimisation: never take the worker down
+            _log.warning("Worker warm-up failed; forms compile on first use.", exc_info=True)
+
+    thread = threading.Thread(target=warm, name="cbt-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _count_active_sittings() -> int:

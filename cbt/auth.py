@@ -25,6 +25,7 @@ from cbt.errors import AuthenticationRequired, DomainError, ErrorCode, Forbidden
 from cbt.models import Classroom, Enrollment, Role, School, User
 from cbt.security import (
     VerifiedCookieSessions,
+    announce_revoked,
     csrf_token,
     login_code_hmac,
     revoke_login_session,
@@ -165,14 +166,14 @@ def revoke_user_logins(user_id: int, keep_current: bool = False) -> int:
     now = time.time()
     interface = current_app.session_interface
     ops: list[tuple[Any, ...]] = []
-    ended = 0
+    ended_ids: list[str] = []
     for login_id, expires in logins.items():
         if login_id == keep:
             continue
         remaining = int(expires - now) + 1
         if remaining > 0:
             ops.append(("set", store.keys.revoked_login(login_id), b"1", remaining))
-            ended += 1
+            ended_ids.append(login_id)
         if isinstance(interface, VerifiedCookieSessions):
             interface.forget(login_id)
     store.delete(key)
@@ -180,7 +181,8 @@ def revoke_user_logins(user_id: int, keep_current: bool = False) -> int:
         ops.append(("incr", key, keep, logins[keep]))
     if ops:
         store.batch(ops)
-    return ended
+    announce_revoked(store, ended_ids)
+    return len(ended_ids)
 
 
 def current_user() -> CurrentUser | None:

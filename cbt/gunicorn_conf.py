@@ -7,6 +7,8 @@ What it adds to gunicorn's defaults (override any of them on the command line):
 - Prometheus multi-process mode: when ``PROMETHEUS_MULTIPROC_DIR`` is set, the directory is
   emptied when the master starts and a dead worker's live gauges are dropped, so ``/metrics``
   on any worker reports the sum over the live ones (docs/observability.md).
+- Each worker compiles the open administrations' published forms as it starts, in a background
+  thread (``post_worker_init``): it serves at once, and a failure only loses the warm-up.
 - JSON lines for gunicorn's own error log, and an access log line that carries the request id
   (the ``X-Request-ID`` reply header) and the time taken in microseconds.
 """
@@ -55,6 +57,17 @@ def on_starting(server: Any) -> None:
         Path(directory).mkdir(parents=True, exist_ok=True)
         for path in Path(directory).glob("*.db"):
             path.unlink()
+
+
+def post_worker_init(worker: Any) -> None:
+    """Start compiling the open administrations' forms (cbt.app.start_warm_up); returns at
+    once, so the worker's readiness never waits for it."""
+    try:
+        from cbt.app import start_warm_up
+
+        start_warm_up(getattr(worker, "wsgi", None))
+    except Exception:  # never keep a worker from serving
+        worker.log.warning("Worker warm-up not started.", exc_info=True)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -38,6 +38,11 @@ class KeyBuilder:
         """Marks a login session ended by logout; kept until its cookie would expire anyway."""
         return f"{self.root}:revoked-login:{login_id}"
 
+    def revocations(self) -> str:
+        """Stream of ended login ids, newest last: each worker reads what is new every few
+        seconds (one round trip per worker, not per login) to drop them from its cache."""
+        return f"{self.root}:revocations"
+
     def audit_read(self, actor_id: int, what: str, target_id: int | str) -> str:
         """Marks a repeated read (a polled monitor) as audited recently, so it logs once a while."""
         return f"{self.root}:audit-read:{actor_id}:{what}:{target_id}"

@@ -119,15 +119,43 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
     Checking the signature and decoding the payload is a tenth of the submit path; a student
     sends the same cookie with every answer. A cookie is cached by its exact value (so a forged
     or altered one is never a hit) until the expiry its own signed timestamp gives.
+
+    A login ended by logout (on any worker) is refused within ``refresh_seconds`` (plus one
+    Redis round trip): each login is looked up in the state store once per process, the first
+    time this process sees it; after that the process keeps it as live and reads, at most every
+    ``refresh_seconds``, the revocation log (``KeyBuilder.revocations``) for logins ended since
+    its last read, in one round trip for the whole process, and forgets those. A forgotten
+    login is looked up again on its next request, and that lookup finds it ended.
     """
 
     max_entries = 20_000
-    recheck_seconds = 5.0
+    refresh_seconds = 5.0
+    # The log keeps this long; a process that has not read it for half of that (a stopped
+    # worker) cannot know what it missed and forgets every login instead.
+    log_keep_seconds = 3600
 
     def __init__(self) -> None:
         self._verified: OrderedDict[str, tuple[dict, float]] = OrderedDict()
-        self._live_logins: OrderedDict[str, float] = OrderedDict()
+        self._live_logins: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.RLock()  # _live runs under it on a cache hit
+        self._refreshing = threading.Lock()
+        self._log_position: str | None = None
+        self._next_refresh = 0.0
+        self._last_read = 0.0
+        self._generation = 0  # counts the refreshes that found logins ended (or forgot all)
+        self._serializers: dict[tuple[Any, ...], Any] = {}
+
+    def get_signing_serializer(self, app: Flask) -> Any:
+        """Flask's serializer, built once per secret key (and fallbacks) instead of per request:
+        building it (key list, signer, a trial ``dumps``) cost 0.1 ms of every answer."""
+        if not app.secret_key:
+            return None
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = super().get_signing_serializer(app)
+            self._serializers[key] = serializer
+        return serializer
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         serializer = self.get_signing_serializer(app)
@@ -165,22 +193,58 @@ class VerifiedCookieSessions(SecureCookieSessionInterface):
         return self.session_class(data)
 
     def _revoked(self, app: Flask, login_id: str, now: float) -> bool:
-        """Ask the state store at most every ``recheck_seconds`` per login and process, so the
-        answer path does not pay a round trip each time; this worker's own logouts count at
-        once, other workers' within that interval."""
-        with self._lock:
-            checked_until = self._live_logins.get(login_id)
-            if checked_until is not None and checked_until > now:
-                return False
+        """Whether the login was ended: from this process's cache of live logins, kept current
+        by the revocation log; a login not in the cache costs one lookup."""
         store = app.extensions["cbt.state"]
+        self._refresh(store, now)
+        with self._lock:
+            if login_id in self._live_logins:
+                self._live_logins.move_to_end(login_id)
+                return False
+            generation = self._generation
+        # The log position was taken before this lookup: an end recorded after it is in the
+        # log past that position, so the next refresh sees it.
         if store.get(store.keys.revoked_login(login_id)) is not None:
             return True
         with self._lock:
-            self._live_logins[login_id] = now + self.recheck_seconds
-            self._live_logins.move_to_end(login_id)
-            if len(self._live_logins) > self.max_entries:
-                self._live_logins.popitem(last=False)
+            # A refresh that ran during the lookup may have read this login's end already
+            # (and found nothing to forget): then it is not cached, and is looked up again.
+            if generation == self._generation:
+                self._live_logins[login_id] = None
+                if len(self._live_logins) > self.max_entries:
+                    self._live_logins.popitem(last=False)
         return False
+
+    def _refresh(self, store: Any, now: float) -> None:
+        """Read the revocation log when due: one thread of the process does, the others go on
+        with the cache as it is (it is at most one refresh late for them)."""
+        if now < self._next_refresh and self._log_position is not None:
+            return
+        if not self._refreshing.acquire(blocking=self._log_position is None):
+            return
+        try:
+            if now < self._next_refresh and self._log_position is not None:
+                return
+            key = store.keys.revocations()
+            stale = now - self._last_read > self.log_keep_seconds / 2
+            if self._log_position is None or stale:
+                # First read, or too long without one: start at the log's end and know nothing.
+                position, ended = store.log_read(key, None)
+                with self._lock:
+                    self._live_logins.clear()
+                    self._generation += 1
+            else:
+                position, ended = store.log_read(key, self._log_position)
+                if ended:
+                    with self._lock:
+                        for login_id in ended:
+                            self._live_logins.pop(login_id, None)
+                        self._generation += 1
+            self._log_position = position
+            self._last_read = now
+            self._next_refresh = now + self.refresh_seconds
+        finally:
+            self._refreshing.release()
 
     def forget(self, login_id: str) -> None:
         with self._lock:
@@ -193,6 +257,16 @@ def start_login_session(lifetime_seconds: float) -> None:
     session["exp"] = int(time.time() + lifetime_seconds)
 
 
+def announce_revoked(store: Any, login_ids: list[str]) -> None:
+    """Tell every worker that these logins ended (after their ``revoked_login`` keys are
+    written: a worker that looks a login up before this sees the key, one that had it cached
+    reads this within its refresh interval)."""
+    if login_ids:
+        store.log_append(
+            store.keys.revocations(), login_ids, VerifiedCookieSessions.log_keep_seconds
+        )
+
+
 def revoke_login_session() -> None:
     """Mark this login as ended on the server (every worker sees it), then clear the cookie."""
     login_id, expires = session.get("sid"), session.get("exp")
@@ -201,6 +275,7 @@ def revoke_login_session() -> None:
         if remaining > 0:
             store = current_app.extensions["cbt.state"]
             store.set(store.keys.revoked_login(login_id), b"1", remaining)
+            announce_revoked(store, [login_id])
         interface = current_app.session_interface
         if isinstance(interface, VerifiedCookieSessions):
             interface.forget(login_id)

@@ -156,6 +156,14 @@ class StateStore(Protocol):
     def admission_length(self, key: str) -> int:
         """Tickets drawn and not yet let through (the bucket is not refilled by this read)."""
 
+    def log_append(self, key: str, entries: list[str], keep_seconds: int) -> None:
+        """Append ``entries`` to the append-only log at ``key`` in one round trip; entries
+        older than ``keep_seconds`` may be dropped from its start."""
+
+    def log_read(self, key: str, after: str | None) -> tuple[str, list[str]]:
+        """The entries appended after position ``after``, in order, and the new position. With
+        ``after`` None: no entries, only the current end (where a new reader starts)."""
+
 
 class MemoryStateStore:
     """In-process store: one process only, lost on restart (state is rebuilt from the database)."""
@@ -166,6 +174,8 @@ class MemoryStateStore:
         self._hashes: dict[str, dict[str, int]] = {}
         self._locks: dict[str, float] = {}
         self._queues: dict[str, dict[str, Any]] = {}
+        self._logs: dict[str, list[tuple[int, float, str]]] = {}
+        self._log_sequence = 0
         self._mutex = threading.Lock()
 
     def get(self, key: str) -> bytes | None:
@@ -236,14 +246,42 @@ class MemoryStateStore:
             fields = self._queues.get(key, {})
             return int(fields.get("next", 0)) - int(fields.get("served", 0))
 
+    def log_append(self, key: str, entries: list[str], keep_seconds: int) -> None:
+        now = time.monotonic()
+        with self._mutex:
+            log = self._logs.setdefault(key, [])
+            for entry in entries:
+                self._log_sequence += 1
+                log.append((self._log_sequence, now, entry))
+            while log and log[0][1] < now - keep_seconds:
+                log.pop(0)
+
+    def log_read(self, key: str, after: str | None) -> tuple[str, list[str]]:
+        with self._mutex:
+            log = self._logs.get(key, [])
+            if after is None:
+                return str(self._log_sequence), []
+            position = int(after)
+            entries = [entry for number, _, entry in log if number > position]
+            return str(max(position, self._log_sequence)), entries
+
     def clear(self) -> int:
         with self._mutex:
             count = len(self._values) + len(self._hashes) + len(self._locks) + len(self._queues)
+            count += len(self._logs)
             self._values.clear()
             self._hashes.clear()
             self._locks.clear()
             self._queues.clear()
+            self._logs.clear()
             return count
+
+
+_LOG_PAGE = 1000
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 class RedisStateStore:
@@ -301,6 +339,28 @@ class RedisStateStore:
     def admission_length(self, key: str) -> int:
         issued, served = self.client.hmget(key, ["next", "served"])
         return int(issued or 0) - int(served or 0)
+
+    def log_append(self, key: str, entries: list[str], keep_seconds: int) -> None:
+        """A Redis stream: XADD with approximate MINID trimming (ids are the server's
+        milliseconds), so the log holds about ``keep_seconds`` of entries."""
+        oldest = f"{max(0, int((time.time() - keep_seconds) * 1000))}-0"
+        pipe = self.client.pipeline(transaction=False)
+        for entry in entries:
+            pipe.xadd(key, {"v": entry}, minid=oldest, approximate=True)
+        pipe.execute()
+
+    def log_read(self, key: str, after: str | None) -> tuple[str, list[str]]:
+        if after is None:
+            last = self.client.xrevrange(key, "+", "-", count=1)
+            return (_text(last[0][0]) if last else "0-0"), []
+        entries: list[str] = []
+        while True:
+            page = self.client.xrange(key, f"({after}", "+", count=_LOG_PAGE)
+            for entry_id, fields in page:
+                after = _text(entry_id)
+                entries.append(_text(fields.get(b"v", b"")))
+            if len(page) < _LOG_PAGE:
+                return after, entries
 
     def clear(self) -> int:
         """Delete this deployment's keys only (never FLUSHDB: the Redis may be shared)."""

@@ -13,7 +13,10 @@ from sqlalchemy import select, update
 from cbt.db import db
 from delivery.engine import CompiledTest, SessionState
 from delivery.models import (
+    Administration,
+    AdministrationStatus,
     ExamSession,
+    FormSnapshot,
 )
 from delivery.schemas import CatSectionSpec
 from delivery.service.forms import compile_definition, compile_snapshot, ensure_snapshot
@@ -46,6 +49,23 @@ class CompiledTests:
                 test = compile_snapshot(snapshot_id)
                 self._forms[snapshot_id] = test
         return test
+
+    def warm_open_forms(self, limit: int = 20) -> list[int]:
+        """Compile the published forms of the open administrations (the newest ``limit``), so
+        a fresh worker's first students do not wait for it. Returns the forms compiled now."""
+        query = (
+            select(FormSnapshot.id)
+            .join(Administration, Administration.id == FormSnapshot.administration_id)
+            .where(Administration.status == AdministrationStatus.OPEN)
+            .order_by(FormSnapshot.id.desc())
+            .limit(limit)
+        )
+        compiled = []
+        for snapshot_id in db.session.scalars(query).all():
+            if snapshot_id not in self._forms:
+                self.form_test(snapshot_id)
+                compiled.append(snapshot_id)
+        return compiled
 
     def forget_compiled(self, test_definition_id: int | None = None) -> None:
         """Drop compiled definitions (all, or one) so the next simulation sees the pool as it
