@@ -109,11 +109,17 @@ def app(database_url: str, tmp_path: Path, app_config: dict[str, Any]) -> Iterat
         yield app
         db.session.remove()
         app.extensions["cbt.state"].clear()
-        if TEST_DATABASE_URL:
-            tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-            with db.engine.begin() as connection:
-                connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        empty_database()
         db.engine.dispose()
+
+
+def empty_database() -> None:
+    """On PostgreSQL (one database per test worker) every table is emptied after a test, so the
+    next test on the worker seeds its own school; a test with its own app calls this too."""
+    if TEST_DATABASE_URL:
+        tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+        with db.engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

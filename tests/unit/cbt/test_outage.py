@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 
 from cbt.db import db
-from tests.conftest import make_test_app
+from tests.conftest import empty_database, make_test_app
 from tests.helpers import TEACHER_PASSWORD, ApiClient, SeededSchool, seed_school
 
 
@@ -73,6 +73,7 @@ def no_redis(database_url: str, tmp_path: Path) -> Iterator[tuple[Flask, SeededS
         school = seed_school()
         yield app, school
         db.session.remove()
+        empty_database()
         db.engine.dispose()
 
 
@@ -103,6 +104,7 @@ def test_redis_unreachable_is_503_when_starting_a_sitting(
                 student.post(f"/api/v1/administrations/{school.administration_id}/sessions")
             )
             db.session.remove()
+            empty_database()
             db.engine.dispose()
     finally:
         redis_server.close()

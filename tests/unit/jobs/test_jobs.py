@@ -20,7 +20,7 @@ from cbt.errors import NotFound, ValidationError
 from jobs import JobContext, JobFailed, JobStatus, enqueue, get_job, job_dict, register
 from jobs.models import Job
 from jobs.runners import rq_queue, stop_thread_worker
-from tests.conftest import make_test_app
+from tests.conftest import empty_database, make_test_app
 
 REDIS_URL = os.environ.get("CBT_JOBS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SEEN: list[dict[str, Any]] = []
@@ -157,8 +157,9 @@ def rq_app(database_url: str, tmp_path) -> Iterator[Flask]:
     yield app
     queue = rq_queue(app)
     queue.delete(delete_jobs=True)
-    with app.app_context():  # close its pool, as the app fixture does for its app
+    with app.app_context():  # empty it and close its pool, as the app fixture does
         db.session.remove()
+        empty_database()
         db.engine.dispose()
 
 
