@@ -165,6 +165,40 @@ def _inner_html(element: etree._Element, rewrite_src: SrcRewriter | None = None)
 # --------------------------------------------------------------------------- declarations
 
 
+def _scored_set(
+    cardinality: str,
+    base_type: str,
+    correct: list[str],
+    scoring: dict[str, Any],
+    default_mapping: Callable[[], dict[str, float]],
+) -> tuple[etree._Element, etree._Element]:
+    """The declaration and processing of a set response: all-or-nothing (match_correct), or with
+    method "partial" a mapping on the 0-1 scale (map_response; the item's own mapping, else
+    ``default_mapping()``)."""
+    partial = scoring.get("method") == "partial"
+    mapping = (scoring.get("mapping") or default_mapping()) if partial else None
+    declaration = _response_declaration(
+        RESPONSE,
+        cardinality,
+        base_type,
+        correct,
+        mapping,
+        lower=0.0 if partial else None,
+        upper=1.0 if partial else None,
+    )
+    return declaration, _template(MAP_RESPONSE if partial else MATCH_CORRECT)
+
+
+def _shares(ids: list[str], correct: list[str]) -> dict[str, float]:
+    """Each key earns 1/k of the score, each other choice costs as much."""
+    share = 1.0 / len(correct)
+    return {i: share if i in correct else -share for i in ids}
+
+
+def _even_shares(pairs: list[str]) -> dict[str, float]:
+    return {pair: 1.0 / len(pairs) for pair in pairs}
+
+
 def _response_declaration(
     identifier: str,
     cardinality: str,
@@ -374,26 +408,12 @@ def item_xml(
             )
             processing = _template(MAP_RESPONSE)
         else:
-            partial = scoring.get("method") == "partial"
-            mapping = None
-            if partial:
-                share = 1.0 / len(scoring["correct"])
-                mapping = scoring.get("mapping") or {
-                    o["id"]: share if o["id"] in scoring["correct"] else -share
-                    for o in content["options"]
-                }
-            declarations.append(
-                _response_declaration(
-                    RESPONSE,
-                    "multiple",
-                    "identifier",
-                    list(scoring["correct"]),
-                    mapping,
-                    lower=0.0 if partial else None,
-                    upper=1.0 if partial else None,
-                )
-            )
-            processing = _template(MAP_RESPONSE if partial else MATCH_CORRECT)
+            ids = [option["id"] for option in content["options"]]
+            declaration, processing = _scored_set(
+                "multiple", "identifier", list(scoring["correct"]), scoring,
+                lambda: _shares(ids, scoring["correct"]),
+            )  # fmt: skip
+            declarations.append(declaration)
 
     elif item_type == "hottext":
         # The text goes inside the interaction, each {{id}} marker becoming a qti-hottext.
@@ -416,25 +436,11 @@ def item_xml(
             return node
 
         _insert_markers(interaction, hottext, "qti-hottext")
-        partial = scoring.get("method") == "partial"
-        mapping = None
-        if partial:
-            share = 1.0 / len(scoring["correct"])
-            mapping = scoring.get("mapping") or {
-                span_id: share if span_id in scoring["correct"] else -share for span_id in spans
-            }
-        declarations.append(
-            _response_declaration(
-                RESPONSE,
-                "single" if most == 1 else "multiple",
-                "identifier",
-                list(scoring["correct"]),
-                mapping,
-                lower=0.0 if partial else None,
-                upper=1.0 if partial else None,
-            )
-        )
-        processing = _template(MAP_RESPONSE if partial else MATCH_CORRECT)
+        declaration, processing = _scored_set(
+            "single" if most == 1 else "multiple", "identifier", list(scoring["correct"]),
+            scoring, lambda: _shares(list(spans), scoring["correct"]),
+        )  # fmt: skip
+        declarations.append(declaration)
 
     elif item_type == "gap_match":
         # The words first, then the text whose {{gap}} markers become qti-gap elements.
@@ -453,22 +459,10 @@ def item_xml(
             interaction, lambda gap_id: _e("qti-gap", {"identifier": gap_id}), "qti-gap"
         )
         pairs = [f"{word} {gap}" for gap, word in scoring["correct"].items()]
-        partial = scoring.get("method") == "partial"
-        mapping = None
-        if partial:
-            mapping = scoring.get("mapping") or {pair: 1.0 / len(pairs) for pair in pairs}
-        declarations.append(
-            _response_declaration(
-                RESPONSE,
-                "multiple",
-                "directedPair",
-                pairs,
-                mapping,
-                lower=0.0 if partial else None,
-                upper=1.0 if partial else None,
-            )
+        declaration, processing = _scored_set(
+            "multiple", "directedPair", pairs, scoring, lambda: _even_shares(pairs)
         )
-        processing = _template(MAP_RESPONSE if partial else MATCH_CORRECT)
+        declarations.append(declaration)
 
     elif item_type == "text_entry":
         _sub(
@@ -566,22 +560,10 @@ def item_xml(
             **{"match-max": "0"},
         )
         pairs = [f"{s} {t}" for s, t in scoring["correct"]]
-        partial = scoring.get("method") == "partial"
-        mapping = None
-        if partial:
-            mapping = scoring.get("mapping") or {pair: 1.0 / len(pairs) for pair in pairs}
-        declarations.append(
-            _response_declaration(
-                RESPONSE,
-                "multiple",
-                "directedPair",
-                pairs,
-                mapping,
-                lower=0.0 if partial else None,
-                upper=1.0 if partial else None,
-            )
+        declaration, processing = _scored_set(
+            "multiple", "directedPair", pairs, scoring, lambda: _even_shares(pairs)
         )
-        processing = _template(MAP_RESPONSE if partial else MATCH_CORRECT)
+        declarations.append(declaration)
 
     elif item_type == "inline_choice":
         # Body: the stem, then the text whose {{gap}} markers become inline interactions.
