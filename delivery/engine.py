@@ -791,7 +791,7 @@ def irt_category(test: CompiledTest, index: int, raw_score: float) -> int:
     reaches); otherwise the default every item had before rules existed: full credit or not
     for dichotomous models, the nearest category (clipped) for polytomous ones.
     """
-    cuts = test.category_cuts[index] if test.category_cuts else None
+    cuts = _category_cuts(test, index)
     if cuts is not None:
         return sum(raw_score >= cut for cut in cuts)
     if index >= test.n_operational:
@@ -805,10 +805,15 @@ def irt_category(test: CompiledTest, index: int, raw_score: float) -> int:
 def credited(test: CompiledTest, index: int, raw_score: float) -> bool:
     """Whether a response counts as correct: the top category of the item's rule, or full
     marks for an item without one."""
-    cuts = test.category_cuts[index] if test.category_cuts else None
-    if cuts is not None:
-        return irt_category(test, index, raw_score) == len(cuts)
+    cuts = _category_cuts(test, index)
+    if cuts is not None:  # the top category: every bound reached
+        return all(raw_score >= cut for cut in cuts)
     return bool(raw_score >= test.max_scores[index])
+
+
+def _category_cuts(test: CompiledTest, index: int) -> tuple[float, ...] | None:
+    """The item's own category bounds, or None for an item without a rule."""
+    return test.category_cuts[index] if test.category_cuts else None
 
 
 def expire_section(

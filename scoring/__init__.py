@@ -40,7 +40,7 @@ from scoring.lockstep import (
     plan_lockstep,
     run_lockstep,
 )
-from scoring.parameters import MODEL_NAMES, ItemParameters
+from scoring.parameters import MODEL_NAMES, ItemParameters, record_categories
 from scoring.pool import ItemPool
 from scoring.posterior import PosteriorEAP
 from scoring.reporting import ReportingScale
@@ -123,6 +123,7 @@ __all__ = [
     "quadrature_grid",
     "rasch_item_fit",
     "rater_agreement",
+    "record_categories",
     "register_selection_rule",
     "register_stopping_rule",
     "run_lockstep",

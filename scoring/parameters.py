@@ -40,7 +40,13 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DICHOTOMOUS_MODELS", "MODEL_NAMES", "POLYTOMOUS_MODELS", "ItemParameters"]
+__all__ = [
+    "DICHOTOMOUS_MODELS",
+    "MODEL_NAMES",
+    "POLYTOMOUS_MODELS",
+    "ItemParameters",
+    "record_categories",
+]
 
 #: Canonical model names, in the order used for grouping.
 MODEL_NAMES: tuple[str, ...] = ("1pl", "2pl", "3pl", "grm", "gpcm")
@@ -536,6 +542,16 @@ class ItemParameters:
                 )
             )
         return tuple(groups)
+
+
+def record_categories(record: dict[str, Any]) -> int:
+    """Number of score categories of one record in :meth:`ItemParameters.to_records` form.
+
+    A dichotomous record has 2; a polytomous one has ``len(thresholds) + 1``. Read from the
+    record alone, without building an :class:`ItemParameters` (a form compile asks this of
+    every item that states its own score-to-category rule).
+    """
+    return len(record.get("thresholds") or [None]) + 1
 
 
 def _validate_item(

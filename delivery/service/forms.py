@@ -29,7 +29,7 @@ from item_bank.service import (
     student_view,
 )
 from item_bank.types import category_cuts, check_category_count
-from scoring import ItemParameters
+from scoring import record_categories
 
 
 def bank_items(pool_id: int, parameter_set_id: int) -> list[BankItem]:
@@ -40,11 +40,7 @@ def bank_items(pool_id: int, parameter_set_id: int) -> list[BankItem]:
 def _bank_items(items: list[PoolItem]) -> list[BankItem]:
     for item in items:  # each item's score-to-category rule fits its model in this set
         if item.parameters is not None and item.scoring.get("irt_category") is not None:
-            try:
-                n_categories = int(ItemParameters.from_records([item.parameters]).n_categories[0])
-            except ValueError:
-                continue  # compiling reports bad parameters with the rest
-            check_category_count(item.key, item.scoring, n_categories)
+            check_category_count(item.key, item.scoring, record_categories(item.parameters))
     return [
         BankItem(
             item_version_id=item.item_version_id,

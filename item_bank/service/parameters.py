@@ -16,7 +16,7 @@ from cbt.errors import Conflict, NotFound, ValidationError
 from cbt.signals import parameter_set_published
 from item_bank.models import Item, ItemParameter, ItemVersion, ParameterSet, ParameterSetStatus
 from item_bank.types import check_category_count, get_item_type
-from scoring import ItemParameters
+from scoring import ItemParameters, record_categories
 
 MODELS = ("1pl", "2pl", "3pl", "grm", "gpcm")
 
@@ -90,8 +90,7 @@ def _validate_parameter_records(
         version = versions[version_id]
         kind = get_item_type(version.item_type)
         if version.scoring.get("irt_category") is not None:  # the item's own rule decides
-            n_categories = len(canonical.get("thresholds") or [None]) + 1
-            check_category_count(str(version_id), version.scoring, n_categories)
+            check_category_count(str(version_id), version.scoring, record_categories(canonical))
         elif canonical["model"] in ("grm", "gpcm"):
             if len(canonical["thresholds"]) != int(version.max_score):
                 raise ValidationError(

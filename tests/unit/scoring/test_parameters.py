@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scoring import ItemParameters
+from scoring import ItemParameters, record_categories
 
 
 def test_dichotomous_2pl_and_3pl():
@@ -144,3 +144,21 @@ def test_polytomous_constructor_pads():
     params = ItemParameters.polytomous("grm", [1.0, 2.0], [[-1.0, 1.0], [0.0, np.nan]])
     np.testing.assert_array_equal(params.n_categories, [3, 2])
     assert params.model == ("grm", "grm")
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"model": "1pl", "difficulty": 0.3},
+        {"model": "2pl", "discrimination": 1.2, "difficulty": -0.5},
+        {"model": "3pl", "discrimination": 0.9, "difficulty": 0.1, "guessing": 0.2},
+        {"model": "grm", "discrimination": 1.1, "thresholds": [-1.0, 0.5]},
+        {"model": "gpcm", "discrimination": 0.8, "thresholds": [-1.5, -0.2, 0.4, 1.9]},
+    ],
+)
+def test_record_categories_agrees_with_item_parameters(record):
+    """The cheap count from a stored record is the count the full parameters give."""
+    canonical = ItemParameters.from_records([record]).to_records()[0]
+    expected = int(ItemParameters.from_records([record]).n_categories[0])
+    assert record_categories(canonical) == expected
+    assert record_categories(record) == expected
